@@ -1,0 +1,28 @@
+import { inputError } from './errors.ts';
+
+// Kubernetes namespace names are DNS-1123 labels; Helm release names are DNS-1123 subdomains
+// of at most 53 characters (helm adds suffixes to the Secret that stores each revision).
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function isNamespaceName(v: string): boolean {
+  return v.length <= 63 && DNS1123_LABEL.test(v);
+}
+
+export function isReleaseName(v: string): boolean {
+  return v.length <= 53 && RELEASE.test(v);
+}
+
+export function checkNamespace(input: string, v: string): string {
+  if (!isNamespaceName(v)) {
+    throw inputError(input, v, 'is not a valid namespace name', 'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit');
+  }
+  return v;
+}
+
+export function checkRelease(input: string, v: string): string {
+  if (!isReleaseName(v)) {
+    throw inputError(input, v, 'is not a valid Helm release name', 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
+  }
+  return v;
+}

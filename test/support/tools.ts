@@ -1,0 +1,11 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const helmBinaries = {
+  3: join(repoRoot, '.tools/helm3/helm'),
+  4: join(repoRoot, '.tools/helm4/helm'),
+} as const;
+export const kubectlBinary = join(repoRoot, '.tools/kubectl/kubectl');
+export const exampleChart = join(repoRoot, 'examples/charts/tenant-app');
+export const fixturesDir = join(repoRoot, '..', 'shared', 'kube-fixtures');
