@@ -44,6 +44,7 @@ describe('Secrets', () => {
     const s = new Secrets((v) => masked.push(v));
     s.add('hunter22');
     s.add('token: abcdef\nclient-key: zzzzzz');
+    s.add('apiVersion: v1\nusers: x', { wholeOnly: true });
     s.add('ok'); // too short to be worth masking
     expect(s.redact('pw=hunter22 key=zzzzzz-client-key: zzzzzz ok')).toBe('pw=*** key=zzzzzz-*** ok');
     expect(masked).toContain('client-key: zzzzzz');
@@ -69,5 +70,14 @@ describe('runCommand', () => {
     expect(r.aborted).toBe(true);
     expect(r.exitCode).toBe(3);
     expect(r.stdout).toContain('cleaned');
+  });
+});
+
+describe('Secrets (whole-only)', () => {
+  it('masks a structured document whole without masking its ordinary lines', () => {
+    const s = new Secrets();
+    s.add('apiVersion: v1\nkind: Config', { wholeOnly: true });
+    expect(s.redact('kind: Config')).toBe('kind: Config');
+    expect(s.redact('x apiVersion: v1\nkind: Config y')).toBe('x *** y');
   });
 });

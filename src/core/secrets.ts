@@ -12,10 +12,16 @@ export class Secrets {
     this.onAdd = onAdd;
   }
 
-  add(value: string | undefined): void {
+  /**
+   * Registers a secret. A multi-line secret (a PEM key, a token file) is also registered line by
+   * line, since tools often print one line of it; pass `wholeOnly` for structured documents
+   * (a kubeconfig) whose individual lines are not secret and would mask harmless text.
+   */
+  add(value: string | undefined, opts: { wholeOnly?: boolean } = {}): void {
     if (!value) return;
+    const lines = opts.wholeOnly ? [] : value.split(/\r?\n/).map((l) => l.trim());
     // Short strings like "1" or "on" would mask half the log and protect nothing.
-    for (const v of new Set([value, value.trim(), ...value.split(/\r?\n/).map((l) => l.trim())])) {
+    for (const v of new Set([value, value.trim(), ...lines])) {
       if (v.length < 4 || this.values.has(v)) continue;
       this.values.add(v);
       this.onAdd(v);

@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { inputError } from '../../core/errors.ts';
+import type { ChartRef, WaitMode } from '../../helm/argv.ts';
+import type { Inputs } from './inputs.ts';
+
+/**
+ * Helm inputs shared by helm-deploy and tenant-rollout, validated the same way in both:
+ * chart source, --set lines, secret values, values files, wait and dry-run modes.
+ */
+
+const SET_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-[\]\\]*$/;
+
+/** `key=value` lines for --set / --set-string; the error names the offending line. */
+export function parseSetLines(input: string, lines: string[]): string[] {
+  for (const line of lines) {
+    const eq = line.indexOf('=');
+    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    if (!key || !SET_KEY.test(key)) {
+      throw inputError(input, line, 'is not a key=value line', 'write one key=value per line, e.g. image.tag=v1.3.0');
+    }
+  }
+  return lines;
+}
+
+/**
+ * Secret values (`key.path=value` lines) become a nested values document written to a private
+ * file: they never appear on a command line or in helm's echo of its arguments.
+ */
+export function secretValues(input: string, lines: string[], onSecret: (v: string) => void): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const line of lines) {
+    const eq = line.indexOf('=');
+    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    const name = key || line.slice(0, 20);
+    if (!key || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key)) {
+      throw inputError(input, `${name}=***`, 'is not a key.path=value line', 'write one dotted.key=value per line (no list indexes)');
+    }
+    const value = line.slice(eq + 1);
+    onSecret(value);
+    const parts = key.split('.');
+    let node = root;
+    for (const p of parts.slice(0, -1)) {
+      const next = node[p];
+      node = (next && typeof next === 'object' ? next : (node[p] = {})) as Record<string, unknown>;
+    }
+    node[parts.at(-1)!] = value;
+  }
+  return root;
+}
+
+/** Repositories added with `helm repo add`, so `repo/name` charts can be told from a missing path. */
+function knownRepos(env: NodeJS.ProcessEnv): Set<string> {
+  const file = env.HELM_REPOSITORY_CONFIG || join(env.HELM_CONFIG_HOME || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'helm'), 'repositories.yaml');
+  if (!existsSync(file)) return new Set();
+  return new Set([...readFileSync(file, 'utf8').matchAll(/^\s*-?\s*name:\s*["']?([^"'\s]+)/gm)].map((m) => m[1]!));
+}
+
+export function parseChart(inputs: Inputs, names = { chart: 'chart', version: 'chart-version', repo: 'repo-url' }, env: NodeJS.ProcessEnv = process.env): ChartRef {
+  const chart = inputs.required(names.chart, 'give a local chart path, an oci:// reference, or a chart name with repo-url');
+  const version = inputs.string(names.version) || undefined;
+  const repoUrl = inputs.string(names.repo) || undefined;
+  if (repoUrl) {
+    if (!/^(https?|oci):\/\//.test(repoUrl)) throw inputError(names.repo, repoUrl, 'is not an http(s) or oci URL', 'e.g. https://charts.example.com');
+    if (chart.includes('/')) throw inputError(names.chart, chart, 'must be a bare chart name when repo-url is set', `use the chart's name, e.g. isp-ops-tenant`);
+    return { chart, version, repoUrl };
+  }
+  if (chart.startsWith('oci://')) {
+    if (!/^oci:\/\/[^/\s]+\/\S+$/.test(chart)) throw inputError(names.chart, chart, 'is not a valid oci:// reference', 'e.g. oci://registry.example.com/charts/isp-ops-tenant');
+    return { chart, version, repoUrl };
+  }
+  if (existsSync(resolve(chart))) return { chart, version, repoUrl };
+  const repo = /^([A-Za-z0-9_.-]+)\/[A-Za-z0-9_.-]+$/.exec(chart)?.[1];
+  if (repo && !chart.startsWith('.') && knownRepos(env).has(repo)) return { chart, version, repoUrl };
+  throw inputError(names.chart, chart, 'does not exist', 'give a chart directory or .tgz in the workspace, an oci:// reference, a chart name with repo-url, or repo/name after "helm repo add"');
+}
+
+export function parseValuesFiles(inputs: Inputs, name = 'values-files'): string[] {
+  const files = inputs.lines(name);
+  for (const f of files) if (!existsSync(resolve(f))) throw inputError(name, f, 'does not exist', 'list values files relative to the workspace, one per line');
+  return files;
+}
+
+export function parseWait(inputs: Inputs, name = 'wait'): WaitMode {
+  const v = inputs.oneOf(name, ['true', 'false', 'legacy'], 'true');
+  return v === 'true' ? 'ready' : v === 'false' ? 'none' : 'legacy';
+}
+
+export function parseDryRun(inputs: Inputs, name = 'dry-run'): 'none' | 'client' | 'server' {
+  const v = inputs.oneOf(name, ['false', 'true', 'client', 'server'], 'false');
+  return v === 'false' ? 'none' : v === 'true' ? 'server' : v;
+}
+
+/** Helm's environment: the runner's, minus our INPUT_* variables (the kubeconfig input among them). */
+export function helmEnv(env: NodeJS.ProcessEnv, kubeconfigPath?: string): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('INPUT_')) out[k] = v;
+  if (kubeconfigPath) out.KUBECONFIG = kubeconfigPath;
+  return out;
+}

@@ -1,0 +1,95 @@
+import { inputError } from '../../core/errors.ts';
+import { parseDuration } from '../../core/duration.ts';
+
+/** Reads one raw input by its action.yml name; '' when not given. */
+export type InputReader = (name: string) => string;
+
+/** Reads `INPUT_<NAME>` the way the runner sets it (spaces to `_`, upper case; dashes kept). */
+export function envInputReader(env: NodeJS.ProcessEnv = process.env): InputReader {
+  return (name) => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]?.trim() ?? '';
+}
+
+/**
+ * Typed access to an action's inputs. Every action parses all of its inputs once, up front, into
+ * a plain object (see each `inputs.ts`), so bad input fails before anything is deployed, and a
+ * test can check that the inputs read are exactly those its action.yml declares.
+ */
+export class Inputs {
+  private readonly read: InputReader;
+  /** Names read so far: the inputs test compares them with action.yml. */
+  readonly seen = new Set<string>();
+
+  constructor(
+    read: InputReader,
+    /** Called for inputs whose value is a secret, so the runner masks it before anything prints. */
+    private readonly onSecret: (value: string) => void = () => {},
+  ) {
+    this.read = (name) => {
+      this.seen.add(name);
+      return read(name);
+    };
+  }
+
+  string(name: string, fallback = ''): string {
+    return this.read(name) || fallback;
+  }
+
+  required(name: string, hint: string): string {
+    const v = this.read(name);
+    if (!v) throw inputError(name, v, 'is required', hint);
+    return v;
+  }
+
+  /** Masks a value derived from an input (a secret value inside a `key=value` line). */
+  mask(value: string): void {
+    if (value) this.onSecret(value);
+  }
+
+  secret(name: string): string {
+    const v = this.read(name);
+    if (v) this.onSecret(v);
+    return v;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.read(name).toLowerCase();
+    if (!v) return fallback;
+    if (['true', 'yes', 'on', '1'].includes(v)) return true;
+    if (['false', 'no', 'off', '0'].includes(v)) return false;
+    throw inputError(name, v, 'is not a boolean', 'use true or false');
+  }
+
+  int(name: string, fallback: number, opts: { min?: number; max?: number } = {}): number {
+    const v = this.read(name);
+    if (!v) return fallback;
+    const n = Number(v);
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = opts;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw inputError(name, v, 'is not a whole number in range', `use a whole number from ${min} to ${max}`);
+    }
+    return n;
+  }
+
+  duration(name: string, fallback: string): number {
+    return parseDuration(name, this.read(name) || fallback);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const v = this.read(name) || fallback;
+    if (!(allowed as readonly string[]).includes(v)) throw inputError(name, v, 'is not one of the allowed values', `use one of: ${allowed.join(', ')}`);
+    return v as T;
+  }
+
+  /** One entry per line; `#` comments and blank lines ignored. For lists whose entries may contain commas. */
+  lines(name: string): string[] {
+    return this.read(name)
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+  }
+
+  /** Entries separated by newlines or commas. */
+  list(name: string): string[] {
+    return this.lines(name).flatMap((l) => l.split(',').map((s) => s.trim()).filter(Boolean));
+  }
+}

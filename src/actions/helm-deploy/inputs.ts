@@ -1,0 +1,57 @@
+import { checkNamespace, checkRelease } from '../../core/names.ts';
+import type { UpgradeOptions } from '../../helm/argv.ts';
+import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
+import type { Inputs } from '../common/inputs.ts';
+
+export interface HelmDeployInputs {
+  upgrade: Omit<UpgradeOptions, 'description'> & { description?: string };
+  secretValues: Record<string, unknown>;
+  rollbackOnFailure: boolean;
+  recoverPending: boolean;
+  kubeconfig: string;
+  helm: string;
+}
+
+// A --set value under a key that names a credential is masked even when the user forgot set-secret.
+const SENSITIVE_KEY = /(password|passwd|secret|token|apikey|api[-_]key|credential|private[-_]?key)/i;
+
+function maskSensitive(lines: string[], inputs: Inputs): string[] {
+  for (const l of lines) {
+    const eq = l.indexOf('=');
+    if (SENSITIVE_KEY.test(l.slice(0, eq))) inputs.mask(l.slice(eq + 1));
+  }
+  return lines;
+}
+
+/** Reads and validates every helm-deploy input, before anything runs. */
+export function parseInputs(inputs: Inputs): HelmDeployInputs {
+  const release = checkRelease('release', inputs.required('release', 'name the Helm release, e.g. platform-admin'));
+  const namespace = checkNamespace('namespace', inputs.required('namespace', 'name the namespace of the release'));
+  const chart = parseChart(inputs);
+  const secretVals = secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v));
+  const kubeconfig = inputs.secret('kubeconfig');
+  const upgrade = {
+    release,
+    namespace,
+    ...chart,
+    valuesFiles: parseValuesFiles(inputs),
+    set: maskSensitive(parseSetLines('set', inputs.lines('set')), inputs),
+    setString: parseSetLines('set-string', inputs.lines('set-string')),
+    createNamespace: inputs.bool('create-namespace', false),
+    wait: parseWait(inputs),
+    timeoutMs: inputs.duration('timeout', '5m'),
+    historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
+    description: inputs.string('description') || undefined,
+    dryRun: parseDryRun(inputs),
+    serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
+    kubeContext: inputs.string('kube-context') || undefined,
+  };
+  return {
+    upgrade,
+    secretValues: secretVals,
+    rollbackOnFailure: inputs.bool('rollback-on-failure', true),
+    recoverPending: inputs.bool('recover-pending', false),
+    kubeconfig,
+    helm: inputs.string('helm', 'helm'),
+  };
+}

@@ -1,0 +1,96 @@
+import { stringify } from 'yaml';
+import { systemClock } from '../../core/clock.ts';
+import type { Clock } from '../../core/clock.ts';
+import { humanDuration } from '../../core/duration.ts';
+import type { CommandRunner } from '../../core/process.ts';
+import { deployRelease } from '../../helm/deploy.ts';
+import type { DeployOutcome } from '../../helm/deploy.ts';
+import type { ActionContext, ActionModule } from '../common/context.ts';
+import { explainHelmError, openHelmSession, removePrivateDir } from '../common/helm-session.ts';
+import { recoverAfterCancel } from './post.ts';
+import { parseInputs } from './inputs.ts';
+
+export const STATE_INFLIGHT = 'helm-deploy-inflight';
+
+export interface HelmDeployDeps {
+  run?: CommandRunner;
+  clock?: Clock;
+}
+
+/** The default revision description: which run put this revision there (the ledger). */
+export function runDescription(env: NodeJS.ProcessEnv, action: string): string {
+  const sha = env.GITHUB_SHA?.slice(0, 7);
+  const run = env.GITHUB_RUN_ID ? ` run ${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? 1}` : '';
+  return `deploy-actions ${action}${env.GITHUB_REPOSITORY ? ` ${env.GITHUB_REPOSITORY}` : ''}${sha ? `@${sha}` : ''}${run}`.slice(0, 500);
+}
+
+export function summaryMarkdown(o: DeployOutcome): string {
+  const icon = { deployed: '✅', unchanged: '✅', 'dry-run': '📝', 'rolled-back': '↩️', uninstalled: '🗑️', failed: '❌' }[o.status];
+  const rows = [
+    ['release', `\`${o.namespace}/${o.release}\``],
+    ['status', `${icon} ${o.status}`],
+    ['revision before', o.previousRevision ? String(o.previousRevision) : '(none)'],
+    ['revision after', o.revision ? String(o.revision) : '(none)'],
+    ['chart version', o.chartVersion || '—'],
+    ['app version', o.appVersion || '—'],
+    ['changed', String(o.changed)],
+    ['duration', humanDuration(o.durationMs)],
+  ];
+  if (o.recovered) rows.push(['recovered', `revision ${o.recovered.revision} was ${o.recovered.status}: ${o.recovered.action}`]);
+  if (o.error) rows.push(['error', o.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);
+  return `### helm-deploy: ${o.release}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
+}
+
+export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
+  const clock = deps.clock ?? systemClock;
+  return {
+    async main(ctx: ActionContext) {
+      const inp = parseInputs(ctx.inputs);
+      const session = await openHelmSession(ctx, { binary: inp.helm, kubeconfig: inp.kubeconfig, run: deps.run });
+      try {
+        const valuesFiles = [...inp.upgrade.valuesFiles];
+        if (Object.keys(inp.secretValues).length) valuesFiles.push(session.private.write('secret-values.yaml', stringify(inp.secretValues)));
+        const upgrade = { ...inp.upgrade, valuesFiles, description: inp.upgrade.description ?? runDescription(ctx.env, 'helm-deploy') };
+        const outcome = await deployRelease(
+          {
+            upgrade,
+            rollbackOnFailure: inp.rollbackOnFailure,
+            recoverPending: inp.recoverPending,
+            signal: ctx.signal,
+            // If the runner kills us mid-upgrade, the post step knows what to return to.
+            onUpgradeStart: (previous) =>
+              ctx.saveState(STATE_INFLIGHT, JSON.stringify({ release: upgrade.release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext, helm: inp.helm, previous, timeoutMs: upgrade.timeoutMs })),
+          },
+          { helm: session.helm, logger: ctx.logger, clock },
+        ).catch(explainHelmError);
+        ctx.saveState(STATE_INFLIGHT, '');
+        ctx.setOutput('status', outcome.status);
+        ctx.setOutput('revision', outcome.revision);
+        ctx.setOutput('previous-revision', outcome.previousRevision ?? '');
+        ctx.setOutput('chart-version', outcome.chartVersion);
+        ctx.setOutput('app-version', outcome.appVersion);
+        ctx.setOutput('changed', outcome.changed);
+        await ctx.summary(summaryMarkdown(outcome));
+        const line = `${outcome.namespace}/${outcome.release}: ${outcome.status}, revision ${outcome.previousRevision ?? '(none)'} -> ${outcome.revision || '(none)'} in ${humanDuration(outcome.durationMs)}`;
+        if (outcome.status === 'deployed' || outcome.status === 'dry-run') {
+          ctx.logger.info(line);
+          return;
+        }
+        throw new Error(`${line}: ${outcome.error}`);
+      } finally {
+        session.close();
+      }
+    },
+
+    async post(ctx: ActionContext) {
+      try {
+        const inflight = ctx.getState(STATE_INFLIGHT);
+        if (inflight) await recoverAfterCancel(ctx, JSON.parse(inflight), deps.run);
+      } finally {
+        removePrivateDir(ctx);
+      }
+    },
+  };
+}
+
+export const helmDeploy = createHelmDeploy();

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '../core/logger.ts';
+import type { CommandRunner } from '../core/process.ts';
+import type { Secrets } from '../core/secrets.ts';
+import { getManifestArgv, getValuesArgv, historyArgv, rollbackArgv, uninstallArgv, upgradeArgv, versionArgv } from './argv.ts';
+import type { KubeTarget, UpgradeOptions } from './argv.ts';
+import { HelmError } from './helm.ts';
+import type { Helm, OpOptions, ReleaseResult } from './helm.ts';
+import { parseHistory } from './history.ts';
+import type { Revision } from './history.ts';
+import { parseHelmVersion } from './version.ts';
+import type { HelmVersion } from './version.ts';
+
+export interface HelmCliOptions {
+  /** The helm binary: a name on PATH or a path. */
+  binary: string;
+  run: CommandRunner;
+  secrets: Secrets;
+  logger: Logger;
+  /** Environment for helm (KUBECONFIG and HELM_* settings); never includes our own secrets. */
+  env: NodeJS.ProcessEnv;
+}
+
+export function digestOf(manifest: string, values: unknown): string {
+  return createHash('sha256').update(manifest.trim()).update('\0').update(JSON.stringify(values ?? {})).digest('hex');
+}
+
+/** Helm's own error line ("Error: UPGRADE FAILED: ...") without the noise around it. */
+function errorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const err = lines.filter((l) => l.startsWith('Error:')).at(-1);
+  return (err ?? lines.at(-1) ?? 'helm failed with no output').replace(/^Error:\s*/, '');
+}
+
+export class HelmCli implements Helm {
+  private constructor(
+    private readonly o: HelmCliOptions,
+    readonly version: HelmVersion,
+  ) {}
+
+  /** Detects the helm version once; every later command line is built for it. */
+  static async create(o: HelmCliOptions): Promise<HelmCli> {
+    let out;
+    try {
+      out = await o.run(o.binary, versionArgv, { env: o.env });
+    } catch (err) {
+      throw new HelmError(`cannot run helm "${o.binary}": ${(err as Error).message}`, 'helm version', '');
+    }
+    if (out.exitCode !== 0) throw new HelmError(`"${o.binary} version" failed: ${errorLine(o.secrets.redact(out.stderr))}`, 'helm version', out.stderr);
+    return new HelmCli(o, parseHelmVersion(out.stdout));
+  }
+
+  private async helm(args: string[], signal?: AbortSignal): Promise<string> {
+    const shown = `helm ${args.slice(0, 2).join(' ')}`;
+    this.o.logger.debug(this.o.secrets.redact(`${this.o.binary} ${args.join(' ')}`));
+    const r = await this.o.run(this.o.binary, args, { env: this.o.env, signal, killAfterMs: 5000 });
+    if (r.exitCode !== 0 || r.aborted) {
+      const stderr = this.o.secrets.redact(r.stderr);
+      throw new HelmError(r.aborted ? `${shown} was interrupted: ${errorLine(stderr)}` : errorLine(stderr), shown, stderr, r.aborted);
+    }
+    return r.stdout;
+  }
+
+  async history(release: string, t: KubeTarget): Promise<Revision[]> {
+    try {
+      return parseHistory(await this.helm(historyArgv(release, t)));
+    } catch (err) {
+      if (err instanceof HelmError && /release: not found/.test(err.output)) return [];
+      throw err;
+    }
+  }
+
+  async upgrade(o: UpgradeOptions, signal?: AbortSignal): Promise<ReleaseResult> {
+    const out = await this.helm(upgradeArgv(o, this.version), signal);
+    // The JSON release holds the rendered manifest and user values (possibly secret): digest it,
+    // keep nothing else of it.
+    const rel = JSON.parse(out) as {
+      version: number;
+      info: { status: string };
+      chart: { metadata: { version: string; appVersion?: string } };
+      config?: unknown;
+      manifest?: string;
+    };
+    return {
+      revision: rel.version,
+      status: rel.info.status,
+      chartVersion: rel.chart.metadata.version,
+      appVersion: rel.chart.metadata.appVersion ?? '',
+      contentDigest: digestOf(rel.manifest ?? '', rel.config),
+    };
+  }
+
+  async rollback(release: string, revision: number, o: OpOptions): Promise<void> {
+    await this.helm(rollbackArgv(release, revision, o, this.version), o.signal);
+  }
+
+  async uninstall(release: string, o: OpOptions): Promise<void> {
+    await this.helm(uninstallArgv(release, o, this.version), o.signal);
+  }
+
+  async contentDigest(release: string, revision: number, t: KubeTarget): Promise<string> {
+    const [manifest, values] = await Promise.all([
+      this.helm(getManifestArgv(release, revision, t)),
+      this.helm(getValuesArgv(release, revision, t)),
+    ]);
+    return digestOf(manifest, JSON.parse(values || 'null'));
+  }
+}

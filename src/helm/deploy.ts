@@ -1,0 +1,205 @@
+import { ConfigurationError, errorMessage } from '../core/errors.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { UpgradeOptions, KubeTarget } from './argv.ts';
+import { HelmError } from './helm.ts';
+import type { Helm } from './helm.ts';
+import { chartVersionOf, isPending, lastGoodRevision, latest } from './history.ts';
+import type { Revision } from './history.ts';
+
+/**
+ * One release, upgraded deliberately: a release ends either deployed and verified, or back on
+ * the revision that was deployed before this run (or uninstalled, when it never deployed), and
+ * the outcome says which. Shared by helm-deploy and tenant-rollout.
+ */
+
+export type DeployStatus =
+  | 'deployed' // new revision deployed and verified
+  | 'unchanged' // nothing to do: already on the target (tenant-rollout's resume)
+  | 'rolled-back' // failed, and back on the last good revision
+  | 'uninstalled' // a first install failed and was removed
+  | 'failed' // failed, and could not be returned to a good state: needs a person
+  | 'dry-run';
+
+export interface VerifyResult {
+  ok: boolean;
+  /** What failed and the value measured, e.g. "pod x: CrashLoopBackOff (5 restarts)". */
+  reason?: string;
+}
+
+export interface DeployRequest {
+  upgrade: UpgradeOptions;
+  /** Roll back (or uninstall a failed first install) when the upgrade or verification fails. */
+  rollbackOnFailure: boolean;
+  /** Recover a release stuck in pending-* (a cancelled run) before upgrading. */
+  recoverPending: boolean;
+  /**
+   * Resume: asked with the history (after any pending recovery) whether the release is already
+   * on the target; if so nothing is deployed and the outcome is `unchanged`.
+   */
+  alreadyDone?: (history: Revision[]) => Promise<boolean>;
+  /** Checks run after helm reports success; a failure triggers the rollback. */
+  verify?: (revision: number) => Promise<VerifyResult>;
+  /** Called right before the upgrade starts, with the rollback target (for cancel recovery state). */
+  onUpgradeStart?: (previousRevision: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+export interface DeployOutcome {
+  status: DeployStatus;
+  release: string;
+  namespace: string;
+  /** Revision live at the end (0 when none). */
+  revision: number;
+  /** The last revision deployed before this run: the true rollback target. */
+  previousRevision?: number;
+  /** The revision this run created, when it created one. */
+  attemptedRevision?: number;
+  chartVersion: string;
+  appVersion: string;
+  changed: boolean;
+  /** A stuck pending revision this run recovered from, when there was one. */
+  recovered?: { revision: number; status: string; action: 'rolled-back' | 'uninstalled' };
+  error?: string;
+  durationMs: number;
+}
+
+export interface DeployDeps {
+  helm: Helm;
+  logger: Logger;
+  clock: Clock;
+}
+
+function opts(u: KubeTarget & { timeoutMs: number }, signal?: AbortSignal) {
+  return { namespace: u.namespace, kubeContext: u.kubeContext, wait: 'ready' as const, timeoutMs: u.timeoutMs, signal };
+}
+
+/**
+ * A release stuck in `pending-*` blocks every later upgrade ("another operation is in
+ * progress"). Recovery is never silent: without `recoverPending` it is an error saying exactly
+ * what to run; with it, back to the last good revision, or uninstall if there never was one.
+ */
+async function recoverPending(req: DeployRequest, history: Revision[], deps: DeployDeps): Promise<DeployOutcome['recovered']> {
+  const stuck = latest(history)!;
+  const { release, namespace } = req.upgrade;
+  const good = lastGoodRevision(history);
+  const fix = good ? `helm rollback ${release} ${good.revision} -n ${namespace}` : `helm uninstall ${release} -n ${namespace}`;
+  if (!req.recoverPending) {
+    throw new ConfigurationError(
+      `release ${namespace}/${release}`,
+      `revision ${stuck.revision} is stuck in ${stuck.status} (${stuck.description || 'an interrupted operation'}), so helm refuses to upgrade it`,
+      `set recover-pending: true to ${good ? `roll back to revision ${good.revision}` : 'uninstall it (it never deployed)'}, or run "${fix}"`,
+    );
+  }
+  deps.logger.warning(`${namespace}/${release}: revision ${stuck.revision} is stuck in ${stuck.status}; recovering: ${fix}`);
+  if (good) {
+    await deps.helm.rollback(release, good.revision, opts(req.upgrade, req.signal));
+    return { revision: stuck.revision, status: stuck.status, action: 'rolled-back' };
+  }
+  await deps.helm.uninstall(release, opts(req.upgrade, req.signal));
+  return { revision: stuck.revision, status: stuck.status, action: 'uninstalled' };
+}
+
+export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promise<DeployOutcome> {
+  const started = deps.clock.now();
+  const u = req.upgrade;
+  const target = { namespace: u.namespace, kubeContext: u.kubeContext };
+  let history = await deps.helm.history(u.release, target);
+  let recovered: DeployOutcome['recovered'];
+  if (isPending(latest(history))) {
+    recovered = await recoverPending(req, history, deps);
+    history = await deps.helm.history(u.release, target);
+  }
+  const before = lastGoodRevision(history);
+  const base: Omit<DeployOutcome, 'status' | 'revision' | 'changed' | 'durationMs'> = {
+    release: u.release,
+    namespace: u.namespace,
+    previousRevision: before?.revision,
+    chartVersion: before ? chartVersionOf(before.chart) : '',
+    appVersion: before?.app_version ?? '',
+    recovered,
+  };
+  const done = (o: Omit<DeployOutcome, 'durationMs' | keyof typeof base> & Partial<typeof base>): DeployOutcome => ({
+    ...base,
+    ...o,
+    durationMs: deps.clock.now() - started,
+  });
+
+  if (before && req.alreadyDone && (await req.alreadyDone(history))) {
+    return done({ status: 'unchanged', revision: latest(history)!.revision, changed: false });
+  }
+
+  req.onUpgradeStart?.(before?.revision);
+  let result;
+  let failure: string | undefined;
+  try {
+    result = await deps.helm.upgrade(u, req.signal);
+  } catch (err) {
+    if (!(err instanceof HelmError)) throw err;
+    failure = err.message;
+    if (err.releaseLocked) failure += ' (another helm operation holds the release; if none is running, set recover-pending: true)';
+  }
+
+  if (result && u.dryRun !== 'none') {
+    return done({ status: 'dry-run', revision: before?.revision ?? 0, changed: true, chartVersion: result.chartVersion, appVersion: result.appVersion });
+  }
+
+  if (result && req.verify) {
+    const v = await req.verify(result.revision).catch((err: unknown) => ({ ok: false, reason: `verification error: ${errorMessage(err)}` }));
+    if (!v.ok) failure = `revision ${result.revision} deployed but failed verification: ${v.reason ?? 'no reason given'}`;
+  }
+
+  if (result && !failure) {
+    let changed = true;
+    if (before) {
+      try {
+        changed = (await deps.helm.contentDigest(u.release, before.revision, target)) !== result.contentDigest;
+      } catch (err) {
+        deps.logger.debug(`could not compare with revision ${before.revision}: ${errorMessage(err)}`);
+      }
+    }
+    return done({
+      status: 'deployed',
+      revision: result.revision,
+      attemptedRevision: result.revision,
+      chartVersion: result.chartVersion,
+      appVersion: result.appVersion,
+      changed,
+    });
+  }
+
+  // Failed. Did helm get as far as creating a revision? If not, the release is untouched.
+  const newest = latest(history)?.revision ?? 0;
+  const after = result ? undefined : latest(await deps.helm.history(u.release, target).catch(() => history));
+  const attemptedRevision = result?.revision ?? (after && after.revision > newest ? after.revision : undefined);
+  if (attemptedRevision === undefined) {
+    return done({ status: 'failed', revision: before?.revision ?? 0, changed: false, error: `${failure} (release untouched)` });
+  }
+  if (!req.rollbackOnFailure) {
+    return done({ status: 'failed', revision: attemptedRevision, attemptedRevision, changed: true, error: failure });
+  }
+  // After a cancel, helm has already been interrupted: roll back without waiting so it fits in the
+  // runner's grace period; the post step checks the result.
+  const cancelled = req.signal?.aborted ?? false;
+  const rbOpts = { ...opts(u), wait: cancelled ? ('none' as const) : ('ready' as const) };
+  try {
+    if (before) {
+      deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; rolling back to revision ${before.revision}`);
+      await deps.helm.rollback(u.release, before.revision, rbOpts);
+      // helm records the rollback as a new revision holding the old content: report that one as live.
+      const live = latest(await deps.helm.history(u.release, target).catch(() => []))?.revision ?? before.revision;
+      return done({ status: 'rolled-back', revision: live, attemptedRevision, changed: false, error: failure });
+    }
+    deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; the release never deployed, uninstalling it`);
+    await deps.helm.uninstall(u.release, rbOpts);
+    return done({ status: 'uninstalled', revision: 0, attemptedRevision, changed: false, error: failure });
+  } catch (err) {
+    return done({
+      status: 'failed',
+      revision: attemptedRevision,
+      attemptedRevision,
+      changed: true,
+      error: `${failure}; then the rollback failed too: ${errorMessage(err)}`,
+    });
+  }
+}

@@ -1,0 +1,263 @@
+import type { Clock } from '../core/clock.ts';
+import { humanDuration } from '../core/duration.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { UpgradeOptions } from '../helm/argv.ts';
+import { deployRelease } from '../helm/deploy.ts';
+import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
+import type { Helm } from '../helm/helm.ts';
+import type { Revision } from '../helm/history.ts';
+import type { Tenant } from '../tenants/model.ts';
+import { BufferedLogger } from './buffered-logger.ts';
+
+/**
+ * Runs the steps of a plan (the pilot, then each wave) against the fleet: deploy each tenant,
+ * verify it, roll it back on failure, soak between waves while re-checking health, and stop
+ * starting tenants once the failure budget is spent or the job is cancelled. Every tenant ends
+ * in exactly one of the statuses below, and the report says which.
+ */
+
+export type TenantStatus =
+  | 'succeeded' // on the new revision and verified
+  | 'unchanged' // already on the target (a re-run) and healthy: nothing done
+  | 'failed-rolled-back' // failed, and back on its last good revision (or uninstalled if it never had one)
+  | 'rolled-back' // succeeded, then rolled back with its failing wave (rollback-wave option)
+  | 'failed-untouched' // failed before helm changed anything (e.g. chart not found): still on its old revision
+  | 'failed' // failed and NOT returned to a good state (or stuck pending): needs a person
+  | 'skipped'; // never touched (budget spent, cancelled, or phase did not include it)
+
+export interface TenantResult {
+  id: string;
+  namespace: string;
+  release: string;
+  step: string;
+  status: TenantStatus;
+  revisionBefore?: number;
+  revisionAfter?: number;
+  durationMs: number;
+  /** The check that failed and its measured value, or helm's error. */
+  error?: string;
+}
+
+export interface RolloutStep {
+  name: string;
+  tenants: Tenant[];
+}
+
+export interface RolloutOptions {
+  steps: RolloutStep[];
+  maxParallel: number;
+  /** Failures allowed before the rollout stops (already resolved from a count or a percentage). */
+  maxFailures: number;
+  soakMs: number;
+  soakIntervalMs: number;
+  rollbackWaveOnFailure: boolean;
+  recoverPending: boolean;
+  /** Recorded in each revision's description; a re-run skips releases already carrying it. */
+  targetFingerprint: (tenant: Tenant) => string;
+  /** Helm upgrade options for one tenant (chart, shared + tenant values, description). */
+  upgradeFor: (tenant: Tenant, fingerprint: string) => UpgradeOptions;
+  signal?: AbortSignal;
+}
+
+export interface RolloutPorts {
+  helm: Helm;
+  clock: Clock;
+  logger: Logger;
+  /** Checks after a tenant's upgrade (readiness of its workloads, smoke tests). */
+  verify?: (tenant: Tenant, revision: number) => Promise<VerifyResult>;
+  /** Health of already-updated tenants, re-checked during soak windows. */
+  soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
+  /** Tenants whose upgrade is in flight (for the post step after a cancel). */
+  onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
+}
+
+export interface RolloutResult {
+  tenants: TenantResult[];
+  stoppedBecause?: string;
+  durationMs: number;
+}
+
+export const LEDGER_PREFIX = 'deploy-actions target=';
+
+export function ledgerDescription(fingerprint: string, run: string): string {
+  return `${LEDGER_PREFIX}${fingerprint}${run ? ` ${run}` : ''}`;
+}
+
+/** True when the live revision was put there by a rollout with this target fingerprint. */
+export function onTarget(history: readonly Revision[], fingerprint: string): boolean {
+  const live = [...history].reverse().find((r) => r.status === 'deployed');
+  return !!live && live.description.startsWith(`${LEDGER_PREFIX}${fingerprint}`);
+}
+
+function statusOf(o: DeployOutcome): TenantStatus {
+  switch (o.status) {
+    case 'deployed':
+    case 'dry-run':
+      return 'succeeded';
+    case 'unchanged':
+      return 'unchanged';
+    case 'rolled-back':
+    case 'uninstalled':
+      return 'failed-rolled-back';
+    case 'failed':
+      // A failure before helm created a revision left the release as it was.
+      return o.attemptedRevision === undefined ? 'failed-untouched' : 'failed';
+  }
+}
+
+const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched']);
+
+export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promise<RolloutResult> {
+  const started = p.clock.now();
+  const results = new Map<string, TenantResult>();
+  const total = o.steps.reduce((n, s) => n + s.tenants.length, 0);
+  let failures = 0;
+  let stoppedBecause: string | undefined;
+  const inflight = new Map<string, { namespace: string; release: string; previous?: number }>();
+  const durations: number[] = [];
+
+  const stopped = () => (o.signal?.aborted ? 'the job was cancelled' : stoppedBecause);
+  const skip = (t: Tenant, step: string, why: string) =>
+    results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status: 'skipped', durationMs: 0, error: why });
+  const countFailure = (r: TenantResult) => {
+    if (!FAILED.has(r.status)) return;
+    failures++;
+    if (failures > o.maxFailures && !stoppedBecause && !o.signal?.aborted) {
+      stoppedBecause = `failure budget spent: ${failures} failed, ${o.maxFailures} allowed (last: ${r.id}: ${r.error ?? r.status})`;
+    }
+  };
+  const progress = (stepIndex: number, step: RolloutStep) => {
+    const inStep = step.tenants.filter((t) => results.has(t.id)).length;
+    const done = results.size;
+    const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : 0;
+    const eta = mean ? ` eta ${humanDuration((mean * (total - done)) / Math.max(1, o.maxParallel))}` : '';
+    p.logger.info(`${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`);
+  };
+
+  async function runTenant(t: Tenant, step: string): Promise<TenantResult> {
+    const log = new BufferedLogger();
+    const t0 = p.clock.now();
+    const fingerprint = o.targetFingerprint(t);
+    let outcome: DeployOutcome;
+    try {
+      outcome = await deployRelease(
+        {
+          upgrade: o.upgradeFor(t, fingerprint),
+          rollbackOnFailure: true,
+          recoverPending: o.recoverPending,
+          signal: o.signal,
+          alreadyDone: async (history) => {
+            if (!onTarget(history, fingerprint)) return false;
+            // On target per the ledger, but only "done" if it is still healthy.
+            const v = p.verify ? await p.verify(t, history.at(-1)!.revision) : { ok: true };
+            if (!v.ok) log.warning(`already on the target revision but unhealthy (${v.reason}); deploying again`);
+            return v.ok;
+          },
+          verify: p.verify ? (rev) => p.verify!(t, rev) : undefined,
+          onUpgradeStart: (previous) => {
+            inflight.set(t.id, { namespace: t.namespace, release: t.release, previous });
+            p.onInflight?.([...inflight.values()]);
+          },
+        },
+        { helm: p.helm, logger: log, clock: p.clock },
+      );
+    } catch (err) {
+      // Errors outside an upgrade (a release stuck pending without recover-pending, a failed
+      // recovery, an unreachable API): the release may need a person, so it counts as failed.
+      outcome = { status: 'failed', release: t.release, namespace: t.namespace, revision: 0, attemptedRevision: 0, chartVersion: '', appVersion: '', changed: false, error: errorMessage(err), durationMs: p.clock.now() - t0 };
+    } finally {
+      if (inflight.delete(t.id)) p.onInflight?.([...inflight.values()]);
+    }
+    const r: TenantResult = {
+      id: t.id,
+      namespace: t.namespace,
+      release: t.release,
+      step,
+      status: statusOf(outcome),
+      revisionBefore: outcome.previousRevision,
+      revisionAfter: outcome.revision || undefined,
+      durationMs: p.clock.now() - t0,
+      error: outcome.error,
+    };
+    const icon = r.status === 'succeeded' || r.status === 'unchanged' ? '✓' : r.status === 'skipped' ? '·' : '✗';
+    await p.logger.group(`${icon} ${t.id} (${t.namespace}/${t.release}): ${r.status} ${r.revisionBefore ?? '-'} -> ${r.revisionAfter ?? '-'} in ${humanDuration(r.durationMs)}`, async () => {
+      log.flushTo(p.logger);
+      if (r.error) p.logger.info(`reason: ${r.error}`);
+    });
+    return r;
+  }
+
+  async function soak(updated: Tenant[], stepName: string): Promise<void> {
+    if (!o.soakMs || !updated.length) return;
+    p.logger.info(`soak after ${stepName}: re-checking ${updated.length} updated tenants every ${humanDuration(o.soakIntervalMs)} for ${humanDuration(o.soakMs)}`);
+    const end = p.clock.now() + o.soakMs;
+    let healthy = updated;
+    while (p.clock.now() < end && !stopped() && healthy.length) {
+      await p.clock.sleep(Math.min(o.soakIntervalMs, end - p.clock.now()), o.signal);
+      if (o.signal?.aborted) return;
+      const verdicts = p.soakCheck ? await p.soakCheck(healthy) : new Map<string, VerifyResult>();
+      const degraded = healthy.filter((t) => verdicts.get(t.id)?.ok === false);
+      for (const t of degraded) {
+        const r = results.get(t.id)!;
+        const reason = `degraded during soak after ${stepName}: ${verdicts.get(t.id)!.reason}`;
+        try {
+          if (r.revisionBefore === undefined) throw new Error('no earlier revision to return to');
+          await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, wait: 'ready', timeoutMs: 300_000 });
+          const after = (await p.helm.history(t.release, { namespace: t.namespace })).at(-1)?.revision;
+          Object.assign(r, { status: 'failed-rolled-back', revisionAfter: after, error: reason });
+        } catch (err) {
+          Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${errorMessage(err)}` });
+        }
+        p.logger.warning(`${t.id}: ${r.error} -> ${r.status}`);
+        countFailure(r);
+      }
+      healthy = healthy.filter((t) => !degraded.includes(t));
+    }
+  }
+
+  const updatedSoFar: Tenant[] = [];
+  for (const [i, step] of o.steps.entries()) {
+    if (stopped()) {
+      for (const t of step.tenants) skip(t, step.name, stopped()!);
+      continue;
+    }
+    p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
+    const queue = [...step.tenants];
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        if (stopped()) {
+          skip(t, step.name, stopped()!);
+          continue;
+        }
+        const r = await runTenant(t, step.name);
+        results.set(t.id, r);
+        durations.push(r.durationMs);
+        countFailure(r);
+        progress(i, step);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.maxParallel, step.tenants.length) }, worker));
+
+    const succeeded = step.tenants.filter((t) => results.get(t.id)?.status === 'succeeded');
+    if (stoppedBecause && o.rollbackWaveOnFailure && !o.signal?.aborted) {
+      for (const t of succeeded) {
+        const r = results.get(t.id)!;
+        if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
+        try {
+          await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, wait: 'ready', timeoutMs: 300_000 });
+          Object.assign(r, { status: 'rolled-back', error: `rolled back with its wave: ${stoppedBecause}` });
+        } catch (err) {
+          Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
+        }
+        p.logger.warning(`${t.id}: ${r.status} (wave rollback)`);
+      }
+      continue;
+    }
+    updatedSoFar.push(...succeeded);
+    if (i < o.steps.length - 1) await soak(updatedSoFar, step.name);
+  }
+
+  const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id)!));
+  return { tenants: ordered, stoppedBecause: stopped(), durationMs: p.clock.now() - started };
+}

@@ -1,0 +1,41 @@
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { Inputs } from '../src/actions/common/inputs.ts';
+import { repoRoot } from './support/tools.ts';
+
+// Every action.yml input is read by the code, and the code reads no input it does not declare
+// (STYLE.md habit 6). Each action exports `parseInputs(inputs)`; it is fed the example values in
+// test/fixtures/inputs/<action>.json, which must be a valid, complete set.
+const actionDirs = readdirSync(repoRoot, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(repoRoot, d.name, 'action.yml')))
+  .map((d) => d.name);
+
+describe.each(actionDirs)('%s/action.yml', (name) => {
+  const yml = parse(readFileSync(join(repoRoot, name, 'action.yml'), 'utf8')) as {
+    inputs?: Record<string, { description?: string; default?: unknown; required?: boolean }>;
+    outputs?: Record<string, { description?: string }>;
+    runs: { using: string; main: string; post?: string };
+  };
+  const declared = Object.keys(yml.inputs ?? {}).sort();
+
+  it('runs on node24 from the shared dist through its own stub', () => {
+    expect(yml.runs.using).toBe('node24');
+    expect(yml.runs.main).toBe(`../dist/${name}/index.js`);
+    if (yml.runs.post) expect(yml.runs.post).toBe(`../dist/${name}/post.js`);
+  });
+
+  it('documents every input and output', () => {
+    for (const [k, v] of Object.entries({ ...yml.inputs, ...yml.outputs })) expect(v.description, k).toBeTruthy();
+  });
+
+  it('reads exactly the inputs it declares', async () => {
+    const mod = (await import(`../src/actions/${name}/inputs.ts`)) as { parseInputs(i: Inputs): unknown };
+    const example = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/inputs', `${name}.json`), 'utf8')) as Record<string, string>;
+    const inputs = new Inputs((n) => example[n] ?? String(yml.inputs?.[n]?.default ?? ''));
+    mod.parseInputs(inputs);
+    expect([...inputs.seen].sort()).toEqual(declared);
+    expect(Object.keys(example).filter((k) => !declared.includes(k))).toEqual([]);
+  });
+});

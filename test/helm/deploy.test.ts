@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { deployRelease } from '../../src/helm/deploy.ts';
+import type { DeployRequest } from '../../src/helm/deploy.ts';
+import type { UpgradeOptions } from '../../src/helm/argv.ts';
+import { FakeHelm } from '../support/fake-helm.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { RecordingLogger } from '../support/logger.ts';
+
+const upgrade: UpgradeOptions = {
+  release: 'alpha',
+  namespace: 'tenant-alpha',
+  chart: 'examples/charts/tenant-app',
+  valuesFiles: [],
+  set: ['image.tag=1.3.0'],
+  setString: [],
+  createNamespace: false,
+  wait: 'ready',
+  timeoutMs: 60_000,
+  dryRun: 'none',
+  serverSide: 'auto',
+};
+
+function setup() {
+  const helm = new FakeHelm();
+  const logger = new RecordingLogger();
+  const deps = { helm, logger, clock: new FakeClock() };
+  const req = (over: Partial<DeployRequest> = {}): DeployRequest => ({ upgrade, rollbackOnFailure: true, recoverPending: false, ...over });
+  return { helm, logger, deps, req };
+}
+
+describe('deployRelease', () => {
+  it('first install: deployed, no previous revision, changed', async () => {
+    const { helm, deps, req } = setup();
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
+    const o = await deployRelease(req(), deps);
+    expect(o).toMatchObject({ status: 'deployed', revision: 1, previousRevision: undefined, changed: true, chartVersion: '1.3.0' });
+  });
+
+  it('upgrade with identical content reports changed=false', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed', content: 'same' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok', content: 'same' });
+    const o = await deployRelease(req(), deps);
+    expect(o).toMatchObject({ status: 'deployed', revision: 2, previousRevision: 1, changed: false });
+  });
+
+  it('failed upgrade rolls back to the last DEPLOYED revision, skipping a failed "previous"', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'superseded' }, { status: 'deployed' }, { status: 'failed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+    const o = await deployRelease(req(), deps);
+    expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 2, attemptedRevision: 4, revision: 5, changed: false });
+    expect(o.error).toContain('context deadline exceeded');
+    expect(helm.calls).toContain('rollback tenant-alpha/alpha 2 wait=ready');
+    expect(helm.releases.get('tenant-alpha/alpha')!.at(-1)).toMatchObject({ status: 'deployed', content: 'c2', description: 'Rollback to 2' });
+  });
+
+  it('verification failure after helm success also rolls back', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
+    const o = await deployRelease(req({ verify: async (rev) => ({ ok: false, reason: `pod alpha-1: CrashLoopBackOff (5 restarts) at rev ${rev}` }) }), deps);
+    expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 1, attemptedRevision: 2, revision: 3 });
+    expect(o.error).toBe('revision 2 deployed but failed verification: pod alpha-1: CrashLoopBackOff (5 restarts) at rev 2');
+  });
+
+  it('a failed first install is uninstalled, not left failed', async () => {
+    const { helm, deps, req } = setup();
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+    const o = await deployRelease(req(), deps);
+    expect(o).toMatchObject({ status: 'uninstalled', revision: 0, attemptedRevision: 1 });
+    expect(helm.releases.has('tenant-alpha/alpha')).toBe(false);
+  });
+
+  it('a failure before helm created a revision leaves the release untouched (no needless rollback)', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail-early', message: 'chart "nope" not found' });
+    const o = await deployRelease(req(), deps);
+    expect(o).toMatchObject({ status: 'failed', revision: 1, changed: false });
+    expect(o.error).toBe('chart "nope" not found (release untouched)');
+    expect(helm.calls.some((c) => c.startsWith('rollback'))).toBe(false);
+  });
+
+  it('rollback-on-failure off leaves the failed revision and says so', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+    const o = await deployRelease(req({ rollbackOnFailure: false }), deps);
+    expect(o).toMatchObject({ status: 'failed', revision: 2, attemptedRevision: 2, previousRevision: 1 });
+  });
+
+  it('a failing rollback is reported as failed with both errors', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+    helm.failRollback = true;
+    const o = await deployRelease(req(), deps);
+    expect(o.status).toBe('failed');
+    expect(o.error).toMatch(/context deadline exceeded; then the rollback failed too: rollback failed/);
+  });
+
+  describe('a release stuck in pending-upgrade', () => {
+    it('is refused with the exact fix when recovery is not enabled', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'superseded' }, { status: 'deployed' }, { status: 'pending-upgrade', description: 'Preparing upgrade' }]);
+      await expect(deployRelease(req(), deps)).rejects.toThrow(
+        'release tenant-alpha/alpha: revision 3 is stuck in pending-upgrade (Preparing upgrade), so helm refuses to upgrade it (set recover-pending: true to roll back to revision 2, or run "helm rollback alpha 2 -n tenant-alpha")',
+      );
+      expect(helm.calls).toEqual(['history tenant-alpha/alpha']);
+    });
+
+    it('is rolled back to the last deployed revision, then upgraded, when enabled', async () => {
+      const { helm, deps, req, logger } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'superseded' }, { status: 'deployed' }, { status: 'pending-upgrade' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
+      const o = await deployRelease(req({ recoverPending: true }), deps);
+      expect(o).toMatchObject({ status: 'deployed', revision: 5, previousRevision: 4, recovered: { revision: 3, status: 'pending-upgrade', action: 'rolled-back' } });
+      expect(logger.text()).toContain('revision 3 is stuck in pending-upgrade; recovering: helm rollback alpha 2 -n tenant-alpha');
+    });
+
+    it('a pending first install is uninstalled before installing again', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'pending-install' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
+      const o = await deployRelease(req({ recoverPending: true }), deps);
+      expect(o).toMatchObject({ status: 'deployed', revision: 1, recovered: { action: 'uninstalled' } });
+    });
+  });
+
+  it('on cancel, the interrupted upgrade is rolled back without waiting', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'hang' });
+    const ac = new AbortController();
+    let started: number | undefined = -1;
+    const p = deployRelease(req({ signal: ac.signal, onUpgradeStart: (prev) => (started = prev) }), deps);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toBe(1);
+    ac.abort();
+    const o = await p;
+    expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 1, attemptedRevision: 2 });
+    expect(helm.calls).toContain('rollback tenant-alpha/alpha 1 wait=none');
+  });
+
+  it('dry-run reports without touching anything', async () => {
+    const { helm, deps, req } = setup();
+    helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+    helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
+    const o = await deployRelease(req({ upgrade: { ...upgrade, dryRun: 'server' } }), deps);
+    expect(o).toMatchObject({ status: 'dry-run', revision: 1, previousRevision: 1 });
+  });
+});

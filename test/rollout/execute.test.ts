@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { executeRollout, ledgerDescription, onTarget } from '../../src/rollout/execute.ts';
+import type { RolloutOptions, RolloutPorts } from '../../src/rollout/execute.ts';
+import type { Tenant } from '../../src/tenants/model.ts';
+import type { VerifyResult } from '../../src/helm/deploy.ts';
+import { FakeHelm } from '../support/fake-helm.ts';
+import type { UpgradeBehaviour } from '../support/fake-helm.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { RecordingLogger } from '../support/logger.ts';
+
+const tenant = (id: string): Tenant => ({ id, slug: id, namespace: `tenant-${id}`, release: id, labels: {}, values: {}, valuesFiles: [] });
+const ids = (n: number, prefix = 't') => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(2, '0')}`);
+
+function fleet(stepIds: string[][], seedDeployed = true) {
+  const helm = new FakeHelm();
+  const steps = stepIds.map((g, i) => ({ name: i === 0 ? 'pilot' : `wave ${i}`, tenants: g.map(tenant) }));
+  if (seedDeployed) for (const s of steps) for (const t of s.tenants) helm.seed(t.namespace, t.release, [{ status: 'deployed', content: 'old' }]);
+  const clock = new FakeClock();
+  const logger = new RecordingLogger();
+  const options = (over: Partial<RolloutOptions> = {}): RolloutOptions => ({
+    steps,
+    maxParallel: 2,
+    maxFailures: 0,
+    soakMs: 0,
+    soakIntervalMs: 10_000,
+    rollbackWaveOnFailure: false,
+    recoverPending: false,
+    targetFingerprint: () => 'fp1',
+    upgradeFor: (t, fp) => ({
+      release: t.release,
+      namespace: t.namespace,
+      chart: 'examples/charts/tenant-app',
+      valuesFiles: [],
+      set: [],
+      setString: [],
+      createNamespace: false,
+      wait: 'ready',
+      timeoutMs: 60_000,
+      dryRun: 'none',
+      serverSide: 'auto',
+      description: ledgerDescription(fp, 'run 7/1'),
+    }),
+    ...over,
+  });
+  const ports = (over: Partial<RolloutPorts> = {}): RolloutPorts => ({ helm, clock, logger, ...over });
+  const script = (id: string, ...b: UpgradeBehaviour[]) => helm.onUpgrade(`tenant-${id}`, id, ...b);
+  return { helm, steps, clock, logger, options, ports, script };
+}
+
+const byStatus = (r: { tenants: { id: string; status: string }[] }) =>
+  r.tenants.reduce<Record<string, string[]>>((acc, t) => ((acc[t.status] ??= []).push(t.id), acc), {});
+
+describe('executeRollout', () => {
+  it('deploys pilot then waves, every tenant once, never more than max-parallel at a time', async () => {
+    const all = ids(9);
+    const f = fleet([all.slice(0, 2), all.slice(2, 6), all.slice(6)]);
+    for (const id of all) f.script(id, { kind: 'ok', turns: 3 });
+    const r = await executeRollout(f.options({ maxParallel: 3 }), f.ports());
+    expect(byStatus(r)).toEqual({ succeeded: all });
+    expect(r.tenants.map((t) => [t.id, t.revisionBefore, t.revisionAfter])).toEqual(all.map((id) => [id, 1, 2]));
+    expect(f.helm.maxActive).toBe(3);
+    // pilot tenants finish before any wave-1 tenant starts
+    const upgrades = f.helm.calls.filter((c) => c.startsWith('upgrade')).map((c) => c.split('/')[1]);
+    expect(upgrades.slice(0, 2).sort()).toEqual(['t01', 't02']);
+    expect(r.stoppedBecause).toBeUndefined();
+    expect(f.logger.text()).toMatch(/wave 2 \(3\/3\): 3\/3 done · overall 9\/9, 0 failed/);
+  });
+
+  it('a failing pilot is rolled back and no other tenant is touched (budget 0)', async () => {
+    const f = fleet([['p1', 'p2'], ['a', 'b', 'c']]);
+    f.script('p1', { kind: 'fail' });
+    f.script('p2', { kind: 'ok' });
+    const r = await executeRollout(f.options(), f.ports());
+    expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['p1'], succeeded: ['p2'], skipped: ['a', 'b', 'c'] });
+    expect(r.stoppedBecause).toMatch(/^failure budget spent: 1 failed, 0 allowed \(last: p1: UPGRADE FAILED: context deadline exceeded\)/);
+    expect(f.helm.calls.filter((c) => /tenant-[abc]\//.test(c))).toEqual([]);
+    expect(r.tenants.find((t) => t.id === 'p1')).toMatchObject({ revisionBefore: 1, revisionAfter: 3 });
+  });
+
+  it('spends the budget: in-flight tenants finish, the rest of the wave and later waves are skipped', async () => {
+    const f = fleet([['p1'], ['a', 'b', 'c', 'd', 'e'], ['z']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('a', { kind: 'fail' });
+    f.script('b', { kind: 'ok', turns: 5 }); // in flight while a and c fail
+    f.script('c', { kind: 'fail' });
+    const r = await executeRollout(f.options({ maxFailures: 1, maxParallel: 2 }), f.ports());
+    expect(byStatus(r)).toEqual({ succeeded: ['p1', 'b'], 'failed-rolled-back': ['a', 'c'], skipped: ['d', 'e', 'z'] });
+    expect(r.stoppedBecause).toMatch(/2 failed, 1 allowed \(last: c:/);
+    expect(r.tenants.find((t) => t.id === 'z')?.error).toMatch(/failure budget spent/);
+  });
+
+  it('rolls the whole failing wave back when asked', async () => {
+    const f = fleet([['p1'], ['a', 'b']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('a', { kind: 'ok' });
+    f.script('b', { kind: 'fail' });
+    const r = await executeRollout(f.options({ rollbackWaveOnFailure: true, maxParallel: 1 }), f.ports());
+    expect(byStatus(r)).toEqual({ succeeded: ['p1'], 'rolled-back': ['a'], 'failed-rolled-back': ['b'] });
+    expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=ready');
+  });
+
+  it('a re-run skips tenants already on the target and healthy, and deploys the rest', async () => {
+    const f = fleet([['p1'], ['a', 'b']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('a', { kind: 'ok' });
+    f.script('b', { kind: 'fail' });
+    const first = await executeRollout(f.options({ maxFailures: 5 }), f.ports());
+    expect(byStatus(first)).toEqual({ succeeded: ['p1', 'a'], 'failed-rolled-back': ['b'] });
+    f.script('b', { kind: 'ok' });
+    const second = await executeRollout(f.options(), f.ports({ verify: async () => ({ ok: true }) }));
+    expect(byStatus(second)).toEqual({ unchanged: ['p1', 'a'], succeeded: ['b'] });
+    expect(onTarget(await f.helm.history('a', { namespace: 'tenant-a' }), 'fp1')).toBe(true);
+    expect(onTarget(await f.helm.history('a', { namespace: 'tenant-a' }), 'fp2')).toBe(false);
+  });
+
+  it('a tenant on the target but unhealthy is deployed again, not skipped', async () => {
+    const f = fleet([['a']]);
+    f.script('a', { kind: 'ok' }, { kind: 'ok' });
+    await executeRollout(f.options(), f.ports());
+    let checks = 0;
+    const verify = async (): Promise<VerifyResult> => (++checks === 1 ? { ok: false, reason: 'pod a-1: CrashLoopBackOff (3 restarts)' } : { ok: true });
+    const r = await executeRollout(f.options(), f.ports({ verify }));
+    expect(byStatus(r)).toEqual({ succeeded: ['a'] });
+    expect(f.logger.text()).toContain('already on the target revision but unhealthy (pod a-1: CrashLoopBackOff (3 restarts)); deploying again');
+  });
+
+  it('soaks between waves, rolling back a tenant that degrades, and stops on the budget', async () => {
+    const f = fleet([['p1', 'p2'], ['a']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('p2', { kind: 'ok' });
+    let round = 0;
+    const soakCheck = async (ts: Tenant[]) => {
+      round++;
+      return new Map(ts.map((t) => [t.id, t.id === 'p2' && round === 2 ? { ok: false, reason: '5xx ratio 0.12 > 0.05' } : { ok: true }]));
+    };
+    const r = await executeRollout(f.options({ soakMs: 30_000, soakIntervalMs: 10_000 }), f.ports({ soakCheck }));
+    expect(byStatus(r)).toEqual({ succeeded: ['p1'], 'failed-rolled-back': ['p2'], skipped: ['a'] });
+    expect(r.tenants.find((t) => t.id === 'p2')?.error).toBe('degraded during soak after pilot: 5xx ratio 0.12 > 0.05');
+    expect(f.clock.sleeps).toEqual([10_000, 10_000]);
+    expect(f.helm.calls).toContain('rollback tenant-p2/p2 1 wait=ready');
+  });
+
+  it('a healthy soak waits the whole window, in intervals, not a blind sleep', async () => {
+    const f = fleet([['p1'], ['a']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('a', { kind: 'ok' });
+    const checked: string[][] = [];
+    const r = await executeRollout(f.options({ soakMs: 25_000, soakIntervalMs: 10_000 }), f.ports({ soakCheck: async (ts) => (checked.push(ts.map((t) => t.id)), new Map()) }));
+    expect(byStatus(r)).toEqual({ succeeded: ['p1', 'a'] });
+    expect(f.clock.sleeps).toEqual([10_000, 10_000, 5_000]);
+    expect(checked).toEqual([['p1'], ['p1'], ['p1']]);
+  });
+
+  it('on cancel: stops starting tenants, rolls back the one in flight, reports the rest skipped', async () => {
+    const f = fleet([['a', 'b', 'c']]);
+    f.script('a', { kind: 'hang' });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const p = executeRollout(f.options({ maxParallel: 1, signal: ac.signal }), f.ports({ onInflight: (x) => seen.push(x.length) }));
+    await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    const r = await p;
+    expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['a'], skipped: ['b', 'c'] });
+    expect(r.stoppedBecause).toBe('the job was cancelled');
+    expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=none');
+    expect(seen).toEqual([1, 0]);
+  });
+
+  it('a release stuck pending without recover-pending fails that tenant, naming the fix', async () => {
+    const f = fleet([['a']], false);
+    f.helm.seed('tenant-a', 'a', [{ status: 'deployed' }, { status: 'pending-upgrade' }]);
+    const r = await executeRollout(f.options(), f.ports());
+    expect(r.tenants[0]).toMatchObject({ status: 'failed' });
+    expect(r.tenants[0]!.error).toMatch(/stuck in pending-upgrade.*set recover-pending: true/);
+  });
+
+  it('a failure before helm changed anything is reported as failed-untouched', async () => {
+    const f = fleet([['a']]);
+    f.script('a', { kind: 'fail-early', message: 'chart "x" not found' });
+    const r = await executeRollout(f.options(), f.ports());
+    expect(r.tenants[0]).toMatchObject({ status: 'failed-untouched', revisionAfter: 1, error: 'chart "x" not found (release untouched)' });
+  });
+});
