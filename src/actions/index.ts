@@ -12,9 +12,14 @@ const actions: Record<string, () => Promise<ActionModule>> = {
   'auto-rollback': async () => (await import('./auto-rollback/main.ts')).autoRollback,
 };
 
-export async function run(name: string, phase: 'main' | 'post' = 'main'): Promise<void> {
-  const load = actions[name];
+export async function loadAction(name: string): Promise<ActionModule> {
+  const load = Object.hasOwn(actions, name) ? actions[name] : undefined;
   if (!load) throw new Error(`unknown action "${name}"`);
+  return load();
+}
+
+export async function run(name: string, phase: 'main' | 'post' = 'main'): Promise<void> {
+  const mod = await loadAction(name);
   const { runOnGitHub } = await import('./common/github.ts');
-  await runOnGitHub(await load(), phase);
+  await runOnGitHub(mod, phase);
 }

@@ -26,23 +26,45 @@ export interface HelmSessionOptions {
 
 export const STATE_PRIVATE_DIR = 'private-dir';
 
-/** Opens the kubeconfig (masked, private file) and a helm whose version is detected once. */
-export async function openHelmSession(ctx: ActionContext, o: HelmSessionOptions): Promise<HelmSession> {
+export interface Credentials {
+  kubeconfigPath?: string;
+  /** Environment for helm and kubectl: the runner's minus INPUT_*, KUBECONFIG set. */
+  env: NodeJS.ProcessEnv;
+  private: PrivateDir;
+}
+
+/** Writes the kubeconfig input (masked) into a private directory recorded for the post step. */
+export function openCredentials(ctx: ActionContext, kubeconfig: string): Credentials {
   const dir = new PrivateDir(ctx.tempDir);
   ctx.saveState(STATE_PRIVATE_DIR, dir.path);
   let kubeconfigPath: string | undefined;
-  if (o.kubeconfig) {
-    maskKubeconfig(o.kubeconfig, ctx.secrets);
-    kubeconfigPath = dir.write('kubeconfig', o.kubeconfig);
+  if (kubeconfig) {
+    maskKubeconfig(kubeconfig, ctx.secrets);
+    kubeconfigPath = dir.write('kubeconfig', kubeconfig);
   }
-  const env = helmEnv(ctx.env, kubeconfigPath);
+  return { kubeconfigPath: kubeconfigPath ?? (ctx.env.KUBECONFIG || undefined), env: helmEnv(ctx.env, kubeconfigPath), private: dir };
+}
+
+/** A helm whose version is detected once; a helm that cannot run is one clear input error. */
+export async function openHelm(ctx: ActionContext, binary: string, env: NodeJS.ProcessEnv, run: CommandRunner = runCommand): Promise<Helm> {
   try {
-    const helm = await HelmCli.create({ binary: o.binary, env, run: o.run ?? runCommand, secrets: ctx.secrets, logger: ctx.logger });
-    ctx.logger.info(`helm ${helm.version.raw} (${o.binary})`);
-    return { helm, kubeconfigPath: kubeconfigPath ?? ctx.env.KUBECONFIG, env, private: dir, close: () => dir.remove() };
+    const helm = await HelmCli.create({ binary, env, run, secrets: ctx.secrets, logger: ctx.logger });
+    ctx.logger.info(`helm ${helm.version.raw} (${binary})`);
+    return helm;
   } catch (err) {
-    dir.remove();
     if (err instanceof HelmError) throw new ConfigurationError('input "helm"', err.message, 'install Helm 3 or 4 on the runner (azure/setup-helm), or point "helm" at the binary');
+    throw err;
+  }
+}
+
+/** Credentials and helm together, for actions that always deploy. */
+export async function openHelmSession(ctx: ActionContext, o: HelmSessionOptions): Promise<HelmSession> {
+  const c = openCredentials(ctx, o.kubeconfig);
+  try {
+    const helm = await openHelm(ctx, o.binary, c.env, o.run);
+    return { helm, kubeconfigPath: c.kubeconfigPath, env: c.env, private: c.private, close: () => c.private.remove() };
+  } catch (err) {
+    c.private.remove();
     throw err;
   }
 }

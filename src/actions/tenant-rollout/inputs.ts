@@ -1,0 +1,110 @@
+import { inputError } from '../../core/errors.ts';
+import type { UpgradeOptions } from '../../helm/argv.ts';
+import { parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
+import type { Phase, PilotSpec, WaveSpec } from '../../rollout/plan.ts';
+import { parseSelection } from '../../tenants/select.ts';
+import type { Selection } from '../../tenants/select.ts';
+import { parseSelector } from '../../tenants/selector.ts';
+import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
+import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
+import type { Inputs } from '../common/inputs.ts';
+
+export type TenantSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'list'; value: string }
+  | { kind: 'namespaces'; selector: string };
+
+export interface TenantRolloutInputs {
+  source: TenantSource;
+  namespacePrefix: string;
+  releaseTemplate: string;
+  tenantValuesFiles: string[];
+  include?: Selection;
+  exclude?: Selection;
+  pilot: PilotSpec;
+  batchSize: WaveSpec;
+  phase: Phase;
+  /** The plan approved earlier (a job output), JSON; empty = plan now. */
+  approvedPlan: string;
+  /** Shared helm settings; per-tenant values are added by the rollout. */
+  helm: Omit<UpgradeOptions, 'release' | 'namespace' | 'description'>;
+  secretValues: Record<string, unknown>;
+  identityValues: boolean;
+  maxParallel: number;
+  maxFailures: { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
+  soakMs: number;
+  soakIntervalMs: number;
+  rollbackWaveOnFailure: boolean;
+  recoverPending: boolean;
+  verifyWorkloads: boolean;
+  reportFile: string;
+  kubeconfig: string;
+  helmBinary: string;
+}
+
+export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
+  const v = value.trim() || '0';
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(v);
+  if (pct) {
+    const n = Number(pct[1]);
+    if (n > 100) throw inputError('max-failures', value, 'is over 100%', 'use a count such as 2 or a percentage such as 5%');
+    return { kind: 'percent', pct: n };
+  }
+  if (!/^\d+$/.test(v)) throw inputError('max-failures', value, 'is not a count or a percentage', 'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)');
+  return { kind: 'count', n: Number(v) };
+}
+
+/** Failures allowed for a run over `total` tenants: a percentage rounds down (5% of 10 allows 0). */
+export function allowedFailures(m: TenantRolloutInputs['maxFailures'], total: number): number {
+  return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
+}
+
+export function parseInputs(inputs: Inputs): TenantRolloutInputs {
+  const file = inputs.string('tenants-file');
+  const list = inputs.string('tenants');
+  const selector = inputs.string('selector', DEFAULT_TENANT_SELECTOR);
+  if (file && list) throw inputError('tenants', list.slice(0, 40), 'cannot be combined with tenants-file', 'give either a tenants file or an inline list (or neither, to discover namespaces by selector)');
+  parseSelector('selector', selector);
+  const source: TenantSource = file ? { kind: 'file', path: file } : list ? { kind: 'list', value: list } : { kind: 'namespaces', selector };
+  const include = inputs.string('include');
+  const exclude = inputs.string('exclude');
+  const chart = parseChart(inputs);
+  const maxParallel = inputs.int('max-parallel', 5, { min: 1, max: 200 });
+  return {
+    source,
+    namespacePrefix: inputs.string('namespace-prefix', 'tenant-'),
+    releaseTemplate: inputs.string('release-name', '{{ tenant.slug }}'),
+    tenantValuesFiles: inputs.lines('tenant-values-files'),
+    include: include ? parseSelection('include', include) : undefined,
+    exclude: exclude ? parseSelection('exclude', exclude) : undefined,
+    pilot: parsePilot(inputs.string('pilot', '1')),
+    batchSize: parseBatchSize(inputs.string('batch-size', '25%')),
+    phase: parsePhase(inputs.string('phase', 'all')),
+    approvedPlan: inputs.string('plan'),
+    helm: {
+      ...chart,
+      valuesFiles: parseValuesFiles(inputs),
+      set: parseSetLines('set', inputs.lines('set')),
+      setString: parseSetLines('set-string', inputs.lines('set-string')),
+      createNamespace: inputs.bool('create-namespace', false),
+      wait: parseWait(inputs),
+      timeoutMs: inputs.duration('timeout', '5m'),
+      historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
+      dryRun: parseDryRun(inputs),
+      serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
+      kubeContext: inputs.string('kube-context') || undefined,
+    },
+    secretValues: secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v)),
+    identityValues: inputs.bool('identity-values', true),
+    maxParallel,
+    maxFailures: parseMaxFailures(inputs.string('max-failures', '0')),
+    soakMs: inputs.duration('soak', '0s'),
+    soakIntervalMs: inputs.duration('soak-interval', '30s'),
+    rollbackWaveOnFailure: inputs.bool('rollback-wave-on-failure', false),
+    recoverPending: inputs.bool('recover-pending', false),
+    verifyWorkloads: inputs.bool('verify-workloads', true),
+    reportFile: inputs.string('report-file'),
+    kubeconfig: inputs.secret('kubeconfig'),
+    helmBinary: inputs.string('helm', 'helm'),
+  };
+}

@@ -1,0 +1,54 @@
+import type { TenantRef } from '../tenants/model.ts';
+import type { Plan } from './plan.ts';
+
+export interface PlanTableOptions {
+  /** Ids shown per row before `… +N more`. Default 8. */
+  maxIds?: number;
+  /** Rows (pilot + waves) shown before the rest are summed into one row. Default 50. */
+  maxRows?: number;
+}
+
+/**
+ * The plan as Markdown for the job summary: a line on how it was made, then one row per wave.
+ * Bounded in size whatever the fleet (the job summary is capped at 1 MiB).
+ */
+export function renderPlanTable(plan: Plan, opts: PlanTableOptions = {}): string {
+  const maxIds = opts.maxIds ?? 8;
+  const maxRows = opts.maxRows ?? 50;
+  const ids = (refs: readonly TenantRef[]): string => {
+    const shown = refs.slice(0, maxIds).map((r) => `\`${r.id}\``).join(', ');
+    return refs.length > maxIds ? `${shown}, … +${refs.length - maxIds} more` : shown || '–';
+  };
+  const s = plan.summary;
+  const lines = [
+    `**Rollout plan** \`${plan.fingerprint.slice(0, 12)}\`: ${s.tenants} tenant${s.tenants === 1 ? '' : 's'}, pilot ${plan.pilot.length}, ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}`,
+    '',
+    [
+      s.source && `source: ${s.source}`,
+      s.include && `include: \`${oneLine(s.include)}\``,
+      s.exclude && `exclude: \`${oneLine(s.exclude)}\``,
+      `pilot: \`${s.pilot}\``,
+      `batch size: \`${s.batchSize}\``,
+      `order: ${s.order}`,
+    ]
+      .filter(Boolean)
+      .join(' · '),
+    '',
+    '| wave | tenants | ids |',
+    '|---|---:|---|',
+  ];
+  const rows: Array<[string, readonly TenantRef[]]> = [];
+  if (plan.pilot.length) rows.push(['pilot', plan.pilot]);
+  plan.waves.forEach((w, i) => rows.push([String(i + 1), w]));
+  for (const [name, refs] of rows.slice(0, maxRows)) lines.push(`| ${name} | ${refs.length} | ${ids(refs)} |`);
+  if (rows.length > maxRows) {
+    const hidden = rows.slice(maxRows);
+    const count = hidden.reduce((n, [, r]) => n + r.length, 0);
+    lines.push(`| ${hidden[0]![0]}–${hidden[hidden.length - 1]![0]} | ${count} | … ${hidden.length} more waves |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, '; ').replace(/`/g, "'").replace(/\|/g, '\\|');
+}

@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+import { ConfigurationError } from '../core/errors.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Helm } from '../helm/helm.ts';
+import type { VerifyResult } from '../helm/deploy.ts';
+import type { NamespaceInfo } from '../kube/ports.ts';
+import type { Tenant } from '../tenants/model.ts';
+import { selectTenants } from '../tenants/select.ts';
+import { addTemplatedValuesFiles, parseTenantsFile, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
+import type { TenantRolloutInputs } from '../actions/tenant-rollout/inputs.ts';
+import { allowedFailures } from '../actions/tenant-rollout/inputs.ts';
+import { executeRollout, ledgerDescription } from './execute.ts';
+import type { RolloutResult } from './execute.ts';
+import { parsePlan, planRollout, reconcilePlan, renderPlanTable, serializePlan, stepsForPhase } from './plan.ts';
+import type { Plan } from './plan.ts';
+import { buildReport } from './report.ts';
+import type { RolloutReport } from './report.ts';
+
+/**
+ * tenant-rollout from inputs to report, over ports: the action and the CLI both call this.
+ * Tenants -> plan (or the approved plan, reconciled with today's tenants) -> the phase's steps
+ * -> execute -> report.
+ */
+
+export interface RunPorts {
+  readFile(path: string): string;
+  exists(path: string): boolean;
+  listNamespaces(selector: string): Promise<NamespaceInfo[]>;
+  /** Writes a values file (per tenant) into the private directory; returns its path. */
+  writeValues(name: string, content: string): string;
+  helm?: Helm;
+  clock: Clock;
+  logger: Logger;
+  verify?: (tenant: Tenant, revision: number) => Promise<VerifyResult>;
+  soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
+  onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
+}
+
+export interface RunMeta {
+  /** Who deploys: recorded in each revision's description next to the target fingerprint. */
+  run: string;
+  signal?: AbortSignal;
+}
+
+export interface RunOutcome {
+  plan: Plan;
+  planTable: string;
+  planJson: string;
+  appeared: string[];
+  vanished: string[];
+  /** Absent for phase `plan`. */
+  report?: RolloutReport;
+}
+
+export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts): Promise<{ tenants: Tenant[]; source: string }> {
+  const naming = { namespacePrefix: inp.namespacePrefix, releaseTemplate: inp.releaseTemplate };
+  let tenants: Tenant[];
+  let source: string;
+  switch (inp.source.kind) {
+    case 'file':
+      if (!ports.exists(inp.source.path)) throw new ConfigurationError('input "tenants-file"', `"${inp.source.path}" does not exist`, 'give the path of a tenants YAML file in the workspace');
+      tenants = parseTenantsFile(ports.readFile(inp.source.path), inp.source.path, naming);
+      source = `tenants file ${inp.source.path}`;
+      break;
+    case 'list':
+      tenants = tenantsFromList('tenants', inp.source.value, naming);
+      source = 'inline tenants list';
+      break;
+    case 'namespaces':
+      tenants = tenantsFromNamespaces(await ports.listNamespaces(inp.source.selector), naming);
+      source = `namespaces matching ${inp.source.selector}`;
+      break;
+  }
+  if (inp.tenantValuesFiles.length) {
+    const r = addTemplatedValuesFiles(tenants, { templates: inp.tenantValuesFiles, exists: ports.exists });
+    for (const m of r.missing) ports.logger.debug(`no per-tenant values file ${m.path} for ${m.id}`);
+    tenants = r.tenants;
+  }
+  return { tenants: selectTenants(tenants, { include: inp.include, exclude: inp.exclude }), source };
+}
+
+/** The part of the target every tenant shares: chart, shared values files' contents, --set lines, secret values. */
+function sharedTarget(inp: TenantRolloutInputs, readFile: (p: string) => string): string {
+  const h = createHash('sha256');
+  const { chart, version, repoUrl, set, setString, valuesFiles } = inp.helm;
+  h.update(JSON.stringify({ chart, version, repoUrl, set, setString, identity: inp.identityValues }));
+  for (const f of valuesFiles) h.update('\0').update(readFile(f));
+  h.update('\0').update(JSON.stringify(inp.secretValues));
+  return h.digest('hex');
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
+    out[k] = isObj(cur) && isObj(v) ? deepMerge(cur, v) : v;
+  }
+  return out;
+}
+
+export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
+  const { tenants, source } = await resolveTenants(inp, ports);
+  const createdAt = new Date(ports.clock.now()).toISOString();
+  let plan: Plan;
+  let pilot: Tenant[];
+  let waves: Tenant[][];
+  let appeared: string[] = [];
+  let vanished: string[] = [];
+  if (inp.approvedPlan) {
+    const r = reconcilePlan(parsePlan(inp.approvedPlan, 'plan'), tenants);
+    ({ plan, pilot, waves } = r);
+    appeared = r.appeared.map((t) => t.id);
+    vanished = [...r.vanished.map((t) => t.id), ...r.changed.map((c) => c.approved.id)];
+    if (appeared.length) ports.logger.warning(`${appeared.length} tenants are not in the approved plan and will not be deployed: ${appeared.join(', ')}`);
+    for (const c of r.changed) ports.logger.warning(`${c.approved.id}: now ${c.current.namespace}/${c.current.release}, approved as ${c.approved.namespace}/${c.approved.release}: not deployed`);
+  } else {
+    plan = planRollout(tenants, { pilot: inp.pilot, batchSize: inp.batchSize, source, include: inp.include?.source, exclude: inp.exclude?.source, createdAt });
+    const byId = new Map(tenants.map((t) => [t.id, t]));
+    pilot = plan.pilot.map((r) => byId.get(r.id)!);
+    waves = plan.waves.map((w) => w.map((r) => byId.get(r.id)!));
+  }
+  const out: RunOutcome = { plan, planTable: renderPlanTable(plan), planJson: serializePlan(plan), appeared, vanished };
+  if (inp.phase === 'plan') return out;
+  if (!ports.helm) throw new Error('a rollout needs helm');
+
+  const shared = sharedTarget(inp, ports.readFile);
+  const fingerprints = new Map<string, string>();
+  const targetFingerprint = (t: Tenant) => {
+    let fp = fingerprints.get(t.id);
+    if (!fp) {
+      const h = createHash('sha256').update(shared).update(JSON.stringify({ id: t.id, slug: t.slug, values: t.values }));
+      for (const f of t.valuesFiles) h.update('\0').update(ports.readFile(f));
+      fp = h.digest('hex').slice(0, 16);
+      fingerprints.set(t.id, fp);
+    }
+    return fp;
+  };
+  const steps = stepsForPhase({ pilot, waves }, inp.phase).map((s) => ({ name: s.name, tenants: s.tenants }));
+  const total = steps.reduce((n, s) => n + s.tenants.length, 0);
+  const secretFile = Object.keys(inp.secretValues).length ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues)) : undefined;
+  const started = ports.clock.now();
+  const result: RolloutResult = await executeRollout(
+    {
+      steps,
+      maxParallel: inp.maxParallel,
+      maxFailures: allowedFailures(inp.maxFailures, total),
+      soakMs: inp.soakMs,
+      soakIntervalMs: inp.soakIntervalMs,
+      rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
+      recoverPending: inp.recoverPending,
+      targetFingerprint,
+      upgradeFor: (t, fp) => {
+        const values = deepMerge(inp.identityValues ? { tenant: { id: t.id, slug: t.slug } } : {}, t.values);
+        const tenantFile = Object.keys(values).length ? [ports.writeValues(`values-${t.id}.yaml`, stringify(values))] : [];
+        return {
+          ...inp.helm,
+          release: t.release,
+          namespace: t.namespace,
+          // Later files win: shared, the tenant's own files, its inline values, then secrets.
+          valuesFiles: [...inp.helm.valuesFiles, ...t.valuesFiles, ...tenantFile, ...(secretFile ? [secretFile] : [])],
+          description: ledgerDescription(fp, meta.run),
+        };
+      },
+      signal: meta.signal,
+    },
+    { helm: ports.helm, clock: ports.clock, logger: ports.logger, verify: ports.verify, soakCheck: ports.soakCheck, onInflight: ports.onInflight },
+  );
+  out.report = buildReport(result, {
+    phase: inp.phase,
+    planFingerprint: plan.fingerprint,
+    target: shared.slice(0, 16),
+    run: meta.run,
+    startedAt: new Date(started).toISOString(),
+    appeared,
+    vanished,
+    cancelled: meta.signal?.aborted,
+  });
+  return out;
+}

@@ -1,0 +1,133 @@
+import { ConfigurationError } from '../core/errors.ts';
+import { isNamespaceName, isReleaseName } from '../core/names.ts';
+
+/**
+ * One tenant of the product: its own namespace and its own Helm release of the shared chart.
+ * Every string here may end up in helm/kubectl argv, so a Tenant is only ever built through
+ * `checkTenant` (or a source that calls it).
+ */
+export interface Tenant {
+  /** Stable identity, used in the plan, in include/exclude/pilot lists and in reports. */
+  id: string;
+  /** Short name used in hostnames and file names (`tenant-<slug>` namespaces, `values/<slug>.yaml`). */
+  slug: string;
+  namespace: string;
+  release: string;
+  /** Labels used by selectors and templates (ring, tier, region...). */
+  labels: Record<string, string>;
+  /** Per-tenant Helm values (from the tenants file); applied after every values file. */
+  values: Record<string, unknown>;
+  /** Per-tenant values files, in the order helm must read them (later wins). */
+  valuesFiles: string[];
+}
+
+/** What a plan records about a tenant: enough to recognise it again and to target helm. */
+export interface TenantRef {
+  id: string;
+  namespace: string;
+  release: string;
+}
+
+/** Seeds convention: tenant namespaces are `tenant-<slug>`. */
+export const DEFAULT_NAMESPACE_PREFIX = 'tenant-';
+
+/**
+ * Tenant ids and slugs follow the DNS-1123 label rule (the same as namespace names): lowercase
+ * letters, digits and "-", at most 63 characters, so they are safe in argv, file names and
+ * label values.
+ */
+export function isTenantId(v: string): boolean {
+  return isNamespaceName(v);
+}
+
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes label key: `[prefix/]name`, prefix a DNS subdomain (<= 253), name <= 63. */
+export function isLabelKey(k: string): boolean {
+  const slash = k.lastIndexOf('/');
+  const name = slash < 0 ? k : k.slice(slash + 1);
+  const prefix = slash < 0 ? undefined : k.slice(0, slash);
+  if (name.length > 63 || !LABEL_NAME.test(name)) return false;
+  return prefix === undefined || (prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix));
+}
+
+/** A Kubernetes label value: empty, or <= 63 alphanumerics with "-", "_", "." inside. */
+export function isLabelValue(v: string): boolean {
+  return v === '' || (v.length <= 63 && LABEL_NAME.test(v));
+}
+
+const ID_HINT = 'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit';
+
+/** The first reason `t` is not a tenant we may hand to helm, or undefined when it is valid. */
+export function tenantProblem(t: Tenant): { message: string; hint: string } | undefined {
+  if (!isTenantId(t.id)) return { message: `tenant id "${t.id}" is not valid`, hint: ID_HINT };
+  if (!isTenantId(t.slug)) return { message: `tenant slug "${t.slug}" is not valid`, hint: ID_HINT };
+  if (!isNamespaceName(t.namespace)) {
+    return { message: `namespace "${t.namespace}" is not a valid namespace name`, hint: ID_HINT };
+  }
+  if (!isReleaseName(t.release)) {
+    return {
+      message: `release "${t.release}" is not a valid Helm release name`,
+      hint: 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+    };
+  }
+  for (const [k, v] of Object.entries(t.labels)) {
+    if (!isLabelKey(k)) return { message: `label key "${k}" is not valid`, hint: 'use a Kubernetes label key such as "ring" or "dotmac.io/ring"' };
+    if (typeof v !== 'string' || !isLabelValue(v)) {
+      return { message: `label "${k}" has an invalid value "${String(v)}"`, hint: 'use at most 63 letters, digits, "-", "_" and "."' };
+    }
+  }
+  for (const f of t.valuesFiles) {
+    if (typeof f !== 'string' || f === '' || f.includes('\0')) return { message: `values file ${JSON.stringify(f)} is not a path`, hint: 'use a relative path' };
+  }
+  return undefined;
+}
+
+/** Throws a ConfigurationError about `subject` (e.g. `namespace "tenant-x"`) when `t` is invalid. */
+export function checkTenant(t: Tenant, subject: string, location?: ConfigurationError['location']): Tenant {
+  const p = tenantProblem(t);
+  if (p) throw new ConfigurationError(subject, p.message, p.hint, location);
+  return t;
+}
+
+export function toRef(t: TenantRef): TenantRef {
+  return { id: t.id, namespace: t.namespace, release: t.release };
+}
+
+/** Code-unit order (not locale order): identical on every machine and fast for 10,000 ids. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Rejects two tenants with the same id, or two that target the same release in the same
+ * namespace (helm would deploy one release twice). `where(i)` names the i-th tenant's origin.
+ */
+export function checkUniqueTenants(
+  tenants: readonly Tenant[],
+  where: (index: number) => { subject: string; location?: ConfigurationError['location']; short: string },
+): void {
+  const ids = new Map<string, number>();
+  const releases = new Map<string, number>();
+  tenants.forEach((t, i) => {
+    const seen = ids.get(t.id);
+    if (seen !== undefined) {
+      const here = where(i);
+      throw new ConfigurationError(here.subject, `duplicate tenant id "${t.id}" (also at ${where(seen).short})`, 'give every tenant its own id', here.location);
+    }
+    ids.set(t.id, i);
+    const key = `${t.namespace}/${t.release}`;
+    const other = releases.get(key);
+    if (other !== undefined) {
+      const here = where(i);
+      throw new ConfigurationError(
+        here.subject,
+        `tenant "${t.id}" targets release "${t.release}" in namespace "${t.namespace}", as does tenant "${tenants[other]!.id}" (at ${where(other).short})`,
+        'give every tenant its own namespace or release',
+        here.location,
+      );
+    }
+    releases.set(key, i);
+  });
+}

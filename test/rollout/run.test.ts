@@ -1,0 +1,107 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { Inputs } from '../../src/actions/common/inputs.ts';
+import { parseInputs } from '../../src/actions/tenant-rollout/inputs.ts';
+import { runTenantRollout } from '../../src/rollout/run.ts';
+import type { RunPorts } from '../../src/rollout/run.ts';
+import type { NamespaceInfo } from '../../src/kube/ports.ts';
+import { FakeHelm } from '../support/fake-helm.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { RecordingLogger } from '../support/logger.ts';
+
+function inputs(over: Record<string, string>) {
+  const base: Record<string, string> = { chart: 'examples/charts/tenant-app', 'tenants-file': 'examples/tenants.yaml', pilot: '2', 'batch-size': '3', ...over };
+  return parseInputs(new Inputs((n) => base[n] ?? ''));
+}
+
+function ports(helm?: FakeHelm, namespaces: NamespaceInfo[] = []) {
+  const written = new Map<string, string>();
+  const logger = new RecordingLogger();
+  const p: RunPorts = {
+    readFile: (f) => readFileSync(f, 'utf8'),
+    exists: (f) => existsSync(f),
+    listNamespaces: async (sel) => {
+      if (sel !== 'app.kubernetes.io/component=tenant') throw new Error(`unexpected selector ${sel}`);
+      return namespaces;
+    },
+    writeValues: (name, content) => (written.set(name, content), `/private/${name}`),
+    helm,
+    clock: new FakeClock(),
+    logger,
+  };
+  return { p, written, logger };
+}
+
+describe('runTenantRollout', () => {
+  it('phase plan: plans the tenants file with no cluster and no helm', async () => {
+    const { p } = ports();
+    const out = await runTenantRollout(inputs({ phase: 'plan' }), { ...p, listNamespaces: () => Promise.reject(new Error('no cluster')) }, { run: 'run=local' });
+    expect(out.report).toBeUndefined();
+    expect(out.plan.pilot.map((t) => t.id)).toEqual(['alpha-isp-1', 'fast-fiber']);
+    expect(out.plan.waves.flat().length + 2).toBe(out.plan.summary.tenants);
+    expect(out.planTable).toContain('pilot');
+    expect(JSON.parse(out.planJson).fingerprint).toBe(out.plan.fingerprint);
+  });
+
+  it('deploys every tenant with shared + per-tenant values files, identity values and the ledger description', async () => {
+    const helm = new FakeHelm();
+    const { p, written } = ports(helm);
+    const planned = await runTenantRollout(inputs({ phase: 'plan' }), p, { run: 'run=x' });
+    const ids = [...planned.plan.pilot, ...planned.plan.waves.flat()];
+    for (const t of ids) helm.onUpgrade(t.namespace, t.release, { kind: 'ok' });
+    const seen: string[][] = [];
+    const orig = helm.upgrade.bind(helm);
+    helm.upgrade = async (o, s) => (seen.push([o.release, ...o.valuesFiles, o.description ?? '']), orig(o, s));
+    const out = await runTenantRollout(inputs({ 'values-files': 'examples/charts/tenant-app/values.yaml', 'set-secret': 'auth.jwt=topsecret' }), p, { run: 'run=acme/app/42/1' });
+    expect(out.report?.outcome).toBe('succeeded');
+    expect(out.report?.counts.succeeded).toBe(ids.length);
+    const ff = seen.find((s) => s[0] === 'fast-fiber')!;
+    expect(ff.slice(1, 5)).toEqual(['examples/charts/tenant-app/values.yaml', expect.stringMatching(/values\/fast-fiber\.yaml$/), '/private/values-fast-fiber.yaml', '/private/secret-values.yaml']);
+    expect(ff[5]).toMatch(/^deploy-actions target=[0-9a-f]{16} run=acme\/app\/42\/1$/);
+    expect(parse(written.get('values-fast-fiber.yaml')!)).toMatchObject({ tenant: { id: 'fast-fiber', slug: 'fast-fiber', name: 'Fast Fiber ISP' } });
+    expect(parse(written.get('secret-values.yaml')!)).toEqual({ auth: { jwt: 'topsecret' } });
+  });
+
+  it('changing a tenant-specific value changes only that tenant\'s target fingerprint', async () => {
+    const helm = new FakeHelm();
+    const { p } = ports(helm);
+    const descs = new Map<string, string>();
+    helm.upgrade = async (o) => (descs.set(o.release, o.description!), { revision: 1, status: 'deployed', chartVersion: '1', appVersion: '1', contentDigest: 'x' });
+    await runTenantRollout(inputs({ set: 'image.tag=1.3.0' }), p, { run: 'r' });
+    const first = new Map(descs);
+    await runTenantRollout(inputs({ set: 'image.tag=1.3.1' }), p, { run: 'r' });
+    for (const [k, v] of descs) expect(v).not.toBe(first.get(k));
+  });
+
+  it('discovers tenant namespaces when no file or list is given', async () => {
+    const { p } = ports();
+    const ns = (name: string, labels: Record<string, string> = {}) => ({ name, labels: { 'app.kubernetes.io/component': 'tenant', ...labels }, annotations: {} });
+    const out = await runTenantRollout(inputs({ 'tenants-file': '', phase: 'plan', pilot: 'ring=pilot' }), { ...p, listNamespaces: async () => [ns('tenant-fast-fiber', { ring: 'pilot' }), ns('tenant-beta'), ns('tenant-gamma')] }, { run: 'r' });
+    expect(out.plan.pilot).toEqual([{ id: 'fast-fiber', namespace: 'tenant-fast-fiber', release: 'fast-fiber' }]);
+    expect(out.plan.waves.flat().map((t) => t.id)).toEqual(['beta', 'gamma']);
+  });
+
+  it('runs only the approved plan; a tenant that appeared since is reported, not deployed', async () => {
+    const helm = new FakeHelm();
+    const { p, logger } = ports(helm);
+    const approved = await runTenantRollout(inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'batch-size': '1' }), p, { run: 'r' });
+    for (const id of ['b', 'c']) helm.onUpgrade(`tenant-${id}`, id, { kind: 'ok' });
+    const out = await runTenantRollout(inputs({ tenants: 'a,b,c,d', 'tenants-file': '', phase: 'waves', plan: approved.planJson }), p, { run: 'r' });
+    expect(out.report?.tenants.map((t) => [t.id, t.step, t.status])).toEqual([['b', 'wave 1/2', 'succeeded'], ['c', 'wave 2/2', 'succeeded']]);
+    expect(out.report?.appeared).toEqual(['d']);
+    expect(logger.text()).toContain('1 tenants are not in the approved plan and will not be deployed: d');
+    expect(helm.calls.some((c) => c.includes('tenant-a/') || c.includes('tenant-d/'))).toBe(false);
+  });
+
+  it('max-failures as a percentage of the tenants in this run', async () => {
+    const helm = new FakeHelm();
+    const { p } = ports(helm);
+    const ids = Array.from({ length: 10 }, (_, i) => `t${i}`);
+    for (const id of ids) helm.onUpgrade(`tenant-${id}`, id, id === 't1' ? { kind: 'fail' } : { kind: 'ok' });
+    const out = await runTenantRollout(inputs({ tenants: ids.join(','), 'tenants-file': '', pilot: '0', 'batch-size': '10', 'max-failures': '10%', 'max-parallel': '1' }), p, { run: 'r' });
+    expect(out.report?.counts).toMatchObject({ succeeded: 9, 'failed-rolled-back': 1 });
+    expect(out.report?.outcome).toBe('failed');
+    expect(out.report?.stoppedBecause).toBeUndefined();
+  });
+});
