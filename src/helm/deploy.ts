@@ -40,6 +40,8 @@ export interface DeployRequest {
   alreadyDone?: (history: Revision[]) => Promise<boolean>;
   /** Checks run after helm reports success; a failure triggers the rollback. */
   verify?: (revision: number) => Promise<VerifyResult>;
+  /** Compare the new revision's content with the previous one for `changed` (two more helm calls). */
+  compareContent?: boolean;
   /** Called right before the upgrade starts, with the rollback target (for cancel recovery state). */
   onUpgradeStart?: (previousRevision: number | undefined) => void;
   signal?: AbortSignal;
@@ -151,7 +153,7 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
 
   if (result && !failure) {
     let changed = true;
-    if (before) {
+    if (before && req.compareContent) {
       try {
         changed = (await deps.helm.contentDigest(u.release, before.revision, target)) !== result.contentDigest;
       } catch (err) {

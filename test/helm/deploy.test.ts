@@ -24,7 +24,7 @@ function setup() {
   const helm = new FakeHelm();
   const logger = new RecordingLogger();
   const deps = { helm, logger, clock: new FakeClock() };
-  const req = (over: Partial<DeployRequest> = {}): DeployRequest => ({ upgrade, rollbackOnFailure: true, recoverPending: false, ...over });
+  const req = (over: Partial<DeployRequest> = {}): DeployRequest => ({ upgrade, rollbackOnFailure: true, recoverPending: false, compareContent: true, ...over });
   return { helm, logger, deps, req };
 }
 

@@ -56,6 +56,7 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
             upgrade,
             rollbackOnFailure: inp.rollbackOnFailure,
             recoverPending: inp.recoverPending,
+            compareContent: true,
             signal: ctx.signal,
             // If the runner kills us mid-upgrade, the post step knows what to return to.
             onUpgradeStart: (previous) =>
