@@ -20,17 +20,20 @@ export const silentLogger: Logger = {
   group: (_title, fn) => fn(),
 };
 
-/** Plain stderr/stdout logger for the CLI and for running actions outside a runner. */
+/**
+ * Logger for the CLI and for running actions outside a runner. Everything goes to stderr, so
+ * stdout carries only the result (the summary, or the outputs with --json) and can be piped.
+ */
 export function consoleLogger(opts: { debug?: boolean } = {}): Logger {
   return {
-    info: (m) => console.log(m),
+    info: (m) => console.error(m),
     warning: (m) => console.error(`warning: ${m}`),
     error: (m) => console.error(`error: ${m}`),
     debug: (m) => {
       if (opts.debug) console.error(`debug: ${m}`);
     },
     async group(title, fn) {
-      console.log(`── ${title}`);
+      console.error(`── ${title}`);
       return fn();
     },
   };
