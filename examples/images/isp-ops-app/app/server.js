@@ -1,0 +1,2 @@
+// isp ops server (example)
+console.log('isp-ops-app');

@@ -1,0 +1,2 @@
+// platform admin server (example)
+console.log('platform-admin-app');
