@@ -1,9 +1,7 @@
+{{- /* Blue-green colors are separate releases (<release>-blue, <release>-green), so the
+release name alone keeps every object name unique. */ -}}
 {{- define "tenant-app.fullname" -}}
-{{- if .Values.color -}}
-{{- printf "%s-%s" .Release.Name .Values.color | trunc 63 | trimSuffix "-" -}}
-{{- else -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
 {{- end -}}
 
 {{- define "tenant-app.selectorLabels" -}}
