@@ -84,10 +84,19 @@ export function ledgerDescription(fingerprint: string, run: string): string {
   return `${LEDGER_PREFIX}${fingerprint}${run ? ` ${run}` : ''}`;
 }
 
-/** True when the live revision was put there by a rollout with this target fingerprint. */
+/**
+ * True when the live revision was put there by a rollout with this target fingerprint. A
+ * rollback revision ("Rollback to 3") holds revision 3's content, so it is judged by revision 3's
+ * description: a tenant rolled back onto the target counts as on it.
+ */
 export function onTarget(history: readonly Revision[], fingerprint: string): boolean {
-  const live = [...history].reverse().find((r) => r.status === 'deployed');
-  return !!live && live.description.startsWith(`${LEDGER_PREFIX}${fingerprint}`);
+  let rev = [...history].reverse().find((r) => r.status === 'deployed');
+  for (let hops = 0; rev && hops < history.length; hops++) {
+    const back = /^Rollback to (\d+)$/.exec(rev.description);
+    if (!back) break;
+    rev = history.find((r) => r.revision === Number(back[1]));
+  }
+  return !!rev && rev.description.startsWith(`${LEDGER_PREFIX}${fingerprint}`);
 }
 
 function statusOf(o: DeployOutcome): TenantStatus {

@@ -113,6 +113,14 @@ describe('executeRollout', () => {
     expect(onTarget(await f.helm.history('a', { namespace: 'tenant-a' }), 'fp2')).toBe(false);
   });
 
+  it('a tenant rolled back onto the target revision counts as on it (follows "Rollback to N")', () => {
+    const row = (revision: number, status: string, description: string) => ({ revision, status, description, updated: '', chart: 'c-1', app_version: '1' });
+    const h = [row(1, 'superseded', ledgerDescription('good', 'r1')), row(2, 'failed', ledgerDescription('bad', 'r2')), row(3, 'deployed', 'Rollback to 1')];
+    expect(onTarget(h, 'good')).toBe(true);
+    expect(onTarget(h, 'bad')).toBe(false);
+    expect(onTarget([row(1, 'deployed', 'Rollback to 1')], 'good')).toBe(false); // a loop ends
+  });
+
   it('a tenant on the target but unhealthy is deployed again, not skipped', async () => {
     const f = fleet([['a']]);
     f.script('a', { kind: 'ok' }, { kind: 'ok' });
