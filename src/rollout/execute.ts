@@ -68,6 +68,11 @@ export interface RolloutPorts {
   verify?: (tenant: Tenant, revision: number) => Promise<VerifyResult>;
   /** Health of already-updated tenants, re-checked during soak windows. */
   soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
+  /**
+   * Metric analysis over a soak window (auto-rollback's engine): watches `updated`, compares with
+   * `baseline` (tenants not yet updated), and calls `onFailed` as soon as a tenant breaches.
+   */
+  soakAnalysis?: (updated: Tenant[], baseline: Tenant[], windowMs: number, onFailed: (id: string, reason: string) => Promise<void>, signal?: AbortSignal) => Promise<void>;
   /** Tenants whose upgrade is in flight (for the post step after a cancel). */
   onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
 }
@@ -197,31 +202,58 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     return r;
   }
 
-  async function soak(updated: Tenant[], stepName: string): Promise<void> {
+  /** A tenant that degraded after its upgrade: back to its revision before, counted as a failure. */
+  async function degrade(t: Tenant, reason: string): Promise<void> {
+    const r = results.get(t.id)!;
+    if (r.status !== 'succeeded') return; // already handled (the health loop and the analysis may both see it)
+    r.status = 'failed';
+    try {
+      if (r.revisionBefore === undefined) throw new Error('no earlier revision to return to');
+      await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, wait: 'ready', timeoutMs: 300_000 });
+      const after = (await p.helm.history(t.release, { namespace: t.namespace })).at(-1)?.revision;
+      Object.assign(r, { status: 'failed-rolled-back', revisionAfter: after, error: reason });
+    } catch (err) {
+      Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${errorMessage(err)}` });
+    }
+    p.logger.warning(`${t.id}: ${r.error} -> ${r.status}`);
+    countFailure(r);
+  }
+
+  async function soak(updated: Tenant[], stepName: string, baseline: Tenant[]): Promise<void> {
     if (!o.soakMs || !updated.length) return;
     p.logger.info(`soak after ${stepName}: re-checking ${updated.length} updated tenants every ${humanDuration(o.soakIntervalMs)} for ${humanDuration(o.soakMs)}`);
+    const window = new AbortController();
+    const onAbort = () => window.abort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
     const end = p.clock.now() + o.soakMs;
-    let healthy = updated;
-    while (p.clock.now() < end && !stopped() && healthy.length) {
-      await p.clock.sleep(Math.min(o.soakIntervalMs, end - p.clock.now()), o.signal);
-      if (o.signal?.aborted) return;
-      const verdicts = p.soakCheck ? await p.soakCheck(healthy) : new Map<string, VerifyResult>();
-      const degraded = healthy.filter((t) => verdicts.get(t.id)?.ok === false);
-      for (const t of degraded) {
-        const r = results.get(t.id)!;
-        const reason = `degraded during soak after ${stepName}: ${verdicts.get(t.id)!.reason}`;
-        try {
-          if (r.revisionBefore === undefined) throw new Error('no earlier revision to return to');
-          await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, wait: 'ready', timeoutMs: 300_000 });
-          const after = (await p.helm.history(t.release, { namespace: t.namespace })).at(-1)?.revision;
-          Object.assign(r, { status: 'failed-rolled-back', revisionAfter: after, error: reason });
-        } catch (err) {
-          Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${errorMessage(err)}` });
+    const healthLoop = async () => {
+      while (p.clock.now() < end && !stopped()) {
+        await p.clock.sleep(Math.min(o.soakIntervalMs, end - p.clock.now()), window.signal);
+        if (window.signal.aborted) return;
+        const healthy = updated.filter((t) => results.get(t.id)?.status === 'succeeded');
+        if (!healthy.length) return;
+        const verdicts = p.soakCheck ? await p.soakCheck(healthy) : new Map<string, VerifyResult>();
+        for (const t of healthy) {
+          const v = verdicts.get(t.id);
+          if (v?.ok === false) await degrade(t, `degraded during soak after ${stepName}: ${v.reason}`);
         }
-        p.logger.warning(`${t.id}: ${r.error} -> ${r.status}`);
-        countFailure(r);
       }
-      healthy = healthy.filter((t) => !degraded.includes(t));
+    };
+    const analysis = async () => {
+      if (!p.soakAnalysis) return;
+      const byId = new Map(updated.map((t) => [t.id, t]));
+      try {
+        await p.soakAnalysis(updated, baseline, o.soakMs, (id, reason) => degrade(byId.get(id)!, `analysis during soak after ${stepName}: ${reason}`), window.signal);
+      } catch (err) {
+        // No verdict is not a healthy verdict: stop starting tenants, keep those already done.
+        stoppedBecause ??= `the soak analysis after ${stepName} could not run: ${errorMessage(err)}`;
+      }
+    };
+    try {
+      // When the budget is spent mid-soak, the window ends for both.
+      await Promise.all([healthLoop().finally(() => stopped() && window.abort()), analysis().finally(() => stopped() && window.abort())]);
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -264,7 +296,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       continue;
     }
     updatedSoFar.push(...succeeded);
-    if (i < o.steps.length - 1) await soak(updatedSoFar, step.name);
+    if (i < o.steps.length - 1) await soak(updatedSoFar, step.name, o.steps.slice(i + 1).flatMap((s) => s.tenants));
   }
 
   const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id)!));

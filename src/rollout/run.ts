@@ -12,7 +12,7 @@ import { addTemplatedValuesFiles, parseTenantsFile, tenantsFromList, tenantsFrom
 import type { TenantRolloutInputs } from '../actions/tenant-rollout/inputs.ts';
 import { allowedFailures } from '../actions/tenant-rollout/inputs.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
-import type { RolloutResult } from './execute.ts';
+import type { RolloutPorts, RolloutResult } from './execute.ts';
 import { parsePlan, planRollout, reconcilePlan, renderPlanTable, serializePlan, stepsForPhase } from './plan.ts';
 import type { Plan } from './plan.ts';
 import { buildReport } from './report.ts';
@@ -35,6 +35,7 @@ export interface RunPorts {
   logger: Logger;
   verify?: (tenant: Tenant, revision: number) => Promise<VerifyResult>;
   soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
+  soakAnalysis?: RolloutPorts['soakAnalysis'];
   onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
 }
 
@@ -166,7 +167,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       },
       signal: meta.signal,
     },
-    { helm: ports.helm, clock: ports.clock, logger: ports.logger, verify: ports.verify, soakCheck: ports.soakCheck, onInflight: ports.onInflight },
+    { helm: ports.helm, clock: ports.clock, logger: ports.logger, verify: ports.verify, soakCheck: ports.soakCheck, soakAnalysis: ports.soakAnalysis, onInflight: ports.onInflight },
   );
   out.report = buildReport(result, {
     phase: inp.phase,

@@ -148,6 +148,29 @@ describe('executeRollout', () => {
     expect(f.helm.calls).toContain('rollback tenant-p2/p2 1 wait=ready');
   });
 
+  it('soak analysis compares with the tenants not yet updated and rolls back a breaching tenant at once', async () => {
+    const f = fleet([['p1', 'p2'], ['a', 'b']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('p2', { kind: 'ok' });
+    const calls: { updated: string[]; baseline: string[]; window: number }[] = [];
+    const soakAnalysis: RolloutPorts['soakAnalysis'] = async (updated, baseline, window, onFailed) => {
+      calls.push({ updated: updated.map((t) => t.id), baseline: baseline.map((t) => t.id), window });
+      await onFailed('p1', 'error-ratio: 0.31 > 0.05 (fleet median 0.02)');
+    };
+    const r = await executeRollout(f.options({ soakMs: 60_000, maxFailures: 0 }), f.ports({ soakAnalysis }));
+    expect(calls).toEqual([{ updated: ['p1', 'p2'], baseline: ['a', 'b'], window: 60_000 }]);
+    expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['p1'], succeeded: ['p2'], skipped: ['a', 'b'] });
+    expect(r.tenants[0]!.error).toBe('analysis during soak after pilot: error-ratio: 0.31 > 0.05 (fleet median 0.02)');
+  });
+
+  it('an analysis that cannot run stops the rollout instead of counting as healthy', async () => {
+    const f = fleet([['p1'], ['a']]);
+    f.script('p1', { kind: 'ok' });
+    const r = await executeRollout(f.options({ soakMs: 60_000 }), f.ports({ soakAnalysis: async () => Promise.reject(new Error('prometheus: connection refused')) }));
+    expect(byStatus(r)).toEqual({ succeeded: ['p1'], skipped: ['a'] });
+    expect(r.stoppedBecause).toBe('the soak analysis after pilot could not run: prometheus: connection refused');
+  });
+
   it('a healthy soak waits the whole window, in intervals, not a blind sleep', async () => {
     const f = fleet([['p1'], ['a']]);
     f.script('p1', { kind: 'ok' });

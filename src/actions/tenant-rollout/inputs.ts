@@ -8,6 +8,11 @@ import { parseSelector } from '../../tenants/selector.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
+import { defaultChecks, parseChecks } from '../../verify/checks.ts';
+import type { HttpCheck } from '../../verify/checks.ts';
+import { placeholders } from '../../verify/template.ts';
+import { parseMetrics } from '../../analysis/metrics.ts';
+import type { Metric } from '../../analysis/metrics.ts';
 
 export type TenantSource =
   | { kind: 'file'; path: string }
@@ -38,6 +43,13 @@ export interface TenantRolloutInputs {
   recoverPending: boolean;
   verifyWorkloads: boolean;
   reportFile: string;
+  /** Per-tenant base URL template for the smoke checks after each upgrade (empty: none). */
+  smokeUrl: string;
+  smokeChecks: HttpCheck[];
+  /** Metrics analysed during each soak (empty: health re-checks only). */
+  analysis: Metric[];
+  prometheusUrl: string;
+  prometheusToken: string;
   kubeconfig: string;
   helmBinary: string;
 }
@@ -57,6 +69,29 @@ export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailure
 /** Failures allowed for a run over `total` tenants: a percentage rounds down (5% of 10 allows 0). */
 export function allowedFailures(m: TenantRolloutInputs['maxFailures'], total: number): number {
   return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
+}
+
+function verification(inputs: Inputs) {
+  const smokeUrl = inputs.string('smoke-url');
+  if (smokeUrl) {
+    placeholders(smokeUrl, 'input "smoke-url"');
+    if (!/^https?:\/\//.test(smokeUrl)) throw inputError('smoke-url', smokeUrl, 'is not an http(s) URL template', 'e.g. https://{{ tenant.slug }}.isp.example.com');
+  }
+  const checksText = inputs.string('smoke-checks');
+  const analysisText = inputs.string('analysis');
+  const prometheusToken = inputs.secret('prometheus-token');
+  const prometheusUrl = inputs.string('prometheus-url');
+  const analysis = analysisText ? parseMetrics(analysisText, { source: 'input "analysis"' }) : [];
+  if (analysis.some((m) => m.provider === 'prometheus') && !prometheusUrl) {
+    throw inputError('prometheus-url', '', 'is required by the prometheus metrics in "analysis"', 'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090');
+  }
+  return {
+    smokeUrl,
+    smokeChecks: checksText ? parseChecks(checksText, { source: 'input "smoke-checks"' }) : defaultChecks(),
+    analysis,
+    prometheusUrl,
+    prometheusToken,
+  };
 }
 
 export function parseInputs(inputs: Inputs): TenantRolloutInputs {
@@ -104,6 +139,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     recoverPending: inputs.bool('recover-pending', false),
     verifyWorkloads: inputs.bool('verify-workloads', true),
     reportFile: inputs.string('report-file'),
+    ...verification(inputs),
     kubeconfig: inputs.secret('kubeconfig'),
     helmBinary: inputs.string('helm', 'helm'),
   };

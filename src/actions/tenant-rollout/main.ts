@@ -10,6 +10,16 @@ import type { RunPorts } from '../../rollout/run.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import { explainHelmError, openCredentials, openHelm, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAfterCancel } from '../helm-deploy/post.ts';
+import { silentLogger } from '../../core/logger.ts';
+import type { Tenant } from '../../tenants/model.ts';
+import { runSmokeChecks } from '../../verify/smoke.ts';
+import { fetchHttp } from '../../verify/http.ts';
+import type { Http } from '../../verify/http.ts';
+import { renderTenant } from '../../verify/template.ts';
+import type { TenantTarget } from '../../verify/template.ts';
+import { analyze } from '../../analysis/analyze.ts';
+import { prometheusApi } from '../../analysis/prometheus.ts';
+import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
@@ -17,9 +27,12 @@ export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 export interface TenantRolloutDeps {
   run?: CommandRunner;
   clock?: Clock;
+  http?: Http;
   /** Injected in tests; defaults to the client-node adapter. */
   createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
 }
+
+const asTarget = (t: Tenant): TenantTarget => ({ id: t.id, slug: t.slug, namespace: t.namespace, release: t.release, labels: t.labels });
 
 function runId(env: NodeJS.ProcessEnv): string {
   if (!env.GITHUB_RUN_ID) return 'run=local';
@@ -33,6 +46,7 @@ async function defaultCluster(o: { kubeconfigPath?: string; context?: string }):
 
 export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule {
   const clock = deps.clock ?? systemClock;
+  const http = deps.http ?? fetchHttp;
   return {
     async main(ctx: ActionContext) {
       const inp = parseInputs(ctx.inputs);
@@ -52,17 +66,23 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           helm,
           clock,
           logger: ctx.logger,
-          verify:
-            cluster && inp.verifyWorkloads
-              ? async (t) => {
-                  const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
-                  return h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
-                }
-              : undefined,
+          verify: async (t) => {
+            // 1. The release's workloads, judged the careful way (updated, ready, no crash loops).
+            if (cluster && inp.verifyWorkloads) {
+              const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
+              if (!h.healthy) return { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
+            }
+            // 2. The smoke checks against the tenant's URL.
+            if (!inp.smokeUrl) return { ok: true };
+            const target = asTarget(t);
+            const rep = await runSmokeChecks([{ name: t.id, url: renderTenant(inp.smokeUrl, target, 'input "smoke-url"'), tenant: target }], inp.smokeChecks, { clock, logger: silentLogger, http }, { concurrency: 4, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal });
+            const failed = rep.targets.flatMap((x) => x.checks).filter((c) => !c.passed);
+            return failed.length ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') } : { ok: true };
+          },
           soakCheck:
             cluster && inp.verifyWorkloads
               ? async (tenants) => {
-                  const out = new Map<string, { ok: boolean; reason?: string }>();
+                  const out = new Map<string, VerifyResult>();
                   for (const t of tenants) {
                     const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
                     out.set(t.id, h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') });
@@ -70,6 +90,19 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                   return out;
                 }
               : undefined,
+          soakAnalysis: inp.analysis.length
+            ? async (updated, baseline, windowMs, onFailed, signal) => {
+                const prometheus = inp.prometheusUrl ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http }) : undefined;
+                const result = await analyze(updated.map(asTarget), inp.analysis, { clock, logger: ctx.logger, prometheus, cluster, http }, {
+                  durationMs: windowMs,
+                  intervalMs: inp.soakIntervalMs,
+                  baseline: baseline.map(asTarget),
+                  signal,
+                  onTargetFailed: (ta) => onFailed(ta.target.id, ta.reason),
+                });
+                ctx.logger.info(`soak analysis: ${result.verdict} (${result.targets.length} tenants, ${result.baseline.tenants.length} in the baseline)`);
+              }
+            : undefined,
           onInflight: (inflight) => ctx.saveState(STATE_INFLIGHT, JSON.stringify({ helm: inp.helmBinary, kubeContext: inp.helm.kubeContext, timeoutMs: inp.helm.timeoutMs, releases: inflight })),
         };
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal }).catch(explainHelmError);
