@@ -63,8 +63,12 @@ export interface Cluster {
    */
   releaseHealth(namespace: string, release: string, opts?: { expectedImages?: string[]; signal?: AbortSignal }): Promise<ReleaseHealth>;
   readService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
-  /** Strategic-merge patch of `.spec.selector` (never client-node's default JSON-patch type). */
+  /**
+   * Sets `.spec.selector` to exactly `selector` with a strategic-merge patch (`$patch: replace`;
+   * never client-node's default JSON-patch type). The field manager (default `deploy-actions`) then
+   * owns the selector: a later Helm 4 (server-side apply) upgrade that sets it conflicts.
+   */
   patchServiceSelector(namespace: string, name: string, selector: Record<string, string>, fieldManager?: string): Promise<ServiceInfo>;
-  /** Recent log lines of a pod (all containers), for the log-based analysis. */
+  /** Recent log lines of a pod (all containers; with several, each line is prefixed `[container] `), for the log-based analysis. */
   podLogs(namespace: string, pod: string, sinceSeconds: number): Promise<string>;
 }

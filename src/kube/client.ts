@@ -1,0 +1,191 @@
+/**
+ * The Cluster port over @kubernetes/client-node 2 (ESM; every API method takes one object
+ * parameter; patch calls default to `application/json-patch+json`, so the patch content type is
+ * always set here explicitly).
+ */
+import { AppsV1Api, CoreV1Api, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Service } from '@kubernetes/client-node';
+import { ConfigurationError, errorMessage } from '../core/errors.ts';
+import { isNotFound, toKubeError } from './errors.ts';
+import { judgeReleaseHealth } from './health.ts';
+import type { Cluster, NamespaceInfo, ReleaseHealth, ServiceInfo } from './ports.ts';
+
+export interface ClusterOptions {
+  /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+  kubeconfigPath?: string;
+  /** Kubeconfig content (wins over kubeconfigPath). */
+  kubeconfigYaml?: string;
+  /** A context of the kubeconfig; default: its current-context. */
+  context?: string;
+  /** `limit` of each list page (default 100). */
+  pageSize?: number;
+  /** Per-request timeout (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Field manager of the writes (default `deploy-actions`). */
+  fieldManager?: string;
+}
+
+export interface ClusterStats {
+  /** HTTP requests sent to the API server (one per API call, pages included). */
+  requests: number;
+}
+
+export interface KubeCluster extends Cluster {
+  /** The API server URL, as errors name it. */
+  readonly server: string;
+  readonly stats: ClusterStats;
+}
+
+interface CallOptions {
+  signal?: AbortSignal;
+  contentType?: string;
+}
+
+function loadConfig(opts: ClusterOptions): KubeConfig {
+  const kc = new KubeConfig();
+  const source = opts.kubeconfigYaml !== undefined ? 'the kubeconfig content' : opts.kubeconfigPath ? `kubeconfig ${opts.kubeconfigPath}` : 'the default kubeconfig';
+  try {
+    if (opts.kubeconfigYaml !== undefined) kc.loadFromString(opts.kubeconfigYaml);
+    else if (opts.kubeconfigPath) kc.loadFromFile(opts.kubeconfigPath);
+    else kc.loadFromDefault();
+  } catch (e) {
+    // Never echo the content: it holds credentials.
+    throw new ConfigurationError(source, `cannot be read: ${opts.kubeconfigYaml !== undefined ? 'invalid YAML or kubeconfig' : errorMessage(e).split('\n')[0]}`, 'pass a valid kubeconfig file');
+  }
+  if (opts.context) {
+    if (!kc.getContexts().some((c) => c.name === opts.context)) {
+      throw new ConfigurationError(source, `has no context "${opts.context}"`, `use one of: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`);
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) throw new ConfigurationError(source, 'names no cluster for the current context', 'set current-context or pass a context');
+  return kc;
+}
+
+const labelsOf = (o: { metadata?: { labels?: Record<string, string> } }) => ({ ...(o.metadata?.labels ?? {}) });
+const annotationsOf = (o: { metadata?: { annotations?: Record<string, string> } }) => ({ ...(o.metadata?.annotations ?? {}) });
+
+function serviceInfo(s: V1Service, namespace: string): ServiceInfo {
+  return {
+    name: s.metadata?.name ?? '',
+    namespace: s.metadata?.namespace ?? namespace,
+    selector: { ...(s.spec?.selector ?? {}) },
+    labels: labelsOf(s),
+    annotations: annotationsOf(s),
+  };
+}
+
+export function createCluster(opts: ClusterOptions = {}): KubeCluster {
+  const kc = loadConfig(opts);
+  const server = kc.getCurrentCluster()!.server;
+  const user = kc.getCurrentUser();
+  const secrets = [user?.token, user?.password].filter((s): s is string => !!s);
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const pageSize = opts.pageSize ?? 100;
+  const timeoutMs = opts.requestTimeoutMs ?? 30_000;
+  const fieldManager = opts.fieldManager ?? 'deploy-actions';
+  const stats: ClusterStats = { requests: 0 };
+
+  /** Per-call middleware: counts the request, sets the patch content type, wires cancellation and the timeout. */
+  const options = (o: CallOptions = {}): ConfigurationOptions<ObservableMiddleware> => {
+    const mw: ObservableMiddleware = {
+      pre(ctx: RequestContext) {
+        stats.requests++;
+        if (o.contentType) ctx.setHeaderParam('Content-Type', o.contentType);
+        const timeout = AbortSignal.timeout(timeoutMs);
+        ctx.setSignal(o.signal ? AbortSignal.any([o.signal, timeout]) : timeout);
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (rsp: ResponseContext) => new Observable(Promise.resolve(rsp)),
+    };
+    return { middleware: [mw], middlewareMergeStrategy: 'append' };
+  };
+
+  const call = async <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : e;
+      throw toKubeError(e, server, secrets);
+    }
+  };
+
+  /** Follows `continue` until the list is complete. */
+  async function allPages<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>, signal?: AbortSignal): Promise<T[]> {
+    const out: T[] = [];
+    const seen = new Set<string>();
+    let cont: string | undefined;
+    do {
+      const res = await call(() => page(cont), signal);
+      out.push(...res.items);
+      cont = res.metadata?._continue || undefined;
+      if (cont && seen.has(cont)) throw toKubeError(new Error(`the API server returned the same continue token twice`), server);
+      if (cont) seen.add(cont);
+    } while (cont);
+    return out;
+  }
+
+  return {
+    server,
+    stats,
+
+    async listNamespaces(labelSelector, signal) {
+      const items = await allPages(
+        (cont) => core.listNamespace({ labelSelector: labelSelector || undefined, limit: pageSize, _continue: cont }, options({ signal })),
+        signal,
+      );
+      return items.map((n): NamespaceInfo => ({ name: n.metadata?.name ?? '', labels: labelsOf(n), annotations: annotationsOf(n) }));
+    },
+
+    async releaseHealth(namespace, release, o = {}): Promise<ReleaseHealth> {
+      const { signal } = o;
+      const [deployments, statefulsets] = await Promise.all([
+        allPages((cont) => apps.listNamespacedDeployment({ namespace, limit: pageSize, _continue: cont }, options({ signal })), signal),
+        allPages((cont) => apps.listNamespacedStatefulSet({ namespace, limit: pageSize, _continue: cont }, options({ signal })), signal),
+      ]);
+      const ofRelease = (m?: { annotations?: Record<string, string> }) => m?.annotations?.['meta.helm.sh/release-name'] === release;
+      const any = deployments.some((d) => ofRelease(d.metadata)) || statefulsets.some((s) => ofRelease(s.metadata));
+      // Pods once for the whole namespace (and not at all when the release has no workload).
+      const pods = any ? await allPages((cont) => core.listNamespacedPod({ namespace, limit: pageSize, _continue: cont }, options({ signal })), signal) : [];
+      return judgeReleaseHealth(deployments, statefulsets, pods, { namespace, release, expectedImages: o.expectedImages });
+    },
+
+    async readService(namespace, name) {
+      try {
+        const s = await call(() => core.readNamespacedService({ name, namespace }, options()));
+        return serviceInfo(s, namespace);
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+
+    async patchServiceSelector(namespace, name, selector, manager) {
+      // `$patch: replace`: the selector becomes exactly `selector` (a plain strategic merge would keep other keys).
+      const body = { spec: { selector: { $patch: 'replace', ...selector } } };
+      const s = await call(() =>
+        core.patchNamespacedService({ name, namespace, body, fieldManager: manager ?? fieldManager }, options({ contentType: PatchStrategy.StrategicMergePatch })),
+      );
+      return serviceInfo(s, namespace);
+    },
+
+    async podLogs(namespace, pod, sinceSeconds) {
+      const p = await call(() => core.readNamespacedPod({ name: pod, namespace }, options()));
+      const containers = (p.spec?.containers ?? []).map((c) => c.name);
+      const parts: string[] = [];
+      for (const container of containers) {
+        const text = await call(() => core.readNamespacedPodLog({ name: pod, namespace, container, sinceSeconds: Math.max(1, Math.floor(sinceSeconds)) }, options()));
+        const s = typeof text === 'string' ? text : String(text ?? '');
+        if (containers.length === 1) return s;
+        parts.push(
+          s
+            .split('\n')
+            .filter((l, i, all) => l !== '' || i < all.length - 1)
+            .map((l) => `[${container}] ${l}`)
+            .join('\n'),
+        );
+      }
+      return parts.filter(Boolean).join('\n') + (parts.some(Boolean) ? '\n' : '');
+    },
+  };
+}
