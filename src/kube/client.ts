@@ -150,6 +150,29 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       return judgeReleaseHealth(deployments, statefulsets, pods, { namespace, release, expectedImages: o.expectedImages });
     },
 
+    async fleetHealth(releases, o = {}) {
+      const { signal } = o;
+      const [deployments, statefulsets, pods] = await Promise.all([
+        allPages((cont) => apps.listDeploymentForAllNamespaces({ limit: pageSize, _continue: cont }, options({ signal })), signal),
+        allPages((cont) => apps.listStatefulSetForAllNamespaces({ limit: pageSize, _continue: cont }, options({ signal })), signal),
+        allPages((cont) => core.listPodForAllNamespaces({ limit: pageSize, _continue: cont }, options({ signal })), signal),
+      ]);
+      const inNs = <T extends { metadata?: { namespace?: string } }>(items: T[]) => {
+        const m = new Map<string, T[]>();
+        for (const i of items) {
+          const ns = i.metadata?.namespace ?? '';
+          m.set(ns, [...(m.get(ns) ?? []), i]);
+        }
+        return m;
+      };
+      const [d, s, p] = [inNs(deployments), inNs(statefulsets), inNs(pods)];
+      const out = new Map<string, ReleaseHealth>();
+      for (const r of releases) {
+        out.set(`${r.namespace}/${r.release}`, judgeReleaseHealth(d.get(r.namespace) ?? [], s.get(r.namespace) ?? [], p.get(r.namespace) ?? [], { namespace: r.namespace, release: r.release }));
+      }
+      return out;
+    },
+
     async readService(namespace, name) {
       try {
         const s = await call(() => core.readNamespacedService({ name, namespace }, options()));

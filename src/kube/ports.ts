@@ -62,6 +62,12 @@ export interface Cluster {
    * and their pods. `expectedImages`, when given, must all be running for the release to be healthy.
    */
   releaseHealth(namespace: string, release: string, opts?: { expectedImages?: string[]; signal?: AbortSignal }): Promise<ReleaseHealth>;
+  /**
+   * The health of many releases at once, from three cluster-wide paginated lists (Deployments,
+   * StatefulSets, pods), so a soak's periodic re-check costs API calls per page, not per tenant.
+   * Keyed `namespace/release`.
+   */
+  fleetHealth(releases: readonly { namespace: string; release: string }[], opts?: { signal?: AbortSignal }): Promise<Map<string, ReleaseHealth>>;
   readService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
   /**
    * Sets `.spec.selector` to exactly `selector` with a strategic-merge patch (`$patch: replace`;

@@ -209,6 +209,23 @@ describe('releaseHealth', () => {
     }, { timeout: 10_000, interval: 50 });
   });
 
+  it('fleetHealth judges many releases from three cluster-wide lists, however many tenants', async () => {
+    const names = Array.from({ length: 7 }, (_, i) => `t${i}`);
+    kube.addNamespaces(names.map((n) => `tenant-${n}`));
+    for (const n of names) await kube.apply(releaseDeployment(n, `tenant-${n}`, `registry.example.com/app:${n === 't3' ? 'bad' : '1.0.0'}`));
+    const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml, pageSize: 5 });
+    kube.clearRequests();
+    const health = await cluster.fleetHealth(names.map((n) => ({ namespace: `tenant-${n}`, release: n })));
+    expect([...health].filter(([, h]) => !h.healthy).map(([k]) => k)).toEqual(['tenant-t3/t3']);
+    expect(health.get('tenant-t3/t3')!.problems).toContain('deployment/t3: 1 unavailable replica');
+    const paths = kube.requests.map((r) => r.path);
+    expect(new Set(paths)).toEqual(new Set(['/apis/apps/v1/deployments', '/apis/apps/v1/statefulsets', '/api/v1/pods']));
+    // 7 deployments and 8 pods at 5 per page: 2 + 1 + 2 pages, not one call per tenant.
+    expect(cluster.stats.requests).toBe(paths.length);
+    expect(paths.length).toBeLessThanOrEqual(6);
+    expect(kube.requests.find((r) => r.path === '/api/v1/pods')!.query.limit).toBe('5');
+  });
+
   it('reports a release without workloads without listing pods', async () => {
     kube.addNamespaces(['tenant-alpha']);
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml });

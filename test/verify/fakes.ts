@@ -110,6 +110,9 @@ export class FakeCluster implements Cluster {
   listNamespaces(): never {
     throw new Error('FakeCluster: listNamespaces was not set up');
   }
+  fleetHealth(): never {
+    throw new Error('FakeCluster: fleetHealth was not set up');
+  }
   readService(): never {
     throw new Error('FakeCluster: readService was not set up');
   }

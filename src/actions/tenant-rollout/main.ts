@@ -82,10 +82,12 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           soakCheck:
             cluster && inp.verifyWorkloads
               ? async (tenants) => {
+                  // One fleet-wide look per interval, however many tenants are soaking.
+                  const health = await cluster.fleetHealth(tenants, { signal: ctx.signal });
                   const out = new Map<string, VerifyResult>();
                   for (const t of tenants) {
-                    const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
-                    out.set(t.id, h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') });
+                    const h = health.get(`${t.namespace}/${t.release}`);
+                    out.set(t.id, !h || h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') });
                   }
                   return out;
                 }
