@@ -1,0 +1,406 @@
+/**
+ * Blue-green deploys of one application: two Helm releases of the same chart, `<release>-blue`
+ * and `<release>-green` (values `color=<color>`), and a live Service, owned by nobody but this
+ * flow, whose selector's color key says which one serves.
+ *
+ *   read the live color from the Service -> deploy the idle color (deployRelease: rolled back or
+ *   uninstalled on failure) -> verify it (readiness, then smoke through its own Service) ->
+ *   switch the live selector (strategic merge, field manager deploy-actions) and re-read it ->
+ *   keep the old color for a window, re-checking the new one; if it degrades, switch back ->
+ *   uninstall or keep the old color.
+ *
+ * The selector is only ever switched to a color that was just checked to be serving.
+ */
+import type { Clock } from '../core/clock.ts';
+import { ConfigurationError, errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { KubeTarget, UpgradeOptions } from '../helm/argv.ts';
+import { deployRelease } from '../helm/deploy.ts';
+import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
+import type { Helm } from '../helm/helm.ts';
+import { lastGoodRevision } from '../helm/history.ts';
+import type { Cluster } from '../kube/ports.ts';
+import {
+  COLORS,
+  FIELD_MANAGER,
+  checkColorReleases,
+  colorRelease,
+  describeWithFingerprint,
+  fingerprintOf,
+  formatSelector,
+  otherColor,
+  readLiveService,
+  servingProblems,
+  versionFingerprint,
+} from './colors.ts';
+import type { Color } from './colors.ts';
+
+export type BlueGreenCluster = Pick<Cluster, 'readService' | 'patchServiceSelector' | 'releaseHealth'>;
+
+export interface BlueGreenPorts {
+  helm: Helm;
+  cluster: BlueGreenCluster;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** One color, as the smoke hook sees it: checks go through the color's OWN Service, never the live one. */
+export interface ColorTarget {
+  color: Color;
+  release: string;
+  namespace: string;
+  /** The color release's own Service (the example chart names it after the release). */
+  service: string;
+}
+
+export type OldColorAction = 'uninstall' | 'keep';
+
+interface Common {
+  /** Live Service name (default: the release name). */
+  service?: string;
+  /** Selector key holding the color (default `color`). */
+  colorLabel?: string;
+  /** Field manager of the selector patch (default `deploy-actions`). */
+  fieldManager?: string;
+  /** Images that must run in ready pods of the color (the version being deployed). */
+  expectedImages?: string[];
+  /** How long a color may take to report healthy before it is judged (default 60 s; 0 = one look). */
+  readyTimeoutMs?: number;
+  /** Interval of health checks while waiting and during the keep window (default 10 s). */
+  checkIntervalMs?: number;
+  /** Smoke checks against the color through its own Service; a failure keeps the selector where it is. */
+  smoke?: (target: ColorTarget) => Promise<VerifyResult>;
+  signal?: AbortSignal;
+}
+
+export interface BlueGreenRequest extends Common {
+  /** The deploy, as for a rolling helm-deploy; `release` is the base name (colors add `-blue`/`-green`). */
+  upgrade: UpgradeOptions;
+  /** Values key the chart reads the color from (default `color`), set with --set. */
+  colorValue?: string;
+  /** First deploy: the Service's selector has no color key yet; deploy this color and add the key. */
+  initialColor?: Color;
+  /** How long the old color stays after the switch while the new one is watched (0: no window). */
+  keepOldMs: number;
+  /** What happens to the old color after the window. */
+  oldColor: OldColorAction;
+  rollbackOnFailure?: boolean;
+  recoverPending?: boolean;
+  /** Identity of the version being deployed (default: versionFingerprint(upgrade)). */
+  fingerprint?: string;
+  /** Passed to deployRelease (cancel recovery state of the idle color release). */
+  onUpgradeStart?: (release: string, previousRevision: number | undefined) => void;
+}
+
+export interface BlueGreenRollbackRequest extends Common, KubeTarget {
+  /** Base release name (colors add `-blue`/`-green`). */
+  release: string;
+}
+
+export type BlueGreenStatus =
+  | 'switched' // the new color serves (after the keep window, when there was one)
+  | 'unchanged' // the live color already runs the requested version: nothing deployed or switched
+  | 'dry-run'
+  | 'idle-failed' // the idle color failed to deploy or verify: the selector was never touched
+  | 'rolled-back' // switched, the new color degraded in the keep window, switched back (or: rollbackBlueGreen)
+  | 'failed'; // could not reach a good state: needs a person (error says what is live)
+
+export interface BlueGreenOutcome {
+  status: BlueGreenStatus;
+  release: string;
+  namespace: string;
+  service: string;
+  /** The color the live Service routes to at the end (undefined: none, e.g. a failed first deploy). */
+  liveColor?: Color;
+  /** The color live before this run (undefined on the first deploy). */
+  previousColor?: Color;
+  /** Whether the live Service routes to a different color at the end than at the start. */
+  switched: boolean;
+  /** Last deployed revision of each color release at the end (absent: no such release). */
+  revisions: { blue?: number; green?: number };
+  /** The idle color's deploy, as deployRelease reported it. */
+  deploy?: DeployOutcome;
+  /** What became of the old color. */
+  oldColor?: 'kept' | 'uninstalled' | 'uninstall-failed';
+  error?: string;
+  /** What happened, in order, one line each (also logged). */
+  steps: string[];
+  durationMs: number;
+}
+
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
+const DEFAULT_INTERVAL_MS = 10_000;
+
+/** Polls a color's health until it serves or the timeout passes. */
+async function waitServing(
+  ports: BlueGreenPorts,
+  namespace: string,
+  release: string,
+  o: { timeoutMs: number; intervalMs: number; expectedImages?: string[]; signal?: AbortSignal },
+): Promise<VerifyResult> {
+  const deadline = ports.clock.now() + o.timeoutMs;
+  for (;;) {
+    const h = await ports.cluster.releaseHealth(namespace, release, { expectedImages: o.expectedImages, signal: o.signal });
+    const problems = servingProblems(h);
+    if (problems.length === 0) return { ok: true };
+    const left = deadline - ports.clock.now();
+    if (left <= 0 || o.signal?.aborted) return { ok: false, reason: problems.join('; ') };
+    await ports.clock.sleep(Math.min(o.intervalMs, left), o.signal);
+  }
+}
+
+/** Readiness, then smoke checks through the color's own Service. */
+async function verifyColor(ports: BlueGreenPorts, target: ColorTarget, req: Common, timeoutMs: number): Promise<VerifyResult> {
+  const ready = await waitServing(ports, target.namespace, target.release, {
+    timeoutMs,
+    intervalMs: req.checkIntervalMs ?? DEFAULT_INTERVAL_MS,
+    expectedImages: req.expectedImages,
+    signal: req.signal,
+  });
+  if (!ready.ok) return { ok: false, reason: `not ready: ${ready.reason}` };
+  if (!req.smoke) return { ok: true };
+  const smoke = await req.smoke(target).catch((err: unknown): VerifyResult => ({ ok: false, reason: errorMessage(err) }));
+  return smoke.ok ? smoke : { ok: false, reason: `smoke checks through Service ${target.namespace}/${target.service} failed: ${smoke.reason ?? 'no reason given'}` };
+}
+
+async function colorRevisions(helm: Helm, release: string, t: KubeTarget): Promise<BlueGreenOutcome['revisions']> {
+  const out: BlueGreenOutcome['revisions'] = {};
+  for (const c of COLORS) {
+    const good = lastGoodRevision(await helm.history(colorRelease(release, c), t).catch(() => []));
+    if (good) out[c] = good.revision;
+  }
+  return out;
+}
+
+/** Switches the live selector's color key (and only it), then re-reads the Service to confirm. */
+async function switchSelector(
+  ports: BlueGreenPorts,
+  o: { namespace: string; service: string; colorLabel: string; fieldManager: string },
+  from: Color | undefined,
+  to: Color,
+): Promise<void> {
+  const current = await ports.cluster.readService(o.namespace, o.service);
+  if (!current) throw new Error(`Service ${o.namespace}/${o.service} disappeared before the switch`);
+  const now = current.selector[o.colorLabel];
+  if (now !== from) {
+    throw new Error(`the live color of Service ${o.namespace}/${o.service} changed during the run (expected ${from ?? '(none)'}, found ${now ?? '(none)'}); not switching`);
+  }
+  await ports.cluster.patchServiceSelector(o.namespace, o.service, { ...current.selector, [o.colorLabel]: to }, o.fieldManager);
+  const after = await ports.cluster.readService(o.namespace, o.service);
+  const got = after?.selector[o.colorLabel];
+  if (got !== to) throw new Error(`after the patch, Service ${o.namespace}/${o.service} selects ${o.colorLabel}=${got ?? '(none)'} instead of ${to}`);
+}
+
+export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPorts): Promise<BlueGreenOutcome> {
+  const { clock, logger, helm } = ports;
+  const started = clock.now();
+  const u = req.upgrade;
+  const t: KubeTarget = { namespace: u.namespace, kubeContext: u.kubeContext };
+  const svc = { namespace: u.namespace, service: req.service ?? u.release, colorLabel: req.colorLabel ?? 'color', fieldManager: req.fieldManager ?? FIELD_MANAGER };
+  const steps: string[] = [];
+  const step = (m: string, level: 'info' | 'warning' = 'info') => {
+    steps.push(m);
+    logger[level](m);
+  };
+
+  checkColorReleases(u.release);
+  const live = await readLiveService(ports.cluster, { ...svc, release: u.release }, logger);
+  const from = live.color;
+  if (!from && !req.initialColor) {
+    throw new ConfigurationError(
+      `Service ${svc.namespace}/${svc.service}`,
+      `has no "${svc.colorLabel}" key in its selector (${formatSelector(live.service.selector)}), so the live color cannot be read`,
+      `add "${svc.colorLabel}: blue" (or green: the color that serves now) to its selector, or, on the first deploy, set initial-color to deploy that color and let this run add the key`,
+    );
+  }
+  const idle: Color = from ? otherColor(from) : req.initialColor!;
+  const idleRelease = colorRelease(u.release, idle);
+  const target: ColorTarget = { color: idle, release: idleRelease, namespace: u.namespace, service: idleRelease };
+  const fingerprint = req.fingerprint ?? versionFingerprint(u);
+
+  const finish = async (o: Omit<BlueGreenOutcome, 'release' | 'namespace' | 'service' | 'revisions' | 'steps' | 'durationMs' | 'previousColor'>): Promise<BlueGreenOutcome> => ({
+    release: u.release,
+    namespace: u.namespace,
+    service: svc.service,
+    previousColor: from,
+    ...o,
+    revisions: await colorRevisions(helm, u.release, t),
+    steps,
+    durationMs: clock.now() - started,
+  });
+
+  step(
+    from
+      ? `Service ${svc.namespace}/${svc.service} routes to ${from} (${svc.colorLabel}=${from}); deploying the idle color ${idle} as release ${idleRelease}`
+      : `Service ${svc.namespace}/${svc.service} has no "${svc.colorLabel}" key yet (first deploy); deploying ${idle} as release ${idleRelease}`,
+  );
+
+  // Both colors on the same version: a switch would gain nothing and overwrite the rollback target.
+  if (from) {
+    const liveRelease = colorRelease(u.release, from);
+    const history = await helm.history(liveRelease, t);
+    const good = lastGoodRevision(history);
+    if (good && fingerprintOf(history, good.revision) === fingerprint) {
+      step(`${from} (${liveRelease} revision ${good.revision}) already runs this version (fingerprint ${fingerprint}): nothing to deploy or switch; ${idle} left as it is`);
+      return finish({ status: 'unchanged', liveColor: from, switched: false });
+    }
+  }
+
+  const deploy = await deployRelease(
+    {
+      upgrade: { ...u, release: idleRelease, set: [...u.set, `${req.colorValue ?? 'color'}=${idle}`], description: describeWithFingerprint(u.description, fingerprint) },
+      rollbackOnFailure: req.rollbackOnFailure ?? true,
+      recoverPending: req.recoverPending ?? false,
+      compareContent: false,
+      verify: () => verifyColor(ports, target, req, req.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS),
+      onUpgradeStart: (prev) => req.onUpgradeStart?.(idleRelease, prev),
+      signal: req.signal,
+    },
+    { helm, logger, clock },
+  );
+  if (deploy.status === 'dry-run') {
+    step(`dry run of ${idleRelease}: nothing deployed, selector not switched`);
+    return finish({ status: 'dry-run', liveColor: from, switched: false, deploy });
+  }
+  if (deploy.status !== 'deployed') {
+    const where = { 'rolled-back': `rolled back to revision ${deploy.previousRevision}`, uninstalled: 'uninstalled (it never deployed)', failed: 'left failed', unchanged: '', 'dry-run': '', deployed: '' }[deploy.status];
+    step(`${idle} (${idleRelease}) failed: ${deploy.error}; ${idleRelease} ${where}; the selector was not switched${from ? `, ${from} still serves` : ''}`, 'warning');
+    return finish({ status: 'idle-failed', liveColor: from, switched: false, deploy, error: `${idle} (${idleRelease}) failed and never received traffic: ${deploy.error}` });
+  }
+  step(`${idleRelease} revision ${deploy.revision} deployed and verified (chart ${deploy.chartVersion || '?'}, app ${deploy.appVersion || '?'})`);
+
+  if (req.signal?.aborted) {
+    step(`cancelled before the switch: ${idleRelease} is deployed but receives no traffic${from ? `, ${from} still serves` : ''}`, 'warning');
+    return finish({ status: 'idle-failed', liveColor: from, switched: false, deploy, error: 'cancelled before the selector switch' });
+  }
+
+  // The switch.
+  try {
+    await switchSelector(ports, svc, from, idle);
+  } catch (err) {
+    const now = (await ports.cluster.readService(svc.namespace, svc.service).catch(() => undefined))?.selector[svc.colorLabel];
+    const liveNow = now === 'blue' || now === 'green' ? now : undefined;
+    step(`switching ${svc.namespace}/${svc.service} to ${idle} failed: ${errorMessage(err)}`, 'warning');
+    return finish({ status: 'failed', liveColor: liveNow, switched: liveNow !== from, deploy, error: `selector switch to ${idle} failed: ${errorMessage(err)} (live color now: ${liveNow ?? 'none'})` });
+  }
+  step(`switched Service ${svc.namespace}/${svc.service}: ${svc.colorLabel} ${from ?? '(none)'} -> ${idle}`);
+  if (!from) return finish({ status: 'switched', liveColor: idle, switched: true, deploy });
+
+  // Keep the old color while watching the new one.
+  const oldRelease = colorRelease(u.release, from);
+  const interval = Math.max(1, req.checkIntervalMs ?? DEFAULT_INTERVAL_MS);
+  const windowEnd = clock.now() + req.keepOldMs;
+  let checks = 0;
+  while (clock.now() < windowEnd && !req.signal?.aborted) {
+    await clock.sleep(Math.min(interval, windowEnd - clock.now()), req.signal);
+    if (req.signal?.aborted) break;
+    let problems: string[];
+    try {
+      problems = servingProblems(await ports.cluster.releaseHealth(u.namespace, idleRelease, { expectedImages: req.expectedImages, signal: req.signal }));
+    } catch (err) {
+      // An API blip is not a verdict on the new color: never switch on it.
+      logger.warning(`health check of ${idleRelease} failed (${errorMessage(err)}); not a verdict, checking again`);
+      continue;
+    }
+    checks++;
+    if (problems.length === 0) continue;
+
+    const after = clock.now() - (windowEnd - req.keepOldMs);
+    const why = `${idle} degraded ${Math.round(after / 1000)}s after the switch: ${problems.join('; ')}`;
+    step(why, 'warning');
+    let oldProblems: string[];
+    try {
+      oldProblems = servingProblems(await ports.cluster.releaseHealth(u.namespace, oldRelease, { signal: req.signal }));
+    } catch (err) {
+      oldProblems = [`its health could not be read: ${errorMessage(err)}`];
+    }
+    if (oldProblems.length > 0) {
+      step(`${from} (${oldRelease}) is not serving either (${oldProblems.join('; ')}): the selector stays on ${idle}`, 'warning');
+      return finish({ status: 'failed', liveColor: idle, switched: true, deploy, oldColor: 'kept', error: `${why}; not switching back: ${from} is not serving either (${oldProblems.join('; ')}); needs a person` });
+    }
+    try {
+      await switchSelector(ports, svc, idle, from);
+    } catch (err) {
+      return finish({ status: 'failed', liveColor: idle, switched: true, deploy, oldColor: 'kept', error: `${why}; switching back to ${from} failed: ${errorMessage(err)}` });
+    }
+    step(`switched Service ${svc.namespace}/${svc.service} back: ${svc.colorLabel} ${idle} -> ${from}; ${idleRelease} kept for inspection`);
+    return finish({ status: 'rolled-back', liveColor: from, switched: false, deploy, oldColor: 'kept', error: why });
+  }
+
+  if (req.signal?.aborted) {
+    step(`cancelled during the keep window: ${idle} serves, ${from} (${oldRelease}) kept`, 'warning');
+    return finish({ status: 'switched', liveColor: idle, switched: true, deploy, oldColor: 'kept' });
+  }
+  if (req.keepOldMs > 0) step(`${idle} stayed healthy for the keep window (${checks} check${checks === 1 ? '' : 's'} over ${Math.round(req.keepOldMs / 1000)}s)`);
+
+  if (req.oldColor === 'keep') {
+    step(`${from} (${oldRelease}) kept: rollback is a selector switch away`);
+    return finish({ status: 'switched', liveColor: idle, switched: true, deploy, oldColor: 'kept' });
+  }
+  try {
+    await helm.uninstall(oldRelease, { ...t, wait: u.wait, timeoutMs: u.timeoutMs, signal: req.signal });
+    step(`uninstalled ${from} (${oldRelease})`);
+    return finish({ status: 'switched', liveColor: idle, switched: true, deploy, oldColor: 'uninstalled' });
+  } catch (err) {
+    step(`could not uninstall ${from} (${oldRelease}): ${errorMessage(err)}; ${idle} serves, remove ${oldRelease} by hand`, 'warning');
+    return finish({ status: 'switched', liveColor: idle, switched: true, deploy, oldColor: 'uninstall-failed' });
+  }
+}
+
+/**
+ * Switches the live Service back to the other color, if that color's release still exists and
+ * serves (never to a color that is gone, scaled to zero or unhealthy). Refusals are
+ * ConfigurationErrors: nothing was changed.
+ */
+export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: BlueGreenPorts): Promise<BlueGreenOutcome> {
+  const { clock, logger, helm } = ports;
+  const started = clock.now();
+  const t: KubeTarget = { namespace: req.namespace, kubeContext: req.kubeContext };
+  const svc = { namespace: req.namespace, service: req.service ?? req.release, colorLabel: req.colorLabel ?? 'color', fieldManager: req.fieldManager ?? FIELD_MANAGER };
+  const steps: string[] = [];
+  const step = (m: string) => {
+    steps.push(m);
+    logger.info(m);
+  };
+  checkColorReleases(req.release);
+  const live = await readLiveService(ports.cluster, { ...svc, release: req.release }, logger);
+  const subject = `Service ${svc.namespace}/${svc.service}`;
+  if (!live.color) {
+    throw new ConfigurationError(subject, `has no "${svc.colorLabel}" key in its selector (${formatSelector(live.service.selector)}), so there is no live color to roll back from`, `check the "service" and "color-label" inputs`);
+  }
+  const from = live.color;
+  const to = otherColor(from);
+  const toRelease = colorRelease(req.release, to);
+  step(`${subject} routes to ${from}; rolling back to ${to} (${toRelease})`);
+
+  const good = lastGoodRevision(await helm.history(toRelease, t));
+  if (!good) {
+    throw new ConfigurationError(
+      `release ${req.namespace}/${toRelease}`,
+      `does not exist (uninstalled after the keep window, or never deployed), so there is no ${to} color to switch back to; ${from} stays live`,
+      'deploy the previous version again with strategy blue-green; to keep rollback a selector switch away, set old-color: keep',
+    );
+  }
+  const verdict = await verifyColor(ports, { color: to, release: toRelease, namespace: req.namespace, service: toRelease }, req, req.readyTimeoutMs ?? 0);
+  if (!verdict.ok) {
+    throw new ConfigurationError(
+      `release ${req.namespace}/${toRelease}`,
+      `(${to}, revision ${good.revision}) is not fit to serve: ${verdict.reason}; the selector stays on ${from}`,
+      `fix or redeploy ${to} first (the live color is never switched to an unhealthy one)`,
+    );
+  }
+  await switchSelector(ports, svc, from, to);
+  step(`switched ${subject}: ${svc.colorLabel} ${from} -> ${to} (${toRelease} revision ${good.revision})`);
+  return {
+    status: 'rolled-back',
+    release: req.release,
+    namespace: req.namespace,
+    service: svc.service,
+    liveColor: to,
+    previousColor: from,
+    switched: true,
+    revisions: await colorRevisions(helm, req.release, t),
+    steps,
+    durationMs: clock.now() - started,
+  };
+}
