@@ -1,0 +1,370 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { imagesOutput } from '../../src/build/report.ts';
+import type { Release } from '../../src/build/release.ts';
+import type { TenantResult } from '../../src/rollout/execute.ts';
+import { buildReport } from '../../src/rollout/report.ts';
+import { workflow } from './load.ts';
+import type { Step } from './load.ts';
+
+// The shell steps of the workflows run here as GitHub runs them (bash --noprofile --norc -eo
+// pipefail), with the env their `env:` blocks give, on reports made by the real report builders,
+// so a renamed report field breaks these tests and not a production rollout.
+
+function step(path: string, job: string, name: string): Step {
+  const s = workflow(path).doc.jobs[job]?.steps?.find((x) => x.name === name || x.id === name);
+  if (!s?.run) throw new Error(`${path}: ${job} has no run step ${name}`);
+  return s;
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wf-script-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(s: Step, env: Record<string, string>, extraPath?: string) {
+  const script = join(dir, 'step.sh');
+  writeFileSync(script, s.run!);
+  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary.md'), GITHUB_ENV: join(dir, 'env') };
+  for (const f of Object.values(files)) writeFileSync(f, '');
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', script], {
+    encoding: 'utf8',
+    env: { PATH: extraPath ? `${extraPath}:${process.env.PATH}` : process.env.PATH, HOME: dir, RUNNER_TEMP: dir, ...files, ...env },
+  });
+  return {
+    code: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+    outputs: parseOutputs(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+  };
+}
+
+/** GITHUB_OUTPUT: `k=v` lines and `k<<DELIM ... DELIM` blocks. */
+function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    const heredoc = /^([\w-]+)<<(.+)$/.exec(l);
+    if (heredoc) {
+      const body: string[] = [];
+      while (lines[++i] !== heredoc[2]) body.push(lines[i]!);
+      out[heredoc[1]!] = body.join('\n');
+    } else if (l.includes('=')) out[l.slice(0, l.indexOf('='))] = l.slice(l.indexOf('=') + 1);
+  }
+  return out;
+}
+
+const t = (id: string, status: TenantResult['status'], before?: number, after?: number, extra: Partial<TenantResult> = {}): TenantResult => ({
+  id,
+  namespace: `tenant-${id}`,
+  release: id,
+  step: 'wave 1',
+  status,
+  revisionBefore: before,
+  revisionAfter: after,
+  durationMs: 1200,
+  ...extra,
+});
+
+function report(phase: string, tenants: TenantResult[], stoppedBecause?: string) {
+  return buildReport({ tenants, durationMs: 60_000, stoppedBecause }, { phase, planFingerprint: 'f'.repeat(64), target: 'chart 1.3.0', startedAt: '2026-11-22T10:00:00Z', run: 'run=dotmac/product/42/1' });
+}
+
+function writeReports(files: Record<string, unknown>): string {
+  const d = join(dir, 'reports');
+  mkdirSync(d, { recursive: true });
+  for (const [name, doc] of Object.entries(files)) writeFileSync(join(d, name), JSON.stringify(doc, null, 2));
+  return d;
+}
+
+describe('tenant-rollout.yml report job', () => {
+  const s = step('.github/workflows/tenant-rollout.yml', 'report', 'summary');
+  const base = {
+    FLEET: '',
+    RELEASE_VERSION: '1.3.0',
+    FINGERPRINT: 'f'.repeat(64),
+    PROMOTION: 'minor',
+    GATE: 'approval',
+    FLEET_VERSION: '1.2.4',
+    REASON: '1.2.4 -> 1.3.0 is a minor release',
+    SMOKE: 'passed',
+    SOAK_VERDICT: 'healthy',
+    SOAK_ROLLED_BACK: '',
+    RUN_URL: 'https://github.com/dotmac/product/actions/runs/42',
+    RUN_ID: '42',
+  };
+
+  it('a rollout that succeeded: one table of both phases', () => {
+    const reports = writeReports({
+      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
+      'waves.json': report('waves', [t('beta', 'succeeded', 7, 8), t('gamma', 'unchanged', 5, 5)]),
+      'pilot-soak.json': { verdict: 'healthy' },
+    });
+    const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'success' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.outputs.outcome).toBe('succeeded');
+    expect(r.summary).toContain('## Tenant rollout to 1.3.0: ✅ succeeded');
+    expect(r.summary).toContain('**Promotion:** minor (1.2.4 -> 1.3.0), gate: approval. 1.2.4 -> 1.3.0 is a minor release');
+    expect(r.summary).toContain('| pilot | success | succeeded | 1 | 0 | 0 | 0 | 0 | 0 | 0 |');
+    expect(r.summary).toContain('| waves | success | succeeded | 1 | 1 | 0 | 0 | 0 | 0 | 0 |');
+    expect(r.summary).toContain('**Pilot checks:** smoke test passed; soak healthy');
+    expect(r.summary).not.toContain('Needs attention');
+    expect(r.summary).toContain('run the rollback workflow with run-id `42`');
+  });
+
+  it('failed waves: the tenants that need attention, with their revisions and reasons', () => {
+    const reports = writeReports({
+      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
+      'waves.json': report('waves', [t('beta', 'succeeded', 7, 8), t('gamma', 'failed-rolled-back', 5, 7, { error: 'GET /api/health | 503\nafter 3 tries' }), t('delta', 'skipped')], 'failure budget (0) spent'),
+    });
+    const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'failure' });
+    expect(r.code).toBe(0);
+    expect(r.outputs.outcome).toBe('failed');
+    expect(r.summary).toContain('❌ the waves failed');
+    expect(r.summary).toContain('### Needs attention (waves)');
+    expect(r.summary).toContain('**Stopped:** failure budget (0) spent');
+    expect(r.summary).toContain('| gamma | tenant-gamma/gamma | failed-rolled-back | 5 -> 7 | GET /api/health \\| 503 after 3 tries |');
+    expect(r.summary).toContain('| delta | tenant-delta/delta | skipped | – -> – |  |');
+    expect(r.summary).not.toContain('| beta | tenant-beta');
+  });
+
+  it('the pilot succeeded but the waves never deployed: not approved', () => {
+    const reports = writeReports({ 'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]) });
+    const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'failure' });
+    expect(r.outputs.outcome).toBe('not-approved');
+    expect(r.summary).toContain('| waves | failure | no report |');
+  });
+
+  it('planning failed: nothing downloaded, still one clear summary and no rollback hint', () => {
+    const r = run(s, { ...base, PROMOTION: '', REASON: '', FINGERPRINT: '', SMOKE: '', SOAK_VERDICT: '', REPORTS: join(dir, 'none'), PLAN_RESULT: 'failure', PILOT_RESULT: 'skipped', WAVES_RESULT: 'skipped' });
+    expect(r.code).toBe(0);
+    expect(r.outputs.outcome).toBe('failed');
+    expect(r.summary).toContain('❌ planning failed: no tenant was touched');
+    expect(r.summary).not.toContain('Promotion');
+    expect(r.summary).not.toContain('rollback workflow');
+  });
+
+  it('a cancelled run says so', () => {
+    const reports = writeReports({ 'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]) });
+    const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'cancelled', WAVES_RESULT: 'skipped' });
+    expect(r.outputs.outcome).toBe('cancelled');
+  });
+});
+
+describe('tenant-rollout.yml plan summary', () => {
+  const s = step('.github/workflows/tenant-rollout.yml', 'plan', 'Show the plan and the promotion gate');
+  const base = { PLAN: '{"version":1,"pilot":[{"id":"alpha"}],"waves":[]}', FINGERPRINT: 'abcdef0123456789', FLEET_VERSION: '1.3.0', RELEASE_VERSION: 'v1.3.1', WINDOW: '' };
+
+  it('a patch: no gate, the waves environment and why', () => {
+    const r = run(s, { ...base, PROMOTION: 'patch', GATE: 'none', REASON: '1.3.0 -> v1.3.1 is a patch release' });
+    expect(r.code).toBe(0);
+    expect(r.summary).toContain('### Promotion: patch (1.3.0 -> v1.3.1)');
+    expect(r.summary).toContain('**Gate:** none: the waves follow the pilot in the ungated environment.');
+    expect(r.summary).toContain('**Why:** 1.3.0 -> v1.3.1 is a patch release');
+    expect(r.summary).toContain('Plan `abcdef012345`');
+    expect(r.summary).toContain('"id": "alpha"');
+  });
+
+  it('a major: the window is shown to the approvers', () => {
+    const r = run(s, { ...base, PROMOTION: 'major', GATE: 'approval+window', REASON: 'major', WINDOW: 'Sat 02:00-04:00 UTC' });
+    expect(r.summary).toContain('**Gate:** approval, within the maintenance window: Sat 02:00-04:00 UTC.');
+  });
+
+  it('no promotion outputs (an action without them): shown as gated', () => {
+    const r = run(s, { ...base, PROMOTION: '', GATE: '', REASON: '' });
+    expect(r.code).toBe(0);
+    expect(r.summary).toContain('### Promotion: not classified');
+    expect(r.summary).toContain('**Gate:** approval: the reviewers of the waves environment approve this plan after the pilot.');
+  });
+});
+
+describe('release.yml: pin the deployed images by digest', () => {
+  const s = step('.github/workflows/release.yml', 'build', 'pin');
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const images = JSON.stringify(
+    imagesOutput({
+      plan: { version: '1.3.0' },
+      push: true,
+      builder: 'buildx',
+      outcomes: [
+        { name: 'isp-ops-app', repository: 'ghcr.io/dotmac/isp-ops-app', tags: ['1.3.0'], status: 'pushed', digest },
+        { name: 'platform-admin-app', repository: 'ghcr.io/dotmac/platform-admin-app', tags: ['1.3.0'], status: 'pushed', digest: `sha256:${'b'.repeat(64)}` },
+      ],
+    } as unknown as Release),
+  );
+  const base = { IMAGES: images, VERSION: '1.3.0', TENANT_IMAGE: 'isp-ops-app', TENANT_KEY: 'image', PLATFORM_IMAGE: '', PLATFORM_KEY: 'image' };
+
+  it('set-string lines for the tenant image (and the platform image when named)', () => {
+    let r = run(s, base);
+    expect(r.code).toBe(0);
+    expect(r.outputs.tenant).toBe(`image.repository=ghcr.io/dotmac/isp-ops-app\nimage.tag=1.3.0\nimage.digest=${digest}`);
+    expect(r.outputs.platform).toBe('');
+    r = run(s, { ...base, PLATFORM_IMAGE: 'platform-admin-app', PLATFORM_KEY: 'admin.image' });
+    expect(r.outputs.platform).toBe(`admin.image.repository=ghcr.io/dotmac/platform-admin-app\nadmin.image.tag=1.3.0\nadmin.image.digest=sha256:${'b'.repeat(64)}`);
+  });
+
+  it('an image that was not built fails, naming what was', () => {
+    const r = run(s, { ...base, TENANT_IMAGE: 'isp-ops' });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('::error::image "isp-ops" was not built and pushed (built: isp-ops-app, platform-admin-app)');
+  });
+
+  it('an image built but not pushed (no digest) fails', () => {
+    const notPushed = JSON.stringify({ 'isp-ops-app': { ref: 'x:1', repository: 'x', digest: null, tags: [], pushed: false } });
+    expect(run(s, { ...base, IMAGES: notPushed }).code).not.toBe(0);
+  });
+
+  it('a values key that is not a dotted key fails', () => {
+    for (const key of ['image,x', 'image=x', '--set', 'a..b', '']) {
+      const r = run(s, { ...base, TENANT_KEY: key });
+      expect(r.code, key).not.toBe(0);
+      expect(r.outputs.tenant, key).toBeUndefined();
+    }
+  });
+});
+
+describe('workflows/rollback.yml: helm rollback loop', () => {
+  const s = step('workflows/rollback.yml', 'rollback', 'Roll back');
+  let fake: string;
+  let bin: string;
+
+  /** A helm that answers status/history from files and records every call. */
+  beforeEach(() => {
+    fake = join(dir, 'fake');
+    bin = join(dir, 'bin');
+    mkdirSync(join(fake, 'status'), { recursive: true });
+    mkdirSync(join(fake, 'history'), { recursive: true });
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, 'helm'),
+      `#!/usr/bin/env bash
+{ printf '%s\\x1f' "$@"; echo; } >> "${fake}/argv"
+cmd="$1" rel="$2" ns=""
+for ((i = 1; i <= $#; i++)); do [ "\${!i}" = --namespace ] && { j=$((i + 1)); ns="\${!j}"; }; done
+case "$cmd" in
+  status) cat "${fake}/status/$ns.$rel.json" ;;
+  history) cat "${fake}/history/$ns.$rel.json" ;;
+  rollback) [ ! -e "${fake}/fail-$rel" ] ;;
+  *) exit 64 ;;
+esac
+`,
+    );
+    chmodSync(join(bin, 'helm'), 0o755);
+  });
+
+  const current = (ns: string, rel: string, version: number) => writeFileSync(join(fake, 'status', `${ns}.${rel}.json`), JSON.stringify({ name: rel, namespace: ns, version, info: { status: 'deployed' } }));
+  const history = (ns: string, rel: string, h: [number, string][]) => writeFileSync(join(fake, 'history', `${ns}.${rel}.json`), JSON.stringify(h.map(([revision, status]) => ({ revision, status, chart: 'tenant-app-1.3.0', app_version: '1.3.0', description: 'x' }))));
+  const calls = () => (existsSync(join(fake, 'argv')) ? readFileSync(join(fake, 'argv'), 'utf8').trim().split('\n').map((l) => l.split('\x1f').slice(0, -1)) : []);
+  const rollbacks = () => calls().filter((c) => c[0] === 'rollback');
+  const env = { RUN_ID: '42', TENANTS: '', STATUSES: 'succeeded,failed', FORCE: 'false', DRY_RUN: 'false', TIMEOUT: '5m' };
+
+  function runReports() {
+    return writeReports({
+      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
+      'waves.json': report('waves', [
+        t('beta', 'failed-rolled-back', 5, 7), // already back: not touched
+        t('gamma', 'failed', 2), // failed and could not be returned: back to 2
+        t('delta', 'succeeded', undefined, 1), // a first install: nothing to go back to
+        t('eps', 'succeeded', 1, 2), // changed again since the run
+        t('zeta', 'unchanged', 6, 6), // not touched by the run
+        t('eta', 'succeeded', 4, 5), // already rolled back by hand
+      ]),
+      'pilot-soak.json': { verdict: 'healthy', tenants: [{ id: 'alpha', namespace: 'tenant-alpha', release: 'alpha', status: 'succeeded', revisionBefore: 1 }] },
+    });
+  }
+
+  it("rolls every tenant the run changed back to the revision recorded before it, and refuses what it cannot", () => {
+    const reports = runReports();
+    current('tenant-alpha', 'alpha', 4);
+    current('tenant-gamma', 'gamma', 5);
+    current('tenant-delta', 'delta', 1);
+    current('tenant-eps', 'eps', 3);
+    current('tenant-eta', 'eta', 4);
+    const r = run(s, { ...env, REPORTS: reports }, bin);
+    expect(rollbacks()).toEqual([
+      ['rollback', 'alpha', '3', '--namespace', 'tenant-alpha', '--wait', '--timeout', '5m'],
+      ['rollback', 'gamma', '2', '--namespace', 'tenant-gamma', '--wait', '--timeout', '5m'],
+    ]);
+    expect(r.code, 'delta and eps could not be rolled back').toBe(1);
+    expect(r.stdout).toContain('::error::tenant-delta/delta: run 42 installed it (no revision before): uninstall it or fix forward');
+    expect(r.stdout).toContain('::error::tenant-eps/eps is on revision 3, changed since run 42 left it on 2: not rolled back (force to override)');
+    expect(r.summary).toContain('| alpha | ✅ tenant-alpha/alpha rolled back from 4 to 3 |');
+    expect(r.summary).toContain('| eta | already on revision 4 |');
+    expect(r.summary).not.toMatch(/beta|zeta/);
+  });
+
+  it('named tenants of the run only; force rolls back one changed since', () => {
+    const reports = runReports();
+    current('tenant-eps', 'eps', 3);
+    const r = run(s, { ...env, REPORTS: reports, TENANTS: 'eps', FORCE: 'true' }, bin);
+    expect(r.code).toBe(0);
+    expect(rollbacks()).toEqual([['rollback', 'eps', '1', '--namespace', 'tenant-eps', '--wait', '--timeout', '5m']]);
+  });
+
+  it('a named tenant that the run did not change is an error, not silence', () => {
+    const r = run(s, { ...env, REPORTS: runReports(), TENANTS: 'zeta,nobody' }, bin);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('::error::zeta is not among the tenants of run 42 with status succeeded,failed');
+    expect(r.stdout).toContain('::error::nobody is not among');
+    expect(rollbacks()).toEqual([]);
+  });
+
+  it('names from a report are checked before helm sees them', () => {
+    const reports = writeReports({
+      'waves.json': report('waves', [
+        t('evil', 'succeeded', 1, 2, { release: '--kubeconfig=/tmp/stolen' }),
+        t('spaces', 'succeeded', 1, 2, { namespace: 'a b' }),
+        t('subst', 'succeeded', 1, 2, { release: '$(touch pwned)' }),
+      ]),
+    });
+    const r = run(s, { ...env, REPORTS: reports }, bin);
+    expect(r.code).toBe(1);
+    expect(calls(), 'helm is never called').toEqual([]);
+    expect(r.stdout).toContain('"tenant-evil/--kubeconfig=/tmp/stolen" is not a valid namespace/release');
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
+  });
+
+  it('without a run: back to the last successfully deployed revision before the current one', () => {
+    current('tenant-alpha', 'alpha', 4);
+    history('tenant-alpha', 'alpha', [[1, 'superseded'], [2, 'superseded'], [3, 'failed'], [4, 'deployed']]);
+    current('isp-coastal', 'coastal-net-isp', 9);
+    history('isp-coastal', 'coastal-net-isp', [[9, 'deployed']]);
+    const r = run(s, { ...env, RUN_ID: '', REPORTS: join(dir, 'none'), TENANTS: 'alpha, isp-coastal/coastal-net-isp' }, bin);
+    expect(rollbacks()).toEqual([['rollback', 'alpha', '2', '--namespace', 'tenant-alpha', '--wait', '--timeout', '5m']]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('::error::isp-coastal/coastal-net-isp: no earlier successfully deployed revision');
+  });
+
+  it('a dry run only says what it would do', () => {
+    current('tenant-alpha', 'alpha', 4);
+    const r = run(s, { ...env, REPORTS: runReports(), TENANTS: 'alpha', DRY_RUN: 'true' }, bin);
+    expect(r.code).toBe(0);
+    expect(rollbacks()).toEqual([]);
+    expect(r.stdout).toContain('would run: helm rollback alpha 3 --namespace tenant-alpha --wait --timeout 5m');
+    expect(r.summary).toContain('### Rollback of run 42 (dry run)');
+  });
+
+  it('a failing helm rollback fails the job', () => {
+    current('tenant-alpha', 'alpha', 4);
+    writeFileSync(join(fake, 'fail-alpha'), '');
+    const r = run(s, { ...env, REPORTS: runReports(), TENANTS: 'alpha' }, bin);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('::error::tenant-alpha/alpha: helm rollback to 3 failed');
+  });
+
+  it('refuses a bad timeout, and a run without reports, before touching anything', () => {
+    expect(run(s, { ...env, REPORTS: runReports(), TIMEOUT: '5m --force' }, bin).code).toBe(1);
+    const r = run(s, { ...env, REPORTS: join(dir, 'empty') }, bin);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('::error::run 42 has no tenant-rollout report artifacts');
+    expect(run(s, { ...env, RUN_ID: '', REPORTS: join(dir, 'none') }, bin).stdout).toContain('give run-id, tenants, or both');
+    expect(calls()).toEqual([]);
+  });
+});
