@@ -45,6 +45,9 @@ function simulatedHelm(clock: VirtualClock, times: Map<string, number>): Helm {
       await clock.sleep(times.get(o.release)!);
       return { revision: 2, status: 'deployed', chartVersion: '1.3.0', appVersion: '1.3.0', contentDigest: 'new' };
     },
+    async listAll() {
+      return [];
+    },
     async rollback() {},
     async uninstall() {},
     async contentDigest() {

@@ -90,4 +90,9 @@ export function getValuesArgv(release: string, revision: number, t: KubeTarget):
   return ['get', 'values', release, '--revision', String(revision), ...kubeFlags(t), '--output', 'json'];
 }
 
+/** One page of every release in every namespace (helm's default page is 256). */
+export function listAllArgv(offset: number, max: number, kubeContext?: string): string[] {
+  return ['list', '--all-namespaces', '--all', '--max', String(max), '--offset', String(offset), ...(kubeContext ? ['--kube-context', kubeContext] : []), '--output', 'json'];
+}
+
 export const versionArgv = ['version', '--template', '{{.Version}}'];

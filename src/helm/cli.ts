@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../core/logger.ts';
 import type { CommandRunner } from '../core/process.ts';
 import type { Secrets } from '../core/secrets.ts';
-import { getManifestArgv, getValuesArgv, historyArgv, rollbackArgv, uninstallArgv, upgradeArgv, versionArgv } from './argv.ts';
+import { getManifestArgv, getValuesArgv, historyArgv, listAllArgv, rollbackArgv, uninstallArgv, upgradeArgv, versionArgv } from './argv.ts';
 import type { KubeTarget, UpgradeOptions } from './argv.ts';
 import { HelmError } from './helm.ts';
-import type { Helm, OpOptions, ReleaseResult } from './helm.ts';
+import type { Helm, ListedRelease, OpOptions, ReleaseResult } from './helm.ts';
 import { parseHistory } from './history.ts';
 import type { Revision } from './history.ts';
 import { parseHelmVersion } from './version.ts';
@@ -96,6 +96,17 @@ export class HelmCli implements Helm {
 
   async uninstall(release: string, o: OpOptions): Promise<void> {
     await this.helm(uninstallArgv(release, o, this.version), o.signal);
+  }
+
+  async listAll(kubeContext?: string): Promise<ListedRelease[]> {
+    const page = 1000;
+    const out: ListedRelease[] = [];
+    for (let offset = 0; ; offset += page) {
+      const text = (await this.helm(listAllArgv(offset, page, kubeContext))).trim();
+      const rows = (text ? JSON.parse(text) : []) as ListedRelease[];
+      out.push(...rows);
+      if (rows.length < page) return out;
+    }
   }
 
   async contentDigest(release: string, revision: number, t: KubeTarget): Promise<string> {

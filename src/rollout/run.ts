@@ -4,6 +4,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Helm } from '../helm/helm.ts';
+import { chartVersionOf } from '../helm/history.ts';
 import type { VerifyResult } from '../helm/deploy.ts';
 import type { NamespaceInfo } from '../kube/ports.ts';
 import type { Tenant } from '../tenants/model.ts';
@@ -17,6 +18,8 @@ import { parsePlan, planRollout, reconcilePlan, renderPlanTable, serializePlan, 
 import type { Plan } from './plan.ts';
 import { buildReport } from './report.ts';
 import type { RolloutReport } from './report.ts';
+import { classifyPromotion } from '../release/promotion.ts';
+import type { Promotion } from '../release/promotion.ts';
 
 /**
  * tenant-rollout from inputs to report, over ports: the action and the CLI both call this.
@@ -47,6 +50,8 @@ export interface RunMeta {
 
 export interface RunOutcome {
   plan: Plan;
+  /** With release-version: how the release compares with what the fleet runs now. */
+  promotion?: Promotion;
   planTable: string;
   planJson: string;
   appeared: string[];
@@ -124,6 +129,13 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     waves = plan.waves.map((w) => w.map((r) => byId.get(r.id)!));
   }
   const out: RunOutcome = { plan, planTable: renderPlanTable(plan), planJson: serializePlan(plan), appeared, vanished };
+  if (inp.releaseVersion) {
+    if (!ports.helm) throw new Error('classifying the promotion needs helm');
+    // What each planned tenant runs now, from one `helm list` over the cluster ('' = not installed).
+    const live = new Map((await ports.helm.listAll(inp.helm.kubeContext)).map((r) => [`${r.namespace}/${r.name}`, r.app_version || chartVersionOf(r.chart)]));
+    const planned = [...plan.pilot, ...plan.waves.flat()];
+    out.promotion = classifyPromotion(planned.map((t) => live.get(`${t.namespace}/${t.release}`) ?? ''), inp.releaseVersion, { maintenanceWindow: inp.maintenanceWindow || undefined });
+  }
   if (inp.phase === 'plan') return out;
   if (!ports.helm) throw new Error('a rollout needs helm');
 

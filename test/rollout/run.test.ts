@@ -94,6 +94,19 @@ describe('runTenantRollout', () => {
     expect(helm.calls.some((c) => c.includes('tenant-a/') || c.includes('tenant-d/'))).toBe(false);
   });
 
+  it('phase plan with release-version classifies the promotion against what the fleet runs now', async () => {
+    const helm = new FakeHelm();
+    for (const id of ['a', 'b']) helm.seed(`tenant-${id}`, id, [{ status: 'deployed' }]); // app 1.2.0
+    const { p } = ports(helm);
+    const plan = (v: string, extra: Record<string, string> = {}) =>
+      runTenantRollout(inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'release-version': v, ...extra }), p, { run: 'r' });
+    expect((await plan('v1.3.0')).promotion).toMatchObject({ kind: 'minor', gate: 'approval', fleetVersion: '1.2.0' });
+    expect((await plan('1.2.1')).promotion).toMatchObject({ kind: 'patch', gate: 'none' });
+    await expect(plan('v2.0.0')).rejects.toThrow(/input "maintenance-window"/);
+    expect((await plan('v2.0.0', { 'maintenance-window': 'Sun 02:00-04:00 UTC' })).promotion).toMatchObject({ kind: 'major', gate: 'approval+window' });
+    expect(helm.calls.filter((c) => c.startsWith('list')).length).toBe(4);
+  });
+
   it('max-failures as a percentage of the tenants in this run', async () => {
     const helm = new FakeHelm();
     const { p } = ports(helm);

@@ -1,6 +1,6 @@
 import type { KubeTarget, UpgradeOptions } from '../../src/helm/argv.ts';
 import { HelmError } from '../../src/helm/helm.ts';
-import type { Helm, OpOptions, ReleaseResult } from '../../src/helm/helm.ts';
+import type { Helm, ListedRelease, OpOptions, ReleaseResult } from '../../src/helm/helm.ts';
 import type { Revision } from '../../src/helm/history.ts';
 import type { HelmVersion } from '../../src/helm/version.ts';
 
@@ -92,6 +92,15 @@ export class FakeHelm implements Helm {
   async uninstall(release: string, o: OpOptions): Promise<void> {
     this.calls.push(`uninstall ${o.namespace}/${release}`);
     this.releases.delete(this.key(o.namespace, release));
+  }
+
+  async listAll(): Promise<ListedRelease[]> {
+    this.calls.push('list --all-namespaces');
+    return [...this.releases].map(([key, rows]) => {
+      const [namespace, name] = key.split('/') as [string, string];
+      const top = rows.at(-1)!;
+      return { name, namespace, revision: String(top.revision), status: top.status, chart: top.chart, app_version: top.app_version };
+    });
   }
 
   async contentDigest(release: string, revision: number, t: KubeTarget): Promise<string> {

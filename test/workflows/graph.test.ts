@@ -21,19 +21,6 @@ import type { CallDecl, Job, Step, WorkflowFile } from './load.ts';
 const files = loadWorkflows();
 const byPath = (p: string) => workflow(p);
 
-/**
- * Inputs and outputs the workflows already use that an action does not declare yet, each with the
- * issue that adds it. Declaring one makes "pending wiring is still pending" fail: delete its entry
- * here then. Anything else passed to an action must be declared, so drift is caught.
- */
-const PENDING: Record<string, { inputs: string[]; outputs: string[]; why: string }> = {
-  'tenant-rollout': {
-    inputs: ['release-version', 'maintenance-window'],
-    outputs: ['promotion', 'gate', 'fleet-version', 'promotion-reason'],
-    why: 'issue 6: the plan phase classifies the promotion (src/release/promotion.ts)',
-  },
-};
-
 /** The only jobs (or top levels) allowed to write anything, and exactly what. */
 const WRITES: Record<string, string[]> = {
   '.github/workflows/release.yml#build': ['packages'],
@@ -105,8 +92,7 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       if (s.uses.startsWith('dotmac/')) expect(s.uses, where).toMatch(/@v\d+$/);
       const meta = actionMeta(folder);
       expect(meta, `${where}: ${folder || '(root)'}/action.yml exists`).toBeDefined();
-      const pending = PENDING[folder];
-      const declared = new Set([...Object.keys(meta!.inputs), ...(pending?.inputs ?? [])]);
+      const declared = new Set(Object.keys(meta!.inputs));
       for (const key of Object.keys(s.with ?? {})) expect(declared.has(key), `${where}: with.${key} is an input of ${folder}/action.yml`).toBe(true);
       for (const [name, decl] of Object.entries(meta!.inputs)) {
         if (decl.required && decl.default === undefined) expect(Object.keys(s.with ?? {}), `${where}: required input ${name}`).toContain(name);
@@ -120,7 +106,7 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
         expect(s, `${job}: ${r.at} refers to step ${r.id}, which exists in this job`).toBeDefined();
         const folder = s!.uses ? ownActionFolder(s!.uses) : undefined;
         if (folder === undefined) continue;
-        const outs = new Set([...Object.keys(actionMeta(folder)?.outputs ?? {}), ...(PENDING[folder]?.outputs ?? [])]);
+        const outs = new Set(Object.keys(actionMeta(folder)?.outputs ?? {}));
         expect(outs.has(r.output), `${job}: ${r.at}: ${folder} has an output ${r.output}`).toBe(true);
       }
     }
@@ -368,15 +354,6 @@ describe("the suite's own CI and release", () => {
     const script = move.steps!.map((s) => s.run ?? '').join('\n');
     expect(script).toContain('git push --atomic --force origin "$SHA:refs/tags/$MAJOR"');
     expect(w.text, 'the major tag is never deleted').not.toMatch(/git tag -d|git push[^\n]*(--delete|\s:refs\/tags)/);
-  });
-});
-
-describe('pending wiring is still pending', () => {
-  it.each(Object.entries(PENDING))('%s', (folder, p) => {
-    const meta = actionMeta(folder)!;
-    // Once the action declares these, delete them from PENDING (${p.why}).
-    for (const i of p.inputs) expect(Object.keys(meta.inputs), `${folder} now declares input ${i}: remove it from PENDING`).not.toContain(i);
-    for (const o of p.outputs) expect(Object.keys(meta.outputs), `${folder} now declares output ${o}: remove it from PENDING`).not.toContain(o);
   });
 });
 

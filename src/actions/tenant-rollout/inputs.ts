@@ -31,6 +31,9 @@ export interface TenantRolloutInputs {
   phase: Phase;
   /** The plan approved earlier (a job output), JSON; empty = plan now. */
   approvedPlan: string;
+  /** The version being released: with it, the plan classifies the promotion (patch/minor/major). */
+  releaseVersion: string;
+  maintenanceWindow: string;
   /** Shared helm settings; per-tenant values are added by the rollout. */
   helm: Omit<UpgradeOptions, 'release' | 'namespace' | 'description'>;
   secretValues: Record<string, unknown>;
@@ -116,6 +119,8 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     batchSize: parseBatchSize(inputs.string('batch-size', '25%')),
     phase: parsePhase(inputs.string('phase', 'all')),
     approvedPlan: inputs.string('plan'),
+    releaseVersion: inputs.string('release-version'),
+    maintenanceWindow: inputs.string('maintenance-window'),
     helm: {
       ...chart,
       valuesFiles: parseValuesFiles(inputs),

@@ -54,7 +54,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
       try {
         const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
         const cluster = needCluster ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext }) : undefined;
-        const helm = inp.phase === 'plan' ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
+        // The plan phase needs helm only to read what the fleet runs now (release-version given).
+        const helm = inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
         const ports: RunPorts = {
           readFile: (p) => readFileSync(p, 'utf8'),
           exists: (p) => existsSync(p),
@@ -111,7 +112,16 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         ctx.setOutput('plan', out.planJson);
         ctx.setOutput('plan-fingerprint', out.plan.fingerprint);
         ctx.setOutput('appeared', out.appeared.join(','));
-        await ctx.summary(`### tenant-rollout plan\n\n${out.planTable}\n`);
+        if (out.promotion) {
+          const p = out.promotion;
+          ctx.setOutput('promotion', p.kind);
+          ctx.setOutput('gate', p.gate);
+          ctx.setOutput('fleet-version', p.fleetVersion);
+          ctx.setOutput('promotion-reason', p.reason);
+          ctx.logger.info(`promotion: ${p.kind}, gate ${p.gate}: ${p.reason}`);
+        }
+        const promo = out.promotion ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n` : '';
+        await ctx.summary(`### tenant-rollout plan\n\n${promo}${out.planTable}\n`);
         if (!out.report) {
           ctx.logger.info(`plan ${out.plan.fingerprint.slice(0, 12)}: ${out.plan.pilot.length} pilot tenants, ${out.plan.waves.length} waves, ${out.plan.summary.tenants} tenants`);
           return;
