@@ -118,6 +118,9 @@ function planning(n: number) {
   console.log(`planning: ${n} tenants planned, serialized (${(json.length / 1024).toFixed(0)} KiB) and re-parsed in ${ms.toFixed(0)} ms; heap +${((peak - base) / 2 ** 20).toFixed(1)} MiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (targets < 1 s, < 200 MB)`);
 }
 
+import { coldStart } from './cold-start.ts';
+
+coldStart();
 planning(10_000);
 await scheduling(1_000, 10, '10%');
 await scheduling(1_000, 20, '1,5%,25%,100%');

@@ -17,7 +17,7 @@ rmSync(dist, { recursive: true, force: true });
 rmSync(join(root, 'build'), { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
-execFileSync(process.execPath, [ncc, 'build', 'build/entry.js', '-o', 'dist/lib', '-C', '-q', '--target', 'es2023', '--license', 'licenses.txt'], {
+execFileSync(process.execPath, [ncc, 'build', 'build/entry.js', '-o', 'dist/lib', '-C', '-q', '-m', '--target', 'es2023', '--license', 'licenses.txt'], {
   cwd: root,
   stdio: 'inherit',
 });

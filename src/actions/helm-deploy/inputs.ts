@@ -2,8 +2,25 @@ import { checkNamespace, checkRelease } from '../../core/names.ts';
 import type { UpgradeOptions } from '../../helm/argv.ts';
 import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
+import { inputError } from '../../core/errors.ts';
+import { isColor } from '../../bluegreen/index.ts';
+import type { Color, OldColorAction } from '../../bluegreen/index.ts';
+
+export interface BlueGreenInputs {
+  service: string;
+  colorLabel: string;
+  initialColor?: Color;
+  keepOldMs: number;
+  checkIntervalMs: number;
+  readyTimeoutMs: number;
+  oldColor: OldColorAction;
+  /** Switch the live Service back to the other color instead of deploying. */
+  rollback: boolean;
+}
 
 export interface HelmDeployInputs {
+  strategy: 'rolling' | 'blue-green';
+  blueGreen: BlueGreenInputs;
   upgrade: Omit<UpgradeOptions, 'description'> & { description?: string };
   secretValues: Record<string, unknown>;
   rollbackOnFailure: boolean;
@@ -46,7 +63,24 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
     serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
     kubeContext: inputs.string('kube-context') || undefined,
   };
+  const initialColor = inputs.string('initial-color');
+  if (initialColor && !isColor(initialColor)) throw inputError('initial-color', initialColor, 'is not a color', 'use blue or green');
+  const blueGreen: BlueGreenInputs = {
+    service: inputs.string('service', release),
+    colorLabel: inputs.string('color-label', 'color'),
+    initialColor: initialColor ? (initialColor as Color) : undefined,
+    keepOldMs: inputs.duration('keep-old', '5m'),
+    checkIntervalMs: inputs.duration('check-interval', '10s'),
+    readyTimeoutMs: inputs.duration('ready-timeout', '1m'),
+    oldColor: inputs.oneOf('old-color', ['uninstall', 'keep'], 'uninstall'),
+    rollback: inputs.bool('blue-green-rollback', false),
+  };
+  checkNamespace('service', blueGreen.service);
+  const strategy = inputs.oneOf('strategy', ['rolling', 'blue-green'], 'rolling');
+  if (blueGreen.rollback && strategy !== 'blue-green') throw inputError('blue-green-rollback', 'true', 'needs strategy: blue-green', 'set strategy: blue-green, or use helm rollback for a rolling release');
   return {
+    strategy,
+    blueGreen,
     upgrade,
     secretValues: secretVals,
     rollbackOnFailure: inputs.bool('rollback-on-failure', true),

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { createCluster } from '../../kube/client.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import { humanDuration } from '../../core/duration.ts';
@@ -9,12 +10,35 @@ import type { ActionContext, ActionModule } from '../common/context.ts';
 import { explainHelmError, openHelmSession, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAfterCancel } from './post.ts';
 import { parseInputs } from './inputs.ts';
+import type { HelmDeployInputs } from './inputs.ts';
+import type { Cluster } from '../../kube/ports.ts';
+import { deployBlueGreen, rollbackBlueGreen } from '../../bluegreen/index.ts';
+import type { BlueGreenOutcome } from '../../bluegreen/index.ts';
+import type { Helm } from '../../helm/helm.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export const STATE_INFLIGHT = 'helm-deploy-inflight';
 
 export interface HelmDeployDeps {
   run?: CommandRunner;
   clock?: Clock;
+  /** Injected in tests; defaults to the client-node adapter (blue-green only). */
+  createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
+}
+
+export function blueGreenMarkdown(o: BlueGreenOutcome): string {
+  const rows = [
+    ['service', `\`${o.namespace}/${o.service}\``],
+    ['status', o.status],
+    ['live color', o.liveColor ?? '(none)'],
+    ['previous color', o.previousColor ?? '(none)'],
+    ['blue revision', o.revisions.blue ? String(o.revisions.blue) : '—'],
+    ['green revision', o.revisions.green ? String(o.revisions.green) : '—'],
+    ['old color', o.oldColor ?? '—'],
+    ['duration', humanDuration(o.durationMs)],
+  ];
+  if (o.error) rows.push(['error', o.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);
+  return `### helm-deploy (blue-green): ${o.release}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n\n${o.steps.map((x) => `1. ${x}`).join('\n')}\n`;
 }
 
 /** The default revision description: which run put this revision there (the ledger). */
@@ -41,6 +65,51 @@ export function summaryMarkdown(o: DeployOutcome): string {
   return `### helm-deploy: ${o.release}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
 }
 
+async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
+  return createCluster(o);
+}
+
+async function blueGreen(ctx: ActionContext, inp: HelmDeployInputs, upgrade: HelmDeployInputs['upgrade'] & { description: string }, ports: { helm: Helm; cluster: Cluster; clock: Clock; logger: Logger }): Promise<void> {
+  const bg = inp.blueGreen;
+  const common = { service: bg.service, colorLabel: bg.colorLabel, readyTimeoutMs: bg.readyTimeoutMs, checkIntervalMs: bg.checkIntervalMs, signal: ctx.signal };
+  const o = bg.rollback
+    ? await rollbackBlueGreen({ ...common, release: upgrade.release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext }, ports)
+    : await deployBlueGreen(
+        {
+          ...common,
+          upgrade,
+          initialColor: bg.initialColor,
+          keepOldMs: bg.keepOldMs,
+          oldColor: bg.oldColor,
+          rollbackOnFailure: inp.rollbackOnFailure,
+          recoverPending: inp.recoverPending,
+          onUpgradeStart: (release, previous) =>
+            ctx.saveState(STATE_INFLIGHT, JSON.stringify({ release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext, helm: inp.helm, previous, timeoutMs: upgrade.timeoutMs })),
+        },
+        ports,
+      ).catch(explainHelmError);
+  ctx.saveState(STATE_INFLIGHT, '');
+  const live = o.liveColor ? o.revisions[o.liveColor] : undefined;
+  const prev = o.previousColor ? o.revisions[o.previousColor] : undefined;
+  ctx.setOutput('status', o.status);
+  ctx.setOutput('live-color', o.liveColor ?? '');
+  ctx.setOutput('previous-color', o.previousColor ?? '');
+  ctx.setOutput('blue-revision', o.revisions.blue ?? '');
+  ctx.setOutput('green-revision', o.revisions.green ?? '');
+  ctx.setOutput('revision', live ?? '');
+  ctx.setOutput('previous-revision', prev ?? '');
+  ctx.setOutput('chart-version', o.deploy?.chartVersion ?? '');
+  ctx.setOutput('app-version', o.deploy?.appVersion ?? '');
+  ctx.setOutput('changed', o.switched);
+  await ctx.summary(blueGreenMarkdown(o));
+  const line = `${o.namespace}/${o.service}: ${o.status}, live color ${o.previousColor ?? '(none)'} -> ${o.liveColor ?? '(none)'}`;
+  if (['switched', 'unchanged', 'dry-run'].includes(o.status) || (bg.rollback && o.status === 'rolled-back')) {
+    ctx.logger.info(line);
+    return;
+  }
+  throw new Error(`${line}: ${o.error ?? o.status}`);
+}
+
 export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
   const clock = deps.clock ?? systemClock;
   return {
@@ -51,6 +120,11 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         const valuesFiles = [...inp.upgrade.valuesFiles];
         if (Object.keys(inp.secretValues).length) valuesFiles.push(session.private.write('secret-values.yaml', stringify(inp.secretValues)));
         const upgrade = { ...inp.upgrade, valuesFiles, description: inp.upgrade.description ?? runDescription(ctx.env, 'helm-deploy') };
+        if (inp.strategy === 'blue-green') {
+          const cluster = await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext });
+          await blueGreen(ctx, inp, upgrade, { helm: session.helm, cluster, clock, logger: ctx.logger });
+          return;
+        }
         const outcome = await deployRelease(
           {
             upgrade,

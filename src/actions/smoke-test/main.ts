@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createCluster } from '../../kube/client.ts';
 import { dirname, join, resolve } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -26,7 +27,6 @@ export interface SmokeTestDeps {
 }
 
 export async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
-  const { createCluster } = await import('../../kube/client.ts');
   return createCluster(o);
 }
 

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createCluster } from '../../kube/client.ts';
 import { dirname, join } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -40,7 +41,6 @@ function runId(env: NodeJS.ProcessEnv): string {
 }
 
 async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
-  const { createCluster } = await import('../../kube/client.ts');
   return createCluster(o);
 }
 
