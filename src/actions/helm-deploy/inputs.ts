@@ -46,7 +46,7 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
   const namespace = checkNamespace('namespace', inputs.required('namespace', 'name the namespace of the release'));
   const chart = parseChart(inputs);
   const secretVals = secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v));
-  const kubeconfig = inputs.secret('kubeconfig');
+  const kubeconfig = inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */;
   const upgrade = {
     release,
     namespace,

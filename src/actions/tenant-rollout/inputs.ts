@@ -145,7 +145,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     verifyWorkloads: inputs.bool('verify-workloads', true),
     reportFile: inputs.string('report-file'),
     ...verification(inputs),
-    kubeconfig: inputs.secret('kubeconfig'),
+    kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     helmBinary: inputs.string('helm', 'helm'),
   };
 }
