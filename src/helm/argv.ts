@@ -90,9 +90,12 @@ export function getValuesArgv(release: string, revision: number, t: KubeTarget):
   return ['get', 'values', release, '--revision', String(revision), ...kubeFlags(t), '--output', 'json'];
 }
 
-/** One page of every release in every namespace (helm's default page is 256). */
-export function listAllArgv(offset: number, max: number, kubeContext?: string): string[] {
-  return ['list', '--all-namespaces', '--all', '--max', String(max), '--offset', String(offset), ...(kubeContext ? ['--kube-context', kubeContext] : []), '--output', 'json'];
+/**
+ * One page of every release in every namespace, in any status (helm's default page is 256).
+ * Helm 3 hides some statuses unless asked with --all; Helm 4 lists all and has no --all.
+ */
+export function listAllArgv(offset: number, max: number, v: HelmVersion, kubeContext?: string): string[] {
+  return ['list', '--all-namespaces', ...(v.major === 3 ? ['--all'] : []), '--max', String(max), '--offset', String(offset), ...(kubeContext ? ['--kube-context', kubeContext] : []), '--output', 'json'];
 }
 
 export const versionArgv = ['version', '--template', '{{.Version}}'];

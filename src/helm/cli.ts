@@ -102,7 +102,7 @@ export class HelmCli implements Helm {
     const page = 1000;
     const out: ListedRelease[] = [];
     for (let offset = 0; ; offset += page) {
-      const text = (await this.helm(listAllArgv(offset, page, kubeContext))).trim();
+      const text = (await this.helm(listAllArgv(offset, page, this.version, kubeContext))).trim();
       const rows = (text ? JSON.parse(text) : []) as ListedRelease[];
       out.push(...rows);
       if (rows.length < page) return out;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rollbackArgv, uninstallArgv, upgradeArgv, historyArgv } from '../../src/helm/argv.ts';
+import { rollbackArgv, uninstallArgv, upgradeArgv, historyArgv, listAllArgv } from '../../src/helm/argv.ts';
 import type { UpgradeOptions } from '../../src/helm/argv.ts';
 import { parseHelmVersion } from '../../src/helm/version.ts';
 import { readFileSync } from 'node:fs';
@@ -84,6 +84,10 @@ describe('rollback and uninstall argv', () => {
     [4, ['uninstall', 'a', '--namespace', 'tenant-a', '--wait=watcher', '--timeout', '60s']],
   ] as const)('uninstall, helm %d', (major, argv) => {
     expect(uninstallArgv('a', t, major === 3 ? helm3 : helm4)).toEqual(argv);
+  });
+  it('list --all-namespaces pages through every status (Helm 4 has no --all)', () => {
+    expect(listAllArgv(1000, 1000, helm3, 'prod')).toEqual(['list', '--all-namespaces', '--all', '--max', '1000', '--offset', '1000', '--kube-context', 'prod', '--output', 'json']);
+    expect(listAllArgv(0, 1000, helm4)).toEqual(['list', '--all-namespaces', '--max', '1000', '--offset', '0', '--output', 'json']);
   });
   it('history asks for JSON and the whole history', () => {
     expect(historyArgv('a', { namespace: 'tenant-a', kubeContext: 'c' })).toEqual(['history', 'a', '--namespace', 'tenant-a', '--kube-context', 'c', '--max', '256', '--output', 'json']);

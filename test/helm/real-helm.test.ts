@@ -107,6 +107,12 @@ describe.each([3, 4] as const)('Helm layer with the real helm %i', (major) => {
     expect(kube.get('deployments', NS, 'gamma')?.spec.template.spec.containers[0].image).toMatch(/:1\.1\.0$/);
   });
 
+  it('lists every release of the cluster with its versions (what the fleet runs now)', async () => {
+    const all = await helm.listAll();
+    expect(all.map((r) => `${r.namespace}/${r.name}`).sort()).toEqual(expect.arrayContaining([`${NS}/alpha`, `${NS}/beta`, `${NS}/gamma`]));
+    expect(all.find((r) => r.name === 'alpha')).toMatchObject({ chart: 'tenant-app-1.3.0', app_version: '1.3.0', status: 'deployed' });
+  });
+
   it('helm refuses to upgrade a pending release with the error HelmError recognises', { timeout: 60_000 }, async () => {
     // Memory driver, preloaded: helm itself reads the history and refuses the upgrade.
     const data = join(home, 'releases.yaml');

@@ -1,0 +1,109 @@
+/**
+ * tenant-rollout run through its own folder (dist/) with the real helm 4 against the wire-level
+ * API fake: issue 3's scenario (discovery, pilot 2, waves of 5; a bad image stops at the pilot and
+ * touches nobody else; a re-run skips what is done), plus smoke checks against a local server.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RolloutReport } from '../../src/rollout/report.ts';
+import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { exampleChart, helmBinaries } from '../support/tools.ts';
+import { runAction } from './run-action.ts';
+
+const tenants = Array.from({ length: 12 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
+
+describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () => {
+  let kube: FakeKube;
+  let server: Server;
+  let base = '';
+  const unhealthy = new Set<string>();
+  beforeAll(async () => {
+    kube = await startFakeKube({ crashLoopIntervalMs: 200 });
+    for (const t of tenants) kube.addTenantNamespaces([`tenant-${t}`], ['t01', 't02'].includes(t) ? { ring: 'pilot' } : {});
+    kube.addNamespaces(['not-a-tenant']);
+    // The tenants' public endpoints: /<slug>/api/health answers like the seeds' app.
+    server = createServer((req, res) => {
+      const slug = req.url!.split('/')[1]!;
+      res.setHeader('content-type', 'application/json');
+      if (unhealthy.has(slug)) return res.writeHead(503).end('{"status":"down"}');
+      res.end(req.url!.endsWith('/api/ready') ? '{"ready":true}' : '{"status":"ok"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await kube?.close();
+    server?.close();
+  });
+
+  const rollout = async (tag: string, over: Record<string, string> = {}) => {
+    const r = await runAction('tenant-rollout', {
+      chart: exampleChart,
+      set: `image.tag=${tag}`,
+      pilot: 'ring=pilot',
+      'batch-size': '5',
+      'max-parallel': '5',
+      timeout: tag === 'bad' ? '4s' : '30s',
+      kubeconfig: kube.kubeconfigYaml,
+      helm: helmBinaries[4],
+      ...over,
+    });
+    return { ...r, report: r.outputs.report ? (JSON.parse(r.outputs.report) as RolloutReport) : undefined };
+  };
+  const releaseCount = (t: string) => kube.list('secrets', `tenant-${t}`).filter((s) => s.metadata.labels?.owner === 'helm').length;
+
+  it('phase plan: discovery through the API, the plan and its promotion, nothing deployed', async () => {
+    const r = await rollout('1.0.0', { phase: 'plan', 'release-version': 'v1.0.0' });
+    expect(r.code, r.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    const plan = JSON.parse(r.outputs.plan!);
+    expect(plan.pilot.map((t: { id: string }) => t.id)).toEqual(['t01', 't02']);
+    expect(plan.waves.map((w: unknown[]) => w.length)).toEqual([5, 5]);
+    expect(r.outputs).toMatchObject({ promotion: 'initial', gate: 'approval' });
+    expect(r.summary).toContain('| pilot |');
+    expect(tenants.map(releaseCount)).toEqual(tenants.map(() => 0));
+  });
+
+  it('deploys the pilot, then waves of 5, every tenant verified', { timeout: 180_000 }, async () => {
+    const r = await rollout('1.0.0');
+    expect(r.code, r.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    expect(r.report!.counts.succeeded).toBe(12);
+    expect(r.outputs.succeeded).toBe('12');
+    expect(r.report!.tenants.map((t) => t.step)).toEqual(['pilot', 'pilot', ...Array(5).fill('wave 1/2'), ...Array(5).fill('wave 2/2')]);
+    expect(r.summary).toMatch(/tenant-rollout \(all\): ✅ succeeded/);
+    expect(r.stdout).toMatch(/wave 2\/2 \(3\/3\): 5\/5 done · overall 12\/12, 0 failed/);
+  });
+
+  it('a bad image fails the pilot, which is rolled back, and no other tenant is touched', { timeout: 180_000 }, async () => {
+    const before = tenants.map(releaseCount);
+    const r = await rollout('bad');
+    expect(r.code).toBe(1);
+    expect(r.report!.tenants.filter((t) => t.step === 'pilot').map((t) => [t.id, t.status, t.revisionBefore, t.revisionAfter])).toEqual([
+      ['t01', 'failed-rolled-back', 1, 3],
+      ['t02', 'failed-rolled-back', 1, 3],
+    ]);
+    expect(r.report!.counts.skipped).toBe(10);
+    // The budget is spent at the first failure; the other pilot, already in flight, finishes (and fails too).
+    expect(r.report!.stoppedBecause).toMatch(/^failure budget spent: 1 failed, 0 allowed/);
+    expect(tenants.slice(2).map(releaseCount)).toEqual(before.slice(2));
+    expect(r.stdout).toMatch(/::error::tenant-rollout failed: 0 succeeded, 0 unchanged, 2 failed and rolled back/);
+  });
+
+  it('a re-run with the good image skips everyone already on it (the pilots via their rollback revision)', { timeout: 180_000 }, async () => {
+    const r = await rollout('1.0.0');
+    expect(r.code).toBe(0);
+    expect(r.report!.counts.unchanged).toBe(12);
+    expect(tenants.map(releaseCount)).toEqual(tenants.map((t) => (['t01', 't02'].includes(t) ? 3 : 1)));
+  });
+
+  it('a smoke check failing after a successful upgrade rolls that tenant back and spends the budget', { timeout: 180_000 }, async () => {
+    unhealthy.add('t07');
+    const r = await rollout('1.1.0', { 'smoke-url': `${base}/{{ tenant.slug }}`, 'max-failures': '1', 'max-parallel': '1' });
+    unhealthy.delete('t07');
+    expect(r.code).toBe(1);
+    const t07 = r.report!.tenants.find((t) => t.id === 't07')!;
+    expect(t07.status).toBe('failed-rolled-back');
+    expect(t07.error).toMatch(/smoke check .*health.*503/);
+    expect(r.report!.counts.succeeded).toBe(11);
+  });
+});
