@@ -13,5 +13,5 @@ export default tseslint.config(
     },
   },
   { files: ['src/actions/common/github.ts'], rules: { 'no-restricted-imports': 'off' } },
-  { files: ['scripts/**/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly' } } },
+  { files: ['scripts/**/*.mjs', 'examples/**/*.js'], languageOptions: { globals: { console: 'readonly', process: 'readonly' } } },
 );

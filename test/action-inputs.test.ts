@@ -8,12 +8,16 @@ import { repoRoot } from './support/tools.ts';
 // Every action.yml input is read by the code, and the code reads no input it does not declare
 // (STYLE.md habit 6). Each action exports `parseInputs(inputs)`; it is fed the example values in
 // test/fixtures/inputs/<action>.json, which must be a valid, complete set.
-const actionDirs = readdirSync(repoRoot, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join(repoRoot, d.name, 'action.yml')))
-  .map((d) => d.name);
+// The root action.yml (uses: dotmac/deploy-actions@v1) is the `release` module, run from dist/root.
+const actionDirs = [
+  ...readdirSync(repoRoot, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(repoRoot, d.name, 'action.yml')))
+    .map((d) => ({ dir: d.name, name: d.name, dist: `../dist/${d.name}` })),
+  { dir: '.', name: 'release', dist: 'dist/root' },
+];
 
-describe.each(actionDirs)('%s/action.yml', (name) => {
-  const yml = parse(readFileSync(join(repoRoot, name, 'action.yml'), 'utf8')) as {
+describe.each(actionDirs)('$dir/action.yml', ({ dir, name, dist }) => {
+  const yml = parse(readFileSync(join(repoRoot, dir, 'action.yml'), 'utf8')) as {
     inputs?: Record<string, { description?: string; default?: unknown; required?: boolean }>;
     outputs?: Record<string, { description?: string }>;
     runs: { using: string; main: string; post?: string };
@@ -22,8 +26,9 @@ describe.each(actionDirs)('%s/action.yml', (name) => {
 
   it('runs on node24 from the shared dist through its own stub', () => {
     expect(yml.runs.using).toBe('node24');
-    expect(yml.runs.main).toBe(`../dist/${name}/index.js`);
-    if (yml.runs.post) expect(yml.runs.post).toBe(`../dist/${name}/post.js`);
+    expect(yml.runs.main).toBe(`${dist}/index.js`);
+    if (yml.runs.post) expect(yml.runs.post).toBe(`${dist}/post.js`);
+    expect(existsSync(join(repoRoot, dir, yml.runs.main))).toBe(true);
   });
 
   it('documents every input and output', () => {

@@ -16,12 +16,24 @@ import { deployBlueGreen, rollbackBlueGreen } from '../../bluegreen/index.ts';
 import type { BlueGreenOutcome } from '../../bluegreen/index.ts';
 import type { Helm } from '../../helm/helm.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { VerifyResult } from '../../helm/deploy.ts';
 
 export const STATE_INFLIGHT = 'helm-deploy-inflight';
+
+/** What the root action adds to helm-deploy: checks after the upgrade, and a watch window after that. */
+export interface DeployExtension {
+  needsCluster: boolean;
+  /** Extra verification of the new revision (rolling) or the idle color (blue-green); a failure rolls back. */
+  verify?(target: { namespace: string; release: string; color?: string; service?: string }, ports: { cluster?: Cluster; clock: Clock }): Promise<VerifyResult>;
+  /** After a successful deploy: watch it, and undo it (throwing) when it breaches. */
+  watch?(deployed: { namespace: string; release: string; previousRevision?: number; blueGreen?: BlueGreenOutcome }, ports: { helm: Helm; cluster?: Cluster; clock: Clock }): Promise<void>;
+}
 
 export interface HelmDeployDeps {
   run?: CommandRunner;
   clock?: Clock;
+  /** The root action's additions (smoke checks, watch window). */
+  extension?: (ctx: ActionContext) => DeployExtension;
   /** Injected in tests; defaults to the client-node adapter (blue-green only). */
   createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
 }
@@ -69,7 +81,13 @@ async function defaultCluster(o: { kubeconfigPath?: string; context?: string }):
   return createCluster(o);
 }
 
-async function blueGreen(ctx: ActionContext, inp: HelmDeployInputs, upgrade: HelmDeployInputs['upgrade'] & { description: string }, ports: { helm: Helm; cluster: Cluster; clock: Clock; logger: Logger }): Promise<void> {
+async function blueGreen(
+  ctx: ActionContext,
+  inp: HelmDeployInputs,
+  upgrade: HelmDeployInputs['upgrade'] & { description: string },
+  ports: { helm: Helm; cluster: Cluster; clock: Clock; logger: Logger },
+  ext?: DeployExtension,
+): Promise<BlueGreenOutcome> {
   const bg = inp.blueGreen;
   const common = { service: bg.service, colorLabel: bg.colorLabel, readyTimeoutMs: bg.readyTimeoutMs, checkIntervalMs: bg.checkIntervalMs, signal: ctx.signal };
   const o = bg.rollback
@@ -83,6 +101,7 @@ async function blueGreen(ctx: ActionContext, inp: HelmDeployInputs, upgrade: Hel
           oldColor: bg.oldColor,
           rollbackOnFailure: inp.rollbackOnFailure,
           recoverPending: inp.recoverPending,
+          smoke: ext?.verify ? (t) => ext.verify!({ namespace: t.namespace, release: t.release, color: t.color, service: t.service }, ports) : undefined,
           onUpgradeStart: (release, previous) =>
             ctx.saveState(STATE_INFLIGHT, JSON.stringify({ release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext, helm: inp.helm, previous, timeoutMs: upgrade.timeoutMs })),
         },
@@ -105,7 +124,7 @@ async function blueGreen(ctx: ActionContext, inp: HelmDeployInputs, upgrade: Hel
   const line = `${o.namespace}/${o.service}: ${o.status}, live color ${o.previousColor ?? '(none)'} -> ${o.liveColor ?? '(none)'}`;
   if (['switched', 'unchanged', 'dry-run'].includes(o.status) || (bg.rollback && o.status === 'rolled-back')) {
     ctx.logger.info(line);
-    return;
+    return o;
   }
   throw new Error(`${line}: ${o.error ?? o.status}`);
 }
@@ -115,14 +134,17 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
   return {
     async main(ctx: ActionContext) {
       const inp = parseInputs(ctx.inputs);
+      const ext = deps.extension?.(ctx);
       const session = await openHelmSession(ctx, { binary: inp.helm, kubeconfig: inp.kubeconfig, run: deps.run });
       try {
         const valuesFiles = [...inp.upgrade.valuesFiles];
         if (Object.keys(inp.secretValues).length) valuesFiles.push(session.private.write('secret-values.yaml', stringify(inp.secretValues)));
         const upgrade = { ...inp.upgrade, valuesFiles, description: inp.upgrade.description ?? runDescription(ctx.env, 'helm-deploy') };
+        const cluster =
+          inp.strategy === 'blue-green' || ext?.needsCluster ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext }) : undefined;
         if (inp.strategy === 'blue-green') {
-          const cluster = await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext });
-          await blueGreen(ctx, inp, upgrade, { helm: session.helm, cluster, clock, logger: ctx.logger });
+          const o = await blueGreen(ctx, inp, upgrade, { helm: session.helm, cluster: cluster!, clock, logger: ctx.logger }, ext);
+          if (ext?.watch && o.status === 'switched') await ext.watch({ namespace: upgrade.namespace, release: upgrade.release, blueGreen: o }, { helm: session.helm, cluster, clock });
           return;
         }
         const outcome = await deployRelease(
@@ -131,6 +153,7 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
             rollbackOnFailure: inp.rollbackOnFailure,
             recoverPending: inp.recoverPending,
             compareContent: true,
+            verify: ext?.verify ? () => ext.verify!({ namespace: upgrade.namespace, release: upgrade.release }, { cluster, clock }) : undefined,
             signal: ctx.signal,
             // If the runner kills us mid-upgrade, the post step knows what to return to.
             onUpgradeStart: (previous) =>
@@ -149,6 +172,7 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         const line = `${outcome.namespace}/${outcome.release}: ${outcome.status}, revision ${outcome.previousRevision ?? '(none)'} -> ${outcome.revision || '(none)'} in ${humanDuration(outcome.durationMs)}`;
         if (outcome.status === 'deployed' || outcome.status === 'dry-run') {
           ctx.logger.info(line);
+          if (ext?.watch && outcome.status === 'deployed') await ext.watch({ namespace: upgrade.namespace, release: upgrade.release, previousRevision: outcome.previousRevision }, { helm: session.helm, cluster, clock });
           return;
         }
         throw new Error(`${line}: ${outcome.error}`);

@@ -1,0 +1,68 @@
+import { analyze } from '../../analysis/analyze.ts';
+import { prometheusApi } from '../../analysis/prometheus.ts';
+import { rollbackBlueGreen } from '../../bluegreen/index.ts';
+import { silentLogger } from '../../core/logger.ts';
+import { runSmokeChecks } from '../../verify/smoke.ts';
+import { fetchHttp } from '../../verify/http.ts';
+import type { ActionContext, ActionModule } from '../common/context.ts';
+import { createHelmDeploy } from '../helm-deploy/main.ts';
+import type { DeployExtension } from '../helm-deploy/main.ts';
+import { expandSmokeUrl, parseExtra } from './inputs.ts';
+
+/**
+ * The root action (`uses: dotmac/deploy-actions@v1`): one release end to end for a product with a
+ * single deployment. helm-deploy (rolling or blue-green), then the smoke checks against what was
+ * deployed (a failure rolls it back), then a watch window analysed like auto-rollback (a breach
+ * rolls it back to the revision recorded before the deploy, or switches the color back).
+ */
+function extension(ctx: ActionContext): DeployExtension {
+  const x = parseExtra(ctx.inputs);
+  return {
+    needsCluster: x.verifyWorkloads || x.watchMs > 0,
+    async verify(t, { cluster, clock }) {
+      if (cluster && x.verifyWorkloads && !t.color) {
+        const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
+        if (!h.healthy) return { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
+      }
+      if (!x.smokeUrl) return { ok: true };
+      const url = expandSmokeUrl(x.smokeUrl, { release: t.release, namespace: t.namespace, color: t.color, service: t.service ?? t.release });
+      const rep = await runSmokeChecks([{ name: t.release, url }], x.smokeChecks, { clock, logger: silentLogger, http: fetchHttp }, { concurrency: 4, deadlineMs: 120_000, signal: ctx.signal });
+      ctx.setOutput('smoke', rep.passed ? 'passed' : 'failed');
+      const failed = rep.targets.flatMap((r) => r.checks).filter((c) => !c.passed);
+      return failed.length ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') } : { ok: true };
+    },
+    async watch(d, { helm, cluster, clock }) {
+      if (x.watchMs <= 0) return;
+      const target = { id: d.release, slug: d.release, namespace: d.namespace, release: d.blueGreen?.liveColor ? `${d.release}-${d.blueGreen.liveColor}` : d.release };
+      const prometheus = x.prometheusUrl ? prometheusApi({ url: x.prometheusUrl, token: x.prometheusToken || undefined, http: fetchHttp }) : undefined;
+      const result = await analyze([target], x.metrics, { clock, logger: ctx.logger, prometheus, cluster, http: fetchHttp }, { durationMs: x.watchMs, intervalMs: x.watchIntervalMs, signal: ctx.signal });
+      const verdict = result.targets[0];
+      ctx.setOutput('verdict', result.verdict);
+      await ctx.summary(`### watch: ${result.verdict}\n\n${verdict?.metrics.map((m) => `- ${m.metric} (\`${m.query}\`): ${m.phase}, ${m.reason}`).join('\n') ?? ''}\n`);
+      if (result.verdict !== 'failed') {
+        if (result.verdict === 'inconclusive') ctx.logger.warning(`watch: inconclusive (${verdict?.reason}): not rolled back`);
+        ctx.setOutput('rolled-back', false);
+        return;
+      }
+      const why = verdict?.reason ?? 'a metric breached';
+      if (d.blueGreen) {
+        const back = await rollbackBlueGreen({ release: d.release, namespace: d.namespace, service: d.blueGreen.service, signal: ctx.signal }, { helm, cluster: cluster!, clock, logger: ctx.logger });
+        ctx.setOutput('rolled-back', back.status === 'rolled-back');
+        ctx.setOutput('live-color', back.liveColor ?? '');
+        throw new Error(`watch: ${why}; switched the live Service back to ${back.liveColor ?? '(none)'} (${back.status})`);
+      }
+      if (d.previousRevision === undefined) {
+        await helm.uninstall(d.release, { namespace: d.namespace, wait: 'ready', timeoutMs: 300_000 });
+        ctx.setOutput('rolled-back', true);
+        throw new Error(`watch: ${why}; the release had no earlier revision and was uninstalled`);
+      }
+      await helm.rollback(d.release, d.previousRevision, { namespace: d.namespace, wait: 'ready', timeoutMs: 300_000 });
+      ctx.setOutput('rolled-back', true);
+      ctx.setOutput('revision', (await helm.history(d.release, { namespace: d.namespace })).at(-1)?.revision ?? '');
+      ctx.setOutput('status', 'rolled-back');
+      throw new Error(`watch: ${why}; rolled back to revision ${d.previousRevision}`);
+    },
+  };
+}
+
+export const release: ActionModule = createHelmDeploy({ extension });

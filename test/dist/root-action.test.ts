@@ -1,0 +1,65 @@
+/**
+ * The root action (uses: dotmac/deploy-actions@v1) through dist/root: helm-deploy, then smoke
+ * checks, then a watch window whose breach rolls the release back to the recorded revision.
+ * Real helm 4 against the wire-level API fake; smoke checks against a local server.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { exampleChart, helmBinaries } from '../support/tools.ts';
+import { runAction } from './run-action.ts';
+
+describe('root action through dist/root', () => {
+  let kube: FakeKube;
+  let server: Server;
+  let base = '';
+  let healthStatus = 200;
+  beforeAll(async () => {
+    kube = await startFakeKube({ crashLoopIntervalMs: 200 });
+    kube.addNamespaces(['todo']);
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/api/orders') return res.writeHead(500).end('{"error":"boom"}'); // broken in the new version
+      res.writeHead(req.url === '/api/health' ? healthStatus : 200).end(req.url === '/api/ready' ? '{"ready":true}' : '{"status":"ok"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await kube?.close();
+    server?.close();
+  });
+  const release = (over: Record<string, string>) =>
+    runAction('root', { release: 'todo', namespace: 'todo', chart: exampleChart, timeout: '30s', kubeconfig: kube.kubeconfigYaml, helm: helmBinaries[4], 'smoke-url': base, ...over });
+  const image = () => kube.get('deployments', 'todo', 'todo')?.spec.template.spec.containers[0].image as string;
+
+  it('deploys, passes the smoke checks, and a healthy watch keeps it', { timeout: 60_000 }, async () => {
+    const r = await release({ set: 'image.tag=1.0.0', watch: '2s', 'watch-interval': '1s', metrics: '- name: crash-loops\n  provider: kubernetes\n  query: crash-loops\n  failure-condition: result > 0\n' });
+    expect(r.code, r.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    expect(r.outputs).toMatchObject({ status: 'deployed', revision: '1', smoke: 'passed', verdict: 'healthy', 'rolled-back': 'false' });
+  });
+
+  it('a failing smoke check rolls the upgrade back before anything else', { timeout: 60_000 }, async () => {
+    healthStatus = 503;
+    const r = await release({ set: 'image.tag=1.1.0' });
+    healthStatus = 200;
+    expect(r.code).toBe(1);
+    expect(r.outputs).toMatchObject({ status: 'rolled-back', smoke: 'failed', 'previous-revision': '1' });
+    expect(image()).toMatch(/:1\.0\.0$/);
+  });
+
+  it('a watch that sees errors climb rolls back to the revision recorded before the deploy', { timeout: 60_000 }, async () => {
+    const r = await release({
+      set: 'image.tag=1.2.0',
+      watch: '3s',
+      'watch-interval': '1s',
+      // The smoke checks pass; the watch's own checks hit an endpoint the new version broke.
+      metrics: `- name: orders\n  provider: http\n  url: ${base}\n  checks:\n    - name: orders\n      path: /api/orders\n      status: 200\n  failure-condition: result >= 0.5\n`,
+    });
+    expect(r.code).toBe(1);
+    expect(r.outputs).toMatchObject({ smoke: 'passed', verdict: 'failed', 'rolled-back': 'true', status: 'rolled-back' });
+    expect(r.stdout).toMatch(/::error::watch: .*rolled back to revision 3/);
+    expect(image()).toMatch(/:1\.0\.0$/);
+  });
+});
