@@ -106,4 +106,46 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
     expect(t07.error).toMatch(/smoke check .*health.*503/);
     expect(r.report!.counts.succeeded).toBe(11);
   });
+
+  it('cancelled mid-wave: no new tenant starts, the ones in flight go back, the report says cancelled', { timeout: 120_000 }, async () => {
+    let sent = false;
+    const r = await runAction(
+      'tenant-rollout',
+      {
+        chart: exampleChart,
+        set: 'image.tag=pending', // pods never start: every upgrade waits until cancelled
+        pilot: '0',
+        'batch-size': '100%',
+        'max-parallel': '2',
+        timeout: '90s',
+        kubeconfig: kube.kubeconfigYaml,
+        helm: helmBinaries[4],
+      },
+      {
+        onStart: (kill) => {
+          const t = setInterval(() => {
+            const pending = tenants.filter((x) => kube.list('secrets', `tenant-${x}`).some((sec) => String(sec.metadata.labels?.status).startsWith('pending-')));
+            if (pending.length < 2) return;
+            clearInterval(t);
+            sent = true;
+            setTimeout(() => kill('SIGINT'), 300);
+          }, 50);
+        },
+      },
+    );
+    expect(sent).toBe(true);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.outputs.report!) as RolloutReport;
+    expect(report.outcome).toBe('cancelled');
+    expect(report.stoppedBecause).toBe('the job was cancelled');
+    expect(report.counts['failed-rolled-back']).toBe(2);
+    expect(report.counts.skipped).toBe(10);
+    // The two in flight are back on their last good revision (earlier tests deployed them), not left pending.
+    for (const t of report.tenants.filter((x) => x.status === 'failed-rolled-back')) {
+      const statuses = kube.list('secrets', t.namespace).map((s) => [Number(s.metadata.labels!.version), s.metadata.labels!.status] as const).sort((a, b) => a[0] - b[0]);
+      expect(statuses.at(-1)?.[1], t.id).toBe('deployed');
+      expect(t.revisionAfter).toBe(statuses.at(-1)![0]);
+    }
+    expect(JSON.parse(r.state['tenant-rollout-inflight'] ?? '{"releases":[]}').releases).toEqual([]);
+  });
 });
