@@ -1,61 +1,16 @@
 import { inputError } from '../../core/errors.ts';
-import type { UpgradeOptions } from '../../helm/argv.ts';
 import { parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
-import type { Phase, PilotSpec, WaveSpec } from '../../rollout/plan.ts';
 import { parseSelection } from '../../tenants/select.ts';
-import type { Selection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
+import type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
+
+export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
-import type { HttpCheck } from '../../verify/checks.ts';
 import { placeholders } from '../../verify/template.ts';
 import { parseMetrics } from '../../analysis/metrics.ts';
-import type { Metric } from '../../analysis/metrics.ts';
-
-export type TenantSource =
-  | { kind: 'file'; path: string }
-  | { kind: 'list'; value: string }
-  | { kind: 'namespaces'; selector: string };
-
-export interface TenantRolloutInputs {
-  source: TenantSource;
-  namespacePrefix: string;
-  releaseTemplate: string;
-  tenantValuesFiles: string[];
-  include?: Selection;
-  exclude?: Selection;
-  pilot: PilotSpec;
-  batchSize: WaveSpec;
-  phase: Phase;
-  /** The plan approved earlier (a job output), JSON; empty = plan now. */
-  approvedPlan: string;
-  /** The version being released: with it, the plan classifies the promotion (patch/minor/major). */
-  releaseVersion: string;
-  maintenanceWindow: string;
-  /** Shared helm settings; per-tenant values are added by the rollout. */
-  helm: Omit<UpgradeOptions, 'release' | 'namespace' | 'description'>;
-  secretValues: Record<string, unknown>;
-  identityValues: boolean;
-  maxParallel: number;
-  maxFailures: { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
-  soakMs: number;
-  soakIntervalMs: number;
-  rollbackWaveOnFailure: boolean;
-  recoverPending: boolean;
-  verifyWorkloads: boolean;
-  reportFile: string;
-  /** Per-tenant base URL template for the smoke checks after each upgrade (empty: none). */
-  smokeUrl: string;
-  smokeChecks: HttpCheck[];
-  /** Metrics analysed during each soak (empty: health re-checks only). */
-  analysis: Metric[];
-  prometheusUrl: string;
-  prometheusToken: string;
-  kubeconfig: string;
-  helmBinary: string;
-}
 
 export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
   const v = value.trim() || '0';
@@ -67,11 +22,6 @@ export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailure
   }
   if (!/^\d+$/.test(v)) throw inputError('max-failures', value, 'is not a count or a percentage', 'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)');
   return { kind: 'count', n: Number(v) };
-}
-
-/** Failures allowed for a run over `total` tenants: a percentage rounds down (5% of 10 allows 0). */
-export function allowedFailures(m: TenantRolloutInputs['maxFailures'], total: number): number {
-  return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
 }
 
 function verification(inputs: Inputs) {

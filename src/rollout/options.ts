@@ -1,0 +1,55 @@
+import type { Metric } from '../analysis/metrics.ts';
+import type { UpgradeOptions } from '../helm/argv.ts';
+import type { Selection } from '../tenants/select.ts';
+import type { HttpCheck } from '../verify/checks.ts';
+import type { Phase, PilotSpec, WaveSpec } from './plan.ts';
+
+/** Everything a tenant rollout is asked to do, as plain data (the action and the CLI parse inputs into it). */
+export type TenantSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'list'; value: string }
+  | { kind: 'namespaces'; selector: string };
+
+export interface TenantRolloutInputs {
+  source: TenantSource;
+  namespacePrefix: string;
+  releaseTemplate: string;
+  tenantValuesFiles: string[];
+  include?: Selection;
+  exclude?: Selection;
+  pilot: PilotSpec;
+  batchSize: WaveSpec;
+  phase: Phase;
+  /** The plan approved earlier (a job output), JSON; empty = plan now. */
+  approvedPlan: string;
+  /** The version being released: with it, the plan classifies the promotion (patch/minor/major). */
+  releaseVersion: string;
+  maintenanceWindow: string;
+  /** Shared helm settings; per-tenant values are added by the rollout. */
+  helm: Omit<UpgradeOptions, 'release' | 'namespace' | 'description'>;
+  secretValues: Record<string, unknown>;
+  identityValues: boolean;
+  maxParallel: number;
+  maxFailures: { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
+  soakMs: number;
+  soakIntervalMs: number;
+  rollbackWaveOnFailure: boolean;
+  recoverPending: boolean;
+  verifyWorkloads: boolean;
+  reportFile: string;
+  /** Per-tenant base URL template for the smoke checks after each upgrade (empty: none). */
+  smokeUrl: string;
+  smokeChecks: HttpCheck[];
+  /** Metrics analysed during each soak (empty: health re-checks only). */
+  analysis: Metric[];
+  prometheusUrl: string;
+  prometheusToken: string;
+  kubeconfig: string;
+  helmBinary: string;
+}
+
+/** Failures allowed for a run over `total` tenants: a percentage rounds down (5% of 10 allows 0). */
+export function allowedFailures(m: TenantRolloutInputs['maxFailures'], total: number): number {
+  return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
+}
+
