@@ -89,7 +89,7 @@ describe.each([3, 4] as const)('Helm layer with the real helm %i', (major) => {
   it('a release stuck in pending-upgrade (helm killed mid-upgrade) is refused, then recovered when asked', { timeout: 120_000 }, async () => {
     await deployRelease({ upgrade: upgrade('gamma', '1.0.0'), rollbackOnFailure: true, recoverPending: false }, deps());
     // Upgrade to an image whose pod never starts, and SIGKILL helm while it waits: exactly how
-    // a cancelled runner leaves a release (shared/kube-fixtures/helm4-history-pending-upgrade.json).
+    // a cancelled runner leaves a release (test/fixtures/kube/helm4-history-pending-upgrade.json).
     const wait = major === 4 ? '--wait=watcher' : '--wait';
     const child = spawn(helmBinaries[major], ['upgrade', 'gamma', exampleChart, '-n', NS, '--set', 'image.tag=pending', wait, '--timeout', '120s'], { env, stdio: 'ignore' });
     for (let i = 0; i < 200 && !isPending(latest(await helm.history('gamma', { namespace: NS }))); i++) await new Promise((r) => setTimeout(r, 100));

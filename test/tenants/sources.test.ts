@@ -14,7 +14,7 @@ const ns = (name: string, labels: Record<string, string> = {}, annotations: Reco
 describe('tenantsFromNamespaces', () => {
   it('reads the recorded namespace list: id from the label, slug from the name', () => {
     const items = ['namespaces-page1.json', 'namespaces-page2.json'].flatMap((f) => {
-      const list = JSON.parse(readFileSync(path.resolve('../shared/kube-fixtures', f), 'utf8')) as {
+      const list = JSON.parse(readFileSync(path.resolve('test/fixtures/kube', f), 'utf8')) as {
         items: Array<{ metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> } }>;
       };
       return list.items.map((i) => ns(i.metadata.name, i.metadata.labels ?? {}, i.metadata.annotations ?? {}));

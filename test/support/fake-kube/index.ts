@@ -27,7 +27,7 @@ export type { PodBehaviour } from './controllers.ts';
 export { defaultImageBehaviour } from './controllers.ts';
 
 export interface FakeKubeOptions {
-  /** Where version.json, discovery-api.json and discovery-apis.json are read (default: the shared kube-fixtures). */
+  /** Where version.json, discovery-api.json and discovery-apis.json are read (default: test/fixtures/kube, the recorded fixtures). */
   fixturesDir?: string;
   /** Objects stored as they are before the server starts (no controller touches them until a client writes them). */
   objects?: KubeObject[];
