@@ -48,6 +48,7 @@ async function measure(n: number) {
       soakIntervalMs: 20_000,
       rollbackWaveOnFailure: false,
       recoverPending: false,
+      timeoutMs: 300_000,
       targetFingerprint: () => 'x',
       upgradeFor: (t) => ({ release: t.release, namespace: t.namespace, chart: 'c', valuesFiles: [], set: [], setString: [], createNamespace: false, wait: 'ready', timeoutMs: 1, dryRun: 'none', serverSide: 'auto' }),
     },

@@ -74,6 +74,7 @@ async function scheduling(n: number, maxParallel: number, batch: string) {
       soakIntervalMs: 1000,
       rollbackWaveOnFailure: false,
       recoverPending: false,
+      timeoutMs: 300_000,
       targetFingerprint: () => 'bench',
       upgradeFor: (t) => ({ release: t.release, namespace: t.namespace, chart: 'c', valuesFiles: [], set: [], setString: [], createNamespace: false, wait: 'ready', timeoutMs: 1, dryRun: 'none', serverSide: 'auto' }),
     },

@@ -53,6 +53,9 @@ export interface RolloutOptions {
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
   recoverPending: boolean;
+  /** Where and how long rollbacks outside an upgrade (soak, wave) may take: the rollout's own settings. */
+  kubeContext?: string;
+  timeoutMs: number;
   /** Recorded in each revision's description; a re-run skips releases already carrying it. */
   targetFingerprint: (tenant: Tenant) => string;
   /** Helm upgrade options for one tenant (chart, shared + tenant values, description). */
@@ -209,8 +212,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     r.status = 'failed';
     try {
       if (r.revisionBefore === undefined) throw new Error('no earlier revision to return to');
-      await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, wait: 'ready', timeoutMs: 300_000 });
-      const after = (await p.helm.history(t.release, { namespace: t.namespace })).at(-1)?.revision;
+      await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs });
+      const after = (await p.helm.history(t.release, { namespace: t.namespace, kubeContext: o.kubeContext })).at(-1)?.revision;
       Object.assign(r, { status: 'failed-rolled-back', revisionAfter: after, error: reason });
     } catch (err) {
       Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${errorMessage(err)}` });
@@ -286,8 +289,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
         const r = results.get(t.id)!;
         if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
         try {
-          await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, wait: 'ready', timeoutMs: 300_000 });
-          Object.assign(r, { status: 'rolled-back', error: `rolled back with its wave: ${stoppedBecause}` });
+          await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs });
+          const after = (await p.helm.history(t.release, { namespace: t.namespace, kubeContext: o.kubeContext })).at(-1)?.revision;
+          Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stoppedBecause}` });
         } catch (err) {
           Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
         }

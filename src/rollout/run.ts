@@ -84,7 +84,15 @@ export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts):
     for (const m of r.missing) ports.logger.debug(`no per-tenant values file ${m.path} for ${m.id}`);
     tenants = r.tenants;
   }
-  return { tenants: selectTenants(tenants, { include: inp.include, exclude: inp.exclude }), source };
+  const selected = selectTenants(tenants, { include: inp.include, exclude: inp.exclude });
+  // Every file a tenant will be deployed with must exist now: a missing one found mid-wave would
+  // leave the fleet half-done.
+  for (const t of selected) {
+    for (const f of t.valuesFiles) {
+      if (!ports.exists(f)) throw new ConfigurationError(`tenant "${t.id}"`, `values file "${f}" does not exist`, 'fix the path in the tenants file (relative to the file) or add the file');
+    }
+  }
+  return { tenants: selected, source };
 }
 
 /** The part of the target every tenant shares: chart, shared values files' contents, --set lines, secret values. */
@@ -152,6 +160,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     return fp;
   };
   const steps = stepsForPhase({ pilot, waves }, inp.phase).map((s) => ({ name: s.name, tenants: s.tenants }));
+  // Fingerprints read every values file: compute them all before the first tenant is touched.
+  for (const st of steps) for (const t of st.tenants) targetFingerprint(t);
   const total = steps.reduce((n, s) => n + s.tenants.length, 0);
   const secretFile = Object.keys(inp.secretValues).length ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues)) : undefined;
   const started = ports.clock.now();
@@ -160,10 +170,13 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       steps,
       maxParallel: inp.maxParallel,
       maxFailures: allowedFailures(inp.maxFailures, total),
-      soakMs: inp.soakMs,
+      // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
+      soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
       soakIntervalMs: inp.soakIntervalMs,
       rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
       recoverPending: inp.recoverPending,
+      kubeContext: inp.helm.kubeContext,
+      timeoutMs: inp.helm.timeoutMs,
       targetFingerprint,
       upgradeFor: (t, fp) => {
         const values = deepMerge(inp.identityValues ? { tenant: { id: t.id, slug: t.slug } } : {}, t.values);

@@ -25,7 +25,9 @@ describe('helm-deploy inputs', () => {
   it.each([
     ['missing chart', { chart: '' }, 'input "chart": is required, got "" (give a local chart path, an oci:// reference, or a chart name with repo-url)'],
     ['a chart path that does not exist', { chart: 'charts/nope' }, 'input "chart": does not exist, got "charts/nope"'],
-    ['malformed set', { set: 'image.tag=v1\nnot a pair' }, 'input "set": is not a key=value line, got "not a pair"'],
+    ['malformed set', { set: 'image.tag=v1\nnot a pair' }, 'input "set": is not a key=value line, got "line 2 (no "=")"'],
+    ['malformed set whose value may be secret', { set: 'db password=hunter22' }, 'input "set": is not a key=value line, got "db password=*** (line 1)"'],
+    ['malformed set-secret', { 'set-secret': '=sup3rs3cr3tvalue' }, 'input "set-secret": is not a key.path=value line, got "=*** (line 1)"'],
     ['invalid release name', { release: 'Admin_App' }, 'input "release": is not a valid Helm release name, got "Admin_App"'],
     ['invalid namespace', { namespace: 'tenant;rm -rf' }, 'input "namespace": is not a valid namespace name, got "tenant;rm -rf"'],
     ['timeout not a duration', { timeout: '5 minutes' }, 'input "timeout": is not a duration, got "5 minutes"'],
@@ -37,6 +39,19 @@ describe('helm-deploy inputs', () => {
     ['blue-green rollback without the strategy', { 'blue-green-rollback': 'true' }, 'input "blue-green-rollback": needs strategy: blue-green'],
   ])('%s: one clear line', (_name, over, message) => {
     expect(() => parse(over)).toThrow(message);
+  });
+
+  it('never puts a secret value in an error message', () => {
+    const ctx = testContext({ release: 'admin', namespace: 'platform', chart: exampleChart, set: 'db password=hunter22', 'set-secret': 'ok.key=s3cr3t-1\nbad key=s3cr3t-2' });
+    const err = (() => {
+      try {
+        parseInputs(ctx.inputs);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(err).toBeDefined();
+    expect(err).not.toMatch(/hunter22|s3cr3t/);
   });
 
   it('masks secret values and --set values under credential-like keys', () => {

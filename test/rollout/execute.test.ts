@@ -25,6 +25,8 @@ function fleet(stepIds: string[][], seedDeployed = true) {
     soakIntervalMs: 10_000,
     rollbackWaveOnFailure: false,
     recoverPending: false,
+    kubeContext: 'prod',
+    timeoutMs: 120_000,
     targetFingerprint: () => 'fp1',
     upgradeFor: (t, fp) => ({
       release: t.release,
@@ -96,7 +98,8 @@ describe('executeRollout', () => {
     f.script('b', { kind: 'fail' });
     const r = await executeRollout(f.options({ rollbackWaveOnFailure: true, maxParallel: 1 }), f.ports());
     expect(byStatus(r)).toEqual({ succeeded: ['p1'], 'rolled-back': ['a'], 'failed-rolled-back': ['b'] });
-    expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=ready');
+    expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=ready ctx=prod timeout=120000');
+    expect(r.tenants.find((t) => t.id === 'a')).toMatchObject({ revisionBefore: 1, revisionAfter: 3 });
   });
 
   it('a re-run skips tenants already on the target and healthy, and deploys the rest', async () => {
@@ -145,7 +148,7 @@ describe('executeRollout', () => {
     expect(byStatus(r)).toEqual({ succeeded: ['p1'], 'failed-rolled-back': ['p2'], skipped: ['a'] });
     expect(r.tenants.find((t) => t.id === 'p2')?.error).toBe('degraded during soak after pilot: 5xx ratio 0.12 > 0.05');
     expect(f.clock.sleeps).toEqual([10_000, 10_000]);
-    expect(f.helm.calls).toContain('rollback tenant-p2/p2 1 wait=ready');
+    expect(f.helm.calls).toContain('rollback tenant-p2/p2 1 wait=ready ctx=prod timeout=120000');
   });
 
   it('soak analysis compares with the tenants not yet updated and rolls back a breaching tenant at once', async () => {

@@ -107,6 +107,15 @@ describe('runTenantRollout', () => {
     expect(helm.calls.filter((c) => c.startsWith('list')).length).toBe(4);
   });
 
+  it('a tenant values file that does not exist is an error before anything is deployed', async () => {
+    const helm = new FakeHelm();
+    const { p } = ports(helm);
+    const files = new Map([['t.yaml', 'tenants:\n  - id: a\n  - id: b\n    valuesFiles: [values/b.yaml]\n']]);
+    const q: RunPorts = { ...p, readFile: (f) => files.get(f) ?? readFileSync(f, 'utf8'), exists: (f) => files.has(f) || existsSync(f) };
+    await expect(runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0' }), q, { run: 'r' })).rejects.toThrow('tenant "b": values file "values/b.yaml" does not exist');
+    expect(helm.calls).toEqual([]);
+  });
+
   it('max-failures as a percentage of the tenants in this run', async () => {
     const helm = new FakeHelm();
     const { p } = ports(helm);

@@ -80,7 +80,8 @@ export class FakeHelm implements Helm {
   }
 
   async rollback(release: string, revision: number, o: OpOptions): Promise<void> {
-    this.calls.push(`rollback ${o.namespace}/${release} ${revision} wait=${o.wait}`);
+    // The context and timeout show only when set, so each call site's kube target is visible.
+    this.calls.push(`rollback ${o.namespace}/${release} ${revision} wait=${o.wait}${o.kubeContext ? ` ctx=${o.kubeContext} timeout=${o.timeoutMs}` : ''}`);
     const rows = this.releases.get(this.key(o.namespace, release));
     const target = rows?.find((r) => r.revision === revision);
     if (!target) throw new HelmError(`release has no ${revision} version`, 'helm rollback', '');

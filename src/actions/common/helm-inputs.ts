@@ -12,13 +12,26 @@ import type { Inputs } from './inputs.ts';
 
 const SET_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-[\]\\]*$/;
 
-/** `key=value` lines for --set / --set-string; the error names the offending line. */
-export function parseSetLines(input: string, lines: string[]): string[] {
-  for (const line of lines) {
+// A --set value under a key that names a credential is masked even when the user forgot set-secret.
+const SENSITIVE_KEY = /(password|passwd|secret|token|apikey|api[-_]key|credential|private[-_]?key)/i;
+
+/** The line as an error may show it: what comes before "=" and stars for the value, which may be a secret. */
+function shown(line: string, lineNo: number): string {
+  const eq = line.indexOf('=');
+  return eq >= 0 ? `${line.slice(0, eq)}=*** (line ${lineNo})` : `line ${lineNo} (no "=")`;
+}
+
+/**
+ * `key=value` lines for --set / --set-string. Values under credential-like keys are masked
+ * first; an error names the line by its key and number, never by its value.
+ */
+export function parseSetLines(input: string, lines: string[], mask: (v: string) => void = () => {}): string[] {
+  for (const [i, line] of lines.entries()) {
     const eq = line.indexOf('=');
     const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    if (eq > 0 && SENSITIVE_KEY.test(key)) mask(line.slice(eq + 1));
     if (!key || !SET_KEY.test(key)) {
-      throw inputError(input, line, 'is not a key=value line', 'write one key=value per line, e.g. image.tag=v1.3.0');
+      throw inputError(input, shown(line, i + 1), 'is not a key=value line', 'write one key=value per line, e.g. image.tag=v1.3.0');
     }
   }
   return lines;
@@ -30,15 +43,15 @@ export function parseSetLines(input: string, lines: string[]): string[] {
  */
 export function secretValues(input: string, lines: string[], onSecret: (v: string) => void): Record<string, unknown> {
   const root: Record<string, unknown> = {};
-  for (const line of lines) {
+  for (const [i, line] of lines.entries()) {
     const eq = line.indexOf('=');
     const key = eq > 0 ? line.slice(0, eq).trim() : '';
-    const name = key || line.slice(0, 20);
+    // Mask before validating: the error below must not be the first place the value shows up.
+    onSecret(eq >= 0 ? line.slice(eq + 1) : line);
     if (!key || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(key)) {
-      throw inputError(input, `${name}=***`, 'is not a key.path=value line', 'write one dotted.key=value per line (no list indexes)');
+      throw inputError(input, shown(line, i + 1), 'is not a key.path=value line', 'write one dotted.key=value per line (no list indexes)');
     }
     const value = line.slice(eq + 1);
-    onSecret(value);
     const parts = key.split('.');
     let node = root;
     for (const p of parts.slice(0, -1)) {

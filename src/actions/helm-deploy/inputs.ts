@@ -29,17 +29,6 @@ export interface HelmDeployInputs {
   helm: string;
 }
 
-// A --set value under a key that names a credential is masked even when the user forgot set-secret.
-const SENSITIVE_KEY = /(password|passwd|secret|token|apikey|api[-_]key|credential|private[-_]?key)/i;
-
-function maskSensitive(lines: string[], inputs: Inputs): string[] {
-  for (const l of lines) {
-    const eq = l.indexOf('=');
-    if (SENSITIVE_KEY.test(l.slice(0, eq))) inputs.mask(l.slice(eq + 1));
-  }
-  return lines;
-}
-
 /** Reads and validates every helm-deploy input, before anything runs. */
 export function parseInputs(inputs: Inputs): HelmDeployInputs {
   const release = checkRelease('release', inputs.required('release', 'name the Helm release, e.g. platform-admin'));
@@ -52,8 +41,8 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
     namespace,
     ...chart,
     valuesFiles: parseValuesFiles(inputs),
-    set: maskSensitive(parseSetLines('set', inputs.lines('set')), inputs),
-    setString: parseSetLines('set-string', inputs.lines('set-string')),
+    set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
+    setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),
     createNamespace: inputs.bool('create-namespace', false),
     wait: parseWait(inputs),
     timeoutMs: inputs.duration('timeout', '5m'),

@@ -26,7 +26,10 @@ export interface DeployExtension {
   /** Extra verification of the new revision (rolling) or the idle color (blue-green); a failure rolls back. */
   verify?(target: { namespace: string; release: string; color?: string; service?: string }, ports: { cluster?: Cluster; clock: Clock }): Promise<VerifyResult>;
   /** After a successful deploy: watch it, and undo it (throwing) when it breaches. */
-  watch?(deployed: { namespace: string; release: string; previousRevision?: number; blueGreen?: BlueGreenOutcome }, ports: { helm: Helm; cluster?: Cluster; clock: Clock }): Promise<void>;
+  watch?(
+    deployed: { namespace: string; release: string; kubeContext?: string; timeoutMs: number; previousRevision?: number; blueGreen?: BlueGreenOutcome; colorLabel: string },
+    ports: { helm: Helm; cluster?: Cluster; clock: Clock },
+  ): Promise<void>;
 }
 
 export interface HelmDeployDeps {
@@ -76,6 +79,14 @@ export function summaryMarkdown(o: DeployOutcome): string {
   if (o.error) rows.push(['error', o.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);
   return `### helm-deploy: ${o.release}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
 }
+
+const watchTarget = (u: HelmDeployInputs['upgrade'], inp: HelmDeployInputs) => ({
+  namespace: u.namespace,
+  release: u.release,
+  kubeContext: u.kubeContext,
+  timeoutMs: u.timeoutMs,
+  colorLabel: inp.blueGreen.colorLabel,
+});
 
 async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
   return createCluster(o);
@@ -144,7 +155,9 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
           inp.strategy === 'blue-green' || ext?.needsCluster ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext }) : undefined;
         if (inp.strategy === 'blue-green') {
           const o = await blueGreen(ctx, inp, upgrade, { helm: session.helm, cluster: cluster!, clock, logger: ctx.logger }, ext);
-          if (ext?.watch && o.status === 'switched') await ext.watch({ namespace: upgrade.namespace, release: upgrade.release, blueGreen: o }, { helm: session.helm, cluster, clock });
+          if (ext?.watch && o.status === 'switched') {
+            await ext.watch({ ...watchTarget(upgrade, inp), blueGreen: o }, { helm: session.helm, cluster, clock });
+          }
           return;
         }
         const outcome = await deployRelease(
@@ -161,7 +174,9 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
           },
           { helm: session.helm, logger: ctx.logger, clock },
         ).catch(explainHelmError);
-        ctx.saveState(STATE_INFLIGHT, '');
+        // A release this run could not return to a good state stays in the state: the post step
+        // tries once more (a rollback cut short by a cancel often succeeds a few seconds later).
+        if (outcome.status !== 'failed') ctx.saveState(STATE_INFLIGHT, '');
         ctx.setOutput('status', outcome.status);
         ctx.setOutput('revision', outcome.revision);
         ctx.setOutput('previous-revision', outcome.previousRevision ?? '');
@@ -172,7 +187,9 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         const line = `${outcome.namespace}/${outcome.release}: ${outcome.status}, revision ${outcome.previousRevision ?? '(none)'} -> ${outcome.revision || '(none)'} in ${humanDuration(outcome.durationMs)}`;
         if (outcome.status === 'deployed' || outcome.status === 'dry-run') {
           ctx.logger.info(line);
-          if (ext?.watch && outcome.status === 'deployed') await ext.watch({ namespace: upgrade.namespace, release: upgrade.release, previousRevision: outcome.previousRevision }, { helm: session.helm, cluster, clock });
+          if (ext?.watch && outcome.status === 'deployed') {
+            await ext.watch({ ...watchTarget(upgrade, inp), previousRevision: outcome.previousRevision }, { helm: session.helm, cluster, clock });
+          }
           return;
         }
         throw new Error(`${line}: ${outcome.error}`);

@@ -46,19 +46,23 @@ function extension(ctx: ActionContext): DeployExtension {
       }
       const why = verdict?.reason ?? 'a metric breached';
       if (d.blueGreen) {
-        const back = await rollbackBlueGreen({ release: d.release, namespace: d.namespace, service: d.blueGreen.service, signal: ctx.signal }, { helm, cluster: cluster!, clock, logger: ctx.logger });
+        const back = await rollbackBlueGreen(
+          { release: d.release, namespace: d.namespace, kubeContext: d.kubeContext, service: d.blueGreen.service, colorLabel: d.colorLabel, signal: ctx.signal },
+          { helm, cluster: cluster!, clock, logger: ctx.logger },
+        );
         ctx.setOutput('rolled-back', back.status === 'rolled-back');
         ctx.setOutput('live-color', back.liveColor ?? '');
         throw new Error(`watch: ${why}; switched the live Service back to ${back.liveColor ?? '(none)'} (${back.status})`);
       }
+      const t = { namespace: d.namespace, kubeContext: d.kubeContext, wait: 'ready' as const, timeoutMs: d.timeoutMs };
       if (d.previousRevision === undefined) {
-        await helm.uninstall(d.release, { namespace: d.namespace, wait: 'ready', timeoutMs: 300_000 });
+        await helm.uninstall(d.release, t);
         ctx.setOutput('rolled-back', true);
         throw new Error(`watch: ${why}; the release had no earlier revision and was uninstalled`);
       }
-      await helm.rollback(d.release, d.previousRevision, { namespace: d.namespace, wait: 'ready', timeoutMs: 300_000 });
+      await helm.rollback(d.release, d.previousRevision, t);
       ctx.setOutput('rolled-back', true);
-      ctx.setOutput('revision', (await helm.history(d.release, { namespace: d.namespace })).at(-1)?.revision ?? '');
+      ctx.setOutput('revision', (await helm.history(d.release, t)).at(-1)?.revision ?? '');
       ctx.setOutput('status', 'rolled-back');
       throw new Error(`watch: ${why}; rolled back to revision ${d.previousRevision}`);
     },

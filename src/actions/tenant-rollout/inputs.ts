@@ -74,8 +74,8 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     helm: {
       ...chart,
       valuesFiles: parseValuesFiles(inputs),
-      set: parseSetLines('set', inputs.lines('set')),
-      setString: parseSetLines('set-string', inputs.lines('set-string')),
+      set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
+      setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),
       createNamespace: inputs.bool('create-namespace', false),
       wait: parseWait(inputs),
       timeoutMs: inputs.duration('timeout', '5m'),
