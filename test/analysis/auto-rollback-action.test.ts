@@ -111,6 +111,8 @@ describe('auto-rollback action', () => {
     await createAutoRollback({ createCluster: () => new FakeCluster() }).main(ctx);
     expect(ctx.outputs.verdict).toBe('healthy');
     expect(ctx.logger.text()).toContain('no target to watch');
+    // The report file exists even then, so a later step reading it does not break.
+    expect(JSON.parse(readFileSync(ctx.outputs['report-file']!, 'utf8'))).toMatchObject({ verdict: 'healthy', rolledBack: [] });
   });
 
   it('removes its private kubeconfig directory', async () => {

@@ -58,7 +58,9 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
         ctx.logger.warning('no target to watch (no tenant of the report has one of the report-statuses)');
         ctx.setOutput('verdict', 'healthy');
         ctx.setOutput('rolled-back', '');
-        ctx.setOutput('report', JSON.stringify({ verdict: 'healthy', targets: [], rollbacks: [] }));
+        const empty = JSON.stringify({ verdict: 'healthy', rolledBack: [], rollbacks: [], analysis: null });
+        ctx.setOutput('report', empty);
+        ctx.setOutput('report-file', writeReport(ctx, inp.reportFile, 'auto-rollback-report.json', empty));
         return;
       }
       const needCluster = inp.metrics.some((m) => m.provider === 'kubernetes' || m.provider === 'logs');
