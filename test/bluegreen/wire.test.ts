@@ -145,17 +145,17 @@ describe('blue-green through the client-node adapter (scripted helm)', () => {
   });
 });
 
-describe('blue-green with the real helm 4 binary against the fake API server', () => {
+describe.each([3, 4] as const)('blue-green with the real helm %i binary against the fake API server', (major) => {
   let home: string;
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'bluegreen-helm4-'));
+    home = mkdtempSync(join(tmpdir(), `bluegreen-helm${major}-`));
   });
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-  it('bootstraps blue, switches to green, rolls back to blue, a bad green never gets the selector, and later helm 4 upgrades do not conflict', { timeout: 180_000 }, async () => {
+  it('bootstraps blue, switches to green, rolls back to blue, a bad green never gets the selector, and later upgrades do not conflict', { timeout: 180_000 }, async () => {
     const logger = new RecordingLogger();
     const helm = await HelmCli.create({
-      binary: helmBinaries[4],
+      binary: helmBinaries[major],
       run: runCommand,
       secrets: new Secrets(),
       logger,
