@@ -85,7 +85,7 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
     rollback: inputs.bool('rollback', true),
     rollbackOnInconclusive: inputs.bool('rollback-on-inconclusive', false),
     rollbackTimeoutMs: inputs.duration('rollback-timeout', '5m'),
-    kubeconfig: inputs.secret('kubeconfig'),
+    kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     kubeContext: inputs.string('kube-context') || undefined,
     helmBinary: inputs.string('helm', 'helm'),
     reportFile: inputs.string('report-file'),

@@ -101,7 +101,7 @@ export function parseInputs(inputs: Inputs): SmokeTestInputs {
     clusterChecks: inputs.oneOf('cluster-checks', ['auto', 'true', 'false'], 'auto'),
     images,
     restartWindowMs: inputs.duration('restart-window', '30s'),
-    kubeconfig: inputs.secret('kubeconfig'),
+    kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     kubeContext: inputs.string('kube-context') || undefined,
     reportFile: inputs.string('report-file'),
   };
