@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inputError } from '../../core/errors.ts';
-import type { ChartRef, WaitMode } from '../../helm/argv.ts';
+import type { ChartRef, UpgradeOptions, WaitMode } from '../../helm/argv.ts';
 import type { Inputs } from './inputs.ts';
 
 /**
@@ -103,6 +103,27 @@ export function parseWait(inputs: Inputs, name = 'wait'): WaitMode {
 export function parseDryRun(inputs: Inputs, name = 'dry-run'): 'none' | 'client' | 'server' {
   const v = inputs.oneOf(name, ['false', 'true', 'client', 'server'], 'false');
   return v === 'false' ? 'none' : v === 'true' ? 'server' : v;
+}
+
+/**
+ * The helm settings helm-deploy and tenant-rollout share, under the same input names: chart,
+ * values files, --set lines (credential-like values masked), wait, timeout, history, dry run,
+ * apply method, context.
+ */
+export function parseHelmSettings(inputs: Inputs): Omit<UpgradeOptions, 'release' | 'namespace' | 'description'> {
+  return {
+    ...parseChart(inputs),
+    valuesFiles: parseValuesFiles(inputs),
+    set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
+    setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),
+    createNamespace: inputs.bool('create-namespace', false),
+    wait: parseWait(inputs),
+    timeoutMs: inputs.duration('timeout', '5m'),
+    historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
+    dryRun: parseDryRun(inputs),
+    serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
+    kubeContext: inputs.string('kube-context') || undefined,
+  };
 }
 
 /** Helm's environment: the runner's, minus our INPUT_* variables (the kubeconfig input among them). */

@@ -1,6 +1,6 @@
 import { checkNamespace, checkRelease } from '../../core/names.ts';
 import type { UpgradeOptions } from '../../helm/argv.ts';
-import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
+import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
 import { inputError } from '../../core/errors.ts';
 import { isColor } from '../../bluegreen/index.ts';
@@ -33,25 +33,10 @@ export interface HelmDeployInputs {
 export function parseInputs(inputs: Inputs): HelmDeployInputs {
   const release = checkRelease('release', inputs.required('release', 'name the Helm release, e.g. platform-admin'));
   const namespace = checkNamespace('namespace', inputs.required('namespace', 'name the namespace of the release'));
-  const chart = parseChart(inputs);
+  const settings = parseHelmSettings(inputs);
   const secretVals = secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v));
   const kubeconfig = inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */;
-  const upgrade = {
-    release,
-    namespace,
-    ...chart,
-    valuesFiles: parseValuesFiles(inputs),
-    set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
-    setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),
-    createNamespace: inputs.bool('create-namespace', false),
-    wait: parseWait(inputs),
-    timeoutMs: inputs.duration('timeout', '5m'),
-    historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
-    description: inputs.string('description') || undefined,
-    dryRun: parseDryRun(inputs),
-    serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
-    kubeContext: inputs.string('kube-context') || undefined,
-  };
+  const upgrade = { release, namespace, ...settings, description: inputs.string('description') || undefined };
   const initialColor = inputs.string('initial-color');
   if (initialColor && !isColor(initialColor)) throw inputError('initial-color', initialColor, 'is not a color', 'use blue or green');
   const blueGreen: BlueGreenInputs = {

@@ -3,7 +3,7 @@ import { parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
 import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
-import { parseChart, parseDryRun, parseSetLines, parseValuesFiles, parseWait, secretValues } from '../common/helm-inputs.ts';
+import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
 import type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 
@@ -56,7 +56,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
   const source: TenantSource = file ? { kind: 'file', path: file } : list ? { kind: 'list', value: list } : { kind: 'namespaces', selector };
   const include = inputs.string('include');
   const exclude = inputs.string('exclude');
-  const chart = parseChart(inputs);
+  const helm = parseHelmSettings(inputs);
   const maxParallel = inputs.int('max-parallel', 5, { min: 1, max: 200 });
   return {
     source,
@@ -71,19 +71,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     approvedPlan: inputs.string('plan'),
     releaseVersion: inputs.string('release-version'),
     maintenanceWindow: inputs.string('maintenance-window'),
-    helm: {
-      ...chart,
-      valuesFiles: parseValuesFiles(inputs),
-      set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
-      setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),
-      createNamespace: inputs.bool('create-namespace', false),
-      wait: parseWait(inputs),
-      timeoutMs: inputs.duration('timeout', '5m'),
-      historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
-      dryRun: parseDryRun(inputs),
-      serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
-      kubeContext: inputs.string('kube-context') || undefined,
-    },
+    helm,
     secretValues: secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v)),
     identityValues: inputs.bool('identity-values', true),
     maxParallel,
