@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions, KubeTarget } from './argv.ts';
 import { HelmError } from './helm.ts';
-import type { Helm } from './helm.ts';
+import type { Helm, OpOptions } from './helm.ts';
 import { chartVersionOf, isPending, lastGoodRevision, latest } from './history.ts';
 import type { Revision } from './history.ts';
 
@@ -102,6 +102,17 @@ async function recoverPending(req: DeployRequest, history: Revision[], deps: Dep
   return { revision: stuck.revision, status: stuck.status, action: 'uninstalled' };
 }
 
+/**
+ * Rolls back to `revision` and returns the revision now live: helm records a rollback as a new
+ * revision holding the old content. A failed history read after a successful rollback does not
+ * turn it into a failure (the target revision is returned instead).
+ */
+export async function rollbackTo(helm: Helm, release: string, revision: number, o: OpOptions): Promise<number> {
+  await helm.rollback(release, revision, o);
+  const rows = await helm.history(release, o).catch(() => []);
+  return latest(rows)?.revision ?? revision;
+}
+
 export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promise<DeployOutcome> {
   const started = deps.clock.now();
   const u = req.upgrade;
@@ -187,9 +198,7 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   try {
     if (before) {
       deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; rolling back to revision ${before.revision}`);
-      await deps.helm.rollback(u.release, before.revision, rbOpts);
-      // helm records the rollback as a new revision holding the old content: report that one as live.
-      const live = latest(await deps.helm.history(u.release, target).catch(() => []))?.revision ?? before.revision;
+      const live = await rollbackTo(deps.helm, u.release, before.revision, rbOpts);
       return done({ status: 'rolled-back', revision: live, attemptedRevision, changed: false, error: failure });
     }
     deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; the release never deployed, uninstalling it`);

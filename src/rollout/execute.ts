@@ -3,7 +3,7 @@ import { humanDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
-import { deployRelease } from '../helm/deploy.ts';
+import { deployRelease, rollbackTo } from '../helm/deploy.ts';
 import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
 import type { Revision } from '../helm/history.ts';
@@ -205,6 +205,10 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     return r;
   }
 
+  /** Outside an upgrade (soak, wave): back to a revision, with the rollout's own context and timeout. */
+  const rollBack = (t: Tenant, revision: number) =>
+    rollbackTo(p.helm, t.release, revision, { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs });
+
   /** A tenant that degraded after its upgrade: back to its revision before, counted as a failure. */
   async function degrade(t: Tenant, reason: string): Promise<void> {
     const r = results.get(t.id)!;
@@ -212,8 +216,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     r.status = 'failed';
     try {
       if (r.revisionBefore === undefined) throw new Error('no earlier revision to return to');
-      await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs });
-      const after = (await p.helm.history(t.release, { namespace: t.namespace, kubeContext: o.kubeContext })).at(-1)?.revision;
+      const after = await rollBack(t, r.revisionBefore);
       Object.assign(r, { status: 'failed-rolled-back', revisionAfter: after, error: reason });
     } catch (err) {
       Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${errorMessage(err)}` });
@@ -289,8 +292,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
         const r = results.get(t.id)!;
         if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
         try {
-          await p.helm.rollback(t.release, r.revisionBefore, { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs });
-          const after = (await p.helm.history(t.release, { namespace: t.namespace, kubeContext: o.kubeContext })).at(-1)?.revision;
+          const after = await rollBack(t, r.revisionBefore);
           Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stoppedBecause}` });
         } catch (err) {
           Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });

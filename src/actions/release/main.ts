@@ -1,6 +1,7 @@
 import { analyze } from '../../analysis/analyze.ts';
 import { prometheusApi } from '../../analysis/prometheus.ts';
 import { rollbackBlueGreen } from '../../bluegreen/index.ts';
+import { rollbackTo } from '../../helm/deploy.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { runSmokeChecks } from '../../verify/smoke.ts';
 import { fetchHttp } from '../../verify/http.ts';
@@ -60,9 +61,9 @@ function extension(ctx: ActionContext): DeployExtension {
         ctx.setOutput('rolled-back', true);
         throw new Error(`watch: ${why}; the release had no earlier revision and was uninstalled`);
       }
-      await helm.rollback(d.release, d.previousRevision, t);
+      const live = await rollbackTo(helm, d.release, d.previousRevision, t);
       ctx.setOutput('rolled-back', true);
-      ctx.setOutput('revision', (await helm.history(d.release, t)).at(-1)?.revision ?? '');
+      ctx.setOutput('revision', live);
       ctx.setOutput('status', 'rolled-back');
       throw new Error(`watch: ${why}; rolled back to revision ${d.previousRevision}`);
     },
