@@ -8,7 +8,8 @@ import { deployRelease } from '../../helm/deploy.ts';
 import type { DeployOutcome } from '../../helm/deploy.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import { explainHelmError, openHelmSession, removePrivateDir } from '../common/helm-session.ts';
-import { recoverAfterCancel } from './post.ts';
+import { openPostHelm, recoverAfterCancel } from './post.ts';
+import type { Inflight } from './post.ts';
 import { parseInputs } from './inputs.ts';
 import type { HelmDeployInputs } from './inputs.ts';
 import type { Cluster } from '../../kube/ports.ts';
@@ -201,7 +202,10 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
     async post(ctx: ActionContext) {
       try {
         const inflight = ctx.getState(STATE_INFLIGHT);
-        if (inflight) await recoverAfterCancel(ctx, JSON.parse(inflight), deps.run);
+        if (inflight) {
+          const s = JSON.parse(inflight) as Inflight;
+          await recoverAfterCancel(ctx, await openPostHelm(ctx, s.helm, deps.run), s);
+        }
       } finally {
         removePrivateDir(ctx);
       }

@@ -10,7 +10,7 @@ import { runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import { explainHelmError, openCredentials, openHelm, removePrivateDir } from '../common/helm-session.ts';
-import { recoverAfterCancel } from '../helm-deploy/post.ts';
+import { openPostHelm, recoverAfterCancel } from '../helm-deploy/post.ts';
 import { silentLogger } from '../../core/logger.ts';
 import type { Tenant } from '../../tenants/model.ts';
 import { runSmokeChecks } from '../../verify/smoke.ts';
@@ -151,7 +151,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         const raw = ctx.getState(STATE_INFLIGHT);
         if (!raw) return;
         const s = JSON.parse(raw) as { helm: string; kubeContext?: string; timeoutMs: number; releases: { namespace: string; release: string; previous?: number }[] };
-        for (const r of s.releases) await recoverAfterCancel(ctx, { ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs }, deps.run);
+        if (!s.releases.length) return;
+        const helm = await openPostHelm(ctx, s.helm, deps.run);
+        for (const r of s.releases) await recoverAfterCancel(ctx, helm, { ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs });
       } finally {
         removePrivateDir(ctx);
       }
