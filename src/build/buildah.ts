@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandRunner } from '../core/process.ts';
-import { BuilderError, LineTail, type BuildRequest, type ImageBuilder } from './builder.ts';
-import { tailOf } from './buildx.ts';
+import { BuilderError, LineTail, runBuilderStep, tailOf, type BuildRequest, type ImageBuilder } from './builder.ts';
 
 // Daemonless and unprivileged: chroot isolation needs no runc/crun and no cgroup access, vfs
 // storage needs no overlay mount. Slower than overlay, but it runs in a plain container.
@@ -101,18 +100,8 @@ export function buildahBuilder(opts: BuildahOptions): ImageBuilder {
     },
     async build(req, io) {
       const tail = new LineTail();
-      const exec = async (argv: string[], what: string) => {
-        const r = await opts.run(bin, argv, {
-          env: opts.env,
-          signal: io.signal,
-          onLine: (l) => {
-            tail.push(l);
-            io.onLine(l);
-          },
-        });
-        if (r.aborted) throw new BuilderError('cancelled', r.exitCode, tail.get());
-        if (r.exitCode !== 0) throw new BuilderError(`${what} failed (exit ${r.exitCode})`, r.exitCode, tail.get());
-      };
+      // One tail for the build and its pushes: a push error shows the lines that led up to it.
+      const exec = (argv: string[], what: string) => runBuilderStep(opts.run, bin, argv, what, { env: opts.env, io, tail });
       const warnings = buildahCache(req).ignored.map((c) => `cache spec "${c}" is not used by buildah (it takes one type=registry,ref=... each for cache-from and cache-to)`);
       const multi = req.platforms.length > 1;
       const iidFile = join(opts.tempDir, `buildah-iid-${id()}`);

@@ -1,3 +1,4 @@
+import type { CommandRunner } from '../core/process.ts';
 /** What building one image asks of a builder, in the domain's words. Both adapters take exactly this. */
 export interface BuildRequest {
   name: string;
@@ -73,4 +74,32 @@ export class LineTail {
   get(): string[] {
     return [...this.lines];
   }
+}
+
+/** The last `n` non-empty lines of a tool's output, for an error. */
+export function tailOf(text: string, n = 20): string[] {
+  return text.split('\n').filter((l) => l.trim()).slice(-n);
+}
+
+/**
+ * Runs one builder command: its lines go to the caller as they come and into `tail`, and a
+ * cancel or a non-zero exit becomes a BuilderError carrying the last lines.
+ */
+export async function runBuilderStep(
+  run: CommandRunner,
+  bin: string,
+  argv: string[],
+  what: string,
+  o: { env?: NodeJS.ProcessEnv; io: BuildIO; tail: LineTail },
+): Promise<void> {
+  const r = await run(bin, argv, {
+    env: o.env,
+    signal: o.io.signal,
+    onLine: (l) => {
+      o.tail.push(l);
+      o.io.onLine(l);
+    },
+  });
+  if (r.aborted) throw new BuilderError('cancelled', r.exitCode, o.tail.get());
+  if (r.exitCode !== 0) throw new BuilderError(`${what} failed (exit ${r.exitCode})`, r.exitCode, o.tail.get());
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandRunner } from '../core/process.ts';
-import { BuilderError, LineTail, type BuildRequest, type ImageBuilder } from './builder.ts';
+import { BuilderError, LineTail, runBuilderStep, tailOf, type BuildRequest, type ImageBuilder } from './builder.ts';
 
 export interface BuildxArgvOptions {
   metadataFile: string;
@@ -90,16 +90,7 @@ export function buildxBuilder(opts: BuildxOptions): ImageBuilder {
     async build(req, io) {
       const metadataFile = join(opts.tempDir, `buildx-metadata-${randomBytes(6).toString('hex')}.json`);
       const tail = new LineTail();
-      const r = await opts.run(docker, buildxBuildArgv(req, { metadataFile, tlsVerify: opts.tlsVerify }), {
-        env: opts.env,
-        signal: io.signal,
-        onLine: (l) => {
-          tail.push(l);
-          io.onLine(l);
-        },
-      });
-      if (r.aborted) throw new BuilderError('cancelled', r.exitCode, tail.get());
-      if (r.exitCode !== 0) throw new BuilderError(`docker buildx build failed (exit ${r.exitCode})`, r.exitCode, tail.get());
+      await runBuilderStep(opts.run, docker, buildxBuildArgv(req, { metadataFile, tlsVerify: opts.tlsVerify }), 'docker buildx build', { env: opts.env, io, tail });
       if (!req.push) return { warnings: [] };
       const meta = parseBuildxMetadata(readFileSync(metadataFile, 'utf8'));
       if (!meta.digest) throw new BuilderError('docker buildx build pushed but its metadata file holds no containerimage.digest', 0, tail.get());
@@ -108,6 +99,3 @@ export function buildxBuilder(opts: BuildxOptions): ImageBuilder {
   };
 }
 
-export function tailOf(text: string, n = 20): string[] {
-  return text.split('\n').filter((l) => l.trim()).slice(-n);
-}
