@@ -196,28 +196,37 @@ export function judgeReleaseHealth(deployments: DeploymentLike[], statefulsets: 
     return out;
   };
   const templateImages = (t?: PodTemplate) => (t?.spec?.containers ?? []).map((c) => c.image ?? '').filter(Boolean);
-
-  for (const d of deployments.filter((x) => ofRelease(x.metadata))) {
-    const name = `deployment/${d.metadata?.name}`;
-    const desired = d.spec?.replicas ?? 1;
-    const s = d.status ?? {};
-    const generation = d.metadata?.generation ?? 0;
-    const observed = (s.observedGeneration ?? 0) >= generation;
+  /**
+   * What Deployments and StatefulSets are judged on alike: the controller has seen the latest
+   * spec, enough replicas are updated (a StatefulSet partition keeps some back on purpose), and
+   * all are ready and available. The kind-specific rollout checks follow at each call.
+   */
+  const workload = (kind: WorkloadInfo['kind'], o: DeploymentLike | StatefulSetLike, available: number, partition: number) => {
+    const name = `${kind.toLowerCase()}/${o.metadata?.name}`;
+    const s = o.status ?? {};
+    const generation = o.metadata?.generation ?? 0;
     const w: WorkloadInfo = {
-      kind: 'Deployment',
-      name: d.metadata?.name ?? '',
-      desired,
+      kind,
+      name: o.metadata?.name ?? '',
+      desired: o.spec?.replicas ?? 1,
       ready: s.readyReplicas ?? 0,
       updated: s.updatedReplicas ?? 0,
-      available: s.availableReplicas ?? 0,
-      observed,
-      images: templateImages(d.spec?.template),
+      available,
+      observed: (s.observedGeneration ?? 0) >= generation,
+      images: templateImages(o.spec?.template),
     };
     workloads.push(w);
-    if (!observed) problems.push(`${name}: the controller has not observed generation ${generation} yet (observed ${s.observedGeneration ?? 0})`);
-    if (w.updated < desired) problems.push(`${name}: ${w.updated}/${desired} replicas updated`);
-    if (w.ready < desired) problems.push(`${name}: ${w.ready}/${desired} replicas ready`);
-    else if (w.available < desired) problems.push(`${name}: ${w.available}/${desired} replicas available`);
+    if (!w.observed) problems.push(`${name}: the controller has not observed generation ${generation} yet (observed ${s.observedGeneration ?? 0})`);
+    if (w.updated < w.desired - partition) problems.push(`${name}: ${w.updated}/${w.desired} replicas updated`);
+    if (w.ready < w.desired) problems.push(`${name}: ${w.ready}/${w.desired} replicas ready`);
+    else if (w.available < w.desired) problems.push(`${name}: ${w.available}/${w.desired} replicas available`);
+    return { name, w };
+  };
+
+  for (const d of deployments.filter((x) => ofRelease(x.metadata))) {
+    const s = d.status ?? {};
+    const { name, w } = workload('Deployment', d, s.availableReplicas ?? 0, 0);
+    const desired = w.desired;
     if ((s.unavailableReplicas ?? 0) > 0) problems.push(`${name}: ${plural(s.unavailableReplicas!, 'unavailable replica')}`);
     const old = (s.replicas ?? 0) - w.updated;
     if (old > 0 && w.updated >= desired) problems.push(`${name}: rollout not finished, ${plural(old, 'old replica')} still running`);
@@ -231,27 +240,10 @@ export function judgeReleaseHealth(deployments: DeploymentLike[], statefulsets: 
   }
 
   for (const st of statefulsets.filter((x) => ofRelease(x.metadata))) {
-    const name = `statefulset/${st.metadata?.name}`;
-    const desired = st.spec?.replicas ?? 1;
     const s = st.status ?? {};
-    const generation = st.metadata?.generation ?? 0;
-    const observed = (s.observedGeneration ?? 0) >= generation;
-    const w: WorkloadInfo = {
-      kind: 'StatefulSet',
-      name: st.metadata?.name ?? '',
-      desired,
-      ready: s.readyReplicas ?? 0,
-      updated: s.updatedReplicas ?? 0,
-      available: s.availableReplicas ?? s.readyReplicas ?? 0,
-      observed,
-      images: templateImages(st.spec?.template),
-    };
-    workloads.push(w);
-    if (!observed) problems.push(`${name}: the controller has not observed generation ${generation} yet (observed ${s.observedGeneration ?? 0})`);
     const partition = st.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
-    if (w.updated < desired - partition) problems.push(`${name}: ${w.updated}/${desired} replicas updated`);
-    if (w.ready < desired) problems.push(`${name}: ${w.ready}/${desired} replicas ready`);
-    else if (w.available < desired) problems.push(`${name}: ${w.available}/${desired} replicas available`);
+    const { name, w } = workload('StatefulSet', st, s.availableReplicas ?? s.readyReplicas ?? 0, partition);
+    const desired = w.desired;
     if (partition === 0 && s.updateRevision && s.currentRevision !== s.updateRevision && w.updated >= desired) {
       problems.push(`${name}: rollout not finished (revision ${s.currentRevision ?? '?'} -> ${s.updateRevision})`);
     }
