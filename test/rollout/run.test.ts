@@ -63,15 +63,26 @@ describe('runTenantRollout', () => {
     expect(parse(written.get('secret-values.yaml')!)).toEqual({ auth: { jwt: 'topsecret' } });
   });
 
-  it('changing a tenant-specific value changes only that tenant\'s target fingerprint', async () => {
+  it('target fingerprints: stable for the same inputs, a shared change moves every tenant, a tenant change only that tenant', async () => {
     const helm = new FakeHelm();
     const { p } = ports(helm);
+    const files = new Map([['t.yaml', 'tenants:\n  - id: a\n  - id: b\n    values: { replicaCount: 2 }\n']]);
+    const q: RunPorts = { ...p, readFile: (f) => files.get(f) ?? readFileSync(f, 'utf8'), exists: (f) => files.has(f) || existsSync(f) };
     const descs = new Map<string, string>();
     helm.upgrade = async (o) => (descs.set(o.release, o.description!), { revision: 1, status: 'deployed', chartVersion: '1', appVersion: '1', contentDigest: 'x' });
-    await runTenantRollout(inputs({ set: 'image.tag=1.3.0' }), p, { run: 'r' });
-    const first = new Map(descs);
-    await runTenantRollout(inputs({ set: 'image.tag=1.3.1' }), p, { run: 'r' });
-    for (const [k, v] of descs) expect(v).not.toBe(first.get(k));
+    const run = async (set: string) => {
+      await runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0', set }), q, { run: 'r' });
+      return new Map(descs);
+    };
+    const first = await run('image.tag=1.3.0');
+    expect(await run('image.tag=1.3.0')).toEqual(first);
+    const shared = await run('image.tag=1.3.1');
+    expect(shared.get('a')).not.toBe(first.get('a'));
+    expect(shared.get('b')).not.toBe(first.get('b'));
+    files.set('t.yaml', 'tenants:\n  - id: a\n  - id: b\n    values: { replicaCount: 3 }\n');
+    const tenant = await run('image.tag=1.3.1');
+    expect(tenant.get('a')).toBe(shared.get('a'));
+    expect(tenant.get('b')).not.toBe(shared.get('b'));
   });
 
   it('discovers tenant namespaces when no file or list is given', async () => {
