@@ -7,9 +7,22 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // The domain never talks to the runner directly: only src/actions/common/github.ts may.
-      'no-restricted-imports': ['error', { paths: [{ name: '@actions/core', message: 'Only src/actions/common/github.ts imports @actions/core; take a Logger/ActionContext instead.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@actions/core',
+              message: 'Only src/actions/common/github.ts imports @actions/core; take a Logger/ActionContext instead.',
+            },
+          ],
+        },
+      ],
     },
   },
   { files: ['src/actions/common/github.ts'], rules: { 'no-restricted-imports': 'off' } },

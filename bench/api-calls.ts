@@ -23,13 +23,19 @@ async function measure(n: number) {
   // A helm that leaves a ready Deployment behind, as a successful upgrade would.
   const helm: Helm = {
     version: { major: 4, minor: 1, patch: 4, raw: 'v4.1.4' },
-    history: async () => [{ revision: 1, updated: '', status: 'deployed', chart: 'tenant-app-1.2.0', app_version: '1.2.0', description: '' }],
+    history: async () => [
+      { revision: 1, updated: '', status: 'deployed', chart: 'tenant-app-1.2.0', app_version: '1.2.0', description: '' },
+    ],
     async upgrade(o) {
       await kube.apply({
         apiVersion: 'apps/v1',
         kind: 'Deployment',
         metadata: { name: o.release, namespace: o.namespace, annotations: { 'meta.helm.sh/release-name': o.release } },
-        spec: { replicas: 1, selector: { matchLabels: { app: o.release } }, template: { metadata: { labels: { app: o.release } }, spec: { containers: [{ name: 'app', image: 'repo/app:1.3.0' }] } } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: o.release } },
+          template: { metadata: { labels: { app: o.release } }, spec: { containers: [{ name: 'app', image: 'repo/app:1.3.0' }] } },
+        },
       });
       return { revision: 2, status: 'deployed', chartVersion: '1.3.0', appVersion: '1.3.0', contentDigest: 'x' };
     },
@@ -50,7 +56,19 @@ async function measure(n: number) {
       recoverPending: false,
       timeoutMs: 300_000,
       targetFingerprint: () => 'x',
-      upgradeFor: (t) => ({ release: t.release, namespace: t.namespace, chart: 'c', valuesFiles: [], set: [], setString: [], createNamespace: false, wait: 'ready', timeoutMs: 1, dryRun: 'none', serverSide: 'auto' }),
+      upgradeFor: (t) => ({
+        release: t.release,
+        namespace: t.namespace,
+        chart: 'c',
+        valuesFiles: [],
+        set: [],
+        setString: [],
+        createNamespace: false,
+        wait: 'ready',
+        timeoutMs: 1,
+        dryRun: 'none',
+        serverSide: 'auto',
+      }),
     },
     {
       helm,

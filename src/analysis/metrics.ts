@@ -105,56 +105,95 @@ export function parseMetrics(text: string, opts: ParseMetricsOptions): Metric[] 
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new ConfigurationError(opts.source, `is not valid YAML: ${e.message.split('\n')[0]}`, 'fix the YAML syntax', opts.file ? { file: opts.file, line: e.linePos?.[0].line, column: e.linePos?.[0].col } : undefined);
+    throw new ConfigurationError(
+      opts.source,
+      `is not valid YAML: ${e.message.split('\n')[0]}`,
+      'fix the YAML syntax',
+      opts.file ? { file: opts.file, line: e.linePos?.[0].line, column: e.linePos?.[0].col } : undefined,
+    );
   }
   let seq: unknown = doc.contents;
   if (isMap(seq) && seq.has('metrics')) seq = seq.get('metrics', true);
-  if (!isSeq(seq)) throw new ConfigurationError(opts.source, 'must be a YAML list of metrics (or a mapping with a "metrics:" list)', 'write e.g. "- name: error-rate\\n  provider: prometheus\\n  query: ...\\n  failure-condition: result > 0.05"');
+  if (!isSeq(seq))
+    throw new ConfigurationError(
+      opts.source,
+      'must be a YAML list of metrics (or a mapping with a "metrics:" list)',
+      'write e.g. "- name: error-rate\\n  provider: prometheus\\n  query: ...\\n  failure-condition: result > 0.05"',
+    );
   const metrics = seq.items.map((node, i) => {
     const raw = (node as Node | null)?.toJSON?.() as unknown;
-    const named = raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : undefined;
+    const named =
+      raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : undefined;
     const subject = `${opts.source}: ${named ? `metric "${named}"` : `metric #${i + 1}`}`;
     const loc = where(node as Node);
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigurationError(subject, 'is not a mapping', 'each metric is a mapping with a name, a provider and a failure-condition', loc);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigurationError(
+        subject,
+        'is not a mapping',
+        'each metric is a mapping with a name, a provider and a failure-condition',
+        loc,
+      );
     return parseMetric(raw as Record<string, unknown>, subject, loc, opts);
   });
-  if (metrics.length === 0) throw new ConfigurationError(opts.source, 'holds no metrics', 'list at least one metric, or leave the input empty for the default set');
+  if (metrics.length === 0)
+    throw new ConfigurationError(opts.source, 'holds no metrics', 'list at least one metric, or leave the input empty for the default set');
   const seen = new Set<string>();
   for (const m of metrics) {
-    if (seen.has(m.name)) throw new ConfigurationError(opts.source, `two metrics are named "${m.name}"`, 'give each metric a distinct name');
+    if (seen.has(m.name))
+      throw new ConfigurationError(opts.source, `two metrics are named "${m.name}"`, 'give each metric a distinct name');
     seen.add(m.name);
   }
   return metrics;
 }
 
-function parseMetric(raw: Record<string, unknown>, subject: string, loc: ConfigurationError['location'], opts: ParseMetricsOptions): Metric {
+function parseMetric(
+  raw: Record<string, unknown>,
+  subject: string,
+  loc: ConfigurationError['location'],
+  opts: ParseMetricsOptions,
+): Metric {
   const fail = (field: string, problem: string, hint: string): never => {
     throw new ConfigurationError(subject, `field "${field}" ${problem}`, hint, loc);
   };
   const str = (field: string, v: unknown): string => {
     if (typeof v === 'string' && v.trim()) return v.trim();
     if (typeof v === 'number') return String(v);
-    return fail(field, v === undefined ? 'is required' : `must be a string, got ${JSON.stringify(v)}`, field === 'query' ? 'give the query' : 'give a value');
+    return fail(
+      field,
+      v === undefined ? 'is required' : `must be a string, got ${JSON.stringify(v)}`,
+      field === 'query' ? 'give the query' : 'give a value',
+    );
   };
   const count = (field: string, fallback: number): number => {
     const v = raw[field];
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return fail(field, `${JSON.stringify(v)} is not a whole number >= 0`, `use e.g. ${field}: 1`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      return fail(field, `${JSON.stringify(v)} is not a whole number >= 0`, `use e.g. ${field}: 1`);
     return v;
   };
   const name = str('name', raw.name);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) fail('name', `"${name}" is not a valid name`, 'use letters, digits, "-", "_" and "."');
-  const provider = raw.provider === undefined ? fail('provider', 'is required', `use one of: ${PROVIDERS.join(', ')}`) : str('provider', raw.provider);
-  if (!(PROVIDERS as readonly string[]).includes(provider)) fail('provider', `"${provider}" is not a provider`, `use one of: ${PROVIDERS.join(', ')}`);
+  const provider =
+    raw.provider === undefined ? fail('provider', 'is required', `use one of: ${PROVIDERS.join(', ')}`) : str('provider', raw.provider);
+  if (!(PROVIDERS as readonly string[]).includes(provider))
+    fail('provider', `"${provider}" is not a provider`, `use one of: ${PROVIDERS.join(', ')}`);
   const p = provider as ProviderName;
   for (const k of Object.keys(raw)) if (!FIELDS[p].includes(k)) fail(k, `is not a field of a ${p} metric`, `use: ${FIELDS[p].join(', ')}`);
 
-  const condSource = raw['failure-condition'] === undefined ? (DEFAULT_CONDITION[p] ?? fail('failure-condition', 'is required', 'write e.g. result > 0.05')) : str('failure-condition', raw['failure-condition']);
+  const condSource =
+    raw['failure-condition'] === undefined
+      ? (DEFAULT_CONDITION[p] ?? fail('failure-condition', 'is required', 'write e.g. result > 0.05'))
+      : str('failure-condition', raw['failure-condition']);
   let failureCondition: Condition;
   try {
     failureCondition = parseCondition(condSource);
   } catch (err) {
-    if (err instanceof ExpressionError) return fail('failure-condition', `${err.message}`, 'write result, an operator (>, >=, <, <=, ==, !=) and a number, e.g. result > 0.05');
+    if (err instanceof ExpressionError)
+      return fail(
+        'failure-condition',
+        `${err.message}`,
+        'write result, an operator (>, >=, <, <=, ==, !=) and a number, e.g. result > 0.05',
+      );
     throw err;
   }
   const base: MetricBase = {
@@ -173,7 +212,8 @@ function parseMetric(raw: Record<string, unknown>, subject: string, loc: Configu
       return { ...base, provider: p, query: placeholdersOk('query', str('query', raw.query)) };
     case 'kubernetes': {
       const q = raw.query === undefined ? 'crash-loops' : str('query', raw.query);
-      if (!(KUBERNETES_QUERIES as readonly string[]).includes(q)) fail('query', `"${q}" is not a kubernetes measurement`, `use one of: ${KUBERNETES_QUERIES.join(', ')}`);
+      if (!(KUBERNETES_QUERIES as readonly string[]).includes(q))
+        fail('query', `"${q}" is not a kubernetes measurement`, `use one of: ${KUBERNETES_QUERIES.join(', ')}`);
       return { ...base, provider: p, query: q as KubernetesQuery };
     }
     case 'http': {
@@ -181,11 +221,16 @@ function parseMetric(raw: Record<string, unknown>, subject: string, loc: Configu
       if (!/^https?:\/\//.test(url)) fail('url', `"${url}" is not an http(s) URL`, 'write e.g. https://{{ tenant.slug }}.isp.example.com');
       let checksYaml = DEFAULT_CHECKS_YAML;
       if (raw.checks !== undefined) {
-        if (!Array.isArray(raw.checks)) fail('checks', 'must be a list of checks (the smoke-test checks format)', 'write e.g. "checks: [{ path: /api/health }]"');
+        if (!Array.isArray(raw.checks))
+          fail('checks', 'must be a list of checks (the smoke-test checks format)', 'write e.g. "checks: [{ path: /api/health }]"');
         checksYaml = JSON.stringify(raw.checks);
       }
       // One sample per check per measurement: the ratio of failures is the measurement.
-      const checks = parseChecks(checksYaml, { source: `${subject}: field "checks"`, defaults: { ...(opts.checkDefaults ?? { timeoutMs: 10_000, retryDelayMs: 0, retries: 0 }), retries: 0 }, secrets: opts.secrets }).map((c) => ({ ...c, retries: 0 }));
+      const checks = parseChecks(checksYaml, {
+        source: `${subject}: field "checks"`,
+        defaults: { ...(opts.checkDefaults ?? { timeoutMs: 10_000, retryDelayMs: 0, retries: 0 }), retries: 0 },
+        secrets: opts.secrets,
+      }).map((c) => ({ ...c, retries: 0 }));
       return { ...base, provider: p, url, checks };
     }
     case 'logs': {
@@ -194,7 +239,11 @@ function parseMetric(raw: Record<string, unknown>, subject: string, loc: Configu
         try {
           return new RegExp(v);
         } catch (err) {
-          return fail(field, `"${v}" is not a valid regular expression: ${(err as Error).message}`, 'use JavaScript regular expression syntax');
+          return fail(
+            field,
+            `"${v}" is not a valid regular expression: ${(err as Error).message}`,
+            'use JavaScript regular expression syntax',
+          );
         }
       };
       return { ...base, provider: p, errorPattern: re('error-pattern', 'ERROR'), requestPattern: re('request-pattern', 'HTTP') };
@@ -203,11 +252,18 @@ function parseMetric(raw: Record<string, unknown>, subject: string, loc: Configu
 }
 
 function parseFleet(v: unknown, cond: Condition, fail: (field: string, problem: string, hint: string) => never): FleetComparison {
-  if (cond.op === '==' || cond.op === '!=') fail('fleet', `needs a condition with <, <=, > or >= (got "${cond.source}")`, 'fleet comparison decides whether "worse" is higher or lower from the condition');
+  if (cond.op === '==' || cond.op === '!=')
+    fail(
+      'fleet',
+      `needs a condition with <, <=, > or >= (got "${cond.source}")`,
+      'fleet comparison decides whether "worse" is higher or lower from the condition',
+    );
   const o = v === true ? {} : v;
-  if (!o || typeof o !== 'object' || Array.isArray(o)) return fail('fleet', 'must be true or a mapping', 'write e.g. "fleet: { margin: 0.02 }" or "fleet: { margin: 50% }"');
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    return fail('fleet', 'must be true or a mapping', 'write e.g. "fleet: { margin: 0.02 }" or "fleet: { margin: 50% }"');
   const m = o as Record<string, unknown>;
-  for (const k of Object.keys(m)) if (!['margin', 'min-baseline'].includes(k)) fail(`fleet.${k}`, 'is not a known field', 'use: margin, min-baseline');
+  for (const k of Object.keys(m))
+    if (!['margin', 'min-baseline'].includes(k)) fail(`fleet.${k}`, 'is not a known field', 'use: margin, min-baseline');
   let margin = 0;
   let relative = false;
   if (m.margin !== undefined) {
@@ -217,12 +273,18 @@ function parseFleet(v: unknown, cond: Condition, fail: (field: string, problem: 
       margin = Number(pct[1]) / 100;
       relative = true;
     } else if (/^\d+(?:\.\d+)?(?:e-?\d+)?$/i.test(s)) margin = Number(s);
-    else fail('fleet.margin', `${JSON.stringify(m.margin)} is not a number or a percentage`, 'use an absolute margin (0.02) or one relative to the baseline median (50%)');
+    else
+      fail(
+        'fleet.margin',
+        `${JSON.stringify(m.margin)} is not a number or a percentage`,
+        'use an absolute margin (0.02) or one relative to the baseline median (50%)',
+      );
   }
   let minBaseline = 1;
   if (m['min-baseline'] !== undefined) {
     const n = m['min-baseline'];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail('fleet.min-baseline', `${JSON.stringify(n)} is not a whole number >= 1`, 'use e.g. min-baseline: 3');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+      fail('fleet.min-baseline', `${JSON.stringify(n)} is not a whole number >= 1`, 'use e.g. min-baseline: 3');
     minBaseline = n as number;
   }
   return { margin, relative, minBaseline };

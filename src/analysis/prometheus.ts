@@ -49,7 +49,13 @@ export function prometheusApi(o: PrometheusApiOptions): PrometheusApi {
       if (o.token) headers.authorization = `Bearer ${o.token}`;
       let res;
       try {
-        res = await o.http.request({ url: `${base}/api/v1/query?query=${encodeURIComponent(promql)}`, method: 'GET', headers, redirect: 'follow', signal });
+        res = await o.http.request({
+          url: `${base}/api/v1/query?query=${encodeURIComponent(promql)}`,
+          method: 'GET',
+          headers,
+          redirect: 'follow',
+          signal,
+        });
       } catch (err) {
         throw new PrometheusError('unreachable', `cannot reach Prometheus at ${base}: ${errorMessage(err)}`);
       }
@@ -59,13 +65,22 @@ export function prometheusApi(o: PrometheusApiOptions): PrometheusApi {
       } catch {
         body = undefined;
       }
-      if (res.status === 401 || res.status === 403) throw new PrometheusError('unauthorized', `Prometheus at ${base} refused the query (HTTP ${res.status})`, res.status);
+      if (res.status === 401 || res.status === 403)
+        throw new PrometheusError('unauthorized', `Prometheus at ${base} refused the query (HTTP ${res.status})`, res.status);
       if (body?.status === 'error') {
         const kind: PrometheusErrorKind = body.errorType === 'bad_data' ? 'bad-query' : 'server';
-        throw new PrometheusError(kind, `Prometheus rejected the query (${body.errorType ?? `HTTP ${res.status}`}): ${body.error ?? ''}`.trim(), res.status);
+        throw new PrometheusError(
+          kind,
+          `Prometheus rejected the query (${body.errorType ?? `HTTP ${res.status}`}): ${body.error ?? ''}`.trim(),
+          res.status,
+        );
       }
       if (res.status !== 200 || body?.status !== 'success' || !body.data) {
-        throw new PrometheusError(res.status >= 500 ? 'server' : 'bad-response', `Prometheus at ${base} answered HTTP ${res.status}${body ? '' : ' with a body that is not the Prometheus API JSON'}`, res.status);
+        throw new PrometheusError(
+          res.status >= 500 ? 'server' : 'bad-response',
+          `Prometheus at ${base} answered HTTP ${res.status}${body ? '' : ' with a body that is not the Prometheus API JSON'}`,
+          res.status,
+        );
       }
       return parseData(body.data);
     },

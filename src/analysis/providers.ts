@@ -94,11 +94,15 @@ async function measurePrometheus(metric: PrometheusMetric, t: TenantTarget, port
   const query = describeQuery(metric, t);
   const r = await ports.prometheus!.query(query, ctx.signal);
   if (r.resultType === 'matrix' || r.resultType === 'string') {
-    throw new QueryShapeError(`the query returns a ${r.resultType === 'matrix' ? 'range vector' : 'string'}; write an instant query that returns one number`);
+    throw new QueryShapeError(
+      `the query returns a ${r.resultType === 'matrix' ? 'range vector' : 'string'}; write an instant query that returns one number`,
+    );
   }
   if (r.samples.length === 0) return { query, detail: 'no series' };
   if (r.samples.length > 1) {
-    throw new QueryShapeError(`the query returns ${r.samples.length} series; aggregate it (e.g. sum(...) or max(...)) so it returns one number`);
+    throw new QueryShapeError(
+      `the query returns ${r.samples.length} series; aggregate it (e.g. sum(...) or max(...)) so it returns one number`,
+    );
   }
   const v = r.samples[0]!.value;
   // 0/0 (no requests at all in the window) is NaN: no data, not success.
@@ -124,15 +128,31 @@ async function measureKubernetes(metric: KubernetesMetric, t: TenantTarget, port
       }
       const rising = h.pods.map((p) => ({ p, d: p.restarts - (before.get(p.name) ?? 0) })).filter((x) => x.d > 0);
       const total = rising.reduce((n, x) => n + x.d, 0);
-      return { query, value: total, detail: rising.length ? rising.map((x) => `${x.p.name} +${x.d}`).join(', ') : `no restarts since the start (${h.pods.length} pods)` };
+      return {
+        query,
+        value: total,
+        detail: rising.length ? rising.map((x) => `${x.p.name} +${x.d}`).join(', ') : `no restarts since the start (${h.pods.length} pods)`,
+      };
     }
     case 'not-ready': {
       const bad = h.pods.filter((p) => !p.ready && p.phase !== 'Succeeded');
-      return { query, value: bad.length, detail: bad.length ? bad.map((p) => `${p.name} (${p.phase}${p.reasons.length ? `, ${p.reasons.join(', ')}` : ''})`).join(', ') : `${h.pods.length} pods ready` };
+      return {
+        query,
+        value: bad.length,
+        detail: bad.length
+          ? bad.map((p) => `${p.name} (${p.phase}${p.reasons.length ? `, ${p.reasons.join(', ')}` : ''})`).join(', ')
+          : `${h.pods.length} pods ready`,
+      };
     }
     case 'crash-loops': {
       const bad = h.pods.filter((p) => p.reasons.some((r) => BAD_POD_REASONS.includes(r)));
-      return { query, value: bad.length, detail: bad.length ? bad.map((p) => `${p.name} (${p.reasons.join(', ')}, ${p.restarts} restarts)`).join(', ') : `${h.pods.length} pods, none crash looping` };
+      return {
+        query,
+        value: bad.length,
+        detail: bad.length
+          ? bad.map((p) => `${p.name} (${p.reasons.join(', ')}, ${p.restarts} restarts)`).join(', ')
+          : `${h.pods.length} pods, none crash looping`,
+      };
     }
   }
 }
@@ -140,13 +160,20 @@ async function measureKubernetes(metric: KubernetesMetric, t: TenantTarget, port
 async function measureHttp(metric: HttpMetric, t: TenantTarget, ports: AnalysisPorts, ctx: MeasureContext): Promise<Reading> {
   const query = describeQuery(metric, t);
   const url = renderTenant(metric.url, t, `metric "${metric.name}": url`, encodeURIComponent);
-  const report = await runSmokeChecks([{ name: t.slug, url, tenant: t }], metric.checks, { clock: ports.clock, logger: silentLogger, http: ports.http }, { concurrency: 4, deadlineMs: ctx.windowMs, signal: ctx.signal });
+  const report = await runSmokeChecks(
+    [{ name: t.slug, url, tenant: t }],
+    metric.checks,
+    { clock: ports.clock, logger: silentLogger, http: ports.http },
+    { concurrency: 4, deadlineMs: ctx.windowMs, signal: ctx.signal },
+  );
   const failed = report.targets.flatMap((r) => r.checks).filter((c) => !c.passed);
   const { checks } = report.totals;
   return {
     query,
     value: checks ? failed.length / checks : undefined,
-    detail: failed.length ? `${failed.length}/${checks} failed: ${failed.map((c) => `${c.check} (${c.problems.join('; ')})`).join(', ')}` : `${checks}/${checks} passed`,
+    detail: failed.length
+      ? `${failed.length}/${checks} failed: ${failed.map((c) => `${c.check} (${c.problems.join('; ')})`).join(', ')}`
+      : `${checks}/${checks} passed`,
   };
 }
 

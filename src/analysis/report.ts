@@ -4,7 +4,14 @@ import type { Measurement } from './analyze.ts';
 import type { WatchResult } from './rollback.ts';
 
 const MAX_ROWS = 300;
-const ICON: Record<string, string> = { healthy: '✅', successful: '✅', failed: '❌', inconclusive: '❔', 'rolled-back': '↩️', 'not-rolled-back': '⚠️' };
+const ICON: Record<string, string> = {
+  healthy: '✅',
+  successful: '✅',
+  failed: '❌',
+  inconclusive: '❔',
+  'rolled-back': '↩️',
+  'not-rolled-back': '⚠️',
+};
 
 function value(m: Measurement): string {
   const v = m.value === undefined ? (m.error ? 'error' : 'no data') : String(round(m.value));
@@ -24,16 +31,22 @@ export function analysisSummary(r: WatchResult, title = 'Auto-rollback'): string
   if (r.rollbacks.length) {
     lines.push('| | Tenant | Release | Back to revision | Why |', '|---|---|---|---|---|');
     for (const b of r.rollbacks) {
-      lines.push(`| ${ICON[b.status] ?? ''} ${b.status} | ${cell(b.tenant)} | ${cell(`${b.namespace}/${b.release}`)} | ${b.revision ?? '–'} | ${cell(b.error ? `${b.error}; ${b.reason}` : b.reason, 400)} |`);
+      lines.push(
+        `| ${ICON[b.status] ?? ''} ${b.status} | ${cell(b.tenant)} | ${cell(`${b.namespace}/${b.release}`)} | ${b.revision ?? '–'} | ${cell(b.error ? `${b.error}; ${b.reason}` : b.reason, 400)} |`,
+      );
     }
     lines.push('');
   }
   lines.push('| | Target | Metric | Query (templated) | Fails when | Values | Reason |', '|---|---|---|---|---|---|---|');
   const order = { failed: 0, inconclusive: 1, healthy: 2 } as const;
-  const rows = a.targets.flatMap((t) => t.metrics.map((m) => ({ t, m }))).sort((x, y) => order[x.t.verdict] - order[y.t.verdict] || Number(x.m.phase === 'successful') - Number(y.m.phase === 'successful'));
+  const rows = a.targets
+    .flatMap((t) => t.metrics.map((m) => ({ t, m })))
+    .sort((x, y) => order[x.t.verdict] - order[y.t.verdict] || Number(x.m.phase === 'successful') - Number(y.m.phase === 'successful'));
   for (const { t, m } of rows.slice(0, MAX_ROWS)) {
     const values = m.measurements.map(value).join(', ') || '–';
-    lines.push(`| ${ICON[m.phase]} | ${cell(t.target.slug)} | ${cell(m.metric)} | \`${cell(m.query, 300).replace(/`/g, "'")}\` | \`${cell(m.condition)}\` | ${cell(values, 400)} | ${cell(m.reason, 300)} |`);
+    lines.push(
+      `| ${ICON[m.phase]} | ${cell(t.target.slug)} | ${cell(m.metric)} | \`${cell(m.query, 300).replace(/`/g, "'")}\` | \`${cell(m.condition)}\` | ${cell(values, 400)} | ${cell(m.reason, 300)} |`,
+    );
   }
   if (rows.length > MAX_ROWS) lines.push('', `…and ${rows.length - MAX_ROWS} more rows in the JSON report.`);
   for (const b of a.baseline.metrics) {

@@ -53,7 +53,8 @@ export async function rollBackTarget(t: TargetAnalysis, port: Rollbacker, o: Rol
   const { target } = t;
   const base = { tenant: target.slug, namespace: target.namespace, release: target.release, reason: t.reason };
   if (target.revisionBefore === undefined) {
-    const error = 'no revision was recorded before the deploy (a first install, or none given): not rolled back, fix forward or uninstall by hand';
+    const error =
+      'no revision was recorded before the deploy (a first install, or none given): not rolled back, fix forward or uninstall by hand';
     o.logger.error(`${target.slug}: ${error}`);
     return { ...base, status: 'failed', error };
   }
@@ -62,7 +63,9 @@ export async function rollBackTarget(t: TargetAnalysis, port: Rollbacker, o: Rol
     o.logger.warning(`${target.slug}: would roll back ${rt.release} in ${rt.namespace} to revision ${rt.revision} (rollback disabled)`);
     return { ...base, revision: rt.revision, status: 'not-rolled-back', error: 'rollback disabled' };
   }
-  o.logger.warning(`${target.slug}: rolling back ${rt.release} in ${rt.namespace} to revision ${rt.revision}, recorded before the deploy (${t.reason})`);
+  o.logger.warning(
+    `${target.slug}: rolling back ${rt.release} in ${rt.namespace} to revision ${rt.revision}, recorded before the deploy (${t.reason})`,
+  );
   try {
     await port.rollback(rt, o.signal);
     o.logger.info(`${target.slug}: rolled back to revision ${rt.revision}`);
@@ -84,7 +87,12 @@ export interface WatchOptions extends Omit<AnalyzeOptions, 'onTargetFailed'> {
  * The auto-rollback: `analyze`, rolling each failing target back as soon as it fails (to its
  * pre-deploy revision), and inconclusive ones at the end only when asked to.
  */
-export async function watchAndRollBack(targets: TenantTarget[], metrics: Metric[], ports: AnalysisPorts & { rollbacker: Rollbacker }, opts: WatchOptions): Promise<WatchResult> {
+export async function watchAndRollBack(
+  targets: TenantTarget[],
+  metrics: Metric[],
+  ports: AnalysisPorts & { rollbacker: Rollbacker },
+  opts: WatchOptions,
+): Promise<WatchResult> {
   const pending: Promise<RollbackOutcome>[] = [];
   const ro: RollbackOptions = { logger: ports.logger, dryRun: opts.dryRun, signal: opts.signal };
   const analysis = await analyze(targets, metrics, ports, {

@@ -31,7 +31,11 @@ export const FIELD_MANAGER = 'deploy-actions';
 const HELM_RELEASE_ANNOTATION = 'meta.helm.sh/release-name';
 
 export const formatSelector = (s: Record<string, string>): string =>
-  Object.keys(s).length ? Object.entries(s).map(([k, v]) => `${k}=${v}`).join(',') : '(empty)';
+  Object.keys(s).length
+    ? Object.entries(s)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')
+    : '(empty)';
 
 /** Both color release names must be valid Helm release names (at most 53 characters). */
 export function checkColorReleases(release: string): void {
@@ -139,7 +143,8 @@ function hashPath(h: ReturnType<typeof createHash>, path: string, depth = 0): vo
 export function versionFingerprint(u: Pick<UpgradeOptions, 'chart' | 'version' | 'repoUrl' | 'set' | 'setString' | 'valuesFiles'>): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ chart: u.chart, version: u.version ?? '', repoUrl: u.repoUrl ?? '', set: u.set, setString: u.setString }));
-  const local = !u.repoUrl && !u.chart.startsWith('oci://') && (u.chart.startsWith('.') || u.chart.startsWith('/') || existsLocally(u.chart));
+  const local =
+    !u.repoUrl && !u.chart.startsWith('oci://') && (u.chart.startsWith('.') || u.chart.startsWith('/') || existsLocally(u.chart));
   if (local) hashPath(h, u.chart);
   for (const f of u.valuesFiles) hashPath(h, f);
   return h.digest('hex').slice(0, 16);

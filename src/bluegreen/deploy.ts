@@ -160,7 +160,12 @@ async function verifyColor(ports: BlueGreenPorts, target: ColorTarget, req: Comm
   if (!ready.ok) return { ok: false, reason: `not ready: ${ready.reason}` };
   if (!req.smoke) return { ok: true };
   const smoke = await req.smoke(target).catch((err: unknown): VerifyResult => ({ ok: false, reason: errorMessage(err) }));
-  return smoke.ok ? smoke : { ok: false, reason: `smoke checks through Service ${target.namespace}/${target.service} failed: ${smoke.reason ?? 'no reason given'}` };
+  return smoke.ok
+    ? smoke
+    : {
+        ok: false,
+        reason: `smoke checks through Service ${target.namespace}/${target.service} failed: ${smoke.reason ?? 'no reason given'}`,
+      };
 }
 
 async function colorRevisions(helm: Helm, release: string, t: KubeTarget): Promise<BlueGreenOutcome['revisions']> {
@@ -183,12 +188,15 @@ async function switchSelector(
   if (!current) throw new Error(`Service ${o.namespace}/${o.service} disappeared before the switch`);
   const now = current.selector[o.colorLabel];
   if (now !== from) {
-    throw new Error(`the live color of Service ${o.namespace}/${o.service} changed during the run (expected ${from ?? '(none)'}, found ${now ?? '(none)'}); not switching`);
+    throw new Error(
+      `the live color of Service ${o.namespace}/${o.service} changed during the run (expected ${from ?? '(none)'}, found ${now ?? '(none)'}); not switching`,
+    );
   }
   await ports.cluster.patchServiceSelector(o.namespace, o.service, { ...current.selector, [o.colorLabel]: to }, o.fieldManager);
   const after = await ports.cluster.readService(o.namespace, o.service);
   const got = after?.selector[o.colorLabel];
-  if (got !== to) throw new Error(`after the patch, Service ${o.namespace}/${o.service} selects ${o.colorLabel}=${got ?? '(none)'} instead of ${to}`);
+  if (got !== to)
+    throw new Error(`after the patch, Service ${o.namespace}/${o.service} selects ${o.colorLabel}=${got ?? '(none)'} instead of ${to}`);
 }
 
 export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPorts): Promise<BlueGreenOutcome> {
@@ -196,7 +204,12 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
   const started = clock.now();
   const u = req.upgrade;
   const t: KubeTarget = { namespace: u.namespace, kubeContext: u.kubeContext };
-  const svc = { namespace: u.namespace, service: req.service ?? u.release, colorLabel: req.colorLabel ?? 'color', fieldManager: req.fieldManager ?? FIELD_MANAGER };
+  const svc = {
+    namespace: u.namespace,
+    service: req.service ?? u.release,
+    colorLabel: req.colorLabel ?? 'color',
+    fieldManager: req.fieldManager ?? FIELD_MANAGER,
+  };
   const steps: string[] = [];
   const step = (m: string, level: 'info' | 'warning' = 'info') => {
     steps.push(m);
@@ -218,7 +231,9 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
   const target: ColorTarget = { color: idle, release: idleRelease, namespace: u.namespace, service: idleRelease };
   const fingerprint = req.fingerprint ?? versionFingerprint(u);
 
-  const finish = async (o: Omit<BlueGreenOutcome, 'release' | 'namespace' | 'service' | 'revisions' | 'steps' | 'durationMs' | 'previousColor'>): Promise<BlueGreenOutcome> => ({
+  const finish = async (
+    o: Omit<BlueGreenOutcome, 'release' | 'namespace' | 'service' | 'revisions' | 'steps' | 'durationMs' | 'previousColor'>,
+  ): Promise<BlueGreenOutcome> => ({
     release: u.release,
     namespace: u.namespace,
     service: svc.service,
@@ -241,14 +256,21 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     const history = await helm.history(liveRelease, t);
     const good = lastGoodRevision(history);
     if (good && fingerprintOf(history, good.revision) === fingerprint) {
-      step(`${from} (${liveRelease} revision ${good.revision}) already runs this version (fingerprint ${fingerprint}): nothing to deploy or switch; ${idle} left as it is`);
+      step(
+        `${from} (${liveRelease} revision ${good.revision}) already runs this version (fingerprint ${fingerprint}): nothing to deploy or switch; ${idle} left as it is`,
+      );
       return finish({ status: 'unchanged', liveColor: from, switched: false });
     }
   }
 
   const deploy = await deployRelease(
     {
-      upgrade: { ...u, release: idleRelease, set: [...u.set, `${req.colorValue ?? 'color'}=${idle}`], description: describeWithFingerprint(u.description, fingerprint) },
+      upgrade: {
+        ...u,
+        release: idleRelease,
+        set: [...u.set, `${req.colorValue ?? 'color'}=${idle}`],
+        description: describeWithFingerprint(u.description, fingerprint),
+      },
       rollbackOnFailure: req.rollbackOnFailure ?? true,
       recoverPending: req.recoverPending ?? false,
       compareContent: false,
@@ -263,14 +285,35 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     return finish({ status: 'dry-run', liveColor: from, switched: false, deploy });
   }
   if (deploy.status !== 'deployed') {
-    const where = { 'rolled-back': `rolled back to revision ${deploy.previousRevision}`, uninstalled: 'uninstalled (it never deployed)', failed: 'left failed', unchanged: '', 'dry-run': '', deployed: '' }[deploy.status];
-    step(`${idle} (${idleRelease}) failed: ${deploy.error}; ${idleRelease} ${where}; the selector was not switched${from ? `, ${from} still serves` : ''}`, 'warning');
-    return finish({ status: 'idle-failed', liveColor: from, switched: false, deploy, error: `${idle} (${idleRelease}) failed and never received traffic: ${deploy.error}` });
+    const where = {
+      'rolled-back': `rolled back to revision ${deploy.previousRevision}`,
+      uninstalled: 'uninstalled (it never deployed)',
+      failed: 'left failed',
+      unchanged: '',
+      'dry-run': '',
+      deployed: '',
+    }[deploy.status];
+    step(
+      `${idle} (${idleRelease}) failed: ${deploy.error}; ${idleRelease} ${where}; the selector was not switched${from ? `, ${from} still serves` : ''}`,
+      'warning',
+    );
+    return finish({
+      status: 'idle-failed',
+      liveColor: from,
+      switched: false,
+      deploy,
+      error: `${idle} (${idleRelease}) failed and never received traffic: ${deploy.error}`,
+    });
   }
-  step(`${idleRelease} revision ${deploy.revision} deployed and verified (chart ${deploy.chartVersion || '?'}, app ${deploy.appVersion || '?'})`);
+  step(
+    `${idleRelease} revision ${deploy.revision} deployed and verified (chart ${deploy.chartVersion || '?'}, app ${deploy.appVersion || '?'})`,
+  );
 
   if (req.signal?.aborted) {
-    step(`cancelled before the switch: ${idleRelease} is deployed but receives no traffic${from ? `, ${from} still serves` : ''}`, 'warning');
+    step(
+      `cancelled before the switch: ${idleRelease} is deployed but receives no traffic${from ? `, ${from} still serves` : ''}`,
+      'warning',
+    );
     return finish({ status: 'idle-failed', liveColor: from, switched: false, deploy, error: 'cancelled before the selector switch' });
   }
 
@@ -281,7 +324,13 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     const now = (await ports.cluster.readService(svc.namespace, svc.service).catch(() => undefined))?.selector[svc.colorLabel];
     const liveNow = now === 'blue' || now === 'green' ? now : undefined;
     step(`switching ${svc.namespace}/${svc.service} to ${idle} failed: ${errorMessage(err)}`, 'warning');
-    return finish({ status: 'failed', liveColor: liveNow, switched: liveNow !== from, deploy, error: `selector switch to ${idle} failed: ${errorMessage(err)} (live color now: ${liveNow ?? 'none'})` });
+    return finish({
+      status: 'failed',
+      liveColor: liveNow,
+      switched: liveNow !== from,
+      deploy,
+      error: `selector switch to ${idle} failed: ${errorMessage(err)} (live color now: ${liveNow ?? 'none'})`,
+    });
   }
   step(`switched Service ${svc.namespace}/${svc.service}: ${svc.colorLabel} ${from ?? '(none)'} -> ${idle}`);
   if (!from) return finish({ status: 'switched', liveColor: idle, switched: true, deploy });
@@ -296,7 +345,9 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     if (req.signal?.aborted) break;
     let problems: string[];
     try {
-      problems = servingProblems(await ports.cluster.releaseHealth(u.namespace, idleRelease, { expectedImages: req.expectedImages, signal: req.signal }));
+      problems = servingProblems(
+        await ports.cluster.releaseHealth(u.namespace, idleRelease, { expectedImages: req.expectedImages, signal: req.signal }),
+      );
     } catch (err) {
       // An API blip is not a verdict on the new color: never switch on it.
       logger.warning(`health check of ${idleRelease} failed (${errorMessage(err)}); not a verdict, checking again`);
@@ -316,12 +367,26 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     }
     if (oldProblems.length > 0) {
       step(`${from} (${oldRelease}) is not serving either (${oldProblems.join('; ')}): the selector stays on ${idle}`, 'warning');
-      return finish({ status: 'failed', liveColor: idle, switched: true, deploy, oldColor: 'kept', error: `${why}; not switching back: ${from} is not serving either (${oldProblems.join('; ')}); needs a person` });
+      return finish({
+        status: 'failed',
+        liveColor: idle,
+        switched: true,
+        deploy,
+        oldColor: 'kept',
+        error: `${why}; not switching back: ${from} is not serving either (${oldProblems.join('; ')}); needs a person`,
+      });
     }
     try {
       await switchSelector(ports, svc, idle, from);
     } catch (err) {
-      return finish({ status: 'failed', liveColor: idle, switched: true, deploy, oldColor: 'kept', error: `${why}; switching back to ${from} failed: ${errorMessage(err)}` });
+      return finish({
+        status: 'failed',
+        liveColor: idle,
+        switched: true,
+        deploy,
+        oldColor: 'kept',
+        error: `${why}; switching back to ${from} failed: ${errorMessage(err)}`,
+      });
     }
     step(`switched Service ${svc.namespace}/${svc.service} back: ${svc.colorLabel} ${idle} -> ${from}; ${idleRelease} kept for inspection`);
     return finish({ status: 'rolled-back', liveColor: from, switched: false, deploy, oldColor: 'kept', error: why });
@@ -331,7 +396,10 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     step(`cancelled during the keep window: ${idle} serves, ${from} (${oldRelease}) kept`, 'warning');
     return finish({ status: 'switched', liveColor: idle, switched: true, deploy, oldColor: 'kept' });
   }
-  if (req.keepOldMs > 0) step(`${idle} stayed healthy for the keep window (${checks} check${checks === 1 ? '' : 's'} over ${Math.round(req.keepOldMs / 1000)}s)`);
+  if (req.keepOldMs > 0)
+    step(
+      `${idle} stayed healthy for the keep window (${checks} check${checks === 1 ? '' : 's'} over ${Math.round(req.keepOldMs / 1000)}s)`,
+    );
 
   if (req.oldColor === 'keep') {
     step(`${from} (${oldRelease}) kept: rollback is a selector switch away`);
@@ -356,7 +424,12 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
   const { clock, logger, helm } = ports;
   const started = clock.now();
   const t: KubeTarget = { namespace: req.namespace, kubeContext: req.kubeContext };
-  const svc = { namespace: req.namespace, service: req.service ?? req.release, colorLabel: req.colorLabel ?? 'color', fieldManager: req.fieldManager ?? FIELD_MANAGER };
+  const svc = {
+    namespace: req.namespace,
+    service: req.service ?? req.release,
+    colorLabel: req.colorLabel ?? 'color',
+    fieldManager: req.fieldManager ?? FIELD_MANAGER,
+  };
   const steps: string[] = [];
   const step = (m: string) => {
     steps.push(m);
@@ -366,7 +439,11 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
   const live = await readLiveService(ports.cluster, { ...svc, release: req.release }, logger);
   const subject = `Service ${svc.namespace}/${svc.service}`;
   if (!live.color) {
-    throw new ConfigurationError(subject, `has no "${svc.colorLabel}" key in its selector (${formatSelector(live.service.selector)}), so there is no live color to roll back from`, `check the "service" and "color-label" inputs`);
+    throw new ConfigurationError(
+      subject,
+      `has no "${svc.colorLabel}" key in its selector (${formatSelector(live.service.selector)}), so there is no live color to roll back from`,
+      `check the "service" and "color-label" inputs`,
+    );
   }
   const from = live.color;
   const to = otherColor(from);
@@ -381,7 +458,12 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
       'deploy the previous version again with strategy blue-green; to keep rollback a selector switch away, set old-color: keep',
     );
   }
-  const verdict = await verifyColor(ports, { color: to, release: toRelease, namespace: req.namespace, service: toRelease }, req, req.readyTimeoutMs ?? 0);
+  const verdict = await verifyColor(
+    ports,
+    { color: to, release: toRelease, namespace: req.namespace, service: toRelease },
+    req,
+    req.readyTimeoutMs ?? 0,
+  );
   if (!verdict.ok) {
     throw new ConfigurationError(
       `release ${req.namespace}/${toRelease}`,

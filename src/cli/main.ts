@@ -63,7 +63,10 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env):
   process.once('SIGTERM', onSignal);
   const state: Record<string, string> = {};
   const ctx: ActionContext = {
-    inputs: new Inputs((n) => parsed.inputs[n]?.trim() ?? '', (v) => secrets.add(v)),
+    inputs: new Inputs(
+      (n) => parsed.inputs[n]?.trim() ?? '',
+      (v) => secrets.add(v),
+    ),
     logger: consoleLogger({ debug: env.DEPLOY_ACTIONS_DEBUG === '1' }),
     secrets,
     setOutput: (n, v) => (outputs[n] = secrets.redact(String(v))),

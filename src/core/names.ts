@@ -15,14 +15,24 @@ export function isReleaseName(v: string): boolean {
 
 export function checkNamespace(input: string, v: string): string {
   if (!isNamespaceName(v)) {
-    throw inputError(input, v, 'is not a valid namespace name', 'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit');
+    throw inputError(
+      input,
+      v,
+      'is not a valid namespace name',
+      'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
+    );
   }
   return v;
 }
 
 export function checkRelease(input: string, v: string): string {
   if (!isReleaseName(v)) {
-    throw inputError(input, v, 'is not a valid Helm release name', 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
+    throw inputError(
+      input,
+      v,
+      'is not a valid Helm release name',
+      'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+    );
   }
   return v;
 }

@@ -69,7 +69,12 @@ export function upgradeArgv(o: UpgradeOptions, v: HelmVersion): string[] {
   return args;
 }
 
-export function rollbackArgv(release: string, revision: number, t: KubeTarget & { wait: WaitMode; timeoutMs: number }, v: HelmVersion): string[] {
+export function rollbackArgv(
+  release: string,
+  revision: number,
+  t: KubeTarget & { wait: WaitMode; timeoutMs: number },
+  v: HelmVersion,
+): string[] {
   return ['rollback', release, String(revision), ...kubeFlags(t), ...waitFlags(t.wait, v), '--timeout', goDuration(t.timeoutMs)];
 }
 
@@ -95,7 +100,18 @@ export function getValuesArgv(release: string, revision: number, t: KubeTarget):
  * Helm 3 hides some statuses unless asked with --all; Helm 4 lists all and has no --all.
  */
 export function listAllArgv(offset: number, max: number, v: HelmVersion, kubeContext?: string): string[] {
-  return ['list', '--all-namespaces', ...(v.major === 3 ? ['--all'] : []), '--max', String(max), '--offset', String(offset), ...(kubeContext ? ['--kube-context', kubeContext] : []), '--output', 'json'];
+  return [
+    'list',
+    '--all-namespaces',
+    ...(v.major === 3 ? ['--all'] : []),
+    '--max',
+    String(max),
+    '--offset',
+    String(offset),
+    ...(kubeContext ? ['--kube-context', kubeContext] : []),
+    '--output',
+    'json',
+  ];
 }
 
 export const versionArgv = ['version', '--template', '{{.Version}}'];

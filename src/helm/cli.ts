@@ -22,12 +22,19 @@ export interface HelmCliOptions {
 }
 
 export function digestOf(manifest: string, values: unknown): string {
-  return createHash('sha256').update(manifest.trim()).update('\0').update(JSON.stringify(values ?? {})).digest('hex');
+  return createHash('sha256')
+    .update(manifest.trim())
+    .update('\0')
+    .update(JSON.stringify(values ?? {}))
+    .digest('hex');
 }
 
 /** Helm's own error line ("Error: UPGRADE FAILED: ...") without the noise around it. */
 function errorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const err = lines.filter((l) => l.startsWith('Error:')).at(-1);
   return (err ?? lines.at(-1) ?? 'helm failed with no output').replace(/^Error:\s*/, '');
 }
@@ -46,7 +53,8 @@ export class HelmCli implements Helm {
     } catch (err) {
       throw new HelmError(`cannot run helm "${o.binary}": ${(err as Error).message}`, 'helm version', '');
     }
-    if (out.exitCode !== 0) throw new HelmError(`"${o.binary} version" failed: ${errorLine(o.secrets.redact(out.stderr))}`, 'helm version', out.stderr);
+    if (out.exitCode !== 0)
+      throw new HelmError(`"${o.binary} version" failed: ${errorLine(o.secrets.redact(out.stderr))}`, 'helm version', out.stderr);
     return new HelmCli(o, parseHelmVersion(out.stdout));
   }
 

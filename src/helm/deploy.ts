@@ -154,11 +154,19 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   }
 
   if (result && u.dryRun !== 'none') {
-    return done({ status: 'dry-run', revision: before?.revision ?? 0, changed: true, chartVersion: result.chartVersion, appVersion: result.appVersion });
+    return done({
+      status: 'dry-run',
+      revision: before?.revision ?? 0,
+      changed: true,
+      chartVersion: result.chartVersion,
+      appVersion: result.appVersion,
+    });
   }
 
   if (result && req.verify) {
-    const v = await req.verify(result.revision).catch((err: unknown) => ({ ok: false, reason: `verification error: ${errorMessage(err)}` }));
+    const v = await req
+      .verify(result.revision)
+      .catch((err: unknown) => ({ ok: false, reason: `verification error: ${errorMessage(err)}` }));
     if (!v.ok) failure = `revision ${result.revision} deployed but failed verification: ${v.reason ?? 'no reason given'}`;
   }
 

@@ -14,7 +14,12 @@ export interface HelmVersion {
  */
 export function parseHelmVersion(text: string): HelmVersion {
   const m = /v?(\d+)\.(\d+)\.(\d+)/.exec(text);
-  if (!m) throw new ConfigurationError('helm', `could not read the helm version from ${JSON.stringify(text.trim().slice(0, 120))}`, 'install Helm 3 or 4, or point the "helm" input at its binary');
+  if (!m)
+    throw new ConfigurationError(
+      'helm',
+      `could not read the helm version from ${JSON.stringify(text.trim().slice(0, 120))}`,
+      'install Helm 3 or 4, or point the "helm" input at its binary',
+    );
   const major = Number(m[1]);
   if (major !== 3 && major !== 4) {
     throw new ConfigurationError('helm', `version ${m[0]} is not supported`, 'use Helm 3 (3.13 or later) or Helm 4');

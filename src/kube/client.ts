@@ -3,7 +3,18 @@
  * parameter; patch calls default to `application/json-patch+json`, so the patch content type is
  * always set here explicitly).
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Service } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+  type V1Service,
+} from '@kubernetes/client-node';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import { isNotFound, toKubeError } from './errors.ts';
 import { judgeReleaseHealth } from './health.ts';
@@ -42,22 +53,41 @@ interface CallOptions {
 
 function loadConfig(opts: ClusterOptions): KubeConfig {
   const kc = new KubeConfig();
-  const source = opts.kubeconfigYaml !== undefined ? 'the kubeconfig content' : opts.kubeconfigPath ? `kubeconfig ${opts.kubeconfigPath}` : 'the default kubeconfig';
+  const source =
+    opts.kubeconfigYaml !== undefined
+      ? 'the kubeconfig content'
+      : opts.kubeconfigPath
+        ? `kubeconfig ${opts.kubeconfigPath}`
+        : 'the default kubeconfig';
   try {
     if (opts.kubeconfigYaml !== undefined) kc.loadFromString(opts.kubeconfigYaml);
     else if (opts.kubeconfigPath) kc.loadFromFile(opts.kubeconfigPath);
     else kc.loadFromDefault();
   } catch (e) {
     // Never echo the content: it holds credentials.
-    throw new ConfigurationError(source, `cannot be read: ${opts.kubeconfigYaml !== undefined ? 'invalid YAML or kubeconfig' : errorMessage(e).split('\n')[0]}`, 'pass a valid kubeconfig file');
+    throw new ConfigurationError(
+      source,
+      `cannot be read: ${opts.kubeconfigYaml !== undefined ? 'invalid YAML or kubeconfig' : errorMessage(e).split('\n')[0]}`,
+      'pass a valid kubeconfig file',
+    );
   }
   if (opts.context) {
     if (!kc.getContexts().some((c) => c.name === opts.context)) {
-      throw new ConfigurationError(source, `has no context "${opts.context}"`, `use one of: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`);
+      throw new ConfigurationError(
+        source,
+        `has no context "${opts.context}"`,
+        `use one of: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || '(none)'
+        }`,
+      );
     }
     kc.setCurrentContext(opts.context);
   }
-  if (!kc.getCurrentCluster()) throw new ConfigurationError(source, 'names no cluster for the current context', 'set current-context or pass a context');
+  if (!kc.getCurrentCluster())
+    throw new ConfigurationError(source, 'names no cluster for the current context', 'set current-context or pass a context');
   return kc;
 }
 
@@ -111,7 +141,10 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
   };
 
   /** Follows `continue` until the list is complete. */
-  async function allPages<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>, signal?: AbortSignal): Promise<T[]> {
+  async function allPages<T>(
+    page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+    signal?: AbortSignal,
+  ): Promise<T[]> {
     const out: T[] = [];
     const seen = new Set<string>();
     let cont: string | undefined;
@@ -146,7 +179,9 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       const ofRelease = (m?: { annotations?: Record<string, string> }) => m?.annotations?.['meta.helm.sh/release-name'] === release;
       const any = deployments.some((d) => ofRelease(d.metadata)) || statefulsets.some((s) => ofRelease(s.metadata));
       // Pods once for the whole namespace (and not at all when the release has no workload).
-      const pods = any ? await allPages((cont) => core.listNamespacedPod({ namespace, limit: pageSize, _continue: cont }, options({ signal })), signal) : [];
+      const pods = any
+        ? await allPages((cont) => core.listNamespacedPod({ namespace, limit: pageSize, _continue: cont }, options({ signal })), signal)
+        : [];
       return judgeReleaseHealth(deployments, statefulsets, pods, { namespace, release, expectedImages: o.expectedImages });
     },
 
@@ -168,7 +203,13 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       const [d, s, p] = [inNs(deployments), inNs(statefulsets), inNs(pods)];
       const out = new Map<string, ReleaseHealth>();
       for (const r of releases) {
-        out.set(`${r.namespace}/${r.release}`, judgeReleaseHealth(d.get(r.namespace) ?? [], s.get(r.namespace) ?? [], p.get(r.namespace) ?? [], { namespace: r.namespace, release: r.release }));
+        out.set(
+          `${r.namespace}/${r.release}`,
+          judgeReleaseHealth(d.get(r.namespace) ?? [], s.get(r.namespace) ?? [], p.get(r.namespace) ?? [], {
+            namespace: r.namespace,
+            release: r.release,
+          }),
+        );
       }
       return out;
     },
@@ -187,7 +228,10 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       // `$patch: replace`: the selector becomes exactly `selector` (a plain strategic merge would keep other keys).
       const body = { spec: { selector: { $patch: 'replace', ...selector } } };
       const s = await call(() =>
-        core.patchNamespacedService({ name, namespace, body, fieldManager: manager ?? fieldManager }, options({ contentType: PatchStrategy.StrategicMergePatch })),
+        core.patchNamespacedService(
+          { name, namespace, body, fieldManager: manager ?? fieldManager },
+          options({ contentType: PatchStrategy.StrategicMergePatch }),
+        ),
       );
       return serviceInfo(s, namespace);
     },
@@ -197,7 +241,9 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       const containers = (p.spec?.containers ?? []).map((c) => c.name);
       const parts: string[] = [];
       for (const container of containers) {
-        const text = await call(() => core.readNamespacedPodLog({ name: pod, namespace, container, sinceSeconds: Math.max(1, Math.floor(sinceSeconds)) }, options()));
+        const text = await call(() =>
+          core.readNamespacedPodLog({ name: pod, namespace, container, sinceSeconds: Math.max(1, Math.floor(sinceSeconds)) }, options()),
+        );
         const s = typeof text === 'string' ? text : String(text ?? '');
         if (containers.length === 1) return s;
         parts.push(

@@ -78,7 +78,8 @@ export function toKubeError(e: unknown, server: string, secrets: readonly string
     return new KubeApiError(mask(text), code, st?.reason);
   }
   if (e instanceof Error && e.name === 'AbortError') return e;
-  if (e instanceof Error && e.name === 'TimeoutError') return new KubeApiError(`the Kubernetes API at ${server} did not answer in time (${e.message})`);
+  if (e instanceof Error && e.name === 'TimeoutError')
+    return new KubeApiError(`the Kubernetes API at ${server} did not answer in time (${e.message})`);
   const cause = networkCause(e);
   if (cause) return new KubeApiError(`cannot reach the Kubernetes API at ${server}: ${mask(cause)}`);
   return e instanceof Error ? new KubeApiError(mask(e.message)) : new KubeApiError(mask(String(e)));

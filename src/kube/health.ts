@@ -49,7 +49,12 @@ export interface DeploymentLike {
 
 export interface StatefulSetLike {
   metadata?: Meta;
-  spec?: { replicas?: number; selector?: LabelSelector; template?: PodTemplate; updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } } };
+  spec?: {
+    replicas?: number;
+    selector?: LabelSelector;
+    template?: PodTemplate;
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
+  };
   status?: {
     observedGeneration?: number;
     replicas?: number;
@@ -153,7 +158,9 @@ export function podInfo(p: PodLike): PodInfo {
     if (r && !reasons.includes(r)) reasons.push(r);
   }
   const owner = p.metadata?.ownerReferences?.find((o) => o.controller)?.name;
-  const images = (p.status?.containerStatuses?.length ? p.status.containerStatuses : (p.spec?.containers ?? [])).map((c) => c.image ?? '').filter(Boolean);
+  const images = (p.status?.containerStatuses?.length ? p.status.containerStatuses : (p.spec?.containers ?? []))
+    .map((c) => c.image ?? '')
+    .filter(Boolean);
   return {
     name: p.metadata?.name ?? '',
     phase: p.status?.phase ?? 'Unknown',
@@ -185,7 +192,12 @@ function describePod(p: PodLike): string | undefined {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-export function judgeReleaseHealth(deployments: DeploymentLike[], statefulsets: StatefulSetLike[], pods: PodLike[], opts: JudgeOptions): ReleaseHealth {
+export function judgeReleaseHealth(
+  deployments: DeploymentLike[],
+  statefulsets: StatefulSetLike[],
+  pods: PodLike[],
+  opts: JudgeOptions,
+): ReleaseHealth {
   const ofRelease = (m?: Meta) => m?.annotations?.[RELEASE_ANNOTATION] === opts.release;
   const workloads: WorkloadInfo[] = [];
   const problems: string[] = [];
@@ -216,7 +228,8 @@ export function judgeReleaseHealth(deployments: DeploymentLike[], statefulsets: 
       images: templateImages(o.spec?.template),
     };
     workloads.push(w);
-    if (!w.observed) problems.push(`${name}: the controller has not observed generation ${generation} yet (observed ${s.observedGeneration ?? 0})`);
+    if (!w.observed)
+      problems.push(`${name}: the controller has not observed generation ${generation} yet (observed ${s.observedGeneration ?? 0})`);
     if (w.updated < w.desired - partition) problems.push(`${name}: ${w.updated}/${w.desired} replicas updated`);
     if (w.ready < w.desired) problems.push(`${name}: ${w.ready}/${w.desired} replicas ready`);
     else if (w.available < w.desired) problems.push(`${name}: ${w.available}/${w.desired} replicas available`);
@@ -248,7 +261,9 @@ export function judgeReleaseHealth(deployments: DeploymentLike[], statefulsets: 
       problems.push(`${name}: rollout not finished (revision ${s.currentRevision ?? '?'} -> ${s.updateRevision})`);
     }
     for (const p of podsOf(st.spec?.selector)) {
-      const current = s.updateRevision ? p.metadata?.labels?.['controller-revision-hash'] === s.updateRevision : fromTemplate(p, st.spec?.template);
+      const current = s.updateRevision
+        ? p.metadata?.labels?.['controller-revision-hash'] === s.updateRevision
+        : fromTemplate(p, st.spec?.template);
       if (!current) continue;
       const why = describePod(p);
       if (why) problems.push(why);
@@ -259,8 +274,8 @@ export function judgeReleaseHealth(deployments: DeploymentLike[], statefulsets: 
 
   const podInfos = [...releasePods.values()].map(podInfo);
   for (const img of opts.expectedImages ?? []) {
-    const running = [...releasePods.values()].some((p) =>
-      isReady(p) && (p.status?.containerStatuses ?? []).some((c) => c.ready && c.image && imageRuns(img, c.image)),
+    const running = [...releasePods.values()].some(
+      (p) => isReady(p) && (p.status?.containerStatuses ?? []).some((c) => c.ready && c.image && imageRuns(img, c.image)),
     );
     if (!running) {
       const seen = [...new Set(podInfos.flatMap((p) => p.images))].sort();

@@ -67,7 +67,10 @@ export interface Cluster {
    * StatefulSets, pods), so a soak's periodic re-check costs API calls per page, not per tenant.
    * Keyed `namespace/release`.
    */
-  fleetHealth(releases: readonly { namespace: string; release: string }[], opts?: { signal?: AbortSignal }): Promise<Map<string, ReleaseHealth>>;
+  fleetHealth(
+    releases: readonly { namespace: string; release: string }[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<Map<string, ReleaseHealth>>;
   readService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
   /**
    * Sets `.spec.selector` to exactly `selector` with a strategic-merge patch (`$patch: replace`;

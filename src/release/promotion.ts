@@ -46,7 +46,8 @@ export interface SemVer {
   raw: string;
 }
 
-const SEMVER = /^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+const SEMVER =
+  /^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 /** Parses a semantic version (semver.org 2.0.0), tolerating a leading `v`. Undefined when it is not one. */
 export function parseSemver(text: string): SemVer | undefined {
@@ -114,7 +115,12 @@ export function classifyPromotion(fleetVersions: readonly string[], next: string
     };
   }
   if (!installed.length) {
-    return { kind: 'initial', gate: 'approval', fleetVersion: '', reason: `no tenant runs a version yet: ${show(target)} is a first install, approval required after the pilot` };
+    return {
+      kind: 'initial',
+      gate: 'approval',
+      fleetVersion: '',
+      reason: `no tenant runs a version yet: ${show(target)} is a first install, approval required after the pilot`,
+    };
   }
   const old = oldest(parsed);
   if (!old) {
@@ -180,6 +186,9 @@ function oldest(vs: SemVer[]): SemVer | undefined {
 }
 
 function list(vs: string[]): string {
-  const shown = vs.slice(0, 5).map((v) => `"${v}"`).join(', ');
+  const shown = vs
+    .slice(0, 5)
+    .map((v) => `"${v}"`)
+    .join(', ');
   return vs.length > 5 ? `${shown} and ${vs.length - 5} more` : shown;
 }

@@ -75,7 +75,13 @@ export interface RolloutPorts {
    * Metric analysis over a soak window (auto-rollback's engine): watches `updated`, compares with
    * `baseline` (tenants not yet updated), and calls `onFailed` as soon as a tenant breaches.
    */
-  soakAnalysis?: (updated: Tenant[], baseline: Tenant[], windowMs: number, onFailed: (id: string, reason: string) => Promise<void>, signal?: AbortSignal) => Promise<void>;
+  soakAnalysis?: (
+    updated: Tenant[],
+    baseline: Tenant[],
+    windowMs: number,
+    onFailed: (id: string, reason: string) => Promise<void>,
+    signal?: AbortSignal,
+  ) => Promise<void>;
   /** Tenants whose upgrade is in flight (for the post step after a cancel). */
   onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
 }
@@ -149,7 +155,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     const done = results.size;
     const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : 0;
     const eta = mean ? ` eta ${humanDuration((mean * (total - done)) / Math.max(1, o.maxParallel))}` : '';
-    p.logger.info(`${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`);
+    p.logger.info(
+      `${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`,
+    );
   };
 
   async function runTenant(t: Tenant, step: string): Promise<TenantResult> {
@@ -182,7 +190,18 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     } catch (err) {
       // Errors outside an upgrade (a release stuck pending without recover-pending, a failed
       // recovery, an unreachable API): the release may need a person, so it counts as failed.
-      outcome = { status: 'failed', release: t.release, namespace: t.namespace, revision: 0, attemptedRevision: 0, chartVersion: '', appVersion: '', changed: false, error: errorMessage(err), durationMs: p.clock.now() - t0 };
+      outcome = {
+        status: 'failed',
+        release: t.release,
+        namespace: t.namespace,
+        revision: 0,
+        attemptedRevision: 0,
+        chartVersion: '',
+        appVersion: '',
+        changed: false,
+        error: errorMessage(err),
+        durationMs: p.clock.now() - t0,
+      };
     } finally {
       if (inflight.delete(t.id)) p.onInflight?.([...inflight.values()]);
     }
@@ -198,10 +217,13 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       error: outcome.error,
     };
     const icon = r.status === 'succeeded' || r.status === 'unchanged' ? '✓' : r.status === 'skipped' ? '·' : '✗';
-    await p.logger.group(`${icon} ${t.id} (${t.namespace}/${t.release}): ${r.status} ${r.revisionBefore ?? '-'} -> ${r.revisionAfter ?? '-'} in ${humanDuration(r.durationMs)}`, async () => {
-      log.flushTo(p.logger);
-      if (r.error) p.logger.info(`reason: ${r.error}`);
-    });
+    await p.logger.group(
+      `${icon} ${t.id} (${t.namespace}/${t.release}): ${r.status} ${r.revisionBefore ?? '-'} -> ${r.revisionAfter ?? '-'} in ${humanDuration(r.durationMs)}`,
+      async () => {
+        log.flushTo(p.logger);
+        if (r.error) p.logger.info(`reason: ${r.error}`);
+      },
+    );
     return r;
   }
 
@@ -227,7 +249,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
 
   async function soak(updated: Tenant[], stepName: string, baseline: Tenant[]): Promise<void> {
     if (!o.soakMs || !updated.length) return;
-    p.logger.info(`soak after ${stepName}: re-checking ${updated.length} updated tenants every ${humanDuration(o.soakIntervalMs)} for ${humanDuration(o.soakMs)}`);
+    p.logger.info(
+      `soak after ${stepName}: re-checking ${updated.length} updated tenants every ${humanDuration(o.soakIntervalMs)} for ${humanDuration(o.soakMs)}`,
+    );
     const window = new AbortController();
     const onAbort = () => window.abort();
     o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -249,7 +273,13 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       if (!p.soakAnalysis) return;
       const byId = new Map(updated.map((t) => [t.id, t]));
       try {
-        await p.soakAnalysis(updated, baseline, o.soakMs, (id, reason) => degrade(byId.get(id)!, `analysis during soak after ${stepName}: ${reason}`), window.signal);
+        await p.soakAnalysis(
+          updated,
+          baseline,
+          o.soakMs,
+          (id, reason) => degrade(byId.get(id)!, `analysis during soak after ${stepName}: ${reason}`),
+          window.signal,
+        );
       } catch (err) {
         // No verdict is not a healthy verdict: stop starting tenants, keep those already done.
         stoppedBecause ??= `the soak analysis after ${stepName} could not run: ${errorMessage(err)}`;
@@ -302,7 +332,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       continue;
     }
     updatedSoFar.push(...succeeded);
-    if (i < o.steps.length - 1) await soak(updatedSoFar, step.name, o.steps.slice(i + 1).flatMap((s) => s.tenants));
+    if (i < o.steps.length - 1)
+      await soak(
+        updatedSoFar,
+        step.name,
+        o.steps.slice(i + 1).flatMap((s) => s.tenants),
+      );
   }
 
   const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id)!));

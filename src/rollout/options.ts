@@ -5,10 +5,7 @@ import type { HttpCheck } from '../verify/checks.ts';
 import type { Phase, PilotSpec, WaveSpec } from './plan.ts';
 
 /** Everything a tenant rollout is asked to do, as plain data (the action and the CLI parse inputs into it). */
-export type TenantSource =
-  | { kind: 'file'; path: string }
-  | { kind: 'list'; value: string }
-  | { kind: 'namespaces'; selector: string };
+export type TenantSource = { kind: 'file'; path: string } | { kind: 'list'; value: string } | { kind: 'namespaces'; selector: string };
 
 export interface TenantRolloutInputs {
   source: TenantSource;
@@ -52,4 +49,3 @@ export interface TenantRolloutInputs {
 export function allowedFailures(m: TenantRolloutInputs['maxFailures'], total: number): number {
   return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
 }
-

@@ -16,7 +16,10 @@ export function renderPlanTable(plan: Plan, opts: PlanTableOptions = {}): string
   const maxIds = opts.maxIds ?? 8;
   const maxRows = opts.maxRows ?? 50;
   const ids = (refs: readonly TenantRef[]): string => {
-    const shown = refs.slice(0, maxIds).map((r) => `\`${r.id}\``).join(', ');
+    const shown = refs
+      .slice(0, maxIds)
+      .map((r) => `\`${r.id}\``)
+      .join(', ');
     return refs.length > maxIds ? `${shown}, … +${refs.length - maxIds} more` : shown || '–';
   };
   const s = plan.summary;
@@ -50,5 +53,8 @@ export function renderPlanTable(plan: Plan, opts: PlanTableOptions = {}): string
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, '; ').replace(/`/g, "'").replace(/\|/g, '\\|');
+  return s
+    .replace(/\s*\n\s*/g, '; ')
+    .replace(/`/g, "'")
+    .replace(/\|/g, '\\|');
 }

@@ -48,11 +48,18 @@ export function parsePilot(value: string, input = 'pilot'): PilotSpec {
     if (!Number.isSafeInteger(count)) throw inputError(input, value, 'is too large a pilot count');
     return { kind: 'count', source, count };
   }
-  if (/^-\d+$/.test(source)) throw inputError(input, value, 'is a negative pilot count', 'use 0 for no pilot, a count, ids or a label selector');
+  if (/^-\d+$/.test(source))
+    throw inputError(input, value, 'is a negative pilot count', 'use 0 for no pilot, a count, ids or a label selector');
   if (looksLikeSelector(source)) return { kind: 'selector', source, selector: parseSelector(input, source) };
   const ids = source.split(/[\s,]+/).filter(Boolean);
   for (const id of ids) {
-    if (!isTenantId(id)) throw inputError(input, value, `has "${id}", which is not a tenant id`, 'use a count (2), tenant ids (alpha,beta) or a label selector (ring=pilot)');
+    if (!isTenantId(id))
+      throw inputError(
+        input,
+        value,
+        `has "${id}", which is not a tenant id`,
+        'use a count (2), tenant ids (alpha,beta) or a label selector (ring=pilot)',
+      );
   }
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) throw inputError(input, value, `names tenant "${dup}" twice`);

@@ -80,7 +80,12 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
       break;
     case 'count':
       if (spec.count > ordered.length) {
-        throw inputError(pilotInput, spec.source, `asks for ${spec.count} pilot tenants but only ${ordered.length} are selected`, 'lower the pilot count');
+        throw inputError(
+          pilotInput,
+          spec.source,
+          `asks for ${spec.count} pilot tenants but only ${ordered.length} are selected`,
+          'lower the pilot count',
+        );
       }
       pilot = ordered.slice(0, spec.count);
       break;
@@ -88,7 +93,12 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
       const known = new Set(ordered.map((t) => t.id));
       const unknown = spec.ids.filter((id) => !known.has(id));
       if (unknown.length) {
-        throw inputError(pilotInput, spec.source, `names unknown tenant${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}`, 'use ids of selected tenants (not excluded)');
+        throw inputError(
+          pilotInput,
+          spec.source,
+          `names unknown tenant${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}`,
+          'use ids of selected tenants (not excluded)',
+        );
       }
       const wanted = new Set(spec.ids);
       pilot = ordered.filter((t) => wanted.has(t.id));
@@ -97,7 +107,8 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
     case 'selector':
       pilot = ordered.filter((t) => matchesSelector(spec.selector, t.labels));
       // An empty pilot would let the approval gate guard nothing: most likely a label typo.
-      if (pilot.length === 0) throw inputError(pilotInput, spec.source, 'matches no selected tenant', 'label the pilot tenants or fix the selector');
+      if (pilot.length === 0)
+        throw inputError(pilotInput, spec.source, 'matches no selected tenant', 'label the pilot tenants or fix the selector');
       break;
   }
   const inPilot = new Set(pilot.map((t) => t.id));
@@ -143,19 +154,36 @@ function normalize(p: PlanBody): PlanBody {
   const s = p.summary;
   return {
     version: 1,
-    summary: { source: s.source, include: s.include, exclude: s.exclude, pilot: s.pilot, batchSize: s.batchSize, order: s.order, tenants: s.tenants },
+    summary: {
+      source: s.source,
+      include: s.include,
+      exclude: s.exclude,
+      pilot: s.pilot,
+      batchSize: s.batchSize,
+      order: s.order,
+      tenants: s.tenants,
+    },
     pilot: p.pilot.map(ref),
     waves: p.waves.map((w) => w.map(ref)),
   };
 }
 
 export function planFingerprint(p: PlanBody): string {
-  return createHash('sha256').update(JSON.stringify(normalize(p))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(normalize(p)))
+    .digest('hex');
 }
 
 function withFingerprint(body: PlanBody, createdAt: string | undefined): Plan {
   const n = normalize(body);
-  return { version: 1, fingerprint: planFingerprint(n), ...(createdAt ? { createdAt } : {}), summary: n.summary, pilot: n.pilot, waves: n.waves };
+  return {
+    version: 1,
+    fingerprint: planFingerprint(n),
+    ...(createdAt ? { createdAt } : {}),
+    summary: n.summary,
+    pilot: n.pilot,
+    waves: n.waves,
+  };
 }
 
 export function serializePlan(plan: Plan, opts: { pretty?: boolean } = {}): string {
@@ -186,13 +214,15 @@ export function parsePlan(text: string, input = 'plan'): Plan {
   };
   if (!isObj(data)) return fail('is not a plan object');
   onlyKeys(data, ['version', 'fingerprint', 'createdAt', 'summary', 'pilot', 'waves'], 'the plan');
-  if (data.version !== 1) fail(`has version ${JSON.stringify(data.version)}, expected 1`, 'make and run the plan with the same major version of deploy-actions');
+  if (data.version !== 1)
+    fail(`has version ${JSON.stringify(data.version)}, expected 1`, 'make and run the plan with the same major version of deploy-actions');
   if (typeof data.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(data.fingerprint)) fail('has no valid fingerprint');
   if (data.createdAt !== undefined && typeof data.createdAt !== 'string') fail('has a createdAt that is not a string');
   const s = data.summary;
   if (!isObj(s)) return fail('has no summary');
   onlyKeys(s, ['source', 'include', 'exclude', 'pilot', 'batchSize', 'order', 'tenants'], 'the plan summary');
-  for (const k of ['source', 'include', 'exclude', 'pilot', 'batchSize', 'order']) if (typeof s[k] !== 'string') fail(`summary.${k} is not a string`);
+  for (const k of ['source', 'include', 'exclude', 'pilot', 'batchSize', 'order'])
+    if (typeof s[k] !== 'string') fail(`summary.${k} is not a string`);
   if (!Number.isSafeInteger(s.tenants)) fail('summary.tenants is not a count');
 
   const seen = new Set<string>();
@@ -201,7 +231,8 @@ export function parsePlan(text: string, input = 'plan'): Plan {
     onlyKeys(r, ['id', 'namespace', 'release'], where);
     const { id, namespace, release } = r;
     if (typeof id !== 'string' || !isTenantId(id)) fail(`${where} has an invalid tenant id ${JSON.stringify(id)}`);
-    if (typeof namespace !== 'string' || !isNamespaceName(namespace)) fail(`${where} has an invalid namespace ${JSON.stringify(namespace)}`);
+    if (typeof namespace !== 'string' || !isNamespaceName(namespace))
+      fail(`${where} has an invalid namespace ${JSON.stringify(namespace)}`);
     if (typeof release !== 'string' || !isReleaseName(release)) fail(`${where} has an invalid release ${JSON.stringify(release)}`);
     if (seen.has(id as string)) fail(`lists tenant "${String(id)}" twice`);
     seen.add(id as string);
@@ -222,7 +253,11 @@ export function parsePlan(text: string, input = 'plan'): Plan {
     waves,
   };
   const actual = planFingerprint(plan);
-  if (actual !== plan.fingerprint) fail(`does not match its fingerprint (${plan.fingerprint.slice(0, 12)}, contents hash to ${actual.slice(0, 12)}): it was changed after it was made`, 'make a new plan and approve it again');
+  if (actual !== plan.fingerprint)
+    fail(
+      `does not match its fingerprint (${plan.fingerprint.slice(0, 12)}, contents hash to ${actual.slice(0, 12)}): it was changed after it was made`,
+      'make a new plan and approve it again',
+    );
   return normalizePlan(plan);
 }
 
@@ -269,7 +304,12 @@ export function reconcilePlan(approved: Plan, current: readonly Tenant[]): Recon
   const waves = approved.waves.map(keep);
   const appeared = current.filter((t) => !inPlan.has(t.id)).sort((a, b) => compareStrings(a.id, b.id));
   const plan = withFingerprint(
-    { version: 1, summary: { ...approved.summary, tenants: pilot.length + waves.reduce((n, w) => n + w.length, 0) }, pilot: pilot.map(toRef), waves: waves.map((w) => w.map(toRef)) },
+    {
+      version: 1,
+      summary: { ...approved.summary, tenants: pilot.length + waves.reduce((n, w) => n + w.length, 0) },
+      pilot: pilot.map(toRef),
+      waves: waves.map((w) => w.map(toRef)),
+    },
     approved.createdAt,
   );
   return { plan, approvedFingerprint: approved.fingerprint, pilot, waves, appeared, vanished, changed };
@@ -300,7 +340,8 @@ export interface PhaseStep<T> {
  */
 export function stepsForPhase<T>(plan: { pilot: readonly T[]; waves: readonly (readonly T[])[] }, phase: Phase): PhaseStep<T>[] {
   const steps: PhaseStep<T>[] = [];
-  if ((phase === 'pilot' || phase === 'all') && plan.pilot.length) steps.push({ kind: 'pilot', wave: 0, name: 'pilot', tenants: [...plan.pilot] });
+  if ((phase === 'pilot' || phase === 'all') && plan.pilot.length)
+    steps.push({ kind: 'pilot', wave: 0, name: 'pilot', tenants: [...plan.pilot] });
   if (phase === 'waves' || phase === 'all') {
     plan.waves.forEach((w, i) => {
       if (w.length) steps.push({ kind: 'wave', wave: i + 1, name: `wave ${i + 1}/${plan.waves.length}`, tenants: [...w] });

@@ -23,7 +23,19 @@ export interface RolloutReport {
 const STATUSES: TenantStatus[] = ['succeeded', 'unchanged', 'failed-rolled-back', 'rolled-back', 'failed-untouched', 'failed', 'skipped'];
 const BAD: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back']);
 
-export function buildReport(r: RolloutResult, meta: { phase: string; planFingerprint: string; target: string; run?: string; startedAt: string; appeared?: string[]; vanished?: string[]; cancelled?: boolean }): RolloutReport {
+export function buildReport(
+  r: RolloutResult,
+  meta: {
+    phase: string;
+    planFingerprint: string;
+    target: string;
+    run?: string;
+    startedAt: string;
+    appeared?: string[];
+    vanished?: string[];
+    cancelled?: boolean;
+  },
+): RolloutReport {
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<TenantStatus, number>;
   for (const t of r.tenants) counts[t.status]++;
   const failed = r.tenants.some((t) => BAD.has(t.status)) || !!r.stoppedBecause;
@@ -61,7 +73,9 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
   const order = (t: TenantResult) => (t.status === 'failed' ? 0 : BAD.has(t.status) ? 1 : t.status === 'skipped' ? 3 : 2);
   const rows = [...rep.tenants].sort((a, b) => order(a) - order(b));
   const max = opts.maxRows ?? 500;
-  const counts = STATUSES.filter((s) => rep.counts[s]).map((s) => `${ICON[s]} ${rep.counts[s]} ${s}`).join(' · ');
+  const counts = STATUSES.filter((s) => rep.counts[s])
+    .map((s) => `${ICON[s]} ${rep.counts[s]} ${s}`)
+    .join(' · ');
   const lines = [
     `### tenant-rollout (${rep.phase}): ${rep.outcome === 'succeeded' ? '✅ succeeded' : rep.outcome === 'cancelled' ? '🛑 cancelled' : '❌ failed'}`,
     '',
@@ -72,7 +86,9 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
   if (rep.vanished.length) lines.push('', `**In the plan but gone:** ${rep.vanished.join(', ')}`);
   lines.push('', '| tenant | step | status | revision | duration | reason |', '|---|---|---|---|---|---|');
   for (const t of rows.slice(0, max)) {
-    lines.push(`| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')} |`);
+    lines.push(
+      `| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')} |`,
+    );
   }
   if (rows.length > max) lines.push('', `… and ${rows.length - max} more tenants (see the report file).`);
   return `${lines.join('\n')}\n`;

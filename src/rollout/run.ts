@@ -66,7 +66,12 @@ export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts):
   let source: string;
   switch (inp.source.kind) {
     case 'file':
-      if (!ports.exists(inp.source.path)) throw new ConfigurationError('input "tenants-file"', `"${inp.source.path}" does not exist`, 'give the path of a tenants YAML file in the workspace');
+      if (!ports.exists(inp.source.path))
+        throw new ConfigurationError(
+          'input "tenants-file"',
+          `"${inp.source.path}" does not exist`,
+          'give the path of a tenants YAML file in the workspace',
+        );
       tenants = parseTenantsFile(ports.readFile(inp.source.path), inp.source.path, naming);
       source = `tenants file ${inp.source.path}`;
       break;
@@ -89,7 +94,12 @@ export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts):
   // leave the fleet half-done.
   for (const t of selected) {
     for (const f of t.valuesFiles) {
-      if (!ports.exists(f)) throw new ConfigurationError(`tenant "${t.id}"`, `values file "${f}" does not exist`, 'fix the path in the tenants file (relative to the file) or add the file');
+      if (!ports.exists(f))
+        throw new ConfigurationError(
+          `tenant "${t.id}"`,
+          `values file "${f}" does not exist`,
+          'fix the path in the tenants file (relative to the file) or add the file',
+        );
     }
   }
   return { tenants: selected, source };
@@ -128,10 +138,21 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     ({ plan, pilot, waves } = r);
     appeared = r.appeared.map((t) => t.id);
     vanished = [...r.vanished.map((t) => t.id), ...r.changed.map((c) => c.approved.id)];
-    if (appeared.length) ports.logger.warning(`${appeared.length} tenants are not in the approved plan and will not be deployed: ${appeared.join(', ')}`);
-    for (const c of r.changed) ports.logger.warning(`${c.approved.id}: now ${c.current.namespace}/${c.current.release}, approved as ${c.approved.namespace}/${c.approved.release}: not deployed`);
+    if (appeared.length)
+      ports.logger.warning(`${appeared.length} tenants are not in the approved plan and will not be deployed: ${appeared.join(', ')}`);
+    for (const c of r.changed)
+      ports.logger.warning(
+        `${c.approved.id}: now ${c.current.namespace}/${c.current.release}, approved as ${c.approved.namespace}/${c.approved.release}: not deployed`,
+      );
   } else {
-    plan = planRollout(tenants, { pilot: inp.pilot, batchSize: inp.batchSize, source, include: inp.include?.source, exclude: inp.exclude?.source, createdAt });
+    plan = planRollout(tenants, {
+      pilot: inp.pilot,
+      batchSize: inp.batchSize,
+      source,
+      include: inp.include?.source,
+      exclude: inp.exclude?.source,
+      createdAt,
+    });
     const byId = new Map(tenants.map((t) => [t.id, t]));
     pilot = plan.pilot.map((r) => byId.get(r.id)!);
     waves = plan.waves.map((w) => w.map((r) => byId.get(r.id)!));
@@ -140,9 +161,15 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   if (inp.releaseVersion) {
     if (!ports.helm) throw new Error('classifying the promotion needs helm');
     // What each planned tenant runs now, from one `helm list` over the cluster ('' = not installed).
-    const live = new Map((await ports.helm.listAll(inp.helm.kubeContext)).map((r) => [`${r.namespace}/${r.name}`, r.app_version || chartVersionOf(r.chart)]));
+    const live = new Map(
+      (await ports.helm.listAll(inp.helm.kubeContext)).map((r) => [`${r.namespace}/${r.name}`, r.app_version || chartVersionOf(r.chart)]),
+    );
     const planned = [...plan.pilot, ...plan.waves.flat()];
-    out.promotion = classifyPromotion(planned.map((t) => live.get(`${t.namespace}/${t.release}`) ?? ''), inp.releaseVersion, { maintenanceWindow: inp.maintenanceWindow || undefined });
+    out.promotion = classifyPromotion(
+      planned.map((t) => live.get(`${t.namespace}/${t.release}`) ?? ''),
+      inp.releaseVersion,
+      { maintenanceWindow: inp.maintenanceWindow || undefined },
+    );
   }
   if (inp.phase === 'plan') return out;
   if (!ports.helm) throw new Error('a rollout needs helm');
@@ -152,7 +179,9 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   const targetFingerprint = (t: Tenant) => {
     let fp = fingerprints.get(t.id);
     if (!fp) {
-      const h = createHash('sha256').update(shared).update(JSON.stringify({ id: t.id, slug: t.slug, values: t.values }));
+      const h = createHash('sha256')
+        .update(shared)
+        .update(JSON.stringify({ id: t.id, slug: t.slug, values: t.values }));
       for (const f of t.valuesFiles) h.update('\0').update(ports.readFile(f));
       fp = h.digest('hex').slice(0, 16);
       fingerprints.set(t.id, fp);
@@ -163,7 +192,9 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   // Fingerprints read every values file: compute them all before the first tenant is touched.
   for (const st of steps) for (const t of st.tenants) targetFingerprint(t);
   const total = steps.reduce((n, s) => n + s.tenants.length, 0);
-  const secretFile = Object.keys(inp.secretValues).length ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues)) : undefined;
+  const secretFile = Object.keys(inp.secretValues).length
+    ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues))
+    : undefined;
   const started = ports.clock.now();
   const result: RolloutResult = await executeRollout(
     {
@@ -192,7 +223,15 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       },
       signal: meta.signal,
     },
-    { helm: ports.helm, clock: ports.clock, logger: ports.logger, verify: ports.verify, soakCheck: ports.soakCheck, soakAnalysis: ports.soakAnalysis, onInflight: ports.onInflight },
+    {
+      helm: ports.helm,
+      clock: ports.clock,
+      logger: ports.logger,
+      verify: ports.verify,
+      soakCheck: ports.soakCheck,
+      soakAnalysis: ports.soakAnalysis,
+      onInflight: ports.onInflight,
+    },
   );
   out.report = buildReport(result, {
     phase: inp.phase,

@@ -46,7 +46,12 @@ export async function loadTenantsFile(file: string, opts: TenantsFileOptions = {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigurationError(file, code === 'ENOENT' ? 'tenants file not found' : `cannot read the tenants file (${code ?? String(err)})`, 'check the tenants-file path (relative to the workspace)', { file });
+    throw new ConfigurationError(
+      file,
+      code === 'ENOENT' ? 'tenants file not found' : `cannot read the tenants file (${code ?? String(err)})`,
+      'check the tenants-file path (relative to the workspace)',
+      { file },
+    );
   }
   return parseTenantsFile(text, file, opts);
 }
@@ -173,7 +178,10 @@ const FIELD_RULES: Record<string, { what: string; hint: string }> = {
   id: { what: 'tenant id', hint: ID_HINT },
   slug: { what: 'slug', hint: ID_HINT },
   namespace: { what: 'namespace name', hint: ID_HINT },
-  release: { what: 'Helm release name', hint: 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit' },
+  release: {
+    what: 'Helm release name',
+    hint: 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+  },
 };
 const TENANT_KEYS = 'id, slug, namespace, release, labels, values, valuesFiles';
 
@@ -194,13 +202,21 @@ function explain(errors: ErrorObject[], doc: Document, data: unknown): { offset:
 
   if (named) {
     const name = String(params.propertyName ?? '');
-    return { offset: locate(doc, [...segs, name], true), message: `${where}: label key "${name}" is not valid`, hint: 'use a Kubernetes label key such as "ring" or "dotmac.io/ring"' };
+    return {
+      offset: locate(doc, [...segs, name], true),
+      message: `${where}: label key "${name}" is not valid`,
+      hint: 'use a Kubernetes label key such as "ring" or "dotmac.io/ring"',
+    };
   }
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const allowed = inTenant && segs.length === 2 ? TENANT_KEYS : segs.length === 0 ? 'tenants' : undefined;
-      return { offset: locate(doc, [...segs, key], true), message: `${where}: unknown key "${key}"`, hint: allowed ? `allowed keys: ${allowed}` : undefined };
+      return {
+        offset: locate(doc, [...segs, key], true),
+        message: `${where}: unknown key "${key}"`,
+        hint: allowed ? `allowed keys: ${allowed}` : undefined,
+      };
     }
     case 'required':
       return { offset: locate(doc, segs), message: `${where}: missing required key "${String(params.missingProperty)}"` };
@@ -218,7 +234,11 @@ function explain(errors: ErrorObject[], doc: Document, data: unknown): { offset:
     return { offset: locate(doc, segs), message: `${where}: "${String(value)}" is not a valid ${rule.what}`, hint: rule.hint };
   }
   if (inTenant && segs[2] === 'labels' && segs.length === 4) {
-    return { offset: locate(doc, segs), message: `${where}: "${String(value)}" is not a valid label value`, hint: 'use at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit' };
+    return {
+      offset: locate(doc, segs),
+      message: `${where}: "${String(value)}" is not a valid label value`,
+      hint: 'use at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit',
+    };
   }
   return { offset: locate(doc, segs), message: `${where} ${e.message ?? 'is invalid'}` };
 }

@@ -73,13 +73,15 @@ export function tenantProblem(t: Tenant): { message: string; hint: string } | un
     };
   }
   for (const [k, v] of Object.entries(t.labels)) {
-    if (!isLabelKey(k)) return { message: `label key "${k}" is not valid`, hint: 'use a Kubernetes label key such as "ring" or "dotmac.io/ring"' };
+    if (!isLabelKey(k))
+      return { message: `label key "${k}" is not valid`, hint: 'use a Kubernetes label key such as "ring" or "dotmac.io/ring"' };
     if (typeof v !== 'string' || !isLabelValue(v)) {
       return { message: `label "${k}" has an invalid value "${String(v)}"`, hint: 'use at most 63 letters, digits, "-", "_" and "."' };
     }
   }
   for (const f of t.valuesFiles) {
-    if (typeof f !== 'string' || f === '' || f.includes('\0')) return { message: `values file ${JSON.stringify(f)} is not a path`, hint: 'use a relative path' };
+    if (typeof f !== 'string' || f === '' || f.includes('\0'))
+      return { message: `values file ${JSON.stringify(f)} is not a path`, hint: 'use a relative path' };
   }
   return undefined;
 }
@@ -114,7 +116,12 @@ export function checkUniqueTenants(
     const seen = ids.get(t.id);
     if (seen !== undefined) {
       const here = where(i);
-      throw new ConfigurationError(here.subject, `duplicate tenant id "${t.id}" (also at ${where(seen).short})`, 'give every tenant its own id', here.location);
+      throw new ConfigurationError(
+        here.subject,
+        `duplicate tenant id "${t.id}" (also at ${where(seen).short})`,
+        'give every tenant its own id',
+        here.location,
+      );
     }
     ids.set(t.id, i);
     const key = `${t.namespace}/${t.release}`;

@@ -58,10 +58,22 @@ export function parseSelection(input: string, value: string): Selection {
       const item = rawItem.trim();
       if (!item) continue;
       if (/[*?[]/.test(item)) {
-        if (!/^[-a-z0-9*?[\]!]+$/.test(item)) throw inputError(input, item, 'is not a valid glob over tenant ids', 'use lowercase letters, digits, "-" and the wildcards * ? [...]');
+        if (!/^[-a-z0-9*?[\]!]+$/.test(item))
+          throw inputError(
+            input,
+            item,
+            'is not a valid glob over tenant ids',
+            'use lowercase letters, digits, "-" and the wildcards * ? [...]',
+          );
         entries.push({ kind: 'glob', text: item, pattern: globToRegExp(item) });
       } else {
-        if (!isTenantId(item)) throw inputError(input, item, 'is not a tenant id, a glob or a label selector', 'use ids such as "alpha", globs such as "eu-*" or selectors such as "ring=canary"');
+        if (!isTenantId(item))
+          throw inputError(
+            input,
+            item,
+            'is not a tenant id, a glob or a label selector',
+            'use ids such as "alpha", globs such as "eu-*" or selectors such as "ring=canary"',
+          );
         entries.push({ kind: 'id', text: item, id: item });
       }
     }
@@ -90,7 +102,12 @@ export function selectTenants(tenants: readonly Tenant[], sel: { include?: Selec
   for (const s of [sel.include, sel.exclude]) {
     for (const e of s?.entries ?? []) {
       if (e.kind === 'id' && !known.has(e.id)) {
-        throw inputError(s!.input, e.id, 'names a tenant that does not exist', `check the id; known tenants include ${[...known].slice(0, 5).join(', ') || 'none'}`);
+        throw inputError(
+          s!.input,
+          e.id,
+          'names a tenant that does not exist',
+          `check the id; known tenants include ${[...known].slice(0, 5).join(', ') || 'none'}`,
+        );
       }
     }
   }
@@ -107,7 +124,9 @@ export function selectTenants(tenants: readonly Tenant[], sel: { include?: Selec
     return !excludeIds.has(t.id) && !excludeOther.some((e) => matches(e, t));
   });
   if (selected.length === 0) {
-    const how = [sel.include?.source && `include "${sel.include.source}"`, sel.exclude?.source && `exclude "${sel.exclude.source}"`].filter(Boolean).join(' and ');
+    const how = [sel.include?.source && `include "${sel.include.source}"`, sel.exclude?.source && `exclude "${sel.exclude.source}"`]
+      .filter(Boolean)
+      .join(' and ');
     throw new ConfigurationError(
       'tenant selection',
       tenants.length === 0 ? 'no tenants were found' : `no tenant is left after ${how || 'selection'} (out of ${tenants.length})`,

@@ -46,10 +46,18 @@ export function tenantsFromNamespaces(namespaces: readonly NamespaceInfo[], opts
 
   const tenants = namespaces.map((ns): Tenant => {
     const subject = `namespace "${ns.name}"`;
-    const slug = pick(ns, slugKey) ?? (prefix && ns.name.startsWith(prefix) && ns.name.length > prefix.length ? ns.name.slice(prefix.length) : ns.name);
+    const slug =
+      pick(ns, slugKey) ??
+      (prefix && ns.name.startsWith(prefix) && ns.name.length > prefix.length ? ns.name.slice(prefix.length) : ns.name);
     const id = pick(ns, idKey) ?? slug;
-    if (!isTenantId(id)) throw new ConfigurationError(subject, `tenant id "${id}" (from "${idKey}") is not valid`, 'use at most 63 lowercase letters, digits and "-"');
-    if (!isTenantId(slug)) throw new ConfigurationError(subject, `tenant slug "${slug}" is not valid`, `set the "${slugKey}" label to a lowercase DNS label`);
+    if (!isTenantId(id))
+      throw new ConfigurationError(
+        subject,
+        `tenant id "${id}" (from "${idKey}") is not valid`,
+        'use at most 63 lowercase letters, digits and "-"',
+      );
+    if (!isTenantId(slug))
+      throw new ConfigurationError(subject, `tenant slug "${slug}" is not valid`, `set the "${slugKey}" label to a lowercase DNS label`);
     let labels: Record<string, string>;
     if (opts.labelKeys) {
       labels = {};
@@ -89,7 +97,13 @@ export function tenantsFromList(input: string, value: string, opts: ListSourceOp
   const release = compileReleaseTemplate(opts.releaseTemplateInput ?? 'release-name', opts.releaseTemplate ?? DEFAULT_RELEASE_TEMPLATE);
   const ids = value.split(/[\s,]+/).filter(Boolean);
   const tenants = ids.map((id): Tenant => {
-    if (!isTenantId(id)) throw inputError(input, id, 'is not a valid tenant id', 'use at most 63 lowercase letters, digits and "-", separated by commas or newlines');
+    if (!isTenantId(id))
+      throw inputError(
+        input,
+        id,
+        'is not a valid tenant id',
+        'use at most 63 lowercase letters, digits and "-", separated by commas or newlines',
+      );
     const ctx = { id, slug: id, namespace: `${prefix}${id}`, labels: {} };
     const t: Tenant = { ...ctx, release: expandReleaseName(release, ctx), values: {}, valuesFiles: [] };
     const p = tenantProblem(t);
@@ -122,9 +136,15 @@ export interface ValuesTemplateOptions {
  * a path the tenant already lists is not added twice. Templates are checked before any tenant
  * is expanded, so an unknown field is an error even for an empty fleet.
  */
-export function addTemplatedValuesFiles(tenants: readonly Tenant[], opts: ValuesTemplateOptions): { tenants: Tenant[]; missing: Array<{ id: string; path: string }> } {
+export function addTemplatedValuesFiles(
+  tenants: readonly Tenant[],
+  opts: ValuesTemplateOptions,
+): { tenants: Tenant[]; missing: Array<{ id: string; path: string }> } {
   const input = opts.input ?? 'tenant-values-files';
-  const templates = opts.templates.map((t) => t.trim()).filter(Boolean).map((t) => compileTemplate(input, t));
+  const templates = opts.templates
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => compileTemplate(input, t));
   const missing: Array<{ id: string; path: string }> = [];
   const out = tenants.map((t) => {
     const added: string[] = [];
@@ -133,7 +153,11 @@ export function addTemplatedValuesFiles(tenants: readonly Tenant[], opts: Values
       if (t.valuesFiles.includes(p) || added.includes(p)) continue;
       if (!opts.exists(p)) {
         if ((opts.ifMissing ?? 'skip') === 'error') {
-          throw new ConfigurationError(`input "${input}"`, `values file "${p}" for tenant "${t.id}" does not exist (template "${tpl.source}")`, 'add the file, or let missing per-tenant files be skipped');
+          throw new ConfigurationError(
+            `input "${input}"`,
+            `values file "${p}" for tenant "${t.id}" does not exist (template "${tpl.source}")`,
+            'add the file, or let missing per-tenant files be skipped',
+          );
         }
         missing.push({ id: t.id, path: p });
         continue;

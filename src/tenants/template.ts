@@ -24,7 +24,11 @@ export interface Template {
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const FIELDS_HINT = 'use {{ tenant.id }}, {{ tenant.slug }}, {{ tenant.namespace }}, {{ tenant.release }} or {{ tenant.labels.<key> }}';
 
-export function compileTemplate(input: string, source: string, opts: { forbid?: ReadonlyArray<'id' | 'slug' | 'namespace' | 'release'> } = {}): Template {
+export function compileTemplate(
+  input: string,
+  source: string,
+  opts: { forbid?: ReadonlyArray<'id' | 'slug' | 'namespace' | 'release'> } = {},
+): Template {
   const parts: Template['parts'] = [];
   let last = 0;
   for (const m of source.matchAll(PLACEHOLDER)) {
@@ -35,7 +39,8 @@ export function compileTemplate(input: string, source: string, opts: { forbid?: 
     let field: TemplateField;
     const label = /^tenant\.labels\.([A-Za-z0-9][-A-Za-z0-9_./]*)$/.exec(expr);
     if (label) field = { label: label[1]! };
-    else if (/^tenant\.(id|slug|namespace|release)$/.test(expr)) field = { field: expr.slice('tenant.'.length) as 'id' | 'slug' | 'namespace' | 'release' };
+    else if (/^tenant\.(id|slug|namespace|release)$/.test(expr))
+      field = { field: expr.slice('tenant.'.length) as 'id' | 'slug' | 'namespace' | 'release' };
     else throw inputError(input, source, `uses unknown field "${expr}"`, FIELDS_HINT);
     if ('field' in field && opts.forbid?.includes(field.field)) throw inputError(input, source, `may not use "${expr}"`, FIELDS_HINT);
     parts.push(field);
@@ -54,12 +59,17 @@ export function expandTemplate(t: Template, tenant: TemplateContext): string {
     else if ('label' in p) {
       const v = Object.hasOwn(tenant.labels, p.label) ? tenant.labels[p.label] : undefined;
       if (v === undefined) {
-        throw new ConfigurationError(`input "${t.input}"`, `template "${t.source}" needs label "${p.label}", which tenant "${tenant.id}" does not have`, `label every tenant with "${p.label}" or change the template`);
+        throw new ConfigurationError(
+          `input "${t.input}"`,
+          `template "${t.source}" needs label "${p.label}", which tenant "${tenant.id}" does not have`,
+          `label every tenant with "${p.label}" or change the template`,
+        );
       }
       out += v;
     } else {
       const v = tenant[p.field];
-      if (v === undefined) throw new ConfigurationError(`input "${t.input}"`, `template "${t.source}" cannot use tenant.${p.field} here`, FIELDS_HINT);
+      if (v === undefined)
+        throw new ConfigurationError(`input "${t.input}"`, `template "${t.source}" cannot use tenant.${p.field} here`, FIELDS_HINT);
       out += v;
     }
   }
@@ -89,14 +99,21 @@ export function expandReleaseName(t: Template, tenant: TemplateContext): string 
  */
 export function containedPath(subject: string, relative: string, baseDir: string): string {
   const problem =
-    relative === '' ? 'is empty'
-    : relative.includes('\0') ? 'contains a NUL byte'
-    : path.posix.isAbsolute(relative) || path.win32.isAbsolute(relative) ? 'is absolute'
-    : undefined;
+    relative === ''
+      ? 'is empty'
+      : relative.includes('\0')
+        ? 'contains a NUL byte'
+        : path.posix.isAbsolute(relative) || path.win32.isAbsolute(relative)
+          ? 'is absolute'
+          : undefined;
   const normal = path.posix.normalize(relative.replaceAll('\\', '/'));
   const escapes = normal === '..' || normal.startsWith('../');
   if (problem || escapes) {
-    throw new ConfigurationError(subject, `path "${relative}" ${problem ?? `leaves the base directory "${baseDir}"`}`, 'use a path relative to the base directory, without ".." above it');
+    throw new ConfigurationError(
+      subject,
+      `path "${relative}" ${problem ?? `leaves the base directory "${baseDir}"`}`,
+      'use a path relative to the base directory, without ".." above it',
+    );
   }
   return path.posix.join(baseDir.replaceAll('\\', '/') || '.', normal);
 }

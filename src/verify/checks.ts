@@ -45,7 +45,22 @@ export interface CheckDefaults {
 
 export const DEFAULT_CHECK_DEFAULTS: CheckDefaults = { timeoutMs: 10_000, retries: 2, retryDelayMs: 2_000 };
 
-const FIELDS = ['name', 'path', 'method', 'headers', 'body', 'status', 'body-contains', 'body-regex', 'json', 'max-latency', 'timeout', 'retries', 'retry-delay', 'follow-redirects'] as const;
+const FIELDS = [
+  'name',
+  'path',
+  'method',
+  'headers',
+  'body',
+  'status',
+  'body-contains',
+  'body-regex',
+  'json',
+  'max-latency',
+  'timeout',
+  'retries',
+  'retry-delay',
+  'follow-redirects',
+] as const;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /**
@@ -107,12 +122,22 @@ export function parseChecks(text: string, opts: ParseChecksOptions): HttpCheck[]
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const [line, col] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [undefined, undefined];
-    throw new ConfigurationError(opts.source, `is not valid YAML: ${e.message.split('\n')[0]}`, 'fix the YAML syntax', opts.file ? { file: opts.file, line, column: col } : undefined);
+    throw new ConfigurationError(
+      opts.source,
+      `is not valid YAML: ${e.message.split('\n')[0]}`,
+      'fix the YAML syntax',
+      opts.file ? { file: opts.file, line, column: col } : undefined,
+    );
   }
   let seq: unknown = doc.contents;
   if (isMap(seq) && seq.has('checks')) seq = seq.get('checks', true);
   if (!isSeq(seq)) {
-    throw new ConfigurationError(opts.source, 'must be a YAML list of checks (or a mapping with a "checks:" list)', 'write e.g. "- name: health\\n  path: /api/health\\n  json: \'$.status == \\"ok\\"\'"', where(doc.contents as Node));
+    throw new ConfigurationError(
+      opts.source,
+      'must be a YAML list of checks (or a mapping with a "checks:" list)',
+      'write e.g. "- name: health\\n  path: /api/health\\n  json: \'$.status == \\"ok\\"\'"',
+      where(doc.contents as Node),
+    );
   }
   const checks: HttpCheck[] = [];
   seq.items.forEach((node, i) => {
@@ -130,7 +155,8 @@ export function parseChecks(text: string, opts: ParseChecksOptions): HttpCheck[]
     }
     checks.push(parseCheck(raw as Record<string, unknown>, subject, fail, defaults, opts.secrets ?? {}, loc));
   });
-  if (checks.length === 0) throw new ConfigurationError(opts.source, 'holds no checks', 'list at least one check, or leave the input empty for the default set');
+  if (checks.length === 0)
+    throw new ConfigurationError(opts.source, 'holds no checks', 'list at least one check, or leave the input empty for the default set');
   const seen = new Set<string>();
   for (const c of checks) {
     if (seen.has(c.name)) throw new ConfigurationError(opts.source, `two checks are named "${c.name}"`, 'give each check a distinct name');
@@ -155,7 +181,8 @@ function parseCheck(
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     return fail(field, `must be a string, got ${JSON.stringify(v)}`, 'quote the value');
   };
-  const strList = (field: string, v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map((x) => str(field, x)) : [str(field, v)]);
+  const strList = (field: string, v: unknown): string[] =>
+    v === undefined ? [] : Array.isArray(v) ? v.map((x) => str(field, x)) : [str(field, v)];
   const duration = (field: string, v: unknown, fallback: number | undefined): number | undefined => {
     if (v === undefined || v === null) return fallback;
     try {
@@ -173,8 +200,12 @@ function parseCheck(
     }
   };
 
-  const path = raw.path === undefined ? fail('path', 'is required', 'give the path to request, e.g. /api/health') : withPlaceholders('path', str('path', raw.path));
-  if (!path.startsWith('/') && !/^https?:\/\//.test(path)) fail('path', `"${path}" must start with "/" or be an absolute http(s) URL`, 'write e.g. /api/health');
+  const path =
+    raw.path === undefined
+      ? fail('path', 'is required', 'give the path to request, e.g. /api/health')
+      : withPlaceholders('path', str('path', raw.path));
+  if (!path.startsWith('/') && !/^https?:\/\//.test(path))
+    fail('path', `"${path}" must start with "/" or be an absolute http(s) URL`, 'write e.g. /api/health');
   const name = raw.name === undefined ? path : str('name', raw.name);
   if (!name.trim()) fail('name', 'is empty', 'name the check, e.g. api-health');
 
@@ -183,20 +214,32 @@ function parseCheck(
 
   const headers: Record<string, string> = {};
   if (raw.headers !== undefined && raw.headers !== null) {
-    if (typeof raw.headers !== 'object' || Array.isArray(raw.headers)) fail('headers', 'must be a mapping of header name to value', 'write e.g. "headers: { Authorization: \'Bearer {{ secrets.TOKEN }}\' }"');
+    if (typeof raw.headers !== 'object' || Array.isArray(raw.headers))
+      fail(
+        'headers',
+        'must be a mapping of header name to value',
+        'write e.g. "headers: { Authorization: \'Bearer {{ secrets.TOKEN }}\' }"',
+      );
     for (const [k, v] of Object.entries(raw.headers as Record<string, unknown>)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) fail('headers', `"${k}" is not a valid header name`, 'use letters, digits and "-"');
       headers[k] = withPlaceholders(`headers.${k}`, str(`headers.${k}`, v));
     }
   }
   const body = raw.body === undefined ? undefined : withPlaceholders('body', str('body', raw.body));
-  const status = raw.status === undefined ? parseStatus(['2xx', '3xx'], () => fail('status', '', '')) : parseStatus(raw.status, (p, h) => fail('status', p, h));
+  const status =
+    raw.status === undefined
+      ? parseStatus(['2xx', '3xx'], () => fail('status', '', ''))
+      : parseStatus(raw.status, (p, h) => fail('status', p, h));
 
   const bodyRegex = strList('body-regex', raw['body-regex']).map((src) => {
     try {
       return new RegExp(src);
     } catch (err) {
-      return fail('body-regex', `"${src}" is not a valid regular expression: ${(err as Error).message}`, 'use JavaScript regular expression syntax');
+      return fail(
+        'body-regex',
+        `"${src}" is not a valid regular expression: ${(err as Error).message}`,
+        'use JavaScript regular expression syntax',
+      );
     }
   });
   const json = strList('json', raw.json).map((src) => {
@@ -204,7 +247,11 @@ function parseCheck(
       return parseJsonExpectation(src);
     } catch (err) {
       if (err instanceof ExpressionError) {
-        return fail('json', `expectation ${err.message}`, 'write a path and a comparison, e.g. $.status == "ok", $.ready == true or $.items.length > 0');
+        return fail(
+          'json',
+          `expectation ${err.message}`,
+          'write a path and a comparison, e.g. $.status == "ok", $.ready == true or $.items.length > 0',
+        );
       }
       throw err;
     }
@@ -212,12 +259,14 @@ function parseCheck(
 
   let retries = defaults.retries;
   if (raw.retries !== undefined) {
-    if (typeof raw.retries !== 'number' || !Number.isInteger(raw.retries) || raw.retries < 0 || raw.retries > 20) fail('retries', `${JSON.stringify(raw.retries)} is not a whole number from 0 to 20`, 'use e.g. retries: 3');
+    if (typeof raw.retries !== 'number' || !Number.isInteger(raw.retries) || raw.retries < 0 || raw.retries > 20)
+      fail('retries', `${JSON.stringify(raw.retries)} is not a whole number from 0 to 20`, 'use e.g. retries: 3');
     retries = raw.retries;
   }
   let followRedirects = false;
   if (raw['follow-redirects'] !== undefined) {
-    if (typeof raw['follow-redirects'] !== 'boolean') fail('follow-redirects', `${JSON.stringify(raw['follow-redirects'])} is not a boolean`, 'use true or false');
+    if (typeof raw['follow-redirects'] !== 'boolean')
+      fail('follow-redirects', `${JSON.stringify(raw['follow-redirects'])} is not a boolean`, 'use true or false');
     followRedirects = raw['follow-redirects'];
   }
   const timeoutMs = duration('timeout', raw.timeout, defaults.timeoutMs)!;
@@ -277,7 +326,11 @@ export function parseNamedSecrets(lines: string[], input: string): Record<string
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!m) {
       // Never echo the line: it holds a secret.
-      throw new ConfigurationError(`input "${input}"`, 'has a line that is not NAME=value', 'write one NAME=value per line, e.g. TOKEN=${{ secrets.SMOKE_TOKEN }}');
+      throw new ConfigurationError(
+        `input "${input}"`,
+        'has a line that is not NAME=value',
+        'write one NAME=value per line, e.g. TOKEN=${{ secrets.SMOKE_TOKEN }}',
+      );
     }
     out[m[1]!] = m[2]!;
   }

@@ -6,7 +6,15 @@ import type { CheckResult, ClusterCheckOptions } from './smoke.ts';
 import { formatMs } from './format.ts';
 
 /** Container states that mean the pod will not come up by itself. */
-export const BAD_POD_REASONS = ['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'];
+export const BAD_POD_REASONS = [
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+];
 
 export interface ImageRef {
   repository: string;
@@ -52,7 +60,11 @@ const kindName = (w: WorkloadInfo) => `${w.kind.toLowerCase()}/${w.name}`;
 
 function readyCheck(h: ReleaseHealth): Pick<CheckResult, 'passed' | 'measured' | 'problems'> {
   if (h.workloads.length === 0) {
-    return { passed: false, measured: 'no workloads', problems: [`no Deployment or StatefulSet of release "${h.release}" in namespace "${h.namespace}"`] };
+    return {
+      passed: false,
+      measured: 'no workloads',
+      problems: [`no Deployment or StatefulSet of release "${h.release}" in namespace "${h.namespace}"`],
+    };
   }
   const problems: string[] = [];
   for (const w of h.workloads) {
@@ -60,7 +72,11 @@ function readyCheck(h: ReleaseHealth): Pick<CheckResult, 'passed' | 'measured' |
     if (w.ready !== w.desired) problems.push(`${kindName(w)}: ${w.ready}/${w.desired} ready`);
     else if (w.updated !== w.desired) problems.push(`${kindName(w)}: ${w.updated}/${w.desired} updated`);
   }
-  return { passed: problems.length === 0, measured: h.workloads.map((w) => `${kindName(w)} ${w.ready}/${w.desired} ready`).join(', '), problems };
+  return {
+    passed: problems.length === 0,
+    measured: h.workloads.map((w) => `${kindName(w)} ${w.ready}/${w.desired} ready`).join(', '),
+    problems,
+  };
 }
 
 function imagesCheck(h: ReleaseHealth, expected: string[]): Pick<CheckResult, 'passed' | 'measured' | 'problems'> {
@@ -82,10 +98,16 @@ function imagesCheck(h: ReleaseHealth, expected: string[]): Pick<CheckResult, 'p
 }
 
 function badPods(pods: PodInfo[]): string[] {
-  return pods.flatMap((p) => p.reasons.filter((r) => BAD_POD_REASONS.includes(r)).map((r) => `pod ${p.name}: ${r} (${p.restarts} restarts)`));
+  return pods.flatMap((p) =>
+    p.reasons.filter((r) => BAD_POD_REASONS.includes(r)).map((r) => `pod ${p.name}: ${r} (${p.restarts} restarts)`),
+  );
 }
 
-function restartsCheck(first: ReleaseHealth, last: ReleaseHealth, windowMs: number): Pick<CheckResult, 'passed' | 'measured' | 'problems'> & { details: Record<string, unknown> } {
+function restartsCheck(
+  first: ReleaseHealth,
+  last: ReleaseHealth,
+  windowMs: number,
+): Pick<CheckResult, 'passed' | 'measured' | 'problems'> & { details: Record<string, unknown> } {
   const before = new Map(first.pods.map((p) => [p.name, p.restarts]));
   const problems: string[] = [];
   const rising: Record<string, [number, number]> = {};
@@ -119,14 +141,22 @@ export async function runClusterChecks(
   opts: ClusterCheckOptions,
   run: { clock: Clock; limit: Limiter; signal: AbortSignal; stopReason: () => string },
 ): Promise<CheckResult[]> {
-  const result = (check: string, r: Pick<CheckResult, 'passed' | 'measured' | 'problems'> & { details?: Record<string, unknown> }): CheckResult => ({
+  const result = (
+    check: string,
+    r: Pick<CheckResult, 'passed' | 'measured' | 'problems'> & { details?: Record<string, unknown> },
+  ): CheckResult => ({
     target: target.name,
     check,
     kind: 'cluster',
     ...r,
   });
   const sample = () =>
-    run.limit(() => cluster.releaseHealth(target.namespace, target.release, { expectedImages: opts.expectedImages.length ? opts.expectedImages : undefined, signal: run.signal }));
+    run.limit(() =>
+      cluster.releaseHealth(target.namespace, target.release, {
+        expectedImages: opts.expectedImages.length ? opts.expectedImages : undefined,
+        signal: run.signal,
+      }),
+    );
   let first: ReleaseHealth;
   try {
     first = await sample();
@@ -143,16 +173,28 @@ export async function runClusterChecks(
       try {
         last = await sample();
       } catch (err) {
-        windowProblem = run.signal.aborted ? `not finished: ${run.stopReason()}` : `cannot read the release's workloads at the end of the window: ${errorMessage(err)}`;
+        windowProblem = run.signal.aborted
+          ? `not finished: ${run.stopReason()}`
+          : `cannot read the release's workloads at the end of the window: ${errorMessage(err)}`;
       }
     }
   }
   const out = [result('workloads-ready', readyCheck(last))];
   if (opts.expectedImages.length > 0) out.push(result('images', imagesCheck(last, opts.expectedImages)));
   const bad = [...new Set([...badPods(first.pods), ...(last === first ? [] : badPods(last.pods))])];
-  out.push(result('pods-not-crashing', { passed: bad.length === 0, measured: bad.length ? `${bad.length} pod state(s) failing` : `${last.pods.length} pods, none crash looping or failing to pull`, problems: bad }));
+  out.push(
+    result('pods-not-crashing', {
+      passed: bad.length === 0,
+      measured: bad.length ? `${bad.length} pod state(s) failing` : `${last.pods.length} pods, none crash looping or failing to pull`,
+      problems: bad,
+    }),
+  );
   if (opts.restartWindowMs > 0) {
-    out.push(windowProblem ? result('restarts-stable', { passed: false, measured: 'not measured', problems: [windowProblem] }) : result('restarts-stable', restartsCheck(first, last, opts.restartWindowMs)));
+    out.push(
+      windowProblem
+        ? result('restarts-stable', { passed: false, measured: 'not measured', problems: [windowProblem] })
+        : result('restarts-stable', restartsCheck(first, last, opts.restartWindowMs)),
+    );
   }
   return out;
 }

@@ -107,7 +107,11 @@ function readLiteral(s: Scanner): Literal {
   const c = s.peek();
   if (c === '"' || c === "'") return readString(s);
   if (c === '-' || /\d/.test(c)) return readNumber(s);
-  for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+  for (const [word, v] of [
+    ['true', true],
+    ['false', false],
+    ['null', null],
+  ] as const) {
     if (s.peek(word.length) === word && !/[\w]/.test(s.src[s.pos + word.length] ?? '')) {
       s.pos += word.length;
       return v;
@@ -206,7 +210,8 @@ function sameValue(a: unknown, b: unknown): boolean {
 export function compare(actual: unknown, op: Op, expected: unknown): boolean | undefined {
   if (op === '==') return sameValue(actual, expected);
   if (op === '!=') return !sameValue(actual, expected);
-  const ordered = (typeof actual === 'number' && typeof expected === 'number') || (typeof actual === 'string' && typeof expected === 'string');
+  const ordered =
+    (typeof actual === 'number' && typeof expected === 'number') || (typeof actual === 'string' && typeof expected === 'string');
   if (!ordered) return undefined;
   const [a, b] = [actual as number | string, expected as number | string];
   return op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b;

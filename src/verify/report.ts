@@ -21,7 +21,9 @@ export function smokeSummary(report: SmokeReport, title = 'Smoke test'): string 
   for (const { t, c } of rows.slice(0, MAX_ROWS)) {
     const where = c.kind === 'http' && c.url ? `${c.check} (${c.method ?? 'GET'} ${c.url})` : `${c.check} (${t.namespace}/${t.release})`;
     const attempts = c.attempts && c.attempts > 1 ? ` after ${c.attempts} attempts` : '';
-    lines.push(`| ${c.passed ? '✅' : '❌'} | ${cell(t.target)} | ${cell(where)} | ${cell(c.measured)} | ${cell(c.problems.join('; ') + (c.passed ? '' : attempts))} |`);
+    lines.push(
+      `| ${c.passed ? '✅' : '❌'} | ${cell(t.target)} | ${cell(where)} | ${cell(c.measured)} | ${cell(c.problems.join('; ') + (c.passed ? '' : attempts))} |`,
+    );
   }
   if (rows.length > MAX_ROWS) lines.push('', `…and ${rows.length - MAX_ROWS} more rows in the JSON report.`);
   return `${lines.join('\n')}\n`;

@@ -152,11 +152,18 @@ function evaluate(check: HttpCheck, res: HttpResponse, latencyMs: number): Attem
       });
     }
   }
-  if (check.maxLatencyMs !== undefined && latencyMs > check.maxLatencyMs) problems.push(`latency ${latencyMs} ms over the limit of ${check.maxLatencyMs} ms`);
+  if (check.maxLatencyMs !== undefined && latencyMs > check.maxLatencyMs)
+    problems.push(`latency ${latencyMs} ms over the limit of ${check.maxLatencyMs} ms`);
   return { passed: problems.length === 0, problems, measured: parts.join(', '), status: res.status, latencyMs, json };
 }
 
-async function attemptOnce(check: HttpCheck, url: string, headers: Record<string, string>, ports: SmokePorts, stop: Stopper): Promise<Attempt> {
+async function attemptOnce(
+  check: HttpCheck,
+  url: string,
+  headers: Record<string, string>,
+  ports: SmokePorts,
+  stop: Stopper,
+): Promise<Attempt> {
   const { clock } = ports;
   const request = new AbortController();
   const onStop = () => request.abort(stop.signal.reason);
@@ -186,7 +193,12 @@ async function attemptOnce(check: HttpCheck, url: string, headers: Record<string
       : stop.signal.aborted
         ? `not finished: ${stop.reason}`
         : `request failed: ${errorMessage(err)}`;
-    return { passed: false, problems: [problem], measured: timedOut ? `no answer in ${check.timeoutMs} ms` : `no response (${latencyMs} ms)`, latencyMs };
+    return {
+      passed: false,
+      problems: [problem],
+      measured: timedOut ? `no answer in ${check.timeoutMs} ms` : `no response (${latencyMs} ms)`,
+      latencyMs,
+    };
   } finally {
     timerStop.abort();
     stop.signal.removeEventListener('abort', onStop);
@@ -197,7 +209,15 @@ const MAX_BACKOFF_MS = 30_000;
 
 /** One HTTP check against one target, with retries and exponential backoff. */
 async function runHttpCheck(target: SmokeTarget, check: HttpCheck, ports: SmokePorts, stop: Stopper): Promise<CheckResult> {
-  const base: CheckResult = { target: target.name, check: check.name, kind: 'http', passed: false, measured: '', problems: [], method: check.method };
+  const base: CheckResult = {
+    target: target.name,
+    check: check.name,
+    kind: 'http',
+    passed: false,
+    measured: '',
+    problems: [],
+    method: check.method,
+  };
   let url: string;
   let headers: Record<string, string>;
   try {
@@ -221,7 +241,17 @@ async function runHttpCheck(target: SmokeTarget, check: HttpCheck, ports: SmokeP
     ports.logger.debug(`${target.name} ${check.name}: attempt ${attempts} failed (${last.problems.join('; ')}), retrying`);
     await ports.clock.sleep(Math.min(check.retryDelayMs * 2 ** i, MAX_BACKOFF_MS), stop.signal);
   }
-  return { ...base, url, attempts, passed: last!.passed, problems: last!.problems, measured: last!.measured, status: last!.status, latencyMs: last!.latencyMs, json: last!.json };
+  return {
+    ...base,
+    url,
+    attempts,
+    passed: last!.passed,
+    problems: last!.problems,
+    measured: last!.measured,
+    status: last!.status,
+    latencyMs: last!.latencyMs,
+    json: last!.json,
+  };
 }
 
 /**
@@ -229,11 +259,17 @@ async function runHttpCheck(target: SmokeTarget, check: HttpCheck, ports: SmokeP
  * with a namespace and release (when `opts.cluster` is given), at most `concurrency` at a time,
  * within `deadlineMs`. Never throws for a failing check: every outcome is in the report.
  */
-export async function runSmokeChecks(targets: SmokeTarget[], checks: HttpCheck[], ports: SmokePorts, opts: SmokeOptions): Promise<SmokeReport> {
+export async function runSmokeChecks(
+  targets: SmokeTarget[],
+  checks: HttpCheck[],
+  ports: SmokePorts,
+  opts: SmokeOptions,
+): Promise<SmokeReport> {
   const { clock, logger } = ports;
   const startedAt = clock.now();
   if (targets.some((t) => t.url) && checks.length > 0 && !ports.http) throw new Error('runSmokeChecks: HTTP checks need an Http port');
-  if (opts.cluster && !ports.cluster && targets.some((t) => t.namespace && t.release)) throw new Error('runSmokeChecks: in-cluster checks need a Cluster port');
+  if (opts.cluster && !ports.cluster && targets.some((t) => t.namespace && t.release))
+    throw new Error('runSmokeChecks: in-cluster checks need a Cluster port');
   const stop = new Stopper(clock, opts.deadlineMs, opts.signal);
   const limit = createLimiter(Math.max(1, opts.concurrency));
   try {
@@ -242,13 +278,28 @@ export async function runSmokeChecks(targets: SmokeTarget[], checks: HttpCheck[]
         const jobs: Promise<CheckResult | CheckResult[]>[] = [];
         if (target.url) for (const c of checks) jobs.push(limit(() => runHttpCheck(target, c, ports, stop)));
         if (opts.cluster && target.namespace && target.release) {
-          jobs.push(runClusterChecks({ name: target.name, namespace: target.namespace, release: target.release }, ports.cluster!, opts.cluster, { clock, limit, signal: stop.signal, stopReason: () => stop.reason }));
+          jobs.push(
+            runClusterChecks({ name: target.name, namespace: target.namespace, release: target.release }, ports.cluster!, opts.cluster, {
+              clock,
+              limit,
+              signal: stop.signal,
+              stopReason: () => stop.reason,
+            }),
+          );
         }
         const done = (await Promise.all(jobs)).flat();
         if (done.length === 0) {
-          done.push({ target: target.name, check: 'none', kind: 'http', passed: false, measured: 'not run', problems: ['no check applies: the target has no URL and no namespace/release for in-cluster checks'] });
+          done.push({
+            target: target.name,
+            check: 'none',
+            kind: 'http',
+            passed: false,
+            measured: 'not run',
+            problems: ['no check applies: the target has no URL and no namespace/release for in-cluster checks'],
+          });
         }
-        for (const r of done) logger.info(`${r.passed ? '✓' : '✗'} ${r.target} ${r.check}: ${r.measured}${r.passed ? '' : ` (${r.problems.join('; ')})`}`);
+        for (const r of done)
+          logger.info(`${r.passed ? '✓' : '✗'} ${r.target} ${r.check}: ${r.measured}${r.passed ? '' : ` (${r.problems.join('; ')})`}`);
         return {
           target: target.name,
           url: target.url,
@@ -277,4 +328,3 @@ export async function runSmokeChecks(targets: SmokeTarget[], checks: HttpCheck[]
     stop.dispose();
   }
 }
-

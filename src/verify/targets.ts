@@ -17,10 +17,15 @@ export function parseRolloutReport(text: string, source: string): TenantTarget[]
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new ConfigurationError(source, `is not valid JSON: ${(err as Error).message}`, "pass the tenant-rollout action's report output or report file");
+    throw new ConfigurationError(
+      source,
+      `is not valid JSON: ${(err as Error).message}`,
+      "pass the tenant-rollout action's report output or report file",
+    );
   }
   const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' ? (doc as { tenants?: unknown }).tenants : undefined;
-  if (!Array.isArray(list)) throw new ConfigurationError(source, 'has no "tenants" list', "pass the tenant-rollout action's report output or report file");
+  if (!Array.isArray(list))
+    throw new ConfigurationError(source, 'has no "tenants" list', "pass the tenant-rollout action's report output or report file");
   return list.map((raw, i): TenantTarget => {
     const t = (raw ?? {}) as Record<string, unknown>;
     const where = `${source}: tenants[${i}]`;
@@ -45,7 +50,10 @@ export function parseRolloutReport(text: string, source: string): TenantTarget[]
     if (before !== undefined && before !== null && !(typeof before === 'number' && Number.isInteger(before) && before >= 0)) {
       throw new ConfigurationError(where, `"revisionBefore" must be a revision number, got ${JSON.stringify(before)}`);
     }
-    const labels = t.labels && typeof t.labels === 'object' ? Object.fromEntries(Object.entries(t.labels as Record<string, unknown>).map(([k, v]) => [k, String(v)])) : undefined;
+    const labels =
+      t.labels && typeof t.labels === 'object'
+        ? Object.fromEntries(Object.entries(t.labels as Record<string, unknown>).map(([k, v]) => [k, String(v)]))
+        : undefined;
     return {
       id,
       slug,
@@ -67,7 +75,8 @@ export function withStatus(tenants: TenantTarget[], statuses: string[]): TenantT
 /** Tenants from a list of slugs; namespace `tenant-<slug>`, release from a template (default: the slug). */
 export function tenantsFromSlugs(slugs: string[], input: string, releaseTemplate = ''): TenantTarget[] {
   return slugs.map((slug) => {
-    if (!isNamespaceName(tenantNamespace(slug))) throw new ConfigurationError(`input "${input}"`, `"${slug}" is not a valid tenant slug`, 'use lowercase letters, digits and "-"');
+    if (!isNamespaceName(tenantNamespace(slug)))
+      throw new ConfigurationError(`input "${input}"`, `"${slug}" is not a valid tenant slug`, 'use lowercase letters, digits and "-"');
     const t: TenantTarget = { id: slug, slug, namespace: tenantNamespace(slug), release: slug };
     if (releaseTemplate) t.release = renderTenant(releaseTemplate, t, 'input "release"');
     return t;
@@ -87,7 +96,12 @@ export interface SmokeTargetInputs {
 export function smokeTargets(i: SmokeTargetInputs): SmokeTarget[] {
   if (i.url) {
     placeholders(i.url, 'input "url"');
-    if (!/^https?:\/\//.test(i.url)) throw new ConfigurationError('input "url"', `"${i.url}" is not an http(s) URL`, 'write e.g. https://{{ tenant.slug }}.isp.example.com');
+    if (!/^https?:\/\//.test(i.url))
+      throw new ConfigurationError(
+        'input "url"',
+        `"${i.url}" is not an http(s) URL`,
+        'write e.g. https://{{ tenant.slug }}.isp.example.com',
+      );
   }
   if (i.tenants) {
     if (i.tenants.length === 0) return [];
@@ -100,10 +114,25 @@ export function smokeTargets(i: SmokeTargetInputs): SmokeTarget[] {
     }));
   }
   if (i.url && hasTenantPlaceholder(i.url)) {
-    throw new ConfigurationError('input "url"', `"${i.url}" is a per-tenant template, but no tenants were given`, 'give the "report" of tenant-rollout or a "tenants" list, or a plain URL');
+    throw new ConfigurationError(
+      'input "url"',
+      `"${i.url}" is a per-tenant template, but no tenants were given`,
+      'give the "report" of tenant-rollout or a "tenants" list, or a plain URL',
+    );
   }
   if (!i.url && !(i.namespace && i.release)) {
-    throw new ConfigurationError('input "url"', 'no target was given', 'give a "url", a "report" or "tenants" (with a URL template), or a "namespace" and "release" for in-cluster checks');
+    throw new ConfigurationError(
+      'input "url"',
+      'no target was given',
+      'give a "url", a "report" or "tenants" (with a URL template), or a "namespace" and "release" for in-cluster checks',
+    );
   }
-  return [{ name: i.url || `${i.namespace}/${i.release}`, url: i.url || undefined, namespace: i.namespace || undefined, release: i.release || undefined }];
+  return [
+    {
+      name: i.url || `${i.namespace}/${i.release}`,
+      url: i.url || undefined,
+      namespace: i.namespace || undefined,
+      release: i.release || undefined,
+    },
+  ];
 }

@@ -37,7 +37,11 @@ export function placeholders(template: string, subject: string, allowed: readonl
     const ref = REF.exec(m[1]!);
     const root = ref?.[1] as Placeholder['root'] | undefined;
     if (!ref || !root || !allowed.includes(root)) {
-      throw new ConfigurationError(subject, `unsupported placeholder "${m[0]}"`, `use ${allowed.map((r) => (r === 'tenant' ? `{{ tenant.<${TENANT_FIELDS.join('|')}|labels.NAME> }}` : '{{ secrets.NAME }}')).join(' or ')}`);
+      throw new ConfigurationError(
+        subject,
+        `unsupported placeholder "${m[0]}"`,
+        `use ${allowed.map((r) => (r === 'tenant' ? `{{ tenant.<${TENANT_FIELDS.join('|')}|labels.NAME> }}` : '{{ secrets.NAME }}')).join(' or ')}`,
+      );
     }
     const field = ref[2]!;
     if (root === 'tenant' && !(TENANT_FIELDS as readonly string[]).includes(field) && !/^labels\.[A-Za-z0-9_./-]+$/.test(field)) {
@@ -62,14 +66,29 @@ function tenantField(t: TenantTarget, field: string): string | undefined {
  * Expands `{{ tenant.<field> }}` for one tenant. `escape` is applied to each substituted value
  * (e.g. PromQL string escaping). Placeholders of other roots are left for another pass.
  */
-export function renderTenant(template: string, tenant: TenantTarget | undefined, subject: string, escape: (v: string) => string = (v) => v): string {
+export function renderTenant(
+  template: string,
+  tenant: TenantTarget | undefined,
+  subject: string,
+  escape: (v: string) => string = (v) => v,
+): string {
   placeholders(template, subject, ['tenant', 'secrets']);
   return template.replace(PLACEHOLDER, (raw, inner: string) => {
     const ref = REF.exec(inner)!;
     if (ref[1] !== 'tenant') return raw;
-    if (!tenant) throw new ConfigurationError(subject, `"${raw}" needs a tenant, but the target is a single URL or release`, 'give tenants (a tenant-rollout report or a tenants list), or remove the placeholder');
+    if (!tenant)
+      throw new ConfigurationError(
+        subject,
+        `"${raw}" needs a tenant, but the target is a single URL or release`,
+        'give tenants (a tenant-rollout report or a tenants list), or remove the placeholder',
+      );
     const v = tenantField(tenant, ref[2]!);
-    if (v === undefined) throw new ConfigurationError(subject, `tenant "${tenant.slug}" has no value for "${raw}"`, 'add the label to the tenant, or remove the placeholder');
+    if (v === undefined)
+      throw new ConfigurationError(
+        subject,
+        `tenant "${tenant.slug}" has no value for "${raw}"`,
+        'add the label to the tenant, or remove the placeholder',
+      );
     return escape(v);
   });
 }
@@ -83,7 +102,11 @@ export function renderSecrets(template: string, secrets: Record<string, string>,
     const v = secrets[ref[2]!];
     if (v === undefined) {
       const known = Object.keys(secrets);
-      throw new ConfigurationError(subject, `"${raw}" names no secret given in the "secrets" input`, known.length ? `known secrets: ${known.join(', ')}` : 'add NAME=value lines to the "secrets" input');
+      throw new ConfigurationError(
+        subject,
+        `"${raw}" names no secret given in the "secrets" input`,
+        known.length ? `known secrets: ${known.join(', ')}` : 'add NAME=value lines to the "secrets" input',
+      );
     }
     return v;
   });

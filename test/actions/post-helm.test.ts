@@ -26,7 +26,11 @@ describe('openPostHelm', () => {
   it('keeps the ambient KUBECONFIG when main had no kubeconfig input', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'post-'));
     const { envs, run } = capture();
-    await openPostHelm(testContext({}, { state: { 'private-dir': dir }, env: { KUBECONFIG: '/ambient', INPUT_KUBECONFIG: 'secret' } }), 'helm', run);
+    await openPostHelm(
+      testContext({}, { state: { 'private-dir': dir }, env: { KUBECONFIG: '/ambient', INPUT_KUBECONFIG: 'secret' } }),
+      'helm',
+      run,
+    );
     expect(envs[0]!.KUBECONFIG).toBe('/ambient');
     expect(envs[0]!.INPUT_KUBECONFIG).toBeUndefined();
   });

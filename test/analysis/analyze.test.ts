@@ -14,8 +14,16 @@ import { RecordingLogger } from '../support/logger.ts';
 import { FakeCluster, FakeHttp, VirtualClock, health, json, pod, workload } from '../verify/fakes.ts';
 import { FakePrometheus, RecordingRollbacker, unreachable } from './fakes.ts';
 
-const tenant = (slug: string, revisionBefore?: number): TenantTarget => ({ id: slug, slug, namespace: `tenant-${slug}`, release: slug, status: 'succeeded', revisionBefore });
-const Q = (ns: string) => `sum(rate(http_requests_total{namespace="${ns}",code=~"5.."}[1m])) / sum(rate(http_requests_total{namespace="${ns}"}[1m]))`;
+const tenant = (slug: string, revisionBefore?: number): TenantTarget => ({
+  id: slug,
+  slug,
+  namespace: `tenant-${slug}`,
+  release: slug,
+  status: 'succeeded',
+  revisionBefore,
+});
+const Q = (ns: string) =>
+  `sum(rate(http_requests_total{namespace="${ns}",code=~"5.."}[1m])) / sum(rate(http_requests_total{namespace="${ns}"}[1m]))`;
 const errorRate = (extra = '') =>
   parseMetrics(
     `- name: error-rate
@@ -28,14 +36,24 @@ ${extra}`,
 
 const window: WatchOptions = { durationMs: 5 * 60_000, intervalMs: 60_000 };
 
-async function watch(targets: TenantTarget[], metrics: Metric[], ports: Partial<AnalysisPorts>, opts: Partial<WatchOptions> = {}, rollbacker = new RecordingRollbacker()) {
+async function watch(
+  targets: TenantTarget[],
+  metrics: Metric[],
+  ports: Partial<AnalysisPorts>,
+  opts: Partial<WatchOptions> = {},
+  rollbacker = new RecordingRollbacker(),
+) {
   const clock = new VirtualClock();
   const logger = new RecordingLogger();
   const result = await watchAndRollBack(targets, metrics, { clock, logger, ...ports, rollbacker }, { ...window, ...opts });
   return { result, rollbacker, clock, logger };
 }
 
-const values = (a: AnalysisResult, slug: string, metric = 'error-rate') => a.targets.find((t) => t.target.slug === slug)!.metrics.find((m) => m.metric === metric)!.measurements.map((m) => m.value ?? null);
+const values = (a: AnalysisResult, slug: string, metric = 'error-rate') =>
+  a.targets
+    .find((t) => t.target.slug === slug)!
+    .metrics.find((m) => m.metric === metric)!
+    .measurements.map((m) => m.value ?? null);
 
 describe('analysis and rollback (fake ports, virtual clock)', () => {
   it('rolls a breaching tenant back to the revision recorded before the deploy, as soon as it breaches', async () => {
@@ -43,7 +61,9 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
       // The first answer goes to the preflight query.
       .on(Q('tenant-bad'), 0.01, 0.01, 0.01, 0.2, 0.3, 0.4)
       .on(Q('tenant-good'), 0.01);
-    const { result, rollbacker, logger } = await watch([tenant('bad', 4), tenant('good', 9)], errorRate('  failure-limit: 1'), { prometheus: prom });
+    const { result, rollbacker, logger } = await watch([tenant('bad', 4), tenant('good', 9)], errorRate('  failure-limit: 1'), {
+      prometheus: prom,
+    });
     expect(rollbacker.calls).toEqual([{ namespace: 'tenant-bad', release: 'bad', revision: 4 }]);
     expect(result.verdict).toBe('rolled-back');
     expect(result.rolledBack).toEqual(['tenant-bad/bad']);
@@ -69,7 +89,11 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     const { result, rollbacker, clock } = await watch([tenant('a', 3)], errorRate(), { prometheus: prom });
     expect(result.verdict).toBe('healthy');
     expect(rollbacker.calls).toEqual([]);
-    expect(result.analysis.targets[0]!.metrics[0]).toMatchObject({ phase: 'successful', counts: { successful: 5, failed: 0, inconclusive: 0 }, reason: '5 of 5 measurements within result > 0.05' });
+    expect(result.analysis.targets[0]!.metrics[0]).toMatchObject({
+      phase: 'successful',
+      counts: { successful: 5, failed: 0, inconclusive: 0 },
+      reason: '5 of 5 measurements within result > 0.05',
+    });
     // One measurement per interval over the window (after the preflight query).
     expect(prom.queries).toHaveLength(6);
     expect(clock.now() - 1_700_000_000_000).toBe(300_000);
@@ -83,15 +107,25 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     const m = result.analysis.targets[0]!.metrics[0]!;
     // Within the inconclusive limit, but not one successful measurement: still inconclusive.
     expect(m).toMatchObject({ phase: 'inconclusive', reason: 'no data in any of 5 measurements' });
-    expect(m.measurements.map((x) => x.detail)).toEqual(['no series', 'NaN (e.g. 0/0: no traffic in the window)', 'no series', 'no series', 'no series']);
+    expect(m.measurements.map((x) => x.detail)).toEqual([
+      'no series',
+      'NaN (e.g. 0/0: no traffic in the window)',
+      'no series',
+      'no series',
+      'no series',
+    ]);
   });
 
   it('inconclusive measurements beyond the limit make the metric inconclusive; within it they do not', async () => {
     const answers = [0.01, null, 0.01, null, 0.01];
-    const over = await watch([tenant('a', 3)], errorRate('  inconclusive-limit: 1'), { prometheus: new FakePrometheus().on(Q('tenant-a'), 0.01, ...answers) });
+    const over = await watch([tenant('a', 3)], errorRate('  inconclusive-limit: 1'), {
+      prometheus: new FakePrometheus().on(Q('tenant-a'), 0.01, ...answers),
+    });
     expect(over.result.verdict).toBe('inconclusive');
     expect(over.result.analysis.targets[0]!.reason).toBe('error-rate: 2 of 5 measurements had no data (inconclusive limit 1)');
-    const within = await watch([tenant('a', 3)], errorRate('  inconclusive-limit: 2'), { prometheus: new FakePrometheus().on(Q('tenant-a'), 0.01, ...answers) });
+    const within = await watch([tenant('a', 3)], errorRate('  inconclusive-limit: 2'), {
+      prometheus: new FakePrometheus().on(Q('tenant-a'), 0.01, ...answers),
+    });
     expect(within.result.verdict).toBe('healthy');
     expect(within.result.analysis.targets[0]!.reason).toBe('error-rate: 3 of 5 measurements within result > 0.05, 2 without data');
   });
@@ -108,7 +142,10 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     const { result, rollbacker } = await watch([tenant('new')], errorRate(), { prometheus: prom });
     expect(rollbacker.calls).toEqual([]);
     expect(result.verdict).toBe('failed');
-    expect(result.rollbacks[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('no revision was recorded before the deploy') });
+    expect(result.rollbacks[0]).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('no revision was recorded before the deploy'),
+    });
   });
 
   it('a rollback that fails makes the verdict failed and names the error', async () => {
@@ -116,7 +153,11 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     const { result } = await watch([tenant('a', 2), tenant('b', 7)], errorRate(), { prometheus: prom }, {}, new RecordingRollbacker(['b']));
     expect(result.verdict).toBe('failed');
     expect(result.rolledBack).toEqual(['tenant-a/a']);
-    expect(result.rollbacks.find((r) => r.tenant === 'b')).toMatchObject({ status: 'failed', revision: 7, error: 'helm rollback b: timed out waiting for the condition' });
+    expect(result.rollbacks.find((r) => r.tenant === 'b')).toMatchObject({
+      status: 'failed',
+      revision: 7,
+      error: 'helm rollback b: timed out waiting for the condition',
+    });
   });
 
   it('with rollback disabled, reports what it would do and rolls nothing back', async () => {
@@ -144,16 +185,26 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
       expect(ok.phase).toBe('successful');
       expect(ok.measurements[0]).toMatchObject({ value: 0.2, phase: 'successful', baseline: { median: 0.19, tenants: 3 } });
       expect(ok.measurements[0]!.baseline!.limit).toBeCloseTo(0.24);
-      expect(ok.measurements[0]!.note).toBe('breaches result > 0.05, but so does the fleet: within the margin of the baseline median 0.19 (limit 0.24)');
+      expect(ok.measurements[0]!.note).toBe(
+        'breaches result > 0.05, but so does the fleet: within the margin of the baseline median 0.19 (limit 0.24)',
+      );
       const bad = result.analysis.targets[1]!.metrics[0]!;
       expect(bad.measurements.map((m) => m.phase)).toEqual(['successful', 'successful', 'failed']);
       // Every baseline value is in the report.
       expect(result.analysis.baseline.tenants).toEqual(['old-1', 'old-2', 'old-3']);
-      expect(result.analysis.baseline.metrics[0]!.ticks[0]).toEqual({ elapsedMs: 60_000, values: { 'old-1': 0.18, 'old-2': 0.22, 'old-3': 0.19 }, median: 0.19 });
+      expect(result.analysis.baseline.metrics[0]!.ticks[0]).toEqual({
+        elapsedMs: 60_000,
+        values: { 'old-1': 0.18, 'old-2': 0.22, 'old-3': 0.19 },
+        median: 0.19,
+      });
     });
 
     it('without baseline data, falls back to the condition alone and says so', async () => {
-      const prom = new FakePrometheus().on(Q('tenant-new'), 0.2).on(Q('tenant-old-1'), null).on(Q('tenant-old-2'), null).on(Q('tenant-old-3'), null);
+      const prom = new FakePrometheus()
+        .on(Q('tenant-new'), 0.2)
+        .on(Q('tenant-old-1'), null)
+        .on(Q('tenant-old-2'), null)
+        .on(Q('tenant-old-3'), null);
       const { result } = await watch([tenant('new', 5)], fleet, { prometheus: prom }, { baseline });
       const m = result.analysis.targets[0]!.metrics[0]!.measurements[0]!;
       expect(m).toMatchObject({ phase: 'failed', note: 'baseline has data for 0 tenant(s), fewer than 1: judged on the condition alone' });
@@ -161,10 +212,14 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     });
 
     it('judges "worse" in the direction of the condition, absolute or relative', () => {
-      const [higher] = parseMetrics('- name: m\n  provider: logs\n  failure-condition: result > 0.1\n  fleet: { margin: 50% }', { source: 'x' });
+      const [higher] = parseMetrics('- name: m\n  provider: logs\n  failure-condition: result > 0.1\n  fleet: { margin: 50% }', {
+        source: 'x',
+      });
       expect(judge(0.3, higher!, { values: [0.2, 0.2] }).phase).toBe('successful'); // limit 0.3
       expect(judge(0.31, higher!, { values: [0.2, 0.2] }).phase).toBe('failed');
-      const [lower] = parseMetrics('- name: m\n  provider: logs\n  failure-condition: result < 0.99\n  fleet: { margin: 0.01 }', { source: 'x' });
+      const [lower] = parseMetrics('- name: m\n  provider: logs\n  failure-condition: result < 0.99\n  fleet: { margin: 0.01 }', {
+        source: 'x',
+      });
       expect(judge(0.975, lower!, { values: [0.98] }).phase).toBe('successful'); // a fleet-wide dip in success rate
       expect(judge(0.9, lower!, { values: [0.98] }).phase).toBe('failed');
       expect(judge(undefined, lower!, { values: [0.98] }).phase).toBe('inconclusive');
@@ -198,31 +253,54 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
 
     it('with rollback on missing data asked for, an unreachable Prometheus rolls back', async () => {
       const prom = new FakePrometheus().on(Q('tenant-a'), unreachable());
-      const { result, rollbacker } = await watch([tenant('a', 3)], errorRate(), { prometheus: prom }, { preflight: false, rollbackOnInconclusive: true });
+      const { result, rollbacker } = await watch(
+        [tenant('a', 3)],
+        errorRate(),
+        { prometheus: prom },
+        { preflight: false, rollbackOnInconclusive: true },
+      );
       expect(rollbacker.calls).toEqual([{ namespace: 'tenant-a', release: 'a', revision: 3 }]);
       expect(result.verdict).toBe('rolled-back');
     });
 
     it('a query Prometheus rejects, or one returning several series, fails before the window naming the metric and query', async () => {
-      const bad = new FakePrometheus().on(Q('tenant-a'), new PrometheusError('bad-query', 'Prometheus rejected the query (bad_data): parse error at char 5', 400));
+      const bad = new FakePrometheus().on(
+        Q('tenant-a'),
+        new PrometheusError('bad-query', 'Prometheus rejected the query (bad_data): parse error at char 5', 400),
+      );
       const e1 = await watch([tenant('a', 3)], errorRate(), { prometheus: bad }).catch((e: unknown) => e);
-      expect((e1 as Error).message).toBe(`metric "error-rate": Prometheus rejected the query (bad_data): parse error at char 5; query: ${Q('tenant-a')} (fix the PromQL (try it in the Prometheus UI))`);
+      expect((e1 as Error).message).toBe(
+        `metric "error-rate": Prometheus rejected the query (bad_data): parse error at char 5; query: ${Q('tenant-a')} (fix the PromQL (try it in the Prometheus UI))`,
+      );
       const many = new FakePrometheus().on(Q('tenant-a'), [0.1, 0.2]);
       const e2 = await watch([tenant('a', 3)], errorRate(), { prometheus: many }).catch((e: unknown) => e);
-      expect((e2 as Error).message).toContain('metric "error-rate": the query returns 2 series; aggregate it (e.g. sum(...) or max(...)) so it returns one number, got it for tenant "a"');
+      expect((e2 as Error).message).toContain(
+        'metric "error-rate": the query returns 2 series; aggregate it (e.g. sum(...) or max(...)) so it returns one number, got it for tenant "a"',
+      );
     });
 
     it('a metric whose source is not configured is an error', async () => {
       const e = await watch([tenant('a', 3)], errorRate(), {}).catch((x: unknown) => x);
-      expect((e as Error).message).toBe('metric "error-rate": uses the prometheus provider, which needs a Prometheus URL (set the prometheus-url input)');
+      expect((e as Error).message).toBe(
+        'metric "error-rate": uses the prometheus provider, which needs a Prometheus URL (set the prometheus-url input)',
+      );
     });
   });
 
   describe('kubernetes, logs and http providers', () => {
     const NS = 'tenant-a';
     it('kubernetes: crash loops, not-ready pods and restarts since the start of the window', async () => {
-      const metrics = parseMetrics('- name: crash\n  provider: kubernetes\n  query: crash-loops\n- name: not-ready\n  provider: kubernetes\n  query: not-ready\n  failure-limit: 10\n- name: restarts\n  provider: kubernetes\n  query: restarts\n  failure-condition: result > 2', { source: 'x' });
-      const h = (restarts: number, reasons: string[] = [], ready = true) => health(NS, 'a', [workload({ name: 'app' })], [pod({ name: 'app-1', restarts: 5 }), pod({ name: 'app-2', restarts, reasons, ready })]);
+      const metrics = parseMetrics(
+        '- name: crash\n  provider: kubernetes\n  query: crash-loops\n- name: not-ready\n  provider: kubernetes\n  query: not-ready\n  failure-limit: 10\n- name: restarts\n  provider: kubernetes\n  query: restarts\n  failure-condition: result > 2',
+        { source: 'x' },
+      );
+      const h = (restarts: number, reasons: string[] = [], ready = true) =>
+        health(
+          NS,
+          'a',
+          [workload({ name: 'app' })],
+          [pod({ name: 'app-1', restarts: 5 }), pod({ name: 'app-2', restarts, reasons, ready })],
+        );
       const clock = new VirtualClock();
       // The release as it is at each minute of the window: fine, fine, not ready, crash looping.
       const cluster = new FakeCluster().setHealth(NS, 'a', () => {
@@ -230,7 +308,12 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
         return minute <= 2 ? h(1) : minute === 3 ? h(2, [], false) : h(4, ['CrashLoopBackOff'], false);
       });
       const rollbacker = new RecordingRollbacker();
-      const result = await watchAndRollBack([tenant('a', 3)], metrics, { clock, logger: new RecordingLogger(), cluster, rollbacker }, window);
+      const result = await watchAndRollBack(
+        [tenant('a', 3)],
+        metrics,
+        { clock, logger: new RecordingLogger(), cluster, rollbacker },
+        window,
+      );
       const [crash, notReady, restarts] = result.analysis.targets[0]!.metrics;
       expect(crash!.measurements.map((m) => m.value)).toEqual([0, 0, 0, 1]);
       expect(crash!.measurements[3]!.detail).toBe('app-2 (CrashLoopBackOff, 4 restarts)');
@@ -244,7 +327,11 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     it("logs: the seeds' method, error lines over request lines in the last interval; no requests is no data", async () => {
       const [logs] = parseMetrics('- name: logs\n  provider: logs\n  inconclusive-limit: 1', { source: 'x' });
       const h = health(NS, 'a', [workload({ name: 'app' })], [pod({ name: 'app-1' }), pod({ name: 'app-2' })]);
-      const lines = (ok: number, errors: number) => [...Array.from({ length: ok }, () => 'INFO HTTP GET /api 200'), ...Array.from({ length: errors }, () => 'ERROR HTTP GET /api 500')].join('\n');
+      const lines = (ok: number, errors: number) =>
+        [
+          ...Array.from({ length: ok }, () => 'INFO HTTP GET /api 200'),
+          ...Array.from({ length: errors }, () => 'ERROR HTTP GET /api 500'),
+        ].join('\n');
       const cluster = new FakeCluster()
         .setHealth(NS, 'a', h)
         .setLogs(NS, 'app-1', lines(50, 1), 'INFO idle', lines(45, 5))
@@ -259,7 +346,10 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     });
 
     it('http: each measurement samples the checks once; the error ratio is the value', async () => {
-      const [smoke] = parseMetrics("- name: smoke\n  provider: http\n  url: https://{{ tenant.slug }}.isp.example.com\n  failure-condition: result >= 0.5\n  checks:\n    - path: /api/health\n      json: '$.status == \"ok\"'\n    - path: /api/ready\n      json: '$.ready == true'", { source: 'x' });
+      const [smoke] = parseMetrics(
+        "- name: smoke\n  provider: http\n  url: https://{{ tenant.slug }}.isp.example.com\n  failure-condition: result >= 0.5\n  checks:\n    - path: /api/health\n      json: '$.status == \"ok\"'\n    - path: /api/ready\n      json: '$.ready == true'",
+        { source: 'x' },
+      );
       let n = 0;
       const http = new FakeHttp({
         'GET https://a.isp.example.com/api/health': () => json(200, { status: 'ok' }),
@@ -279,7 +369,12 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
       const cluster = new FakeCluster();
       cluster.releaseHealth = (() => new Promise(() => {})) as FakeCluster['releaseHealth'];
       const metrics = parseMetrics('- name: crash\n  provider: kubernetes', { source: 'x' });
-      const r = await analyze([tenant('a', 3)], metrics, { clock, logger: new RecordingLogger(), cluster }, { durationMs: 120_000, intervalMs: 60_000, measureTimeoutMs: 5_000 });
+      const r = await analyze(
+        [tenant('a', 3)],
+        metrics,
+        { clock, logger: new RecordingLogger(), cluster },
+        { durationMs: 120_000, intervalMs: 60_000, measureTimeoutMs: 5_000 },
+      );
       expect(r.verdict).toBe('inconclusive');
       expect(r.targets[0]!.metrics[0]!.measurements.map((m) => m.error)).toEqual(['no answer within 5s', 'no answer within 5s']);
     });
@@ -290,9 +385,15 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     const { result } = await watch([tenant('good', 2), tenant('bad', 4)], errorRate(), { prometheus: prom });
     const md = analysisSummary(result);
     expect(md).toContain('### Auto-rollback: ↩️ rolled-back');
-    expect(md).toContain('| ↩️ rolled-back | bad | tenant-bad/bad | 4 | error-rate: 1 of 3 measurements breached result > 0.05 (failure limit 0): 0.31 |');
+    expect(md).toContain(
+      '| ↩️ rolled-back | bad | tenant-bad/bad | 4 | error-rate: 1 of 3 measurements breached result > 0.05 (failure limit 0): 0.31 |',
+    );
     const rows = md.split('\n').filter((l) => l.startsWith('| ❌') || l.startsWith('| ✅'));
-    expect(rows[0]).toBe(`| ❌ | bad | error-rate | \`${Q('tenant-bad')}\` | \`result > 0.05\` | 0.01, 0.02, **0.31** | 1 of 3 measurements breached result > 0.05 (failure limit 0): 0.31 |`);
-    expect(rows[1]).toMatch(/^\| ✅ \| good \| error-rate \| .* \| 0\.01, 0\.01, 0\.01, 0\.01, 0\.01 \| 5 of 5 measurements within result > 0\.05 \|$/);
+    expect(rows[0]).toBe(
+      `| ❌ | bad | error-rate | \`${Q('tenant-bad')}\` | \`result > 0.05\` | 0.01, 0.02, **0.31** | 1 of 3 measurements breached result > 0.05 (failure limit 0): 0.31 |`,
+    );
+    expect(rows[1]).toMatch(
+      /^\| ✅ \| good \| error-rate \| .* \| 0\.01, 0\.01, 0\.01, 0\.01, 0\.01 \| 5 of 5 measurements within result > 0\.05 \|$/,
+    );
   });
 });

@@ -19,7 +19,8 @@ const rollout = JSON.stringify({
     { id: 'delta', namespace: 'tenant-delta', release: 'delta', status: 'failed-rolled-back', revisionBefore: 1 },
   ],
 });
-const logs = (ok: number, errors: number) => [...Array.from({ length: ok }, () => 'INFO HTTP GET / 200'), ...Array.from({ length: errors }, () => 'ERROR HTTP GET / 500')].join('\n');
+const logs = (ok: number, errors: number) =>
+  [...Array.from({ length: ok }, () => 'INFO HTTP GET / 200'), ...Array.from({ length: errors }, () => 'ERROR HTTP GET / 500')].join('\n');
 
 function cluster(): FakeCluster {
   const h = (ns: string, rel: string) => health(ns, rel, [workload({ name: 'app' })], [pod({ name: `${rel}-1` })]);
@@ -42,7 +43,11 @@ describe('auto-rollback action', () => {
     expect(rollbacker.calls).toEqual([{ namespace: 'tenant-alpha', release: 'alpha', revision: 4 }]);
     expect(ctx.outputs.verdict).toBe('rolled-back');
     expect(ctx.outputs['rolled-back']).toBe('tenant-alpha/alpha');
-    const doc = JSON.parse(readFileSync(ctx.outputs['report-file']!, 'utf8')) as { analysis: { targets: { target: { slug: string }; verdict: string; metrics: { metric: string; measurements: { value: number }[] }[] }[] } };
+    const doc = JSON.parse(readFileSync(ctx.outputs['report-file']!, 'utf8')) as {
+      analysis: {
+        targets: { target: { slug: string }; verdict: string; metrics: { metric: string; measurements: { value: number }[] }[] }[];
+      };
+    };
     expect(doc.analysis.targets.map((t) => [t.target.slug, t.verdict])).toEqual([
       ['alpha', 'failed'],
       ['beta', 'healthy'],
@@ -71,7 +76,9 @@ describe('auto-rollback action', () => {
     const rollbacker = new RecordingRollbacker();
     const c = cluster().setLogs('tenant-alpha', 'alpha-1', 'INFO idle').setLogs('tenant-beta', 'beta-1', 'INFO idle');
     const ctx = testContext({ report: rollout, duration: '1m', interval: '30s' }, { env });
-    await expect(createAutoRollback({ clock: new VirtualClock(), createCluster: () => c, createRollbacker: async () => rollbacker }).main(ctx)).rejects.toThrow(
+    await expect(
+      createAutoRollback({ clock: new VirtualClock(), createCluster: () => c, createRollbacker: async () => rollbacker }).main(ctx),
+    ).rejects.toThrow(
       /^auto-rollback: inconclusive for 2 of 2 target\(s\), nothing rolled back \(no data is not success\); alpha: log-error-ratio: no data in any of 2 measurements/,
     );
     expect(ctx.outputs.verdict).toBe('inconclusive');
@@ -85,15 +92,45 @@ describe('auto-rollback action', () => {
       expect(opts?.env?.KUBECONFIG).toMatch(/kubeconfig$/);
       return { exitCode: 0, stdout: args[0] === 'version' ? 'v3.17.3' : '', stderr: '', aborted: false };
     };
-    const c = new FakeCluster().setHealth('tenant-isp', 'isp', health('tenant-isp', 'isp', [workload({ name: 'app' })], [pod({ name: 'isp-1', reasons: ['CrashLoopBackOff'], restarts: 7 })]));
+    const c = new FakeCluster().setHealth(
+      'tenant-isp',
+      'isp',
+      health('tenant-isp', 'isp', [workload({ name: 'app' })], [pod({ name: 'isp-1', reasons: ['CrashLoopBackOff'], restarts: 7 })]),
+    );
     const ctx = testContext(
-      { release: 'isp', namespace: 'tenant-isp', 'revision-before': '6', metrics: '- name: crash\n  provider: kubernetes\n  query: crash-loops', duration: '1m', interval: '30s', 'kube-context': 'prod', helm: '/opt/helm', 'rollback-timeout': '90s', kubeconfig: 'apiVersion: v1\nkind: Config\n' },
+      {
+        release: 'isp',
+        namespace: 'tenant-isp',
+        'revision-before': '6',
+        metrics: '- name: crash\n  provider: kubernetes\n  query: crash-loops',
+        duration: '1m',
+        interval: '30s',
+        'kube-context': 'prod',
+        helm: '/opt/helm',
+        'rollback-timeout': '90s',
+        kubeconfig: 'apiVersion: v1\nkind: Config\n',
+      },
       { env },
     );
-    await expect(createAutoRollback({ clock: new VirtualClock(), createCluster: () => c, run }).main(ctx)).rejects.toThrow(/rolled back to their pre-deploy revision: tenant-isp\/isp/);
+    await expect(createAutoRollback({ clock: new VirtualClock(), createCluster: () => c, run }).main(ctx)).rejects.toThrow(
+      /rolled back to their pre-deploy revision: tenant-isp\/isp/,
+    );
     expect(argv).toEqual([
       ['/opt/helm', 'version', '--template', '{{.Version}}'],
-      ['/opt/helm', 'rollback', 'isp', '6', '--namespace', 'tenant-isp', '--kube-context', 'prod', '--wait', '--wait-for-jobs', '--timeout', '90s'],
+      [
+        '/opt/helm',
+        'rollback',
+        'isp',
+        '6',
+        '--namespace',
+        'tenant-isp',
+        '--kube-context',
+        'prod',
+        '--wait',
+        '--wait-for-jobs',
+        '--timeout',
+        '90s',
+      ],
     ]);
   });
 
@@ -101,7 +138,13 @@ describe('auto-rollback action', () => {
     const c = cluster();
     const ctx = testContext({ report: rollout, duration: '30s', interval: '30s', rollback: 'false' }, { env });
     const created: string[] = [];
-    await expect(createAutoRollback({ clock: new VirtualClock(), createCluster: () => c, createRollbacker: async () => (created.push('x'), new RecordingRollbacker()) }).main(ctx)).rejects.toThrow(/^auto-rollback: 1 target\(s\) breached; not rolled back: alpha \(rollback disabled\)/);
+    await expect(
+      createAutoRollback({
+        clock: new VirtualClock(),
+        createCluster: () => c,
+        createRollbacker: async () => (created.push('x'), new RecordingRollbacker()),
+      }).main(ctx),
+    ).rejects.toThrow(/^auto-rollback: 1 target\(s\) breached; not rolled back: alpha \(rollback disabled\)/);
     expect(created).toEqual([]);
     expect(ctx.outputs.verdict).toBe('failed');
   });
@@ -133,19 +176,33 @@ describe('auto-rollback action', () => {
   });
 
   it.each([
-    [{ report: rollout, metrics: '- name: err\n  provider: prometheus\n  query: up\n  failure-condition: result > 1' }, 'input "prometheus-url": is required by metric "err"'],
-    [{ report: rollout, metrics: '- name: err\n  provider: logs\n  failure-condition: rate > 0.05' }, 'input "metrics": metric "err": field "failure-condition" "rate > 0.05" does not parse: expected "result"'],
-    [{ report: rollout, metrics: '- name: err\n  provider: logs\n  falure-limit: 1' }, 'input "metrics": metric "err": field "falure-limit" is not a field of a logs metric'],
+    [
+      { report: rollout, metrics: '- name: err\n  provider: prometheus\n  query: up\n  failure-condition: result > 1' },
+      'input "prometheus-url": is required by metric "err"',
+    ],
+    [
+      { report: rollout, metrics: '- name: err\n  provider: logs\n  failure-condition: rate > 0.05' },
+      'input "metrics": metric "err": field "failure-condition" "rate > 0.05" does not parse: expected "result"',
+    ],
+    [
+      { report: rollout, metrics: '- name: err\n  provider: logs\n  falure-limit: 1' },
+      'input "metrics": metric "err": field "falure-limit" is not a field of a logs metric',
+    ],
     [{ report: rollout, metrics: '- name: err\n  provider: logs\n  error-pattern: [a' }, 'input "metrics": is not valid YAML'],
     [{ release: 'isp' }, 'input "namespace": is required with release'],
-    [{ release: 'isp', namespace: 'tenant-isp', 'revision-before': 'previous' }, 'input "revision-before": is not a revision number, got "previous"'],
+    [
+      { release: 'isp', namespace: 'tenant-isp', 'revision-before': 'previous' },
+      'input "revision-before": is not a revision number, got "previous"',
+    ],
     [{ report: rollout, release: 'isp' }, 'input "release": cannot be combined with report'],
     [{}, 'input "release": no target was given'],
     [{ report: rollout, duration: '1m', interval: '5m' }, 'input "interval": is longer than the duration (1m)'],
     [{ report: rollout, 'prometheus-url': 'prometheus:9090' }, 'input "prometheus-url": is not an http(s) URL'],
     [{ report: '{"tenants": [{"id": "a"}]}' }, 'input "report": tenants[0]: has no "release"'],
   ])('rejects bad input %j with one clear line', async (inputs, message) => {
-    const err = await createAutoRollback().main(testContext(inputs, { env })).catch((e: unknown) => e);
+    const err = await createAutoRollback()
+      .main(testContext(inputs, { env }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect((err as Error).message).toContain(message);
   });

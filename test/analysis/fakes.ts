@@ -28,7 +28,8 @@ export class FakePrometheus implements PrometheusApi {
   }
 }
 
-export const unreachable = () => new PrometheusError('unreachable', 'cannot reach Prometheus at http://prometheus.test:9090: connect ECONNREFUSED 10.0.0.1:9090');
+export const unreachable = () =>
+  new PrometheusError('unreachable', 'cannot reach Prometheus at http://prometheus.test:9090: connect ECONNREFUSED 10.0.0.1:9090');
 
 /** Records rollbacks; fails for the releases told to. */
 export class RecordingRollbacker implements Rollbacker {

@@ -67,7 +67,9 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\nprometheus log:\n${promLog.slice(-3000)}`);
+  throw new Error(
+    `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\nprometheus log:\n${promLog.slice(-3000)}`,
+  );
 }
 
 async function instant(query: string): Promise<number | undefined> {
@@ -102,10 +104,16 @@ beforeAll(async () => {
   );
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
-  prom = spawn(PROMETHEUS, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  prom = spawn(
+    PROMETHEUS,
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   prom.stdout!.on('data', (c: Buffer) => (promLog += c.toString()));
   prom.stderr!.on('data', (c: Buffer) => (promLog += c.toString()));
-  const exited = new Promise<never>((_, reject) => prom.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`))));
+  const exited = new Promise<never>((_, reject) =>
+    prom.once('exit', (code) => reject(new Error(`prometheus exited with ${code}:\n${promLog}`))),
+  );
   exited.catch(() => {});
   await Promise.race([
     exited,
@@ -116,7 +124,9 @@ beforeAll(async () => {
   ]);
   await until('the target to be up', 30_000, async () => ((await instant('up{job="app"}')) === 1 ? true : undefined));
   // rate() over [10s] needs two scrapes of every series.
-  await until('request rates', 30_000, async () => ((await instant('sum(rate(http_requests_total{namespace="tenant-good"}[10s]))')) ?? 0) > 0 ? true : undefined);
+  await until('request rates', 30_000, async () =>
+    ((await instant('sum(rate(http_requests_total{namespace="tenant-good"}[10s]))')) ?? 0) > 0 ? true : undefined,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -140,11 +150,22 @@ const ERROR_RATE = `
   failure-limit: 1
   inconclusive-limit: 2
 `;
-const tenant = (slug: string, revisionBefore?: number): TenantTarget => ({ id: slug, slug, namespace: `tenant-${slug}`, release: slug, revisionBefore });
+const tenant = (slug: string, revisionBefore?: number): TenantTarget => ({
+  id: slug,
+  slug,
+  namespace: `tenant-${slug}`,
+  release: slug,
+  revisionBefore,
+});
 
 async function watch(targets: TenantTarget[], metricsYaml: string, opts: Partial<WatchOptions>, rollbacker = new RecordingRollbacker()) {
   const logger = new RecordingLogger();
-  const result = await watchAndRollBack(targets, parseMetrics(metricsYaml, { source: 'metrics' }), { clock: systemClock, logger, http: fetchHttp, prometheus: prometheusApi({ url: promUrl, http: fetchHttp }), rollbacker }, { durationMs: 5_000, intervalMs: 1_000, ...opts });
+  const result = await watchAndRollBack(
+    targets,
+    parseMetrics(metricsYaml, { source: 'metrics' }),
+    { clock: systemClock, logger, http: fetchHttp, prometheus: prometheusApi({ url: promUrl, http: fetchHttp }), rollbacker },
+    { durationMs: 5_000, intervalMs: 1_000, ...opts },
+  );
   return { result, rollbacker, logger };
 }
 
@@ -156,7 +177,9 @@ describe('auto-rollback against a real Prometheus', () => {
       expect(rollbacker.calls).toEqual([{ namespace: 'tenant-breach', release: 'breach', revision: 7 }]);
       expect(result.verdict).toBe('rolled-back');
       const m = result.analysis.targets[0]!.metrics[0]!;
-      expect(m.query).toBe('sum(rate(http_requests_total{namespace="tenant-breach",code=~"5.."}[10s])) / sum(rate(http_requests_total{namespace="tenant-breach"}[10s]))');
+      expect(m.query).toBe(
+        'sum(rate(http_requests_total{namespace="tenant-breach",code=~"5.."}[10s])) / sum(rate(http_requests_total{namespace="tenant-breach"}[10s]))',
+      );
       expect(m.phase).toBe('failed');
       // Healthy before the turn-up, breaching after it; every value is in the report.
       expect(m.measurements[0]).toMatchObject({ value: 0, phase: 'successful' });
@@ -191,9 +214,12 @@ describe('auto-rollback against a real Prometheus', () => {
     expect(m.reason).toBe('no data in any of 3 measurements');
   });
 
-  it('does not roll back a tenant whose error rate is the whole fleet\'s (fleet comparison)', async () => {
+  it("does not roll back a tenant whose error rate is the whole fleet's (fleet comparison)", async () => {
     const yaml = `${ERROR_RATE}  fleet: { margin: 0.1 }\n`;
-    const { result, rollbacker } = await watch([tenant('fleet-new', 4)], yaml, { durationMs: 4_000, baseline: [tenant('fleet-old-1'), tenant('fleet-old-2'), tenant('fleet-old-3')] });
+    const { result, rollbacker } = await watch([tenant('fleet-new', 4)], yaml, {
+      durationMs: 4_000,
+      baseline: [tenant('fleet-old-1'), tenant('fleet-old-2'), tenant('fleet-old-3')],
+    });
     expect(rollbacker.calls).toEqual([]);
     expect(result.verdict).toBe('healthy');
     const m = result.analysis.targets[0]!.metrics[0]!;
@@ -207,10 +233,13 @@ describe('auto-rollback against a real Prometheus', () => {
   });
 
   it('rejects PromQL that does not parse before watching, naming the metric and the query', async () => {
-    const yaml = "- name: broken\n  provider: prometheus\n  query: 'sum(rate(http_requests_total{namespace=\"{{ tenant.namespace }}\"}[10s]'\n  failure-condition: result > 1";
+    const yaml =
+      '- name: broken\n  provider: prometheus\n  query: \'sum(rate(http_requests_total{namespace="{{ tenant.namespace }}"}[10s]\'\n  failure-condition: result > 1';
     const err = await watch([tenant('good', 3)], yaml, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
-    expect((err as Error).message).toMatch(/^metric "broken": Prometheus rejected the query \(bad_data\): .*; query: sum\(rate\(http_requests_total\{namespace="tenant-good"\}\[10s\]/);
+    expect((err as Error).message).toMatch(
+      /^metric "broken": Prometheus rejected the query \(bad_data\): .*; query: sum\(rate\(http_requests_total\{namespace="tenant-good"\}\[10s\]/,
+    );
   });
 
   it('through the action: watches a release, rolls it back, and reports the measurements', async () => {
@@ -226,11 +255,15 @@ describe('auto-rollback against a real Prometheus', () => {
       interval: '1s',
     });
     const action = createAutoRollback({ createRollbacker: async () => rollbacker });
-    await expect(action.main(ctx)).rejects.toThrow(/^auto-rollback: 1 target\(s\) breached and were rolled back to their pre-deploy revision: tenant-act\/act; act: error-rate: 2 of 2 measurements breached/);
+    await expect(action.main(ctx)).rejects.toThrow(
+      /^auto-rollback: 1 target\(s\) breached and were rolled back to their pre-deploy revision: tenant-act\/act; act: error-rate: 2 of 2 measurements breached/,
+    );
     expect(rollbacker.calls).toEqual([{ namespace: 'tenant-act', release: 'act', revision: 12 }]);
     expect(ctx.outputs.verdict).toBe('rolled-back');
     expect(ctx.outputs['rolled-back']).toBe('tenant-act/act');
-    const report = JSON.parse(ctx.outputs.report!) as { analysis: { targets: { metrics: { query: string; measurements: { value: number }[] }[] }[] } };
+    const report = JSON.parse(ctx.outputs.report!) as {
+      analysis: { targets: { metrics: { query: string; measurements: { value: number }[] }[] }[] };
+    };
     expect(report.analysis.targets[0]!.metrics[0]!.query).toContain('namespace="tenant-act"');
     expect(report.analysis.targets[0]!.metrics[0]!.measurements.map((x) => x.value > 0.05)).toEqual([true, true]);
     expect(ctx.summaries.join('\n')).toContain('| ↩️ rolled-back | act | tenant-act/act | 12 |');
@@ -242,7 +275,15 @@ describe('an unreachable Prometheus', () => {
   it('is one clear error before the window, and nothing is rolled back', async () => {
     const port = await freePort();
     const rollbacker = new RecordingRollbacker();
-    const ctx = testContext({ release: 'a', namespace: 'tenant-a', 'revision-before': '3', 'prometheus-url': `http://127.0.0.1:${port}`, metrics: ERROR_RATE, duration: '5m', interval: '30s' });
+    const ctx = testContext({
+      release: 'a',
+      namespace: 'tenant-a',
+      'revision-before': '3',
+      'prometheus-url': `http://127.0.0.1:${port}`,
+      metrics: ERROR_RATE,
+      duration: '5m',
+      interval: '30s',
+    });
     const action = createAutoRollback({ createRollbacker: async () => rollbacker });
     const err = await action.main(ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);

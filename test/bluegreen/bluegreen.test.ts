@@ -71,21 +71,39 @@ describe('deployBlueGreen', () => {
 
     const o = await deployBlueGreen(req({ smoke }), ports);
 
-    expect(o).toMatchObject({ status: 'switched', liveColor: 'green', previousColor: 'blue', switched: true, oldColor: 'uninstalled', revisions: { green: 1 }, service: 'admin' });
+    expect(o).toMatchObject({
+      status: 'switched',
+      liveColor: 'green',
+      previousColor: 'blue',
+      switched: true,
+      oldColor: 'uninstalled',
+      revisions: { green: 1 },
+      service: 'admin',
+    });
     expect(o.revisions.blue).toBeUndefined();
     expect(o.deploy).toMatchObject({ status: 'deployed', release: 'admin-green', revision: 1 });
     expect(helm.upgrades).toHaveLength(1);
-    expect(helm.upgrades[0]).toMatchObject({ release: 'admin-green', set: ['image.tag=1.3.0', 'color=green'], description: `deploy-actions helm-deploy run 7/1 [bg ${fp}]` });
+    expect(helm.upgrades[0]).toMatchObject({
+      release: 'admin-green',
+      set: ['image.tag=1.3.0', 'color=green'],
+      description: `deploy-actions helm-deploy run 7/1 [bg ${fp}]`,
+    });
     expect(smoke).toHaveBeenCalledWith({ color: 'green', release: 'admin-green', namespace: NS, service: 'admin-green' });
     // Only the color key changed, by the suite's field manager.
-    expect(cluster.patches).toEqual([{ namespace: NS, name: 'admin', selector: { ...APP, color: 'green' }, fieldManager: 'deploy-actions' }]);
+    expect(cluster.patches).toEqual([
+      { namespace: NS, name: 'admin', selector: { ...APP, color: 'green' }, fieldManager: 'deploy-actions' },
+    ]);
     // The old color stayed for the whole window while the new one was checked every interval.
-    const windowChecks = cluster.calls.slice(cluster.calls.indexOf(`patchServiceSelector ${NS}/admin app.kubernetes.io/name=tenant-app,color=green`)).filter((c) => c === `releaseHealth ${NS}/admin-green`);
+    const windowChecks = cluster.calls
+      .slice(cluster.calls.indexOf(`patchServiceSelector ${NS}/admin app.kubernetes.io/name=tenant-app,color=green`))
+      .filter((c) => c === `releaseHealth ${NS}/admin-green`);
     expect(windowChecks).toHaveLength(6);
     expect(clock.now() - start).toBe(60_000);
     const uninstall = helm.calls.indexOf(`uninstall ${NS}/admin-blue`);
     expect(uninstall).toBeGreaterThan(helm.calls.indexOf(`upgrade ${NS}/admin-green`));
-    expect(o.steps.join('\n')).toMatch(/routes to blue[\s\S]*admin-green revision 1 deployed and verified[\s\S]*color blue -> green[\s\S]*stayed healthy[\s\S]*uninstalled blue/);
+    expect(o.steps.join('\n')).toMatch(
+      /routes to blue[\s\S]*admin-green revision 1 deployed and verified[\s\S]*color blue -> green[\s\S]*stayed healthy[\s\S]*uninstalled blue/,
+    );
   });
 
   it('old-color keep: the old release stays, so rollback is a selector switch away', async () => {
@@ -95,7 +113,13 @@ describe('deployBlueGreen', () => {
     helm.onUpgrade(NS, 'admin-blue', { kind: 'ok' });
     cluster.setHealth(NS, 'admin-blue', 'healthy');
     const o = await deployBlueGreen(req({ oldColor: 'keep', keepOldMs: 0 }), ports);
-    expect(o).toMatchObject({ status: 'switched', liveColor: 'blue', previousColor: 'green', oldColor: 'kept', revisions: { blue: 2, green: 1 } });
+    expect(o).toMatchObject({
+      status: 'switched',
+      liveColor: 'blue',
+      previousColor: 'green',
+      oldColor: 'kept',
+      revisions: { blue: 2, green: 1 },
+    });
     expect(helm.calls.some((c) => c.startsWith('uninstall'))).toBe(false);
     expect(cluster.selector(NS, 'admin')).toEqual({ ...APP, color: 'blue' });
   });
@@ -137,7 +161,13 @@ describe('deployBlueGreen', () => {
     const { helm, cluster, clock, ports, req } = setup();
     helm.seed(NS, 'admin-blue', [{ status: 'deployed' }]);
     helm.onUpgrade(NS, 'admin-green', { kind: 'ok' });
-    cluster.setHealth(NS, 'admin-green', ['deployment/admin-green: 0/1 replicas ready'], ['deployment/admin-green: 0/1 replicas ready'], 'healthy');
+    cluster.setHealth(
+      NS,
+      'admin-green',
+      ['deployment/admin-green: 0/1 replicas ready'],
+      ['deployment/admin-green: 0/1 replicas ready'],
+      'healthy',
+    );
     const o = await deployBlueGreen(req({ keepOldMs: 0 }), ports);
     expect(o.status).toBe('switched');
     expect(clock.sleeps.slice(0, 2)).toEqual([10_000, 10_000]);
@@ -161,7 +191,14 @@ describe('deployBlueGreen', () => {
     cluster.setHealth(NS, 'admin-green', 'healthy', 'healthy', 'healthy', ['pod admin-green-1: CrashLoopBackOff (3 restarts)']);
     cluster.setHealth(NS, 'admin-blue', 'healthy');
     const o = await deployBlueGreen(req({ keepOldMs: 300_000 }), ports);
-    expect(o).toMatchObject({ status: 'rolled-back', liveColor: 'blue', previousColor: 'blue', switched: false, oldColor: 'kept', revisions: { blue: 1, green: 1 } });
+    expect(o).toMatchObject({
+      status: 'rolled-back',
+      liveColor: 'blue',
+      previousColor: 'blue',
+      switched: false,
+      oldColor: 'kept',
+      revisions: { blue: 1, green: 1 },
+    });
     expect(o.error).toBe('green degraded 30s after the switch: pod admin-green-1: CrashLoopBackOff (3 restarts)');
     expect(cluster.patches.map((p) => p.selector.color)).toEqual(['green', 'blue']);
     expect(cluster.selector(NS, 'admin')).toEqual({ ...APP, color: 'blue' });
@@ -176,7 +213,9 @@ describe('deployBlueGreen', () => {
     cluster.setHealth(NS, 'admin-blue', ['pod admin-blue-1: ImagePullBackOff (0 restarts)']);
     const o = await deployBlueGreen(req(), ports);
     expect(o).toMatchObject({ status: 'failed', liveColor: 'green', switched: true, oldColor: 'kept' });
-    expect(o.error).toContain('not switching back: blue is not serving either (pod admin-blue-1: ImagePullBackOff (0 restarts)); needs a person');
+    expect(o.error).toContain(
+      'not switching back: blue is not serving either (pod admin-blue-1: ImagePullBackOff (0 restarts)); needs a person',
+    );
     expect(cluster.patches.map((p) => p.selector.color)).toEqual(['green']);
   });
 
@@ -210,14 +249,18 @@ describe('deployBlueGreen', () => {
     const o = await deployBlueGreen(req({ initialColor: 'blue' }), ports);
     expect(o).toMatchObject({ status: 'switched', liveColor: 'blue', previousColor: undefined, switched: true, revisions: { blue: 1 } });
     expect(o.oldColor).toBeUndefined();
-    expect(cluster.patches).toEqual([{ namespace: NS, name: 'admin', selector: { ...APP, color: 'blue' }, fieldManager: 'deploy-actions' }]);
+    expect(cluster.patches).toEqual([
+      { namespace: NS, name: 'admin', selector: { ...APP, color: 'blue' }, fieldManager: 'deploy-actions' },
+    ]);
   });
 
   it('a missing Service is a clear error before anything is deployed', async () => {
     const { helm, ports, req } = setup();
     const err = await deployBlueGreen(req({ service: 'admin-live' }), ports).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
-    expect((err as Error).message).toMatch(/^Service platform-admin\/admin-live: does not exist: blue-green switches the selector of a live Service/);
+    expect((err as Error).message).toMatch(
+      /^Service platform-admin\/admin-live: does not exist: blue-green switches the selector of a live Service/,
+    );
     expect((err as Error).message).toContain('with a selector that includes "color: blue"');
     expect(helm.calls).toEqual([]);
   });
@@ -225,7 +268,9 @@ describe('deployBlueGreen', () => {
   it('a color key that is neither blue nor green is refused; a custom color-label is read', async () => {
     const { cluster, helm, ports, req } = setup();
     cluster.addService(NS, 'admin', { ...APP, color: 'purple' });
-    await expect(deployBlueGreen(req(), ports)).rejects.toThrow('Service platform-admin/admin: selects color=purple, which is neither blue nor green');
+    await expect(deployBlueGreen(req(), ports)).rejects.toThrow(
+      'Service platform-admin/admin: selects color=purple, which is neither blue nor green',
+    );
     cluster.addService(NS, 'admin', { ...APP, 'dotmac.io/slot': 'green' });
     helm.seed(NS, 'admin-green', [{ status: 'deployed' }]);
     helm.onUpgrade(NS, 'admin-blue', { kind: 'ok' });
@@ -236,11 +281,15 @@ describe('deployBlueGreen', () => {
   });
 
   it('a live Service that belongs to a color release is refused (the Helm 4 server-side-apply trap)', async () => {
-    const { helm, ports, req } = setup({ annotations: { 'meta.helm.sh/release-name': 'admin-blue', 'meta.helm.sh/release-namespace': NS } });
+    const { helm, ports, req } = setup({
+      annotations: { 'meta.helm.sh/release-name': 'admin-blue', 'meta.helm.sh/release-namespace': NS },
+    });
     const err = await deployBlueGreen(req(), ports).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect((err as Error).message).toContain('Service platform-admin/admin: is part of the color release "admin-blue"');
-    expect((err as Error).message).toContain('every later Helm 4 upgrade of "admin-blue" fails with a server-side-apply conflict on .spec.selector');
+    expect((err as Error).message).toContain(
+      'every later Helm 4 upgrade of "admin-blue" fails with a server-side-apply conflict on .spec.selector',
+    );
     expect(helm.calls).toEqual([]);
   });
 
@@ -251,7 +300,10 @@ describe('deployBlueGreen', () => {
     cluster.setHealth(NS, 'admin-green', 'healthy');
     const o = await deployBlueGreen(req({ keepOldMs: 0 }), ports);
     expect(o.status).toBe('switched');
-    expect(logger.lines).toContainEqual({ level: 'warning', message: expect.stringContaining('is managed by Helm release "admin-routing"') });
+    expect(logger.lines).toContainEqual({
+      level: 'warning',
+      message: expect.stringContaining('is managed by Helm release "admin-routing"'),
+    });
   });
 
   it('both colors at the same version: the second run is a no-op (nothing deployed, nothing switched, rollback target intact)', async () => {
@@ -262,7 +314,13 @@ describe('deployBlueGreen', () => {
     expect((await deployBlueGreen(req({ oldColor: 'keep', keepOldMs: 0 }), ports)).liveColor).toBe('green');
 
     const again = await deployBlueGreen(req({ oldColor: 'keep', keepOldMs: 0 }), ports);
-    expect(again).toMatchObject({ status: 'unchanged', liveColor: 'green', previousColor: 'green', switched: false, revisions: { blue: 1, green: 1 } });
+    expect(again).toMatchObject({
+      status: 'unchanged',
+      liveColor: 'green',
+      previousColor: 'green',
+      switched: false,
+      revisions: { blue: 1, green: 1 },
+    });
     expect(again.steps.at(-1)).toContain('green (admin-green revision 1) already runs this version');
     expect(helm.upgrades).toHaveLength(1); // FakeHelm would throw on an unscripted upgrade of admin-blue anyway
     expect(cluster.patches).toHaveLength(1);
@@ -303,7 +361,9 @@ describe('deployBlueGreen', () => {
     cluster.failPatch = new Error('services "admin" is forbidden: User "ci" cannot patch resource "services"');
     const o = await deployBlueGreen(req(), ports);
     expect(o).toMatchObject({ status: 'failed', liveColor: 'blue', switched: false });
-    expect(o.error).toBe('selector switch to green failed: services "admin" is forbidden: User "ci" cannot patch resource "services" (live color now: blue)');
+    expect(o.error).toBe(
+      'selector switch to green failed: services "admin" is forbidden: User "ci" cannot patch resource "services" (live color now: blue)',
+    );
     expect(helm.calls).not.toContain(`uninstall ${NS}/admin-blue`);
   });
 
@@ -341,7 +401,9 @@ describe('deployBlueGreen', () => {
 
   it('refuses a release name too long for the color suffix', async () => {
     const { ports, req } = setup();
-    await expect(deployBlueGreen(req({ upgrade: upgrade({ release: 'a'.repeat(48) }) }), ports)).rejects.toThrow(/cannot carry the color suffix.*at most 47/);
+    await expect(deployBlueGreen(req({ upgrade: upgrade({ release: 'a'.repeat(48) }) }), ports)).rejects.toThrow(
+      /cannot carry the color suffix.*at most 47/,
+    );
   });
 });
 
@@ -353,8 +415,16 @@ describe('rollbackBlueGreen', () => {
     cluster.setHealth(NS, 'admin-blue', 'healthy');
     const smoke = vi.fn(async () => ({ ok: true }));
     const o = await rollbackBlueGreen(rbReq({ smoke }), ports);
-    expect(o).toMatchObject({ status: 'rolled-back', liveColor: 'blue', previousColor: 'green', switched: true, revisions: { blue: 2, green: 1 } });
-    expect(cluster.patches).toEqual([{ namespace: NS, name: 'admin', selector: { ...APP, color: 'blue' }, fieldManager: 'deploy-actions' }]);
+    expect(o).toMatchObject({
+      status: 'rolled-back',
+      liveColor: 'blue',
+      previousColor: 'green',
+      switched: true,
+      revisions: { blue: 2, green: 1 },
+    });
+    expect(cluster.patches).toEqual([
+      { namespace: NS, name: 'admin', selector: { ...APP, color: 'blue' }, fieldManager: 'deploy-actions' },
+    ]);
     expect(smoke).toHaveBeenCalledWith({ color: 'blue', release: 'admin-blue', namespace: NS, service: 'admin-blue' });
     expect(o.steps.at(-1)).toBe('switched Service platform-admin/admin: color green -> blue (admin-blue revision 2)');
     expect(helm.upgrades).toEqual([]);
@@ -365,7 +435,9 @@ describe('rollbackBlueGreen', () => {
     helm.seed(NS, 'admin-green', [{ status: 'deployed' }]);
     const err = await rollbackBlueGreen(rbReq(), ports).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
-    expect((err as Error).message).toMatch(/^release platform-admin\/admin-blue: does not exist .* no blue color to switch back to; green stays live/);
+    expect((err as Error).message).toMatch(
+      /^release platform-admin\/admin-blue: does not exist .* no blue color to switch back to; green stays live/,
+    );
     expect(cluster.patches).toEqual([]);
   });
 
@@ -383,6 +455,8 @@ describe('rollbackBlueGreen', () => {
 
   it('refuses a Service without a color key', async () => {
     const { ports, rbReq } = setup({ live: 'none' });
-    await expect(rollbackBlueGreen(rbReq(), ports)).rejects.toThrow('has no "color" key in its selector (app.kubernetes.io/name=tenant-app), so there is no live color to roll back from');
+    await expect(rollbackBlueGreen(rbReq(), ports)).rejects.toThrow(
+      'has no "color" key in its selector (app.kubernetes.io/name=tenant-app), so there is no live color to roll back from',
+    );
   });
 });

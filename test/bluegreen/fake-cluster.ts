@@ -37,8 +37,17 @@ export class FakeBlueGreenCluster implements BlueGreenCluster {
     return s && structuredClone(s);
   }
 
-  async patchServiceSelector(namespace: string, name: string, selector: Record<string, string>, fieldManager?: string): Promise<ServiceInfo> {
-    this.calls.push(`patchServiceSelector ${namespace}/${name} ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')}`);
+  async patchServiceSelector(
+    namespace: string,
+    name: string,
+    selector: Record<string, string>,
+    fieldManager?: string,
+  ): Promise<ServiceInfo> {
+    this.calls.push(
+      `patchServiceSelector ${namespace}/${name} ${Object.entries(selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    );
     if (this.failPatch) {
       const e = this.failPatch;
       this.failPatch = undefined;
@@ -55,12 +64,26 @@ export class FakeBlueGreenCluster implements BlueGreenCluster {
     this.calls.push(`releaseHealth ${namespace}/${release}`);
     const base = { namespace, release, pods: [] };
     if (this.helm && !this.helm.releases.has(`${namespace}/${release}`)) {
-      return { ...base, healthy: false, workloads: [], problems: [`no Deployment or StatefulSet of release "${release}" in namespace "${namespace}"`] };
+      return {
+        ...base,
+        healthy: false,
+        workloads: [],
+        problems: [`no Deployment or StatefulSet of release "${release}" in namespace "${namespace}"`],
+      };
     }
     const queue = this.health.get(`${namespace}/${release}`);
     if (!queue || queue.length === 0) throw new Error(`FakeBlueGreenCluster: unexpected releaseHealth of ${namespace}/${release}`);
     const h = queue.length > 1 ? queue.shift()! : queue[0]!;
-    const workload = (desired: number, ready: number) => ({ kind: 'Deployment' as const, name: release, desired, ready, updated: ready, available: ready, observed: true, images: [] });
+    const workload = (desired: number, ready: number) => ({
+      kind: 'Deployment' as const,
+      name: release,
+      desired,
+      ready,
+      updated: ready,
+      available: ready,
+      observed: true,
+      images: [],
+    });
     if (h === 'healthy') return { ...base, healthy: true, workloads: [workload(1, 1)], problems: [] };
     if (h === 'scaled-to-zero') return { ...base, healthy: true, workloads: [workload(0, 0)], problems: [] };
     return { ...base, healthy: false, workloads: [workload(1, 0)], problems: h };

@@ -50,8 +50,17 @@ const colorDeployment = (color: string, image: string): KubeObject => {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: `admin-${color}`, namespace: NS, labels, annotations: { 'meta.helm.sh/release-name': `admin-${color}`, 'meta.helm.sh/release-namespace': NS } },
-    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image }] } } },
+    metadata: {
+      name: `admin-${color}`,
+      namespace: NS,
+      labels,
+      annotations: { 'meta.helm.sh/release-name': `admin-${color}`, 'meta.helm.sh/release-namespace': NS },
+    },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [{ name: 'app', image }] } },
+    },
   };
 };
 
@@ -116,7 +125,9 @@ describe('blue-green through the client-node adapter (scripted helm)', () => {
     const back = await rollbackBlueGreen({ release: 'admin', namespace: NS }, ports);
     expect(back).toMatchObject({ status: 'rolled-back', liveColor: 'blue', previousColor: 'green' });
     expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
-    expect(kube.requests.filter((r) => r.method === 'PATCH').map((r) => r.contentType)).toEqual(Array(2).fill('application/strategic-merge-patch+json'));
+    expect(kube.requests.filter((r) => r.method === 'PATCH').map((r) => r.contentType)).toEqual(
+      Array(2).fill('application/strategic-merge-patch+json'),
+    );
   });
 
   it('a crash-looping green, judged by the real adapter, never receives the selector', async () => {
@@ -128,7 +139,12 @@ describe('blue-green through the client-node adapter (scripted helm)', () => {
     helm.onUpgrade(NS, 'admin-green', { kind: 'ok' });
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml });
     kube.clearRequests();
-    const o = await deployBlueGreen(fastRequest({ readyTimeoutMs: 1_000 }), { helm, cluster, clock: systemClock, logger: new RecordingLogger() });
+    const o = await deployBlueGreen(fastRequest({ readyTimeoutMs: 1_000 }), {
+      helm,
+      cluster,
+      clock: systemClock,
+      logger: new RecordingLogger(),
+    });
     expect(o).toMatchObject({ status: 'idle-failed', liveColor: 'blue', switched: false });
     expect(o.error).toMatch(/CrashLoopBackOff/);
     expect(kube.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
@@ -152,56 +168,80 @@ describe.each([3, 4] as const)('blue-green with the real helm %i binary against 
   });
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-  it('bootstraps blue, switches to green, rolls back to blue, a bad green never gets the selector, and later upgrades do not conflict', { timeout: 180_000 }, async () => {
-    const logger = new RecordingLogger();
-    const helm = await HelmCli.create({
-      binary: helmBinaries[major],
-      run: runCommand,
-      secrets: new Secrets(),
-      logger,
-      env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: kube.kubeconfigPath, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') },
-    });
-    const cluster = createCluster({ kubeconfigPath: kube.kubeconfigPath });
-    const ports = { helm, cluster, clock: systemClock, logger };
-    const image = (tag: string) => `registry.example.com/dotmac/isp-ops-app:${tag}`;
-    const deploy = (tag: string, over: Partial<BlueGreenRequest> = {}) =>
-      deployBlueGreen(fastRequest({ upgrade: baseUpgrade({ set: [`image.tag=${tag}`], timeoutMs: tag === 'bad' ? 4_000 : 20_000 }), expectedImages: [image(tag)], ...over }), ports);
+  it(
+    'bootstraps blue, switches to green, rolls back to blue, a bad green never gets the selector, and later upgrades do not conflict',
+    { timeout: 180_000 },
+    async () => {
+      const logger = new RecordingLogger();
+      const helm = await HelmCli.create({
+        binary: helmBinaries[major],
+        run: runCommand,
+        secrets: new Secrets(),
+        logger,
+        env: {
+          PATH: process.env.PATH,
+          HOME: home,
+          KUBECONFIG: kube.kubeconfigPath,
+          HELM_CACHE_HOME: join(home, 'cache'),
+          HELM_CONFIG_HOME: join(home, 'config'),
+          HELM_DATA_HOME: join(home, 'data'),
+        },
+      });
+      const cluster = createCluster({ kubeconfigPath: kube.kubeconfigPath });
+      const ports = { helm, cluster, clock: systemClock, logger };
+      const image = (tag: string) => `registry.example.com/dotmac/isp-ops-app:${tag}`;
+      const deploy = (tag: string, over: Partial<BlueGreenRequest> = {}) =>
+        deployBlueGreen(
+          fastRequest({
+            upgrade: baseUpgrade({ set: [`image.tag=${tag}`], timeoutMs: tag === 'bad' ? 4_000 : 20_000 }),
+            expectedImages: [image(tag)],
+            ...over,
+          }),
+          ports,
+        );
 
-    // The live Service: created by the user, no color key yet.
-    await kube.apply(liveService(SELECTOR), { fieldManager: 'kubectl' });
+      // The live Service: created by the user, no color key yet.
+      await kube.apply(liveService(SELECTOR), { fieldManager: 'kubectl' });
 
-    const blue = await deploy('1.2.0', { initialColor: 'blue' });
-    expect(blue, blue.error).toMatchObject({ status: 'switched', liveColor: 'blue', previousColor: undefined, revisions: { blue: 1 } });
-    expect(kube.get('Service', NS, 'admin-blue')!.spec.selector).toMatchObject({ color: 'blue' }); // the color's own Service
-    expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
+      const blue = await deploy('1.2.0', { initialColor: 'blue' });
+      expect(blue, blue.error).toMatchObject({ status: 'switched', liveColor: 'blue', previousColor: undefined, revisions: { blue: 1 } });
+      expect(kube.get('Service', NS, 'admin-blue')!.spec.selector).toMatchObject({ color: 'blue' }); // the color's own Service
+      expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
 
-    const green = await deploy('1.3.0');
-    expect(green, green.error).toMatchObject({ status: 'switched', liveColor: 'green', previousColor: 'blue', oldColor: 'kept', revisions: { blue: 1, green: 1 } });
-    expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'green' });
-    expect(kube.get('Deployment', NS, 'admin-green')!.spec.template.metadata.labels).toMatchObject({ color: 'green' });
+      const green = await deploy('1.3.0');
+      expect(green, green.error).toMatchObject({
+        status: 'switched',
+        liveColor: 'green',
+        previousColor: 'blue',
+        oldColor: 'kept',
+        revisions: { blue: 1, green: 1 },
+      });
+      expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'green' });
+      expect(kube.get('Deployment', NS, 'admin-green')!.spec.template.metadata.labels).toMatchObject({ color: 'green' });
 
-    // Same version again: nothing to switch, blue (1.2.0) stays the rollback target.
-    const again = await deploy('1.3.0');
-    expect(again).toMatchObject({ status: 'unchanged', liveColor: 'green', revisions: { blue: 1, green: 1 } });
+      // Same version again: nothing to switch, blue (1.2.0) stays the rollback target.
+      const again = await deploy('1.3.0');
+      expect(again).toMatchObject({ status: 'unchanged', liveColor: 'green', revisions: { blue: 1, green: 1 } });
 
-    const back = await rollbackBlueGreen({ release: 'admin', namespace: NS, expectedImages: [image('1.2.0')] }, ports);
-    expect(back).toMatchObject({ status: 'rolled-back', liveColor: 'blue', previousColor: 'green', revisions: { blue: 1, green: 1 } });
-    expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
+      const back = await rollbackBlueGreen({ release: 'admin', namespace: NS, expectedImages: [image('1.2.0')] }, ports);
+      expect(back).toMatchObject({ status: 'rolled-back', liveColor: 'blue', previousColor: 'green', revisions: { blue: 1, green: 1 } });
+      expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
 
-    // A bad green: helm 4 times out waiting, deployRelease rolls green back; the selector stays on blue.
-    kube.clearRequests();
-    const bad = await deploy('bad');
-    expect(bad).toMatchObject({ status: 'idle-failed', liveColor: 'blue', switched: false });
-    expect(bad.deploy).toMatchObject({ status: 'rolled-back', previousRevision: 1 });
-    expect(kube.requests.filter((r) => r.method === 'PATCH' && r.path === SERVICE_PATH)).toEqual([]);
-    expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
+      // A bad green: helm 4 times out waiting, deployRelease rolls green back; the selector stays on blue.
+      kube.clearRequests();
+      const bad = await deploy('bad');
+      expect(bad).toMatchObject({ status: 'idle-failed', liveColor: 'blue', switched: false });
+      expect(bad.deploy).toMatchObject({ status: 'rolled-back', previousRevision: 1 });
+      expect(kube.requests.filter((r) => r.method === 'PATCH' && r.path === SERVICE_PATH)).toEqual([]);
+      expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'blue' });
 
-    // After all those selector patches, helm 4 still upgrades both colors: no server-side-apply conflict.
-    const next = await deploy('1.4.0', { oldColor: 'uninstall' });
-    expect(next, next.error).toMatchObject({ status: 'switched', liveColor: 'green', previousColor: 'blue', oldColor: 'uninstalled' });
-    expect(next.revisions.blue).toBeUndefined();
-    expect(kube.get('Deployment', NS, 'admin-blue')).toBeUndefined();
-    expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'green' });
-    expect(logger.text()).not.toMatch(/conflict/i);
-  });
+      // After all those selector patches, helm 4 still upgrades both colors: no server-side-apply conflict.
+      const next = await deploy('1.4.0', { oldColor: 'uninstall' });
+      expect(next, next.error).toMatchObject({ status: 'switched', liveColor: 'green', previousColor: 'blue', oldColor: 'uninstalled' });
+      expect(next.revisions.blue).toBeUndefined();
+      expect(kube.get('Deployment', NS, 'admin-blue')).toBeUndefined();
+      expect(kube.get('Service', NS, 'admin')!.spec.selector).toEqual({ ...SELECTOR, color: 'green' });
+      expect(logger.text()).not.toMatch(/conflict/i);
+    },
+  );
 });

@@ -40,7 +40,13 @@ describe.skipIf(!hasCluster)('blue-green against a real cluster', () => {
     );
     kubectl('apply', '-f', svc);
     const logger = new RecordingLogger();
-    const helm = await HelmCli.create({ binary: e2eHelm, run: runCommand, secrets: new Secrets(), logger, env: { ...process.env, KUBECONFIG: e2eKubeconfig } });
+    const helm = await HelmCli.create({
+      binary: e2eHelm,
+      run: runCommand,
+      secrets: new Secrets(),
+      logger,
+      env: { ...process.env, KUBECONFIG: e2eKubeconfig },
+    });
     ports = { helm, cluster: createCluster({ kubeconfigPath: e2eKubeconfig }), clock: systemClock, logger };
   });
   afterAll(() => {
@@ -93,7 +99,9 @@ describe.skipIf(!hasCluster)('blue-green against a real cluster', () => {
     }
     return names;
   };
-  const liveSelector = () => (JSON.parse(kubectl('get', 'service', 'admin', '-n', ns, '-o', 'json')) as { spec: { selector: Record<string, string> } }).spec.selector;
+  const liveSelector = () =>
+    (JSON.parse(kubectl('get', 'service', 'admin', '-n', ns, '-o', 'json')) as { spec: { selector: Record<string, string> } }).spec
+      .selector;
 
   it('deploys blue, deploys green and switches, rolls back to blue; a bad green never receives the selector', async () => {
     const blue = await deployBlueGreen(request(e2eImage.tag, { initialColor: 'blue' }), ports);
@@ -101,8 +109,17 @@ describe.skipIf(!hasCluster)('blue-green against a real cluster', () => {
     expect(await liveEndpointsColor('blue')).not.toEqual([]);
 
     // Same image, a different values line: a new version to switch to.
-    const green = await deployBlueGreen(request(e2eImage.tag, { upgrade: { ...request(e2eImage.tag).upgrade, setString: ['config.apiBaseUrl=https://api.example.com/v2'] } }), ports);
-    expect(green, green.error).toMatchObject({ status: 'switched', liveColor: 'green', previousColor: 'blue', oldColor: 'kept', revisions: { blue: 1, green: 1 } });
+    const green = await deployBlueGreen(
+      request(e2eImage.tag, { upgrade: { ...request(e2eImage.tag).upgrade, setString: ['config.apiBaseUrl=https://api.example.com/v2'] } }),
+      ports,
+    );
+    expect(green, green.error).toMatchObject({
+      status: 'switched',
+      liveColor: 'green',
+      previousColor: 'blue',
+      oldColor: 'kept',
+      revisions: { blue: 1, green: 1 },
+    });
     expect(liveSelector()).toEqual({ ...SELECTOR, color: 'green' });
     expect((await liveEndpointsColor('green')).length).toBeGreaterThan(0);
 

@@ -20,17 +20,29 @@ describe.skipIf(!hasCluster).each([3, 4] as const)('helm-deploy with Helm %d aga
       kubeconfig: kubeconfigContent(),
       helm: helmBinaries[major],
     });
-    const err = await createHelmDeploy().main(ctx).then(() => undefined, (e: Error) => e);
+    const err = await createHelmDeploy()
+      .main(ctx)
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     return { err, out: ctx.outputs };
   };
 
   it('installs, upgrades, and rolls a failing upgrade back to the last deployed revision', async () => {
     expect((await deploy(e2eImage.tag)).out).toMatchObject({ status: 'deployed', revision: '1', 'previous-revision': '' });
-    expect((await deploy(e2eImage.tag)).out).toMatchObject({ status: 'deployed', revision: '2', 'previous-revision': '1', changed: 'false' });
+    expect((await deploy(e2eImage.tag)).out).toMatchObject({
+      status: 'deployed',
+      revision: '2',
+      'previous-revision': '1',
+      changed: 'false',
+    });
     const bad = await deploy('bad');
     expect(bad.err?.message).toMatch(/rolled-back, revision 2 -> 4/);
     expect(bad.out).toMatchObject({ status: 'rolled-back', revision: '4', 'previous-revision': '2' });
-    const history = JSON.parse(kubectl('get', 'secrets', '-n', ns, '-l', 'owner=helm,name=admin,status=deployed', '-o', 'json')) as { items: { metadata: { labels: Record<string, string> } }[] };
+    const history = JSON.parse(kubectl('get', 'secrets', '-n', ns, '-l', 'owner=helm,name=admin,status=deployed', '-o', 'json')) as {
+      items: { metadata: { labels: Record<string, string> } }[];
+    };
     expect(history.items.map((s) => s.metadata.labels.version)).toEqual(['4']);
   }, 600_000);
 });

@@ -11,10 +11,40 @@ describe.skipIf(!hasCluster)('smoke-test in-cluster checks against a real cluste
   const ns = `e2e-smoke-${Date.now().toString(36).slice(-5)}`;
   afterAll(() => void kubectl('delete', 'namespace', ns, '--wait=false', '--ignore-not-found'));
   const helm = (tag: string, wait: boolean) =>
-    runCommand(e2eHelm, ['upgrade', '--install', 'app', exampleChart, '-n', ns, '--create-namespace', '--set', `image.repository=${e2eImage.repository}`, '--set', `image.tag=${tag}`, '--set', `args={${e2eImage.args.join(',')}}`, ...(wait ? ['--wait', '--timeout', '3m'] : [])], { env: { ...process.env, KUBECONFIG: e2eKubeconfig } });
+    runCommand(
+      e2eHelm,
+      [
+        'upgrade',
+        '--install',
+        'app',
+        exampleChart,
+        '-n',
+        ns,
+        '--create-namespace',
+        '--set',
+        `image.repository=${e2eImage.repository}`,
+        '--set',
+        `image.tag=${tag}`,
+        '--set',
+        `args={${e2eImage.args.join(',')}}`,
+        ...(wait ? ['--wait', '--timeout', '3m'] : []),
+      ],
+      { env: { ...process.env, KUBECONFIG: e2eKubeconfig } },
+    );
   const smoke = async () => {
-    const ctx = testContext({ namespace: ns, release: 'app', 'cluster-checks': 'true', 'restart-window': '20s', kubeconfig: kubeconfigContent() });
-    const err = await createSmokeTest().main(ctx).then(() => undefined, (e: Error) => e);
+    const ctx = testContext({
+      namespace: ns,
+      release: 'app',
+      'cluster-checks': 'true',
+      'restart-window': '20s',
+      kubeconfig: kubeconfigContent(),
+    });
+    const err = await createSmokeTest()
+      .main(ctx)
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     return { ctx, err };
   };
 

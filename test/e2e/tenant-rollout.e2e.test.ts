@@ -16,7 +16,14 @@ describe.skipIf(!hasCluster)('tenant-rollout against a real cluster', () => {
   beforeAll(() => {
     for (const t of tenants) {
       kubectl('create', 'namespace', `tenant-${t}`);
-      kubectl('label', 'namespace', `tenant-${t}`, 'app.kubernetes.io/component=tenant', `e2e-run=${run}`, ...(t.endsWith('-01') || t.endsWith('-02') ? ['ring=pilot'] : []));
+      kubectl(
+        'label',
+        'namespace',
+        `tenant-${t}`,
+        'app.kubernetes.io/component=tenant',
+        `e2e-run=${run}`,
+        ...(t.endsWith('-01') || t.endsWith('-02') ? ['ring=pilot'] : []),
+      );
     }
   });
   afterAll(() => {
@@ -36,7 +43,12 @@ describe.skipIf(!hasCluster)('tenant-rollout against a real cluster', () => {
       helm: e2eHelm,
       ...extra,
     });
-    const err = await createTenantRollout().main(ctx).then(() => undefined, (e: Error) => e);
+    const err = await createTenantRollout()
+      .main(ctx)
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     return { ctx, err, report: JSON.parse(ctx.outputs.report!) as RolloutReport };
   };
   const statuses = (r: RolloutReport) => Object.fromEntries(r.tenants.map((t) => [t.id, t.status]));
@@ -57,7 +69,9 @@ describe.skipIf(!hasCluster)('tenant-rollout against a real cluster', () => {
     expect(report.tenants.filter((t) => t.step === 'pilot').map((t) => t.status)).toEqual(['failed-rolled-back', 'failed-rolled-back']);
     expect(Object.values(s).filter((v) => v === 'skipped')).toHaveLength(10);
     for (const t of report.tenants.filter((x) => x.status === 'skipped')) {
-      const history = JSON.parse(kubectl('get', 'secrets', '-n', t.namespace, '-l', `owner=helm,name=${t.release}`, '-o', 'json')) as { items: unknown[] };
+      const history = JSON.parse(kubectl('get', 'secrets', '-n', t.namespace, '-l', `owner=helm,name=${t.release}`, '-o', 'json')) as {
+        items: unknown[];
+      };
       expect(history.items).toHaveLength(1);
     }
   }, 900_000);

@@ -24,7 +24,13 @@ function setup() {
   const helm = new FakeHelm();
   const logger = new RecordingLogger();
   const deps = { helm, logger, clock: new FakeClock() };
-  const req = (over: Partial<DeployRequest> = {}): DeployRequest => ({ upgrade, rollbackOnFailure: true, recoverPending: false, compareContent: true, ...over });
+  const req = (over: Partial<DeployRequest> = {}): DeployRequest => ({
+    upgrade,
+    rollbackOnFailure: true,
+    recoverPending: false,
+    compareContent: true,
+    ...over,
+  });
   return { helm, logger, deps, req };
 }
 
@@ -52,14 +58,21 @@ describe('deployRelease', () => {
     expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 2, attemptedRevision: 4, revision: 5, changed: false });
     expect(o.error).toContain('context deadline exceeded');
     expect(helm.calls).toContain('rollback tenant-alpha/alpha 2 wait=ready');
-    expect(helm.releases.get('tenant-alpha/alpha')!.at(-1)).toMatchObject({ status: 'deployed', content: 'c2', description: 'Rollback to 2' });
+    expect(helm.releases.get('tenant-alpha/alpha')!.at(-1)).toMatchObject({
+      status: 'deployed',
+      content: 'c2',
+      description: 'Rollback to 2',
+    });
   });
 
   it('verification failure after helm success also rolls back', async () => {
     const { helm, deps, req } = setup();
     helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
     helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
-    const o = await deployRelease(req({ verify: async (rev) => ({ ok: false, reason: `pod alpha-1: CrashLoopBackOff (5 restarts) at rev ${rev}` }) }), deps);
+    const o = await deployRelease(
+      req({ verify: async (rev) => ({ ok: false, reason: `pod alpha-1: CrashLoopBackOff (5 restarts) at rev ${rev}` }) }),
+      deps,
+    );
     expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 1, attemptedRevision: 2, revision: 3 });
     expect(o.error).toBe('revision 2 deployed but failed verification: pod alpha-1: CrashLoopBackOff (5 restarts) at rev 2');
   });
@@ -103,7 +116,11 @@ describe('deployRelease', () => {
   describe('a release stuck in pending-upgrade', () => {
     it('is refused with the exact fix when recovery is not enabled', async () => {
       const { helm, deps, req } = setup();
-      helm.seed('tenant-alpha', 'alpha', [{ status: 'superseded' }, { status: 'deployed' }, { status: 'pending-upgrade', description: 'Preparing upgrade' }]);
+      helm.seed('tenant-alpha', 'alpha', [
+        { status: 'superseded' },
+        { status: 'deployed' },
+        { status: 'pending-upgrade', description: 'Preparing upgrade' },
+      ]);
       await expect(deployRelease(req(), deps)).rejects.toThrow(
         'release tenant-alpha/alpha: revision 3 is stuck in pending-upgrade (Preparing upgrade), so helm refuses to upgrade it (set recover-pending: true to roll back to revision 2, or run "helm rollback alpha 2 -n tenant-alpha")',
       );
@@ -115,7 +132,12 @@ describe('deployRelease', () => {
       helm.seed('tenant-alpha', 'alpha', [{ status: 'superseded' }, { status: 'deployed' }, { status: 'pending-upgrade' }]);
       helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
       const o = await deployRelease(req({ recoverPending: true }), deps);
-      expect(o).toMatchObject({ status: 'deployed', revision: 5, previousRevision: 4, recovered: { revision: 3, status: 'pending-upgrade', action: 'rolled-back' } });
+      expect(o).toMatchObject({
+        status: 'deployed',
+        revision: 5,
+        previousRevision: 4,
+        recovered: { revision: 3, status: 'pending-upgrade', action: 'rolled-back' },
+      });
       expect(logger.text()).toContain('revision 3 is stuck in pending-upgrade; recovering: helm rollback alpha 2 -n tenant-alpha');
     });
 

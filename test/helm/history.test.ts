@@ -24,16 +24,20 @@ describe('rollback target selection on recorded histories', () => {
     expect(lastGoodRevision(fixture('helm4-history-ssa-conflict.json'))?.revision).toBe(1);
   });
   it('falls back to the newest superseded revision when no revision is deployed (a failed rollback)', () => {
-    const h = parseHistory(JSON.stringify([
-      { revision: 1, status: 'superseded', chart: 'c-1.0.0', app_version: '', updated: '', description: '' },
-      { revision: 2, status: 'superseded', chart: 'c-1.1.0', app_version: '', updated: '', description: '' },
-      { revision: 3, status: 'failed', chart: 'c-1.2.0', app_version: '', updated: '', description: '' },
-      { revision: 4, status: 'failed', chart: 'c-1.1.0', app_version: '', updated: '', description: 'Rollback to 2' },
-    ]));
+    const h = parseHistory(
+      JSON.stringify([
+        { revision: 1, status: 'superseded', chart: 'c-1.0.0', app_version: '', updated: '', description: '' },
+        { revision: 2, status: 'superseded', chart: 'c-1.1.0', app_version: '', updated: '', description: '' },
+        { revision: 3, status: 'failed', chart: 'c-1.2.0', app_version: '', updated: '', description: '' },
+        { revision: 4, status: 'failed', chart: 'c-1.1.0', app_version: '', updated: '', description: 'Rollback to 2' },
+      ]),
+    );
     expect(lastGoodRevision(h)?.revision).toBe(2);
   });
   it('has no target when the release never deployed', () => {
-    expect(lastGoodRevision(parseHistory('[{"revision":1,"status":"failed","chart":"c-1.0.0","app_version":"","updated":"","description":""}]'))).toBeUndefined();
+    expect(
+      lastGoodRevision(parseHistory('[{"revision":1,"status":"failed","chart":"c-1.0.0","app_version":"","updated":"","description":""}]')),
+    ).toBeUndefined();
   });
   it('reads chart versions out of chart labels', () => {
     expect(chartVersionOf('demo-0.1.0')).toBe('0.1.0');

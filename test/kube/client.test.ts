@@ -39,7 +39,11 @@ describe('listNamespaces', () => {
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml, pageSize: 2 });
     const got = await cluster.listNamespaces('app.kubernetes.io/component=tenant');
     expect(got.map((n) => n.name)).toEqual(['tenant-alpha', 'tenant-beta', 'tenant-delta', 'tenant-gamma', 'tenant-omega']);
-    expect(got[0]).toEqual({ name: 'tenant-alpha', labels: { 'app.kubernetes.io/component': 'tenant', 'kubernetes.io/metadata.name': 'tenant-alpha' }, annotations: {} });
+    expect(got[0]).toEqual({
+      name: 'tenant-alpha',
+      labels: { 'app.kubernetes.io/component': 'tenant', 'kubernetes.io/metadata.name': 'tenant-alpha' },
+      annotations: {},
+    });
 
     const lists = kube.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces');
     expect(lists).toHaveLength(3);
@@ -63,7 +67,7 @@ describe('listNamespaces', () => {
     expect(got[0]!.labels['dotmac.io/tenant-id']).toBe('alpha-isp-1');
   });
 
-  it('turns API errors into the server\'s own message and never prints the token', async () => {
+  it("turns API errors into the server's own message and never prints the token", async () => {
     kube.failNext((r) => r.path === '/api/v1/namespaces', 403);
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml });
     const err = await cluster.listNamespaces('x=y').catch((e: unknown) => e);
@@ -76,7 +80,9 @@ describe('listNamespaces', () => {
 
     kube.failNext(() => true, 401);
     const unauth = (await cluster.listNamespaces('x=y').catch((e: unknown) => e)) as Error;
-    expect(unauth.message).toBe(`the Kubernetes API at ${kube.url} rejected the credentials (401 Unauthorized): check the kubeconfig user (token expired or wrong cluster?)`);
+    expect(unauth.message).toBe(
+      `the Kubernetes API at ${kube.url} rejected the credentials (401 Unauthorized): check the kubeconfig user (token expired or wrong cluster?)`,
+    );
     for (const e of [err as Error, unauth]) expect(`${e.message}\n${e.stack}`).not.toContain(kube.token);
   });
 
@@ -85,15 +91,23 @@ describe('listNamespaces', () => {
     await kube.close();
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml });
     const err = (await cluster.listNamespaces('').catch((e: unknown) => e)) as Error;
-    expect(err.message).toMatch(new RegExp(`^cannot reach the Kubernetes API at ${url.replace(/\./g, '\\.')}: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+$`));
+    expect(err.message).toMatch(
+      new RegExp(`^cannot reach the Kubernetes API at ${url.replace(/\./g, '\\.')}: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+$`),
+    );
     expect(err.message).not.toContain(kube.token);
     kube = await startFakeKube();
   });
 
   it('rejects an unknown context or an unreadable kubeconfig as a configuration mistake', () => {
-    expect(() => createCluster({ kubeconfigYaml: kube.kubeconfigYaml, context: 'prod' })).toThrow('the kubeconfig content: has no context "prod" (use one of: fake)');
-    expect(() => createCluster({ kubeconfigPath: '/nonexistent/kubeconfig' })).toThrow(/^kubeconfig \/nonexistent\/kubeconfig: cannot be read: ENOENT/);
-    expect(() => createCluster({ kubeconfigYaml: 'apiVersion: v1\nkind: Config\n' })).toThrow('the kubeconfig content: names no cluster for the current context');
+    expect(() => createCluster({ kubeconfigYaml: kube.kubeconfigYaml, context: 'prod' })).toThrow(
+      'the kubeconfig content: has no context "prod" (use one of: fake)',
+    );
+    expect(() => createCluster({ kubeconfigPath: '/nonexistent/kubeconfig' })).toThrow(
+      /^kubeconfig \/nonexistent\/kubeconfig: cannot be read: ENOENT/,
+    );
+    expect(() => createCluster({ kubeconfigYaml: 'apiVersion: v1\nkind: Config\n' })).toThrow(
+      'the kubeconfig content: names no cluster for the current context',
+    );
   });
 
   it('stops paging when aborted', async () => {
@@ -121,7 +135,7 @@ describe('services', () => {
     await expect(cluster.readService('ghost-ns', 'x')).resolves.toBeUndefined();
   });
 
-  it('patches the selector as a strategic merge (the fake refuses client-node\'s json-patch default)', async () => {
+  it("patches the selector as a strategic merge (the fake refuses client-node's json-patch default)", async () => {
     kube.addNamespaces(['tenant-alpha']);
     kube.put(fixture('service.json'));
 
@@ -129,7 +143,9 @@ describe('services', () => {
     const kc = new KubeConfig();
     kc.loadFromString(kube.kubeconfigYaml);
     const raw = kc.makeApiClient(CoreV1Api);
-    const naive = await raw.patchNamespacedService({ name: 'alpha-demo', namespace: 'tenant-alpha', body: { spec: { selector: { color: 'green' } } } }).catch((e: unknown) => e);
+    const naive = await raw
+      .patchNamespacedService({ name: 'alpha-demo', namespace: 'tenant-alpha', body: { spec: { selector: { color: 'green' } } } })
+      .catch((e: unknown) => e);
     expect((naive as { code: number }).code).toBe(400);
     expect(JSON.parse((naive as { body: string }).body)).toEqual(fixture('error-patch-wrong-content-type.json'));
     expect(kube.requests.at(-1)!.contentType).toBe('application/json-patch+json');
@@ -148,7 +164,10 @@ describe('services', () => {
     // The selector is replaced, not merged: switching colour drops nothing stale behind.
     const back = await cluster.patchServiceSelector('tenant-alpha', 'alpha-demo', { 'app.kubernetes.io/instance': 'alpha', color: 'blue' });
     expect(back.selector).toEqual({ 'app.kubernetes.io/instance': 'alpha', color: 'blue' });
-    expect(kube.get('Service', 'tenant-alpha', 'alpha-demo')!.spec.selector).toEqual({ 'app.kubernetes.io/instance': 'alpha', color: 'blue' });
+    expect(kube.get('Service', 'tenant-alpha', 'alpha-demo')!.spec.selector).toEqual({
+      'app.kubernetes.io/instance': 'alpha',
+      color: 'blue',
+    });
     expect(kube.requests.at(-1)!.query.fieldManager).toBe('deploy-actions');
   });
 
@@ -187,7 +206,18 @@ describe('releaseHealth', () => {
     const ok = await cluster.releaseHealth('tenant-alpha', 'alpha', { expectedImages: ['registry.example.com/app:1.0.0'] });
     expect(ok.problems).toEqual([]);
     expect(ok.healthy).toBe(true);
-    expect(ok.workloads).toEqual([{ kind: 'Deployment', name: 'alpha', desired: 1, ready: 1, updated: 1, available: 1, observed: true, images: ['registry.example.com/app:1.0.0'] }]);
+    expect(ok.workloads).toEqual([
+      {
+        kind: 'Deployment',
+        name: 'alpha',
+        desired: 1,
+        ready: 1,
+        updated: 1,
+        available: 1,
+        observed: true,
+        images: ['registry.example.com/app:1.0.0'],
+      },
+    ]);
     expect(ok.pods).toHaveLength(1);
     expect(ok.pods[0]).toMatchObject({ phase: 'Running', ready: true, restarts: 0, images: ['registry.example.com/app:1.0.0'] });
 
@@ -203,16 +233,20 @@ describe('releaseHealth', () => {
     ]);
     // The workload counters alone look fine: this is the trap.
     expect(bad.workloads[0]).toMatchObject({ desired: 1, ready: 1, updated: 1, available: 1, observed: true });
-    await vi.waitFor(async () => {
-      const later = await cluster.releaseHealth('tenant-alpha', 'alpha');
-      expect(later.pods.find((p) => p.name === crash.name)!.restarts).toBeGreaterThan(crash.restarts);
-    }, { timeout: 10_000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        const later = await cluster.releaseHealth('tenant-alpha', 'alpha');
+        expect(later.pods.find((p) => p.name === crash.name)!.restarts).toBeGreaterThan(crash.restarts);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
   });
 
   it('fleetHealth judges many releases from three cluster-wide lists, however many tenants', async () => {
     const names = Array.from({ length: 7 }, (_, i) => `t${i}`);
     kube.addNamespaces(names.map((n) => `tenant-${n}`));
-    for (const n of names) await kube.apply(releaseDeployment(n, `tenant-${n}`, `registry.example.com/app:${n === 't3' ? 'bad' : '1.0.0'}`));
+    for (const n of names)
+      await kube.apply(releaseDeployment(n, `tenant-${n}`, `registry.example.com/app:${n === 't3' ? 'bad' : '1.0.0'}`));
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml, pageSize: 5 });
     kube.clearRequests();
     const health = await cluster.fleetHealth(names.map((n) => ({ namespace: `tenant-${n}`, release: n })));
@@ -230,19 +264,29 @@ describe('releaseHealth', () => {
     kube.addNamespaces(['tenant-alpha']);
     const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml });
     const h = await cluster.releaseHealth('tenant-alpha', 'alpha');
-    expect(h).toMatchObject({ healthy: false, workloads: [], pods: [], problems: ['no Deployment or StatefulSet of release "alpha" in namespace "tenant-alpha"'] });
+    expect(h).toMatchObject({
+      healthy: false,
+      workloads: [],
+      pods: [],
+      problems: ['no Deployment or StatefulSet of release "alpha" in namespace "tenant-alpha"'],
+    });
     expect(cluster.stats.requests).toBe(2);
   });
 });
 
 describe('podLogs', () => {
-  it('reads each container\'s log (the API requires the container name when there are several)', async () => {
+  it("reads each container's log (the API requires the container name when there are several)", async () => {
     kube.addNamespaces(['ns']);
     kube.put({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'p', namespace: 'ns' },
-      spec: { containers: [{ name: 'app', image: 'a:1' }, { name: 'proxy', image: 'b:1' }] },
+      spec: {
+        containers: [
+          { name: 'app', image: 'a:1' },
+          { name: 'proxy', image: 'b:1' },
+        ],
+      },
     });
     kube.setPodLogs('ns', 'p', 'boot\npanic: nil map\n', 'app');
     kube.setPodLogs('ns', 'p', 'ready\n', 'proxy');
@@ -256,10 +300,12 @@ describe('podLogs', () => {
     // Without the container name the fake answers like the real server.
     const res = await fetch(`${kube.url}/api/v1/namespaces/ns/pods/p/log`);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { message: string }).message).toBe('a container name must be specified for pod p, choose one of: [app proxy]');
+    expect(((await res.json()) as { message: string }).message).toBe(
+      'a container name must be specified for pod p, choose one of: [app proxy]',
+    );
   });
 
-  it('returns a single container\'s log as is', async () => {
+  it("returns a single container's log as is", async () => {
     kube.addNamespaces(['ns']);
     await kube.apply(releaseDeployment('web', 'ns', 'repo/web:bad'));
     const pod = kube.list('pods', 'ns')[0]!;

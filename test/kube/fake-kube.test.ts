@@ -43,7 +43,10 @@ const service = (name: string, ns: string): KubeObject => ({
   apiVersion: 'v1',
   kind: 'Service',
   metadata: { name, namespace: ns },
-  spec: { selector: { 'app.kubernetes.io/instance': name, 'app.kubernetes.io/name': 'demo' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+  spec: {
+    selector: { 'app.kubernetes.io/instance': name, 'app.kubernetes.io/name': 'demo' },
+    ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+  },
 });
 
 /** Reads a watch stream line by line until `until` says stop (or the server ends it). */
@@ -80,12 +83,16 @@ async function readWatch(path: string, until: (events: { type: string; object: K
 describe('discovery', () => {
   it('answers /version, /api and /apis like the recorded server, in plain JSON even when aggregated discovery is asked for', async () => {
     expect((await api('GET', '/version')).json).toEqual(fixture('version.json'));
-    const aggregated = await fetch(`${kube.url}/api`, { headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
+    const aggregated = await fetch(`${kube.url}/api`, {
+      headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' },
+    });
     // A plain content type is what makes client-go fall back to the legacy documents.
     expect(aggregated.headers.get('content-type')).toBe('application/json');
     expect(await aggregated.json()).toEqual(fixture('discovery-api.json'));
     const apis = (await api('GET', '/apis')).json;
-    expect(apis.groups.map((g: { name: string }) => g.name)).toEqual(fixture('discovery-apis.json').groups.map((g: { name: string }) => g.name));
+    expect(apis.groups.map((g: { name: string }) => g.name)).toEqual(
+      fixture('discovery-apis.json').groups.map((g: { name: string }) => g.name),
+    );
     const core = (await api('GET', '/api/v1')).json;
     expect(core.resources.find((r: { name: string }) => r.name === 'namespaces')).toMatchObject({ namespaced: false, kind: 'Namespace' });
     expect(core.resources.map((r: { name: string }) => r.name)).toContain('pods/log');
@@ -123,7 +130,9 @@ describe('lists', () => {
     const ours = decode(page1.metadata.continue);
     expect(Object.keys(ours)).toEqual(Object.keys(recorded));
     expect(ours.start).toBe(recorded.start); // "tenant-beta\u0000"
-    const page2 = (await api('GET', `/api/v1/namespaces?labelSelector=${sel}&limit=2&continue=${encodeURIComponent(page1.metadata.continue)}`)).json;
+    const page2 = (
+      await api('GET', `/api/v1/namespaces?labelSelector=${sel}&limit=2&continue=${encodeURIComponent(page1.metadata.continue)}`)
+    ).json;
     expect(page2.items.map((n: KubeObject) => n.metadata.name)).toEqual(['tenant-gamma']);
     expect(page2.metadata.continue).toBeUndefined();
 
@@ -137,7 +146,9 @@ describe('lists', () => {
     kube.addNamespaces(['b'], { tier: 'silver' });
     kube.addNamespaces(['c'], { tier: 'bronze', ring: '2' });
     const names = async (q: string) =>
-      (await api('GET', `/api/v1/namespaces?${q}`)).json.items.map((n: KubeObject) => n.metadata.name).filter((n: string) => n.length === 1);
+      (await api('GET', `/api/v1/namespaces?${q}`)).json.items
+        .map((n: KubeObject) => n.metadata.name)
+        .filter((n: string) => n.length === 1);
     const ls = (s: string) => `labelSelector=${encodeURIComponent(s)}`;
     expect(await names(ls('tier=gold'))).toEqual(['a']);
     expect(await names(ls('tier==silver'))).toEqual(['b']);
@@ -165,13 +176,23 @@ describe('errors and writes', () => {
     expect(missingNs.json.message).toBe('namespaces "ghost" not found');
   });
 
-  it('rejects a merge-style body sent as json-patch exactly like the real server (client-node\'s default type)', async () => {
+  it("rejects a merge-style body sent as json-patch exactly like the real server (client-node's default type)", async () => {
     kube.addNamespaces(['tenant-alpha']);
     kube.put(service('alpha-demo', 'tenant-alpha'));
-    const wrong = await api('PATCH', '/api/v1/namespaces/tenant-alpha/services/alpha-demo', { spec: { selector: { color: 'green' } } }, 'application/json-patch+json');
+    const wrong = await api(
+      'PATCH',
+      '/api/v1/namespaces/tenant-alpha/services/alpha-demo',
+      { spec: { selector: { color: 'green' } } },
+      'application/json-patch+json',
+    );
     expect(wrong.status).toBe(400);
     expect(wrong.json).toEqual(fixture('error-patch-wrong-content-type.json'));
-    const ok = await api('PATCH', '/api/v1/namespaces/tenant-alpha/services/alpha-demo', [{ op: 'add', path: '/spec/selector/color', value: 'green' }], 'application/json-patch+json');
+    const ok = await api(
+      'PATCH',
+      '/api/v1/namespaces/tenant-alpha/services/alpha-demo',
+      [{ op: 'add', path: '/spec/selector/color', value: 'green' }],
+      'application/json-patch+json',
+    );
     expect(ok.status).toBe(200);
     expect(ok.json.spec.selector.color).toBe('green');
   });
@@ -179,11 +200,26 @@ describe('errors and writes', () => {
   it('merges strategic patches the way the API server does for selectors and containers', async () => {
     kube.addNamespaces(['tenant-alpha']);
     kube.put(fixture('service.json'));
-    const patched = await api('PATCH', '/api/v1/namespaces/tenant-alpha/services/alpha-demo?fieldManager=curl', { spec: { selector: { color: 'green' } } }, 'application/strategic-merge-patch+json');
+    const patched = await api(
+      'PATCH',
+      '/api/v1/namespaces/tenant-alpha/services/alpha-demo?fieldManager=curl',
+      { spec: { selector: { color: 'green' } } },
+      'application/strategic-merge-patch+json',
+    );
     expect(patched.json.spec.selector).toEqual(fixture('service-after-selector-patch.json').spec.selector);
-    const replaced = await api('PATCH', '/api/v1/namespaces/tenant-alpha/services/alpha-demo', { spec: { selector: { $patch: 'replace', app: 'x' } } }, 'application/strategic-merge-patch+json');
+    const replaced = await api(
+      'PATCH',
+      '/api/v1/namespaces/tenant-alpha/services/alpha-demo',
+      { spec: { selector: { $patch: 'replace', app: 'x' } } },
+      'application/strategic-merge-patch+json',
+    );
     expect(replaced.json.spec.selector).toEqual({ app: 'x' });
-    const merged = await api('PATCH', '/api/v1/namespaces/tenant-alpha/services/alpha-demo', { spec: { selector: { app: null, b: '1' } } }, 'application/merge-patch+json');
+    const merged = await api(
+      'PATCH',
+      '/api/v1/namespaces/tenant-alpha/services/alpha-demo',
+      { spec: { selector: { app: null, b: '1' } } },
+      'application/merge-patch+json',
+    );
     expect(merged.json.spec.selector).toEqual({ b: '1' });
 
     await kube.apply(deployment('web', 'tenant-alpha', 'repo/web:1'));
@@ -191,7 +227,11 @@ describe('errors and writes', () => {
     const d = await api(
       'PATCH',
       '/apis/apps/v1/namespaces/tenant-alpha/deployments/web',
-      { spec: { template: { spec: { '$setElementOrder/containers': [{ name: 'app' }], containers: [{ name: 'app', image: 'repo/web:2' }] } } } },
+      {
+        spec: {
+          template: { spec: { '$setElementOrder/containers': [{ name: 'app' }], containers: [{ name: 'app', image: 'repo/web:2' }] } },
+        },
+      },
       'application/strategic-merge-patch+json',
     );
     expect(d.json.spec.template.spec.containers).toEqual([
@@ -204,7 +244,12 @@ describe('errors and writes', () => {
     kube.addNamespaces(['tenant-alpha']);
     const live = fixture('service.json'); // as helm 4 left it: helm (Apply) owns the selector
     kube.put(live);
-    await api('PATCH', '/api/v1/namespaces/tenant-alpha/services/alpha-demo?fieldManager=curl', { spec: { selector: { color: 'green' } } }, 'application/strategic-merge-patch+json');
+    await api(
+      'PATCH',
+      '/api/v1/namespaces/tenant-alpha/services/alpha-demo?fieldManager=curl',
+      { spec: { selector: { color: 'green' } } },
+      'application/strategic-merge-patch+json',
+    );
     const svc = kube.get('Service', 'tenant-alpha', 'alpha-demo')!;
     const recorded = fixture('service-after-selector-patch.json');
     expect(svc.spec.selector).toEqual(recorded.spec.selector);
@@ -226,12 +271,23 @@ describe('errors and writes', () => {
     // helm 4 prints: conflict occurred while applying object ...: <this message> (helm4-upgrade-ssa-conflict-after-selector-patch.txt)
     const helmSays = readFileSync(join(fixturesDir, 'helm4-upgrade-ssa-conflict-after-selector-patch.txt'), 'utf8');
     expect(helmSays).toContain(`Kind=Service: ${again.json.message}\n`);
-    expect(again.json.details.causes).toEqual([{ reason: 'FieldManagerConflict', message: 'conflict with "curl" using v1', field: '.spec.selector' }]);
+    expect(again.json.details.causes).toEqual([
+      { reason: 'FieldManagerConflict', message: 'conflict with "curl" using v1', field: '.spec.selector' },
+    ]);
     expect(kube.get('Service', 'tenant-alpha', 'alpha-demo')!.spec.selector).toEqual(recorded.spec.selector);
 
     // Re-applying without touching the selector is fine; forcing takes the selector back.
     const { selector: _s, ...withoutSelector } = applied.spec;
-    expect((await api('PATCH', `${path}?fieldManager=helm`, JSON.stringify({ ...applied, spec: withoutSelector }), 'application/apply-patch+yaml')).status).toBe(200);
+    expect(
+      (
+        await api(
+          'PATCH',
+          `${path}?fieldManager=helm`,
+          JSON.stringify({ ...applied, spec: withoutSelector }),
+          'application/apply-patch+yaml',
+        )
+      ).status,
+    ).toBe(200);
     const forced = await api('PATCH', `${path}?fieldManager=helm&force=true`, JSON.stringify(applied), 'application/apply-patch+yaml');
     expect(forced.status).toBe(200);
     expect(forced.json.spec.selector).toEqual(live.spec.selector);
@@ -244,10 +300,16 @@ describe('errors and writes', () => {
     expect(dry.status).toBe(201);
     expect(kube.get('configmaps', 'tenant-alpha', 'cm')).toBeUndefined();
     const created = await api('POST', '/api/v1/namespaces/tenant-alpha/configmaps', { metadata: { name: 'cm' }, data: { a: '1' } });
-    const stale = await api('PUT', '/api/v1/namespaces/tenant-alpha/configmaps/cm', { metadata: { name: 'cm', resourceVersion: '1' }, data: { a: '2' } });
+    const stale = await api('PUT', '/api/v1/namespaces/tenant-alpha/configmaps/cm', {
+      metadata: { name: 'cm', resourceVersion: '1' },
+      data: { a: '2' },
+    });
     expect(stale.status).toBe(409);
     expect(stale.json.reason).toBe('Conflict');
-    const fresh = await api('PUT', '/api/v1/namespaces/tenant-alpha/configmaps/cm', { metadata: { name: 'cm', resourceVersion: created.json.metadata.resourceVersion }, data: { a: '2' } });
+    const fresh = await api('PUT', '/api/v1/namespaces/tenant-alpha/configmaps/cm', {
+      metadata: { name: 'cm', resourceVersion: created.json.metadata.resourceVersion },
+      data: { a: '2' },
+    });
     expect(fresh.status).toBe(200);
     expect(Number(fresh.json.metadata.resourceVersion)).toBeGreaterThan(Number(created.json.metadata.resourceVersion));
   });
@@ -256,7 +318,9 @@ describe('errors and writes', () => {
     kube.failNext((r) => r.path === '/api/v1/namespaces' && r.method === 'GET', 403);
     const denied = await api('GET', '/api/v1/namespaces?labelSelector=x');
     expect(denied.status).toBe(403);
-    expect(denied.json.message).toBe('namespaces is forbidden: User "system:serviceaccount:ci:deployer" cannot list resource "namespaces" in API group "" at the cluster scope');
+    expect(denied.json.message).toBe(
+      'namespaces is forbidden: User "system:serviceaccount:ci:deployer" cannot list resource "namespaces" in API group "" at the cluster scope',
+    );
     expect((await api('GET', '/api/v1/namespaces')).status).toBe(200); // once only
   });
 });
@@ -271,17 +335,24 @@ describe('controllers', () => {
     const hash = rs[0]!.metadata.labels!['pod-template-hash']!;
     expect(rs[0]!.metadata.name).toBe(`web-${hash}`);
     const dep = kube.get('deployments', 'ns', 'web')!;
-    expect(rs[0]!.metadata.ownerReferences).toEqual([{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true }]);
+    expect(rs[0]!.metadata.ownerReferences).toEqual([
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true },
+    ]);
     // The RS template is the deployment's template plus the hash label (helm 3 compares them).
     const tpl = structuredClone(rs[0]!.spec.template);
     delete tpl.metadata.labels['pod-template-hash'];
     expect(tpl).toEqual(dep.spec.template);
     const pods = kube.list('pods', 'ns');
     expect(pods).toHaveLength(2);
-    expect(pods.every((p) => p.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'))).toBe(true);
+    expect(
+      pods.every((p) => p.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')),
+    ).toBe(true);
     expect(dep.status).toMatchObject({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
     expect(dep.status.unavailableReplicas).toBeUndefined();
-    expect(dep.status.conditions.map((c: { type: string; reason: string }) => `${c.type}/${c.reason}`)).toEqual(['Available/MinimumReplicasAvailable', 'Progressing/NewReplicaSetAvailable']);
+    expect(dep.status.conditions.map((c: { type: string; reason: string }) => `${c.type}/${c.reason}`)).toEqual([
+      'Available/MinimumReplicasAvailable',
+      'Progressing/NewReplicaSetAvailable',
+    ]);
   });
 
   it('reproduces the trap: a crash-looping new pod while the old one keeps the Deployment Available', async () => {
@@ -291,8 +362,18 @@ describe('controllers', () => {
     const dep = kube.get('deployments', 'ns', 'gamma')!;
     const recorded = fixture('deployment-gamma-after-failed-upgrade.json');
     expect(dep.metadata.generation).toBe(2);
-    expect(dep.status).toMatchObject({ observedGeneration: 2, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 1 });
-    const pick = (s: typeof recorded.status) => ({ ...s, conditions: s.conditions.map((c: { type: string; status: string; reason: string }) => [c.type, c.status, c.reason]) });
+    expect(dep.status).toMatchObject({
+      observedGeneration: 2,
+      replicas: 2,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      unavailableReplicas: 1,
+    });
+    const pick = (s: typeof recorded.status) => ({
+      ...s,
+      conditions: s.conditions.map((c: { type: string; status: string; reason: string }) => [c.type, c.status, c.reason]),
+    });
     expect(pick(dep.status)).toEqual(pick(recorded.status));
     expect(dep.metadata.annotations!['deployment.kubernetes.io/revision']).toBe('2');
     const bad = () => kube.list('pods', 'ns').find((p) => p.spec.containers[0].image === 'nginx:bad')!;
@@ -315,7 +396,12 @@ describe('controllers', () => {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name: 'db', namespace: 'ns' },
-      spec: { replicas: 2, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'pg:16' }] } } },
+      spec: {
+        replicas: 2,
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'pg:16' }] } },
+      },
     });
     expect(kube.list('pods', 'ns').map((p) => p.metadata.name)).toEqual(['db-0', 'db-1']);
     const sts = kube.get('statefulsets', 'ns', 'db')!;
@@ -333,8 +419,14 @@ describe('controllers', () => {
     await api('POST', '/api/v1/namespaces/ns/pods', pod('nopull', 'x:missing'));
     const status = (n: string) => kube.get('pods', 'ns', n)!.status;
     expect(status('good')).toMatchObject({ phase: 'Running', containerStatuses: [{ ready: true, state: { running: {} } }] });
-    expect(status('bad')).toMatchObject({ phase: 'Running', containerStatuses: [{ ready: false, state: { waiting: { reason: 'CrashLoopBackOff' } } }] });
-    expect(status('nopull')).toMatchObject({ phase: 'Pending', containerStatuses: [{ ready: false, state: { waiting: { reason: 'ImagePullBackOff' } } }] });
+    expect(status('bad')).toMatchObject({
+      phase: 'Running',
+      containerStatuses: [{ ready: false, state: { waiting: { reason: 'CrashLoopBackOff' } } }],
+    });
+    expect(status('nopull')).toMatchObject({
+      phase: 'Pending',
+      containerStatuses: [{ ready: false, state: { waiting: { reason: 'ImagePullBackOff' } } }],
+    });
   });
 
   it('deletes a Deployment with its ReplicaSets and pods, or orphans them on request', async () => {
@@ -360,7 +452,10 @@ describe('watch', () => {
     await kube.apply(deployment('web', 'ns', 'x:1'));
     await api('DELETE', '/apis/apps/v1/namespaces/ns/deployments/web');
     // Everything since the list's resourceVersion is replayed, in order, then bookmarks flow.
-    const { events } = await readWatch(`/apis/apps/v1/namespaces/ns/deployments?watch=1&resourceVersion=${rv}&allowWatchBookmarks=true`, (ev) => ev.some((e) => e.type === 'BOOKMARK'));
+    const { events } = await readWatch(
+      `/apis/apps/v1/namespaces/ns/deployments?watch=1&resourceVersion=${rv}&allowWatchBookmarks=true`,
+      (ev) => ev.some((e) => e.type === 'BOOKMARK'),
+    );
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('ADDED');
     expect(types).toContain('MODIFIED');
@@ -377,7 +472,9 @@ describe('watch', () => {
     await kube.apply(deployment('web', 'ns', 'x:1'));
     const rv = kube.get('deployments', 'ns', 'web')!.metadata.resourceVersion!;
     await kube.apply(deployment('web', 'ns', 'x:2'));
-    const { events } = await readWatch(`/apis/apps/v1/namespaces/ns/deployments?watch=1&resourceVersion=${rv}`, (ev) => ev.some((e) => e.object.status?.replicas === 1 && e.object.status?.observedGeneration === 2 && !e.object.status?.unavailableReplicas));
+    const { events } = await readWatch(`/apis/apps/v1/namespaces/ns/deployments?watch=1&resourceVersion=${rv}`, (ev) =>
+      ev.some((e) => e.object.status?.replicas === 1 && e.object.status?.observedGeneration === 2 && !e.object.status?.unavailableReplicas),
+    );
     const shape = (o: KubeObject) => {
       const { conditions: _c, ...counters } = o.status;
       return JSON.stringify({ generation: o.metadata.generation, ...counters });
@@ -403,8 +500,9 @@ describe('watch', () => {
   it('sends the initial state then an initial-events-end bookmark for sendInitialEvents (client-go 1.35 watch-list)', async () => {
     kube.addNamespaces(['ns']);
     await kube.apply(deployment('web', 'ns', 'x:1'));
-    const { events } = await readWatch('/apis/apps/v1/namespaces/ns/deployments?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true', (ev) =>
-      ev.some((e) => e.type === 'BOOKMARK'),
+    const { events } = await readWatch(
+      '/apis/apps/v1/namespaces/ns/deployments?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true',
+      (ev) => ev.some((e) => e.type === 'BOOKMARK'),
     );
     expect(events.map((e) => e.type)).toEqual(['ADDED', 'BOOKMARK']);
     expect(events[1]!.object.metadata.annotations).toEqual({ 'k8s.io/initial-events-end': 'true' });
@@ -414,7 +512,9 @@ describe('watch', () => {
     kube.addNamespaces(['ns']);
     const filtered = readWatch('/api/v1/namespaces/ns/configmaps?watch=true&labelSelector=keep%3Dyes', (ev) => ev.length >= 2);
     const idle = readWatch('/api/v1/namespaces/ns/secrets?watch=true', () => false);
-    await vi.waitFor(() => expect(kube.requests.filter((r) => r.query.watch === 'true' && r.status === 200)).toHaveLength(2), { timeout: 10_000 });
+    await vi.waitFor(() => expect(kube.requests.filter((r) => r.query.watch === 'true' && r.status === 200)).toHaveLength(2), {
+      timeout: 10_000,
+    });
     await api('POST', '/api/v1/namespaces/ns/configmaps', { metadata: { name: 'skip', labels: { keep: 'no' } } });
     await api('POST', '/api/v1/namespaces/ns/configmaps', { metadata: { name: 'keep', labels: { keep: 'yes' } } });
     // A label change out of the selector is a DELETED for this watcher.

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judgeReleaseHealth, normalizeImage, podInfo, type DeploymentLike, type PodLike, type StatefulSetLike } from '../../src/kube/health.ts';
+import {
+  judgeReleaseHealth,
+  normalizeImage,
+  podInfo,
+  type DeploymentLike,
+  type PodLike,
+  type StatefulSetLike,
+} from '../../src/kube/health.ts';
 import { fixturesDir } from '../support/tools.ts';
 
 const fixture = <T>(file: string): T => JSON.parse(readFileSync(join(fixturesDir, file), 'utf8')) as T;
@@ -61,7 +68,7 @@ describe('judgeReleaseHealth on the recorded fixtures', () => {
     expect(h.pods.map((p) => p.name)).toEqual(['alpha-demo-85544dd797-abcde']);
   });
 
-  it('keeps only the release\'s workloads (by meta.helm.sh/release-name) and their pods', () => {
+  it("keeps only the release's workloads (by meta.helm.sh/release-name) and their pods", () => {
     const h = judgeReleaseHealth([ready, gamma], [], gammaPods, { namespace: 'tenant-alpha', release: 'alpha' });
     expect(h.workloads.map((w) => w.name)).toEqual(['alpha-demo']);
     expect(h.pods).toEqual([]); // gamma's pods do not match alpha's selector
@@ -80,7 +87,11 @@ describe('judgeReleaseHealth on the recorded fixtures', () => {
   });
 
   it('requires every expected image to run in a ready pod', () => {
-    const h = judgeReleaseHealth([gamma], [], gammaPods, { namespace: 'tenant-gamma', release: 'gamma', expectedImages: ['nginx:bad', 'docker.io/library/nginx:1.25'] });
+    const h = judgeReleaseHealth([gamma], [], gammaPods, {
+      namespace: 'tenant-gamma',
+      release: 'gamma',
+      expectedImages: ['nginx:bad', 'docker.io/library/nginx:1.25'],
+    });
     // nginx:bad only runs in a pod that is not ready; nginx:1.25 runs (normalized names compare equal).
     expect(h.problems).toContain('image nginx:bad is not running in a ready pod (running: nginx:1.25, nginx:bad)');
     expect(h.problems.some((p) => p.includes('nginx:1.25 is not running'))).toBe(false);
@@ -88,7 +99,14 @@ describe('judgeReleaseHealth on the recorded fixtures', () => {
 
   it('reports image pull failures and a missed progress deadline', () => {
     const d = clone(gamma);
-    d.status!.conditions = [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "gamma-demo-858c94f57c" has timed out progressing.' }];
+    d.status!.conditions = [
+      {
+        type: 'Progressing',
+        status: 'False',
+        reason: 'ProgressDeadlineExceeded',
+        message: 'ReplicaSet "gamma-demo-858c94f57c" has timed out progressing.',
+      },
+    ];
     const pods = clone(gammaPods);
     pods[1]!.status!.containerStatuses![0]!.state = { waiting: { reason: 'ImagePullBackOff' } };
     pods[1]!.status!.containerStatuses![0]!.restartCount = 0;
@@ -100,8 +118,19 @@ describe('judgeReleaseHealth on the recorded fixtures', () => {
   it('judges StatefulSets by revision: pods of the update revision must not crash', () => {
     const sts: StatefulSetLike = {
       metadata: { name: 'db', generation: 2, annotations: { 'meta.helm.sh/release-name': 'gamma' } },
-      spec: { replicas: 2, selector: { matchLabels: { app: 'db' } }, template: { spec: { containers: [{ name: 'db', image: 'pg:bad' }] } } },
-      status: { observedGeneration: 2, replicas: 2, readyReplicas: 1, updatedReplicas: 1, currentRevision: 'db-old', updateRevision: 'db-new' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'db' } },
+        template: { spec: { containers: [{ name: 'db', image: 'pg:bad' }] } },
+      },
+      status: {
+        observedGeneration: 2,
+        replicas: 2,
+        readyReplicas: 1,
+        updatedReplicas: 1,
+        currentRevision: 'db-old',
+        updateRevision: 'db-new',
+      },
     };
     const pod = (name: string, rev: string, crash: boolean): PodLike => ({
       metadata: { name, labels: { app: 'db', 'controller-revision-hash': rev } },
@@ -109,12 +138,27 @@ describe('judgeReleaseHealth on the recorded fixtures', () => {
       status: {
         phase: 'Running',
         conditions: [{ type: 'Ready', status: crash ? 'False' : 'True' }],
-        containerStatuses: [{ name: 'db', image: crash ? 'pg:bad' : 'pg:16', ready: !crash, restartCount: crash ? 3 : 0, state: crash ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: {} } }],
+        containerStatuses: [
+          {
+            name: 'db',
+            image: crash ? 'pg:bad' : 'pg:16',
+            ready: !crash,
+            restartCount: crash ? 3 : 0,
+            state: crash ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: {} },
+          },
+        ],
       },
     });
-    const h = judgeReleaseHealth([], [sts], [pod('db-0', 'db-old', false), pod('db-1', 'db-new', true)], { namespace: 'ns', release: 'gamma' });
+    const h = judgeReleaseHealth([], [sts], [pod('db-0', 'db-old', false), pod('db-1', 'db-new', true)], {
+      namespace: 'ns',
+      release: 'gamma',
+    });
     expect(h.healthy).toBe(false);
-    expect(h.problems).toEqual(['statefulset/db: 1/2 replicas updated', 'statefulset/db: 1/2 replicas ready', 'pod db-1: CrashLoopBackOff (3 restarts)']);
+    expect(h.problems).toEqual([
+      'statefulset/db: 1/2 replicas updated',
+      'statefulset/db: 1/2 replicas ready',
+      'pod db-1: CrashLoopBackOff (3 restarts)',
+    ]);
   });
 });
 
@@ -138,6 +182,13 @@ describe('helpers', () => {
         ],
       },
     });
-    expect(p).toEqual({ name: 'p', phase: 'Running', ready: false, restarts: 3, reasons: ['Completed', 'CrashLoopBackOff'], images: ['a:1', 'b:1'] });
+    expect(p).toEqual({
+      name: 'p',
+      phase: 'Running',
+      ready: false,
+      restarts: 3,
+      reasons: ['Completed', 'CrashLoopBackOff'],
+      images: ['a:1', 'b:1'],
+    });
   });
 });

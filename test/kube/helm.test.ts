@@ -56,8 +56,10 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
   };
   const upgrade = (release: string, tag: string, timeout: string, ...extra: string[]) =>
     helm('upgrade', '--install', release, exampleChart, '-n', NS, '--set', `image.tag=${tag}`, wait, '--timeout', timeout, ...extra);
-  const history = async (release: string): Promise<HistoryEntry[]> => JSON.parse((await ok('history', release, '-n', NS, '-o', 'json')).stdout) as HistoryEntry[];
-  const deployedImage = (release: string) => kube.get('deployments', NS, release)?.spec.template.spec.containers[0].image as string | undefined;
+  const history = async (release: string): Promise<HistoryEntry[]> =>
+    JSON.parse((await ok('history', release, '-n', NS, '-o', 'json')).stdout) as HistoryEntry[];
+  const deployedImage = (release: string) =>
+    kube.get('deployments', NS, release)?.spec.template.spec.containers[0].image as string | undefined;
 
   it('installs, upgrades, times out on a crash-looping upgrade, rolls back and uninstalls', { timeout: 180_000 }, async () => {
     const cluster = createCluster({ kubeconfigPath: kube.kubeconfigPath });
@@ -83,7 +85,8 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
     expect(bad.stderr).toContain('UPGRADE FAILED');
     expect(bad.stderr).toContain('context deadline exceeded');
     // helm 4 words the timeout like helm4-history-failed-upgrade.json.
-    if (major === 4) expect(bad.stderr).toContain(`resource Deployment/${NS}/alpha not ready. status: InProgress, message: Pending termination: 1`);
+    if (major === 4)
+      expect(bad.stderr).toContain(`resource Deployment/${NS}/alpha not ready. status: InProgress, message: Pending termination: 1`);
     const afterBad = await history('alpha');
     expect(afterBad.map((h) => [h.revision, h.status])).toEqual([
       [1, 'superseded'],
@@ -99,7 +102,9 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
     expect(health.problems.some((p) => /^pod alpha-[a-z0-9]+-[a-z0-9]+: CrashLoopBackOff \(\d+ restarts?\)$/.test(p))).toBe(true);
 
     await ok('rollback', 'alpha', '2', '-n', NS, wait, '--timeout', '20s');
-    expect((await history('alpha')).map((h) => [h.revision, h.status, h.description.replace(/^Upgrade "alpha" failed: [^]*$/, 'failed')])).toEqual([
+    expect(
+      (await history('alpha')).map((h) => [h.revision, h.status, h.description.replace(/^Upgrade "alpha" failed: [^]*$/, 'failed')]),
+    ).toEqual([
       [1, 'superseded', 'Install complete'],
       [2, 'superseded', 'Upgrade complete'],
       [3, 'failed', 'failed'],
@@ -108,7 +113,10 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
     expect(deployedImage('alpha')).toBe(`${IMAGE}:1.1.0`);
     expect((await cluster.releaseHealth(NS, 'alpha', { expectedImages: [`${IMAGE}:1.1.0`] })).problems).toEqual([]);
 
-    const status = JSON.parse((await ok('status', 'alpha', '-n', NS, '-o', 'json')).stdout) as { version: number; info: { status: string; description: string } };
+    const status = JSON.parse((await ok('status', 'alpha', '-n', NS, '-o', 'json')).stdout) as {
+      version: number;
+      info: { status: string; description: string };
+    };
     expect(status.version).toBe(4);
     expect(status.info).toMatchObject({ status: 'deployed', description: 'Rollback to 2' });
     expect((await ok('get', 'manifest', 'alpha', '-n', NS)).stdout).toContain(`image: "${IMAGE}:1.1.0"`);
@@ -152,16 +160,23 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
     const failed = await helm('upgrade', 'hooks', chart, '-n', NS, '--set', 'hookImage=busybox:bad', wait, '--timeout', '10s');
     expect(failed.exitCode).not.toBe(0);
     expect(failed.stderr).toContain('UPGRADE FAILED: post-upgrade hooks failed');
-    expect(failed.stderr).toContain(major === 4 ? 'resource Job/tenant-alpha/hooks-migrate not ready. status: Failed' : 'job hooks-migrate failed: BackoffLimitExceeded');
+    expect(failed.stderr).toContain(
+      major === 4 ? 'resource Job/tenant-alpha/hooks-migrate not ready. status: Failed' : 'job hooks-migrate failed: BackoffLimitExceeded',
+    );
     expect((await history('hooks')).map((h) => h.status)).toEqual(['deployed', 'failed']);
   });
 
   it('reads the release Secrets recorded from a real cluster', { timeout: 60_000 }, async () => {
     // List items carry no apiVersion/kind on the wire.
-    const recorded = JSON.parse(readFileSync(join(fixturesDir, 'helm-release-secrets-alpha.json'), 'utf8')) as { items: Omit<KubeObject, 'apiVersion' | 'kind'>[] };
+    const recorded = JSON.parse(readFileSync(join(fixturesDir, 'helm-release-secrets-alpha.json'), 'utf8')) as {
+      items: Omit<KubeObject, 'apiVersion' | 'kind'>[];
+    };
     kube.addTenantNamespaces(['tenant-recorded']);
-    for (const s of recorded.items) kube.put({ ...s, apiVersion: 'v1', kind: 'Secret', metadata: { ...s.metadata, namespace: 'tenant-recorded' } });
-    const h = JSON.parse((await ok('history', 'alpha', '-n', 'tenant-recorded', '-o', 'json')).stdout) as (HistoryEntry & { chart: string })[];
+    for (const s of recorded.items)
+      kube.put({ ...s, apiVersion: 'v1', kind: 'Secret', metadata: { ...s.metadata, namespace: 'tenant-recorded' } });
+    const h = JSON.parse((await ok('history', 'alpha', '-n', 'tenant-recorded', '-o', 'json')).stdout) as (HistoryEntry & {
+      chart: string;
+    })[];
     expect(h.map((x) => [x.revision, x.status, x.chart, x.description])).toEqual([[1, 'deployed', 'demo-0.1.0', 'Install complete']]);
     const requests = kube.requests.filter((r) => r.path === '/api/v1/namespaces/tenant-recorded/secrets');
     expect(requests.at(-1)!.query.labelSelector).toBe('name=alpha,owner=helm');
@@ -184,7 +199,10 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
       expect((await history('beta')).map((h) => h.status)).toEqual(['deployed', 'failed']);
       // --force-conflicts takes the selector back (and drops the switch).
       expect((await upgrade('beta', '1.1.0', '20s', '--force-conflicts')).exitCode).toBe(0);
-      expect(kube.get('services', NS, 'beta')!.spec.selector).toEqual({ 'app.kubernetes.io/name': 'tenant-app', 'app.kubernetes.io/instance': 'beta' });
+      expect(kube.get('services', NS, 'beta')!.spec.selector).toEqual({
+        'app.kubernetes.io/name': 'tenant-app',
+        'app.kubernetes.io/instance': 'beta',
+      });
     } else {
       // Client-side three-way merge: helm 3 leaves a key it never set alone, so the switch survives.
       expect(next.exitCode, next.stderr).toBe(0);

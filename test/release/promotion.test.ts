@@ -40,7 +40,9 @@ describe('classifyPromotion', () => {
   });
 
   it('says why in words a reviewer understands', () => {
-    expect(classifyPromotion(['1.3.0', '1.4.0'], '1.4.1').reason).toMatch(/1\.3\.0 -> 1\.4\.1 \(fleet on 2 versions; compared with the oldest\) is a minor release/);
+    expect(classifyPromotion(['1.3.0', '1.4.0'], '1.4.1').reason).toMatch(
+      /1\.3\.0 -> 1\.4\.1 \(fleet on 2 versions; compared with the oldest\) is a minor release/,
+    );
     expect(classifyPromotion(['1.3.0'], '1.3.1-rc.1').reason).toMatch(/prerelease, so approval is required/);
     expect(classifyPromotion(['1.3.0'], '2.0.0', W).reason).toMatch(/maintenance window: Sat 02:00-04:00 UTC, CHG-1234$/);
     expect(classifyPromotion(['1.3.0', 'sha-1'], '1.3.1').reason).toMatch(/"sha-1", not semantic versions/);
@@ -62,7 +64,9 @@ describe('classifyPromotion', () => {
   });
 
   it('the oldest tenant decides the window too, and the input name can be changed', () => {
-    expect(() => classifyPromotion(['2.1.0', '1.9.0'], '2.1.1', { windowInput: 'window' })).toThrow(/input "window": a major release \(1\.9\.0 -> 2\.1\.1\)/);
+    expect(() => classifyPromotion(['2.1.0', '1.9.0'], '2.1.1', { windowInput: 'window' })).toThrow(
+      /input "window": a major release \(1\.9\.0 -> 2\.1\.1\)/,
+    );
     expect(() => classifyPromotion(['2.0.0'], '1.9.0')).toThrow(/a downgrade across a major version/);
   });
 
@@ -90,7 +94,19 @@ describe('parseSemver / compareSemver', () => {
   });
 
   it('orders by semver precedence (semver.org example chain)', () => {
-    const chain = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0', '1.0.1', '1.1.0', '2.0.0'];
+    const chain = [
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+      '1.0.0',
+      '1.0.1',
+      '1.1.0',
+      '2.0.0',
+    ];
     const vs = chain.map((s) => parseSemver(s)!);
     for (let i = 0; i + 1 < vs.length; i++) {
       expect(compareSemver(vs[i]!, vs[i + 1]!), `${chain[i]} < ${chain[i + 1]}`).toBe(-1);

@@ -14,7 +14,8 @@ const ids = (n: number, prefix = 't') => Array.from({ length: n }, (_, i) => `${
 function fleet(stepIds: string[][], seedDeployed = true) {
   const helm = new FakeHelm();
   const steps = stepIds.map((g, i) => ({ name: i === 0 ? 'pilot' : `wave ${i}`, tenants: g.map(tenant) }));
-  if (seedDeployed) for (const s of steps) for (const t of s.tenants) helm.seed(t.namespace, t.release, [{ status: 'deployed', content: 'old' }]);
+  if (seedDeployed)
+    for (const s of steps) for (const t of s.tenants) helm.seed(t.namespace, t.release, [{ status: 'deployed', content: 'old' }]);
   const clock = new FakeClock();
   const logger = new RecordingLogger();
   const options = (over: Partial<RolloutOptions> = {}): RolloutOptions => ({
@@ -69,7 +70,10 @@ describe('executeRollout', () => {
   });
 
   it('a failing pilot is rolled back and no other tenant is touched (budget 0)', async () => {
-    const f = fleet([['p1', 'p2'], ['a', 'b', 'c']]);
+    const f = fleet([
+      ['p1', 'p2'],
+      ['a', 'b', 'c'],
+    ]);
     f.script('p1', { kind: 'fail' });
     f.script('p2', { kind: 'ok' });
     const r = await executeRollout(f.options(), f.ports());
@@ -117,8 +121,19 @@ describe('executeRollout', () => {
   });
 
   it('a tenant rolled back onto the target revision counts as on it (follows "Rollback to N")', () => {
-    const row = (revision: number, status: string, description: string) => ({ revision, status, description, updated: '', chart: 'c-1', app_version: '1' });
-    const h = [row(1, 'superseded', ledgerDescription('good', 'r1')), row(2, 'failed', ledgerDescription('bad', 'r2')), row(3, 'deployed', 'Rollback to 1')];
+    const row = (revision: number, status: string, description: string) => ({
+      revision,
+      status,
+      description,
+      updated: '',
+      chart: 'c-1',
+      app_version: '1',
+    });
+    const h = [
+      row(1, 'superseded', ledgerDescription('good', 'r1')),
+      row(2, 'failed', ledgerDescription('bad', 'r2')),
+      row(3, 'deployed', 'Rollback to 1'),
+    ];
     expect(onTarget(h, 'good')).toBe(true);
     expect(onTarget(h, 'bad')).toBe(false);
     expect(onTarget([row(1, 'deployed', 'Rollback to 1')], 'good')).toBe(false); // a loop ends
@@ -129,10 +144,13 @@ describe('executeRollout', () => {
     f.script('a', { kind: 'ok' }, { kind: 'ok' });
     await executeRollout(f.options(), f.ports());
     let checks = 0;
-    const verify = async (): Promise<VerifyResult> => (++checks === 1 ? { ok: false, reason: 'pod a-1: CrashLoopBackOff (3 restarts)' } : { ok: true });
+    const verify = async (): Promise<VerifyResult> =>
+      ++checks === 1 ? { ok: false, reason: 'pod a-1: CrashLoopBackOff (3 restarts)' } : { ok: true };
     const r = await executeRollout(f.options(), f.ports({ verify }));
     expect(byStatus(r)).toEqual({ succeeded: ['a'] });
-    expect(f.logger.text()).toContain('already on the target revision but unhealthy (pod a-1: CrashLoopBackOff (3 restarts)); deploying again');
+    expect(f.logger.text()).toContain(
+      'already on the target revision but unhealthy (pod a-1: CrashLoopBackOff (3 restarts)); deploying again',
+    );
   });
 
   it('soaks between waves, rolling back a tenant that degrades, and stops on the budget', async () => {
@@ -152,7 +170,10 @@ describe('executeRollout', () => {
   });
 
   it('soak analysis compares with the tenants not yet updated and rolls back a breaching tenant at once', async () => {
-    const f = fleet([['p1', 'p2'], ['a', 'b']]);
+    const f = fleet([
+      ['p1', 'p2'],
+      ['a', 'b'],
+    ]);
     f.script('p1', { kind: 'ok' });
     f.script('p2', { kind: 'ok' });
     const calls: { updated: string[]; baseline: string[]; window: number }[] = [];
@@ -169,7 +190,10 @@ describe('executeRollout', () => {
   it('an analysis that cannot run stops the rollout instead of counting as healthy', async () => {
     const f = fleet([['p1'], ['a']]);
     f.script('p1', { kind: 'ok' });
-    const r = await executeRollout(f.options({ soakMs: 60_000 }), f.ports({ soakAnalysis: async () => Promise.reject(new Error('prometheus: connection refused')) }));
+    const r = await executeRollout(
+      f.options({ soakMs: 60_000 }),
+      f.ports({ soakAnalysis: async () => Promise.reject(new Error('prometheus: connection refused')) }),
+    );
     expect(byStatus(r)).toEqual({ succeeded: ['p1'], skipped: ['a'] });
     expect(r.stoppedBecause).toBe('the soak analysis after pilot could not run: prometheus: connection refused');
   });
@@ -179,7 +203,10 @@ describe('executeRollout', () => {
     f.script('p1', { kind: 'ok' });
     f.script('a', { kind: 'ok' });
     const checked: string[][] = [];
-    const r = await executeRollout(f.options({ soakMs: 25_000, soakIntervalMs: 10_000 }), f.ports({ soakCheck: async (ts) => (checked.push(ts.map((t) => t.id)), new Map()) }));
+    const r = await executeRollout(
+      f.options({ soakMs: 25_000, soakIntervalMs: 10_000 }),
+      f.ports({ soakCheck: async (ts) => (checked.push(ts.map((t) => t.id)), new Map()) }),
+    );
     expect(byStatus(r)).toEqual({ succeeded: ['p1', 'a'] });
     expect(f.clock.sleeps).toEqual([10_000, 10_000, 5_000]);
     expect(checked).toEqual([['p1'], ['p1'], ['p1']]);

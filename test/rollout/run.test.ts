@@ -11,7 +11,13 @@ import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingLogger } from '../support/logger.ts';
 
 function inputs(over: Record<string, string>) {
-  const base: Record<string, string> = { chart: 'examples/charts/tenant-app', 'tenants-file': 'examples/tenants.yaml', pilot: '2', 'batch-size': '3', ...over };
+  const base: Record<string, string> = {
+    chart: 'examples/charts/tenant-app',
+    'tenants-file': 'examples/tenants.yaml',
+    pilot: '2',
+    'batch-size': '3',
+    ...over,
+  };
   return parseInputs(new Inputs((n) => base[n] ?? ''));
 }
 
@@ -36,7 +42,11 @@ function ports(helm?: FakeHelm, namespaces: NamespaceInfo[] = []) {
 describe('runTenantRollout', () => {
   it('phase plan: plans the tenants file with no cluster and no helm', async () => {
     const { p } = ports();
-    const out = await runTenantRollout(inputs({ phase: 'plan' }), { ...p, listNamespaces: () => Promise.reject(new Error('no cluster')) }, { run: 'run=local' });
+    const out = await runTenantRollout(
+      inputs({ phase: 'plan' }),
+      { ...p, listNamespaces: () => Promise.reject(new Error('no cluster')) },
+      { run: 'run=local' },
+    );
     expect(out.report).toBeUndefined();
     expect(out.plan.pilot.map((t) => t.id)).toEqual(['alpha-isp-1', 'fast-fiber']);
     expect(out.plan.waves.flat().length + 2).toBe(out.plan.summary.tenants);
@@ -53,13 +63,24 @@ describe('runTenantRollout', () => {
     const seen: string[][] = [];
     const orig = helm.upgrade.bind(helm);
     helm.upgrade = async (o, s) => (seen.push([o.release, ...o.valuesFiles, o.description ?? '']), orig(o, s));
-    const out = await runTenantRollout(inputs({ 'values-files': 'examples/charts/tenant-app/values.yaml', 'set-secret': 'auth.jwt=topsecret' }), p, { run: 'run=acme/app/42/1' });
+    const out = await runTenantRollout(
+      inputs({ 'values-files': 'examples/charts/tenant-app/values.yaml', 'set-secret': 'auth.jwt=topsecret' }),
+      p,
+      { run: 'run=acme/app/42/1' },
+    );
     expect(out.report?.outcome).toBe('succeeded');
     expect(out.report?.counts.succeeded).toBe(ids.length);
     const ff = seen.find((s) => s[0] === 'fast-fiber')!;
-    expect(ff.slice(1, 5)).toEqual(['examples/charts/tenant-app/values.yaml', expect.stringMatching(/values\/fast-fiber\.yaml$/), '/private/values-fast-fiber.yaml', '/private/secret-values.yaml']);
+    expect(ff.slice(1, 5)).toEqual([
+      'examples/charts/tenant-app/values.yaml',
+      expect.stringMatching(/values\/fast-fiber\.yaml$/),
+      '/private/values-fast-fiber.yaml',
+      '/private/secret-values.yaml',
+    ]);
     expect(ff[5]).toMatch(/^deploy-actions target=[0-9a-f]{16} run=acme\/app\/42\/1$/);
-    expect(parse(written.get('values-fast-fiber.yaml')!)).toMatchObject({ tenant: { id: 'fast-fiber', slug: 'fast-fiber', name: 'Fast Fiber ISP' } });
+    expect(parse(written.get('values-fast-fiber.yaml')!)).toMatchObject({
+      tenant: { id: 'fast-fiber', slug: 'fast-fiber', name: 'Fast Fiber ISP' },
+    });
     expect(parse(written.get('secret-values.yaml')!)).toEqual({ auth: { jwt: 'topsecret' } });
   });
 
@@ -69,7 +90,10 @@ describe('runTenantRollout', () => {
     const files = new Map([['t.yaml', 'tenants:\n  - id: a\n  - id: b\n    values: { replicaCount: 2 }\n']]);
     const q: RunPorts = { ...p, readFile: (f) => files.get(f) ?? readFileSync(f, 'utf8'), exists: (f) => files.has(f) || existsSync(f) };
     const descs = new Map<string, string>();
-    helm.upgrade = async (o) => (descs.set(o.release, o.description!), { revision: 1, status: 'deployed', chartVersion: '1', appVersion: '1', contentDigest: 'x' });
+    helm.upgrade = async (o) => (
+      descs.set(o.release, o.description!),
+      { revision: 1, status: 'deployed', chartVersion: '1', appVersion: '1', contentDigest: 'x' }
+    );
     const run = async (set: string) => {
       await runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0', set }), q, { run: 'r' });
       return new Map(descs);
@@ -87,8 +111,16 @@ describe('runTenantRollout', () => {
 
   it('discovers tenant namespaces when no file or list is given', async () => {
     const { p } = ports();
-    const ns = (name: string, labels: Record<string, string> = {}) => ({ name, labels: { 'app.kubernetes.io/component': 'tenant', ...labels }, annotations: {} });
-    const out = await runTenantRollout(inputs({ 'tenants-file': '', phase: 'plan', pilot: 'ring=pilot' }), { ...p, listNamespaces: async () => [ns('tenant-fast-fiber', { ring: 'pilot' }), ns('tenant-beta'), ns('tenant-gamma')] }, { run: 'r' });
+    const ns = (name: string, labels: Record<string, string> = {}) => ({
+      name,
+      labels: { 'app.kubernetes.io/component': 'tenant', ...labels },
+      annotations: {},
+    });
+    const out = await runTenantRollout(
+      inputs({ 'tenants-file': '', phase: 'plan', pilot: 'ring=pilot' }),
+      { ...p, listNamespaces: async () => [ns('tenant-fast-fiber', { ring: 'pilot' }), ns('tenant-beta'), ns('tenant-gamma')] },
+      { run: 'r' },
+    );
     expect(out.plan.pilot).toEqual([{ id: 'fast-fiber', namespace: 'tenant-fast-fiber', release: 'fast-fiber' }]);
     expect(out.plan.waves.flat().map((t) => t.id)).toEqual(['beta', 'gamma']);
   });
@@ -96,10 +128,19 @@ describe('runTenantRollout', () => {
   it('runs only the approved plan; a tenant that appeared since is reported, not deployed', async () => {
     const helm = new FakeHelm();
     const { p, logger } = ports(helm);
-    const approved = await runTenantRollout(inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'batch-size': '1' }), p, { run: 'r' });
+    const approved = await runTenantRollout(
+      inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'batch-size': '1' }),
+      p,
+      { run: 'r' },
+    );
     for (const id of ['b', 'c']) helm.onUpgrade(`tenant-${id}`, id, { kind: 'ok' });
-    const out = await runTenantRollout(inputs({ tenants: 'a,b,c,d', 'tenants-file': '', phase: 'waves', plan: approved.planJson }), p, { run: 'r' });
-    expect(out.report?.tenants.map((t) => [t.id, t.step, t.status])).toEqual([['b', 'wave 1/2', 'succeeded'], ['c', 'wave 2/2', 'succeeded']]);
+    const out = await runTenantRollout(inputs({ tenants: 'a,b,c,d', 'tenants-file': '', phase: 'waves', plan: approved.planJson }), p, {
+      run: 'r',
+    });
+    expect(out.report?.tenants.map((t) => [t.id, t.step, t.status])).toEqual([
+      ['b', 'wave 1/2', 'succeeded'],
+      ['c', 'wave 2/2', 'succeeded'],
+    ]);
     expect(out.report?.appeared).toEqual(['d']);
     expect(logger.text()).toContain('1 tenants are not in the approved plan and will not be deployed: d');
     expect(helm.calls.some((c) => c.includes('tenant-a/') || c.includes('tenant-d/'))).toBe(false);
@@ -110,11 +151,16 @@ describe('runTenantRollout', () => {
     for (const id of ['a', 'b']) helm.seed(`tenant-${id}`, id, [{ status: 'deployed' }]); // app 1.2.0
     const { p } = ports(helm);
     const plan = (v: string, extra: Record<string, string> = {}) =>
-      runTenantRollout(inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'release-version': v, ...extra }), p, { run: 'r' });
+      runTenantRollout(inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'release-version': v, ...extra }), p, {
+        run: 'r',
+      });
     expect((await plan('v1.3.0')).promotion).toMatchObject({ kind: 'minor', gate: 'approval', fleetVersion: '1.2.0' });
     expect((await plan('1.2.1')).promotion).toMatchObject({ kind: 'patch', gate: 'none' });
     await expect(plan('v2.0.0')).rejects.toThrow(/input "maintenance-window"/);
-    expect((await plan('v2.0.0', { 'maintenance-window': 'Sun 02:00-04:00 UTC' })).promotion).toMatchObject({ kind: 'major', gate: 'approval+window' });
+    expect((await plan('v2.0.0', { 'maintenance-window': 'Sun 02:00-04:00 UTC' })).promotion).toMatchObject({
+      kind: 'major',
+      gate: 'approval+window',
+    });
     expect(helm.calls.filter((c) => c.startsWith('list')).length).toBe(4);
   });
 
@@ -123,7 +169,9 @@ describe('runTenantRollout', () => {
     const { p } = ports(helm);
     const files = new Map([['t.yaml', 'tenants:\n  - id: a\n  - id: b\n    valuesFiles: [values/b.yaml]\n']]);
     const q: RunPorts = { ...p, readFile: (f) => files.get(f) ?? readFileSync(f, 'utf8'), exists: (f) => files.has(f) || existsSync(f) };
-    await expect(runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0' }), q, { run: 'r' })).rejects.toThrow('tenant "b": values file "values/b.yaml" does not exist');
+    await expect(runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0' }), q, { run: 'r' })).rejects.toThrow(
+      'tenant "b": values file "values/b.yaml" does not exist',
+    );
     expect(helm.calls).toEqual([]);
   });
 
@@ -132,7 +180,11 @@ describe('runTenantRollout', () => {
     const { p } = ports(helm);
     const ids = Array.from({ length: 10 }, (_, i) => `t${i}`);
     for (const id of ids) helm.onUpgrade(`tenant-${id}`, id, id === 't1' ? { kind: 'fail' } : { kind: 'ok' });
-    const out = await runTenantRollout(inputs({ tenants: ids.join(','), 'tenants-file': '', pilot: '0', 'batch-size': '10', 'max-failures': '10%', 'max-parallel': '1' }), p, { run: 'r' });
+    const out = await runTenantRollout(
+      inputs({ tenants: ids.join(','), 'tenants-file': '', pilot: '0', 'batch-size': '10', 'max-failures': '10%', 'max-parallel': '1' }),
+      p,
+      { run: 'r' },
+    );
     expect(out.report?.counts).toMatchObject({ succeeded: 9, 'failed-rolled-back': 1 });
     expect(out.report?.outcome).toBe('failed');
     expect(out.report?.stoppedBecause).toBeUndefined();

@@ -16,7 +16,10 @@ export interface TestContext extends ActionContext {
 }
 
 /** An ActionContext over plain maps: inputs in, outputs/summary/state/log lines recorded. */
-export function testContext(inputs: Record<string, string>, opts: { state?: Record<string, string>; env?: NodeJS.ProcessEnv } = {}): TestContext {
+export function testContext(
+  inputs: Record<string, string>,
+  opts: { state?: Record<string, string>; env?: NodeJS.ProcessEnv } = {},
+): TestContext {
   const masked: string[] = [];
   const secrets = new Secrets((v) => masked.push(v));
   const abort = new AbortController();
@@ -24,7 +27,10 @@ export function testContext(inputs: Record<string, string>, opts: { state?: Reco
   const summaries: string[] = [];
   const state: Record<string, string> = { ...opts.state };
   return {
-    inputs: new Inputs((n) => inputs[n]?.trim() ?? '', (v) => secrets.add(v)),
+    inputs: new Inputs(
+      (n) => inputs[n]?.trim() ?? '',
+      (v) => secrets.add(v),
+    ),
     logger: new RecordingLogger(secrets),
     secrets,
     setOutput: (n, v) => {

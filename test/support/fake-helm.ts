@@ -31,7 +31,15 @@ export class FakeHelm implements Helm {
   seed(ns: string, release: string, rows: { status: string; content?: string; description?: string }[]) {
     this.releases.set(
       this.key(ns, release),
-      rows.map((r, i) => ({ revision: i + 1, updated: '', status: r.status, chart: 'tenant-app-1.2.0', app_version: '1.2.0', description: r.description ?? '', content: r.content ?? `c${i + 1}` })),
+      rows.map((r, i) => ({
+        revision: i + 1,
+        updated: '',
+        status: r.status,
+        chart: 'tenant-app-1.2.0',
+        app_version: '1.2.0',
+        description: r.description ?? '',
+        content: r.content ?? `c${i + 1}`,
+      })),
     );
   }
 
@@ -42,7 +50,15 @@ export class FakeHelm implements Helm {
   private add(ns: string, release: string, status: string, content: string, description: string) {
     const rows = this.releases.get(this.key(ns, release)) ?? [];
     if (status === 'deployed') for (const r of rows) if (r.status === 'deployed') r.status = 'superseded';
-    const row = { revision: (rows.at(-1)?.revision ?? 0) + 1, updated: '', status, chart: 'tenant-app-1.3.0', app_version: '1.3.0', description, content };
+    const row = {
+      revision: (rows.at(-1)?.revision ?? 0) + 1,
+      updated: '',
+      status,
+      chart: 'tenant-app-1.3.0',
+      app_version: '1.3.0',
+      description,
+      content,
+    };
     rows.push(row);
     this.releases.set(this.key(ns, release), rows);
     return row;
@@ -59,8 +75,14 @@ export class FakeHelm implements Helm {
     const b = queue?.shift();
     if (!b) throw new Error(`FakeHelm: unexpected upgrade of ${o.namespace}/${o.release}`);
     const rows = this.releases.get(this.key(o.namespace, o.release)) ?? [];
-    if (rows.at(-1)?.status.startsWith('pending-')) throw new HelmError('UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress', 'helm upgrade', 'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress');
-    if (b.kind === 'fail-early') throw new HelmError(b.message ?? 'chart not found', 'helm upgrade', `Error: ${b.message ?? 'chart not found'}`);
+    if (rows.at(-1)?.status.startsWith('pending-'))
+      throw new HelmError(
+        'UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
+        'helm upgrade',
+        'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
+      );
+    if (b.kind === 'fail-early')
+      throw new HelmError(b.message ?? 'chart not found', 'helm upgrade', `Error: ${b.message ?? 'chart not found'}`);
     if (b.kind === 'hang') {
       const row = this.add(o.namespace, o.release, 'pending-upgrade', 'new', o.description ?? '');
       await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
@@ -69,7 +91,11 @@ export class FakeHelm implements Helm {
     }
     if (b.kind === 'fail') {
       this.add(o.namespace, o.release, 'failed', 'new', o.description ?? '');
-      throw new HelmError(`UPGRADE FAILED: ${b.message ?? 'context deadline exceeded'}`, 'helm upgrade', `Error: UPGRADE FAILED: ${b.message ?? 'context deadline exceeded'}`);
+      throw new HelmError(
+        `UPGRADE FAILED: ${b.message ?? 'context deadline exceeded'}`,
+        'helm upgrade',
+        `Error: UPGRADE FAILED: ${b.message ?? 'context deadline exceeded'}`,
+      );
     }
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
@@ -81,7 +107,9 @@ export class FakeHelm implements Helm {
 
   async rollback(release: string, revision: number, o: OpOptions): Promise<void> {
     // The context and timeout show only when set, so each call site's kube target is visible.
-    this.calls.push(`rollback ${o.namespace}/${release} ${revision} wait=${o.wait}${o.kubeContext ? ` ctx=${o.kubeContext} timeout=${o.timeoutMs}` : ''}`);
+    this.calls.push(
+      `rollback ${o.namespace}/${release} ${revision} wait=${o.wait}${o.kubeContext ? ` ctx=${o.kubeContext} timeout=${o.timeoutMs}` : ''}`,
+    );
     const rows = this.releases.get(this.key(o.namespace, release));
     const target = rows?.find((r) => r.revision === revision);
     if (!target) throw new HelmError(`release has no ${revision} version`, 'helm rollback', '');

@@ -8,10 +8,18 @@ export class RecordingLogger implements Logger {
   private push(level: RecordingLogger['lines'][number]['level'], m: string) {
     this.lines.push({ level, message: this.secrets ? this.secrets.redact(m) : m });
   }
-  info(m: string) { this.push('info', m); }
-  warning(m: string) { this.push('warning', m); }
-  error(m: string) { this.push('error', m); }
-  debug(m: string) { this.push('debug', m); }
+  info(m: string) {
+    this.push('info', m);
+  }
+  warning(m: string) {
+    this.push('warning', m);
+  }
+  error(m: string) {
+    this.push('error', m);
+  }
+  debug(m: string) {
+    this.push('debug', m);
+  }
   async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
     this.push('group', title);
     return fn();

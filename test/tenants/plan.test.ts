@@ -83,7 +83,13 @@ describe('planRollout', () => {
   });
 
   it('pilot count takes the first tenants in order: ring pilot, then canary, then the rest, by id', () => {
-    const ts = [tenant('zeta', { ring: 'pilot' }), tenant('alpha'), tenant('beta', { ring: 'canary' }), tenant('gamma', { ring: 'general' }), tenant('delta', { ring: 'pilot' })];
+    const ts = [
+      tenant('zeta', { ring: 'pilot' }),
+      tenant('alpha'),
+      tenant('beta', { ring: 'canary' }),
+      tenant('gamma', { ring: 'general' }),
+      tenant('delta', { ring: 'pilot' }),
+    ];
     const p = plan(ts, '3', '10');
     expect(ids(p.pilot)).toEqual(['delta', 'zeta', 'beta']);
     expect(ids(p.waves[0]!)).toEqual(['alpha', 'gamma']);
@@ -130,7 +136,12 @@ describe('planRollout', () => {
 });
 
 describe('serializePlan / parsePlan', () => {
-  const p = plan(fleet(12, (i) => ({ ring: i < 2 ? 'pilot' : 'general' })), 'ring=pilot', '4', { createdAt: '2026-11-01T10:00:00Z', source: 'list', include: 't0*' });
+  const p = plan(
+    fleet(12, (i) => ({ ring: i < 2 ? 'pilot' : 'general' })),
+    'ring=pilot',
+    '4',
+    { createdAt: '2026-11-01T10:00:00Z', source: 'list', include: 't0*' },
+  );
 
   it('round-trips', () => {
     expect(parsePlan(serializePlan(p))).toEqual(p);
@@ -185,10 +196,17 @@ describe('reconcilePlan', () => {
     const now = [...ts.filter((t) => !['t000', 't003', 't005'].includes(t.id)), moved, tenant('new-b'), tenant('new-a')];
     const r = reconcilePlan(approved, now);
     expect(ids(r.appeared)).toEqual(['new-a', 'new-b']);
-    expect(r.vanished).toEqual([{ id: 't000', namespace: 'tenant-t000', release: 't000' }, { id: 't003', namespace: 'tenant-t003', release: 't003' }]);
+    expect(r.vanished).toEqual([
+      { id: 't000', namespace: 'tenant-t000', release: 't000' },
+      { id: 't003', namespace: 'tenant-t003', release: 't003' },
+    ]);
     expect(r.changed).toEqual([{ approved: { id: 't005', namespace: 'tenant-t005', release: 't005' }, current: moved }]);
     expect(ids(r.plan.pilot)).toEqual(['t001']);
-    expect(r.plan.waves.map(ids)).toEqual([['t002', 't004'], ['t006', 't007'], ['t008', 't009']]);
+    expect(r.plan.waves.map(ids)).toEqual([
+      ['t002', 't004'],
+      ['t006', 't007'],
+      ['t008', 't009'],
+    ]);
     expect(ids(r.waves.flat())).toEqual(ids(r.plan.waves.flat()));
     expect(r.plan.summary.tenants).toBe(7);
     expect(r.plan.fingerprint).not.toBe(approved.fingerprint);
@@ -196,7 +214,10 @@ describe('reconcilePlan', () => {
   });
 
   it('keeps wave numbers when a whole wave vanished', () => {
-    const r = reconcilePlan(approved, ts.filter((t) => !['t002', 't003', 't004'].includes(t.id)));
+    const r = reconcilePlan(
+      approved,
+      ts.filter((t) => !['t002', 't003', 't004'].includes(t.id)),
+    );
     expect(r.plan.waves.map((w) => w.length)).toEqual([0, 3, 2]);
     expect(stepsForPhase(r, 'waves').map((s) => s.name)).toEqual(['wave 2/3', 'wave 3/3']);
   });

@@ -30,7 +30,18 @@ describe('label selectors', () => {
     expect(matchesSelector(parseSelector('pilot', 'ring=='), { ring: 'x' })).toBe(false);
   });
 
-  it.each(['', 'tier in ()', 'tier in (a,,b)', 'tier in (a', 'ring=a=b', 'ring=canary,', '=x', 'bad key=x', 'ring=Bad Value', 'tier inn (a)'])('rejects %j naming the input', (sel) => {
+  it.each([
+    '',
+    'tier in ()',
+    'tier in (a,,b)',
+    'tier in (a',
+    'ring=a=b',
+    'ring=canary,',
+    '=x',
+    'bad key=x',
+    'ring=Bad Value',
+    'tier inn (a)',
+  ])('rejects %j naming the input', (sel) => {
     expect(() => parseSelector('pilot', sel)).toThrow(/^input "pilot": is not a valid label selector/);
   });
 });
@@ -56,7 +67,10 @@ describe('selectTenants', () => {
     tenant('us-2', { ring: 'pilot', tier: 'gold' }),
   ];
   const ids = (include?: string, exclude?: string) =>
-    selectTenants(fleet, { include: include === undefined ? undefined : parseSelection('include', include), exclude: exclude === undefined ? undefined : parseSelection('exclude', exclude) }).map((t) => t.id);
+    selectTenants(fleet, {
+      include: include === undefined ? undefined : parseSelection('include', include),
+      exclude: exclude === undefined ? undefined : parseSelection('exclude', exclude),
+    }).map((t) => t.id);
 
   it('selects everything by default and for an empty include', () => {
     expect(ids()).toEqual(['eu-1', 'eu-2', 'us-1', 'us-2']);
@@ -84,7 +98,9 @@ describe('selectTenants', () => {
   });
   it('rejects an empty selection, naming include and exclude', () => {
     expect(() => ids('ap-*')).toThrow(/^tenant selection: no tenant is left after include "ap-\*" \(out of 4\)/);
-    expect(() => ids('eu-*', 'tier in (gold,silver)')).toThrow(/no tenant is left after include "eu-\*" and exclude "tier in \(gold,silver\)"/);
+    expect(() => ids('eu-*', 'tier in (gold,silver)')).toThrow(
+      /no tenant is left after include "eu-\*" and exclude "tier in \(gold,silver\)"/,
+    );
     expect(() => selectTenants([], {})).toThrow(/no tenants were found/);
   });
   it.each(['Alpha', 'eu_1', 'eu-*!'])('rejects entry %j', (e) => {

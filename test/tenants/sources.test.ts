@@ -6,10 +6,20 @@ import { describe, expect, it } from 'vitest';
 import schema from '../../schemas/tenants.schema.json' with { type: 'json' };
 import { ConfigurationError } from '../../src/core/errors.ts';
 import type { NamespaceInfo } from '../../src/kube/ports.ts';
-import { addTemplatedValuesFiles, loadTenantsFile, parseTenantsFile, tenantsFromList, tenantsFromNamespaces } from '../../src/tenants/sources.ts';
+import {
+  addTemplatedValuesFiles,
+  loadTenantsFile,
+  parseTenantsFile,
+  tenantsFromList,
+  tenantsFromNamespaces,
+} from '../../src/tenants/sources.ts';
 import { tenant, thrown } from './helpers.ts';
 
-const ns = (name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): NamespaceInfo => ({ name, labels, annotations });
+const ns = (name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): NamespaceInfo => ({
+  name,
+  labels,
+  annotations,
+});
 
 describe('tenantsFromNamespaces', () => {
   it('reads the recorded namespace list: id from the label, slug from the name', () => {
@@ -30,7 +40,15 @@ describe('tenantsFromNamespaces', () => {
 
   it('falls back: tenant-fast-fiber -> slug fast-fiber, id = slug', () => {
     const [t] = tenantsFromNamespaces([ns('tenant-fast-fiber', { ring: 'canary', region: 'eu' })]);
-    expect(t).toEqual({ id: 'fast-fiber', slug: 'fast-fiber', namespace: 'tenant-fast-fiber', release: 'fast-fiber', labels: { ring: 'canary', region: 'eu' }, values: {}, valuesFiles: [] });
+    expect(t).toEqual({
+      id: 'fast-fiber',
+      slug: 'fast-fiber',
+      namespace: 'tenant-fast-fiber',
+      release: 'fast-fiber',
+      labels: { ring: 'canary', region: 'eu' },
+      values: {},
+      valuesFiles: [],
+    });
   });
 
   it('takes id and slug from annotations when there is no label, and labels win over annotations', () => {
@@ -57,17 +75,21 @@ describe('tenantsFromNamespaces', () => {
   });
 
   it('rejects an invalid id label, naming the namespace', () => {
-    expect(() => tenantsFromNamespaces([ns('tenant-a', { 'dotmac.io/tenant-id': 'Bad_ID' })])).toThrow(/namespace "tenant-a": tenant id "Bad_ID"/);
-  });
-
-  it('rejects two namespaces with one tenant id, naming both', () => {
-    expect(() => tenantsFromNamespaces([ns('tenant-a', { 'dotmac.io/tenant-id': 'same' }), ns('tenant-b', { 'dotmac.io/tenant-id': 'same' })])).toThrow(
-      /namespace "tenant-b": duplicate tenant id "same" \(also at namespace "tenant-a"\)/,
+    expect(() => tenantsFromNamespaces([ns('tenant-a', { 'dotmac.io/tenant-id': 'Bad_ID' })])).toThrow(
+      /namespace "tenant-a": tenant id "Bad_ID"/,
     );
   });
 
+  it('rejects two namespaces with one tenant id, naming both', () => {
+    expect(() =>
+      tenantsFromNamespaces([ns('tenant-a', { 'dotmac.io/tenant-id': 'same' }), ns('tenant-b', { 'dotmac.io/tenant-id': 'same' })]),
+    ).toThrow(/namespace "tenant-b": duplicate tenant id "same" \(also at namespace "tenant-a"\)/);
+  });
+
   it('rejects a release template giving an invalid name', () => {
-    expect(() => tenantsFromNamespaces([ns('tenant-a')], { releaseTemplate: '{{ tenant.slug }}-' + 'x'.repeat(60) })).toThrow(/not a valid Helm release name/);
+    expect(() => tenantsFromNamespaces([ns('tenant-a')], { releaseTemplate: '{{ tenant.slug }}-' + 'x'.repeat(60) })).toThrow(
+      /not a valid Helm release name/,
+    );
   });
 });
 
@@ -87,8 +109,12 @@ describe('tenantsFromList', () => {
     expect(() => tenantsFromList('tenants', 'a,b,a')).toThrow(/duplicate tenant id "a" \(also at position 1\)/);
   });
   it('rejects an id too long for its namespace', () => {
-    expect(() => tenantsFromList('tenants', 'a'.repeat(60), { releaseTemplate: 'app' })).toThrow(/input "tenants": namespace "tenant-a+" is not a valid namespace name, got "a+"/);
-    expect(() => tenantsFromList('tenants', 'a'.repeat(60))).toThrow(/input "release-name": template "\{\{ tenant.slug \}\}" gives "a+" for tenant "a+", which is not a valid Helm release name/);
+    expect(() => tenantsFromList('tenants', 'a'.repeat(60), { releaseTemplate: 'app' })).toThrow(
+      /input "tenants": namespace "tenant-a+" is not a valid namespace name, got "a+"/,
+    );
+    expect(() => tenantsFromList('tenants', 'a'.repeat(60))).toThrow(
+      /input "release-name": template "\{\{ tenant.slug \}\}" gives "a+" for tenant "a+", which is not a valid Helm release name/,
+    );
   });
 });
 
@@ -97,17 +123,38 @@ describe('tenants file', () => {
 
   it('applies defaults and resolves valuesFiles against the file directory', () => {
     const ts = parseTenantsFile(
-      ['tenants:', '  - id: acme', '    labels: { ring: pilot }', '    values: { replicaCount: 2 }', '    valuesFiles: [values/acme.yaml]', '  - id: b-1', '    slug: bee', '    namespace: ns-b', '    release: rel-b'].join('\n'),
+      [
+        'tenants:',
+        '  - id: acme',
+        '    labels: { ring: pilot }',
+        '    values: { replicaCount: 2 }',
+        '    valuesFiles: [values/acme.yaml]',
+        '  - id: b-1',
+        '    slug: bee',
+        '    namespace: ns-b',
+        '    release: rel-b',
+      ].join('\n'),
       file,
     );
     expect(ts).toEqual([
-      { id: 'acme', slug: 'acme', namespace: 'tenant-acme', release: 'acme', labels: { ring: 'pilot' }, values: { replicaCount: 2 }, valuesFiles: ['deploy/values/acme.yaml'] },
+      {
+        id: 'acme',
+        slug: 'acme',
+        namespace: 'tenant-acme',
+        release: 'acme',
+        labels: { ring: 'pilot' },
+        values: { replicaCount: 2 },
+        valuesFiles: ['deploy/values/acme.yaml'],
+      },
       { id: 'b-1', slug: 'bee', namespace: 'ns-b', release: 'rel-b', labels: {}, values: {}, valuesFiles: [] },
     ]);
   });
 
   it('uses the namespace prefix and release template options for defaults', () => {
-    const [t] = parseTenantsFile('tenants:\n  - id: acme\n    labels: { ring: canary }\n', file, { namespacePrefix: 'isp-', releaseTemplate: '{{ tenant.id }}-{{ tenant.labels.ring }}' });
+    const [t] = parseTenantsFile('tenants:\n  - id: acme\n    labels: { ring: canary }\n', file, {
+      namespacePrefix: 'isp-',
+      releaseTemplate: '{{ tenant.id }}-{{ tenant.labels.ring }}',
+    });
     expect([t!.namespace, t!.release]).toEqual(['isp-acme', 'acme-canary']);
   });
 
@@ -121,24 +168,36 @@ describe('tenants file', () => {
   });
 
   it('points at an unknown key and lists the allowed ones', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFile: x.yaml\n', file)).toThrow(/^deploy\/tenants.yaml:3:5: tenants\[0\]: unknown key "valuesFile" \(allowed keys: id, slug/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFile: x.yaml\n', file)).toThrow(
+      /^deploy\/tenants.yaml:3:5: tenants\[0\]: unknown key "valuesFile" \(allowed keys: id, slug/,
+    );
   });
 
   it('points at a missing id', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n  - slug: b\n', file)).toThrow(/^deploy\/tenants.yaml:3:5: tenants\[1\]: missing required key "id"/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n  - slug: b\n', file)).toThrow(
+      /^deploy\/tenants.yaml:3:5: tenants\[1\]: missing required key "id"/,
+    );
   });
 
   it('points at a label value of the wrong type and says to quote it', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    labels:\n      canary: true\n', file)).toThrow(/^deploy\/tenants.yaml:4:15: tenants\[0\].labels.canary must be a string \(quote the value\)/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n    labels:\n      canary: true\n', file)).toThrow(
+      /^deploy\/tenants.yaml:4:15: tenants\[0\].labels.canary must be a string \(quote the value\)/,
+    );
   });
 
   it('points at an invalid label key', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    labels:\n      "bad key": x\n', file)).toThrow(/^deploy\/tenants.yaml:4:7: tenants\[0\].labels: label key "bad key" is not valid/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n    labels:\n      "bad key": x\n', file)).toThrow(
+      /^deploy\/tenants.yaml:4:7: tenants\[0\].labels: label key "bad key" is not valid/,
+    );
   });
 
   it('rejects a document without tenants', () => {
-    expect(() => parseTenantsFile('tenant:\n  - id: a\n', file)).toThrow(/^deploy\/tenants.yaml:1:1: the document: missing required key "tenants"/);
-    expect(() => parseTenantsFile('tenants: []\nextra: 1\n', file)).toThrow(/^deploy\/tenants.yaml:2:1: the document: unknown key "extra" \(allowed keys: tenants\)/);
+    expect(() => parseTenantsFile('tenant:\n  - id: a\n', file)).toThrow(
+      /^deploy\/tenants.yaml:1:1: the document: missing required key "tenants"/,
+    );
+    expect(() => parseTenantsFile('tenants: []\nextra: 1\n', file)).toThrow(
+      /^deploy\/tenants.yaml:2:1: the document: unknown key "extra" \(allowed keys: tenants\)/,
+    );
     expect(() => parseTenantsFile('', file)).toThrow(/^deploy\/tenants.yaml:1:1: the document must be a mapping/);
   });
 
@@ -149,24 +208,36 @@ describe('tenants file', () => {
   });
 
   it('reports a duplicate YAML key as malformed, on its line', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    id: b\n', file)).toThrow(/^deploy\/tenants.yaml:3:5: malformed YAML: Map keys must be unique/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n    id: b\n', file)).toThrow(
+      /^deploy\/tenants.yaml:3:5: malformed YAML: Map keys must be unique/,
+    );
   });
 
   it('names both lines of a duplicate tenant id', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n  - id: b\n  - id: a\n', file)).toThrow(/^deploy\/tenants.yaml:4:5: duplicate tenant id "a" \(also at line 2\)/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n  - id: b\n  - id: a\n', file)).toThrow(
+      /^deploy\/tenants.yaml:4:5: duplicate tenant id "a" \(also at line 2\)/,
+    );
   });
 
   it('rejects two tenants on one release', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    release: x\n  - id: b\n    namespace: tenant-a\n    release: x\n', file)).toThrow(/^deploy\/tenants.yaml:4:5: tenant "b" targets release "x" in namespace "tenant-a", as does tenant "a" \(at line 2\)/);
+    expect(() =>
+      parseTenantsFile('tenants:\n  - id: a\n    release: x\n  - id: b\n    namespace: tenant-a\n    release: x\n', file),
+    ).toThrow(/^deploy\/tenants.yaml:4:5: tenant "b" targets release "x" in namespace "tenant-a", as does tenant "a" \(at line 2\)/);
   });
 
   it('points at the tenant when a derived name is invalid', () => {
-    expect(() => parseTenantsFile(`tenants:\n  - id: ${'a'.repeat(60)}\n    release: app\n`, file)).toThrow(/^deploy\/tenants.yaml:2:5: tenant "a+": namespace "tenant-a+" is not a valid namespace name/);
+    expect(() => parseTenantsFile(`tenants:\n  - id: ${'a'.repeat(60)}\n    release: app\n`, file)).toThrow(
+      /^deploy\/tenants.yaml:2:5: tenant "a+": namespace "tenant-a+" is not a valid namespace name/,
+    );
   });
 
   it('refuses valuesFiles that leave the file directory', () => {
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFiles: [../secrets.yaml]\n', file)).toThrow(/^deploy\/tenants.yaml:2:5: .*path "..\/secrets.yaml" leaves the base directory "deploy"/);
-    expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFiles: [/etc/passwd]\n', file)).toThrow(/path "\/etc\/passwd" is absolute/);
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFiles: [../secrets.yaml]\n', file)).toThrow(
+      /^deploy\/tenants.yaml:2:5: .*path "..\/secrets.yaml" leaves the base directory "deploy"/,
+    );
+    expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFiles: [/etc/passwd]\n', file)).toThrow(
+      /path "\/etc\/passwd" is absolute/,
+    );
   });
 
   it('loads from disk and names a missing file', async () => {
@@ -189,7 +260,7 @@ describe('examples/tenants.yaml', () => {
   });
 
   it('the schema documents every property', () => {
-    const tenantProps = (schema.$defs.tenant.properties) as Record<string, { description?: string }>;
+    const tenantProps = schema.$defs.tenant.properties as Record<string, { description?: string }>;
     for (const [k, v] of Object.entries(tenantProps)) expect(v.description, k).toBeTruthy();
   });
 });
@@ -204,7 +275,10 @@ describe('addTemplatedValuesFiles', () => {
       baseDir: 'deploy',
       exists: (p) => existing.has(p),
     });
-    expect(tenants.map((t) => t.valuesFiles)).toEqual([['deploy/values/alpha.yaml'], ['deploy/values/beta.yaml', 'deploy/values/beta-extra.yaml']]);
+    expect(tenants.map((t) => t.valuesFiles)).toEqual([
+      ['deploy/values/alpha.yaml'],
+      ['deploy/values/beta.yaml', 'deploy/values/beta-extra.yaml'],
+    ]);
     expect(missing).toEqual([
       { id: 'alpha', path: 'deploy/values/ring-alpha.yaml' },
       { id: 'beta', path: 'deploy/values/ring-beta.yaml' },
@@ -213,17 +287,23 @@ describe('addTemplatedValuesFiles', () => {
   });
 
   it('does not add a file twice', () => {
-    const { tenants } = addTemplatedValuesFiles(fleet, { templates: ['values/{{ tenant.slug }}-extra.yaml'], baseDir: 'deploy', exists: () => true });
+    const { tenants } = addTemplatedValuesFiles(fleet, {
+      templates: ['values/{{ tenant.slug }}-extra.yaml'],
+      baseDir: 'deploy',
+      exists: () => true,
+    });
     expect(tenants[1]!.valuesFiles).toEqual(['deploy/values/beta-extra.yaml']);
   });
 
   it('makes a missing file an error when asked', () => {
-    expect(() => addTemplatedValuesFiles(fleet, { templates: ['values/{{ tenant.slug }}.yaml'], exists: () => false, ifMissing: 'error' })).toThrow(
-      /input "tenant-values-files": values file "values\/alpha.yaml" for tenant "alpha" does not exist/,
-    );
+    expect(() =>
+      addTemplatedValuesFiles(fleet, { templates: ['values/{{ tenant.slug }}.yaml'], exists: () => false, ifMissing: 'error' }),
+    ).toThrow(/input "tenant-values-files": values file "values\/alpha.yaml" for tenant "alpha" does not exist/);
   });
 
   it('rejects an unknown field even for an empty fleet', () => {
-    expect(() => addTemplatedValuesFiles([], { templates: ['values/{{ tenant.name }}.yaml'], exists: () => true })).toThrow(/uses unknown field "tenant.name"/);
+    expect(() => addTemplatedValuesFiles([], { templates: ['values/{{ tenant.name }}.yaml'], exists: () => true })).toThrow(
+      /uses unknown field "tenant.name"/,
+    );
   });
 });

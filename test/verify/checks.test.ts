@@ -35,7 +35,8 @@ describe('checks YAML', () => {
   });
 
   it('reads every field', () => {
-    const [c] = parse(`
+    const [c] = parse(
+      `
 checks:
   - name: login
     path: /login
@@ -51,7 +52,9 @@ checks:
     retries: 4
     retry-delay: 500ms
     follow-redirects: true
-`, { TOKEN: 'tok-123456' });
+`,
+      { TOKEN: 'tok-123456' },
+    );
     expect(c).toMatchObject({
       name: 'login',
       path: '/login',
@@ -102,8 +105,12 @@ checks:
   });
 
   it('an unknown placeholder or secret is an error naming the check and field', () => {
-    expect(errorOf(() => parse('- name: h\n  path: /{{ tenant.slugg }}')).message).toContain('check "h": field "path": unknown tenant field in "{{ tenant.slugg }}"');
-    expect(errorOf(() => parse('- name: h\n  path: /\n  headers: { Authorization: "Bearer {{ secrets.NOPE }}" }', { TOKEN: 'x' })).message).toContain(
+    expect(errorOf(() => parse('- name: h\n  path: /{{ tenant.slugg }}')).message).toContain(
+      'check "h": field "path": unknown tenant field in "{{ tenant.slugg }}"',
+    );
+    expect(
+      errorOf(() => parse('- name: h\n  path: /\n  headers: { Authorization: "Bearer {{ secrets.NOPE }}" }', { TOKEN: 'x' })).message,
+    ).toContain(
       'check "h": field "headers.Authorization": "{{ secrets.NOPE }}" names no secret given in the "secrets" input (known secrets: TOKEN)',
     );
     expect(errorOf(() => parse('- name: h\n  path: /{{ env.HOME }}')).message).toContain('unsupported placeholder "{{ env.HOME }}"');
@@ -131,7 +138,9 @@ checks:
     X-Forwarded: 'Token tok-777777'
     X-Tenant: '{{ tenant.slug }}'
 `);
-    expect(secretHeaderValues(checks).sort()).toEqual(['Bearer abc.def.ghi', 'abc.def.ghi', 'key-123456', 'session=zzz999', 'tok-777777'].sort());
+    expect(secretHeaderValues(checks).sort()).toEqual(
+      ['Bearer abc.def.ghi', 'abc.def.ghi', 'key-123456', 'session=zzz999', 'tok-777777'].sort(),
+    );
   });
 
   it('reads NAME=value secrets, never echoing a malformed line', () => {
@@ -153,13 +162,45 @@ describe('targets', () => {
     ],
   });
 
-  it("reads a tenant-rollout report: id, namespace, release, status, revisionBefore; slug from the tenant-<slug> namespace", () => {
+  it('reads a tenant-rollout report: id, namespace, release, status, revisionBefore; slug from the tenant-<slug> namespace', () => {
     const t = parseRolloutReport(report, 'input "report"');
     expect(t).toEqual([
-      { id: 'fast-fiber', slug: 'fast-fiber', namespace: 'tenant-fast-fiber', release: 'fast-fiber', status: 'succeeded', revisionBefore: 4, labels: undefined },
-      { id: 'metro', slug: 'metro-net', namespace: 'tenant-metro-net', release: 'metro-net-isp', status: 'skipped', revisionBefore: 7, labels: undefined },
-      { id: 'new-isp', slug: 'new-isp', namespace: 'isp-new', release: 'new-isp', status: 'succeeded', revisionBefore: undefined, labels: undefined },
-      { id: 'failed-one', slug: 'failed-one', namespace: 'tenant-failed-one', release: 'failed-one', status: 'failed-rolled-back', revisionBefore: 2, labels: undefined },
+      {
+        id: 'fast-fiber',
+        slug: 'fast-fiber',
+        namespace: 'tenant-fast-fiber',
+        release: 'fast-fiber',
+        status: 'succeeded',
+        revisionBefore: 4,
+        labels: undefined,
+      },
+      {
+        id: 'metro',
+        slug: 'metro-net',
+        namespace: 'tenant-metro-net',
+        release: 'metro-net-isp',
+        status: 'skipped',
+        revisionBefore: 7,
+        labels: undefined,
+      },
+      {
+        id: 'new-isp',
+        slug: 'new-isp',
+        namespace: 'isp-new',
+        release: 'new-isp',
+        status: 'succeeded',
+        revisionBefore: undefined,
+        labels: undefined,
+      },
+      {
+        id: 'failed-one',
+        slug: 'failed-one',
+        namespace: 'tenant-failed-one',
+        release: 'failed-one',
+        status: 'failed-rolled-back',
+        revisionBefore: 2,
+        labels: undefined,
+      },
     ]);
     expect(withStatus(t, ['succeeded']).map((x) => x.id)).toEqual(['fast-fiber', 'new-isp']);
   });
@@ -169,7 +210,10 @@ describe('targets', () => {
     ['{"tenants": 3}', 'has no "tenants" list'],
     ['{"tenants": [{"id": "a", "namespace": "tenant-a"}]}', 'tenants[0]: has no "release"'],
     ['{"tenants": [{"id": "a", "namespace": "Tenant_A", "release": "a"}]}', 'namespace "Tenant_A" is not a valid namespace name'],
-    ['{"tenants": [{"id": "a", "namespace": "tenant-a", "release": "a", "revisionBefore": "3"}]}', '"revisionBefore" must be a revision number'],
+    [
+      '{"tenants": [{"id": "a", "namespace": "tenant-a", "release": "a", "revisionBefore": "3"}]}',
+      '"revisionBefore" must be a revision number',
+    ],
   ])('rejects report %j', (text, message) => {
     expect(errorOf(() => parseRolloutReport(text, 'input "report"')).message).toContain(message);
   });
@@ -181,14 +225,25 @@ describe('targets', () => {
       ['fast-fiber', 'https://fast-fiber.isp.example.com', 'tenant-fast-fiber', 'fast-fiber-isp'],
       ['metro-net', 'https://metro-net.isp.example.com', 'tenant-metro-net', 'metro-net-isp'],
     ]);
-    expect(renderTenant('{{tenant.labels.ring}}/{{ tenant.id }}', { id: 'a b', slug: 'a', namespace: 'n', release: 'r', labels: { ring: 'pilot' } }, 'x', encodeURIComponent)).toBe('pilot/a%20b');
+    expect(
+      renderTenant(
+        '{{tenant.labels.ring}}/{{ tenant.id }}',
+        { id: 'a b', slug: 'a', namespace: 'n', release: 'r', labels: { ring: 'pilot' } },
+        'x',
+        encodeURIComponent,
+      ),
+    ).toBe('pilot/a%20b');
   });
 
   it('a template without tenants, or no target at all, is a clear input error', () => {
-    expect(errorOf(() => smokeTargets({ url: 'https://{{ tenant.slug }}.example.com' })).message).toContain('input "url": "https://{{ tenant.slug }}.example.com" is a per-tenant template, but no tenants were given');
+    expect(errorOf(() => smokeTargets({ url: 'https://{{ tenant.slug }}.example.com' })).message).toContain(
+      'input "url": "https://{{ tenant.slug }}.example.com" is a per-tenant template, but no tenants were given',
+    );
     expect(errorOf(() => smokeTargets({ url: '' })).message).toContain('no target was given');
     expect(errorOf(() => smokeTargets({ url: 'ftp://x' })).message).toContain('is not an http(s) URL');
     expect(errorOf(() => smokeTargets({ url: 'https://{{ tenant.name }}.x' })).message).toContain('unknown tenant field');
-    expect(smokeTargets({ url: 'https://x.example.com' })).toEqual([{ name: 'https://x.example.com', url: 'https://x.example.com', namespace: undefined, release: undefined }]);
+    expect(smokeTargets({ url: 'https://x.example.com' })).toEqual([
+      { name: 'https://x.example.com', url: 'https://x.example.com', namespace: undefined, release: undefined },
+    ]);
   });
 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateExpectation, parseCondition, parseJsonExpectation, select, breaches } from '../../src/verify/expression.ts';
 
-const doc = { status: 'ok', ready: true, items: [{ id: 1 }, { id: 2 }], data: { 'build-id': 'abc', count: 3, nothing: null }, name: 'isp', length: 'not-an-array' };
+const doc = {
+  status: 'ok',
+  ready: true,
+  items: [{ id: 1 }, { id: 2 }],
+  data: { 'build-id': 'abc', count: 3, nothing: null },
+  name: 'isp',
+  length: 'not-an-array',
+};
 
 describe('JSON expectations', () => {
   it.each([
@@ -39,7 +46,11 @@ describe('JSON expectations', () => {
   });
 
   it('a missing path fails with "not found"; a bare path checks presence', () => {
-    expect(evaluateExpectation(doc, parseJsonExpectation('$.nope == 1'))).toMatchObject({ passed: false, problem: 'not found', found: undefined });
+    expect(evaluateExpectation(doc, parseJsonExpectation('$.nope == 1'))).toMatchObject({
+      passed: false,
+      problem: 'not found',
+      found: undefined,
+    });
     expect(evaluateExpectation(doc, parseJsonExpectation('$.status')).passed).toBe(true);
     expect(evaluateExpectation(doc, parseJsonExpectation('$.data.nothing'))).toMatchObject({ passed: false, problem: 'is null' });
     expect(evaluateExpectation(doc, parseJsonExpectation('$.absent')).passed).toBe(false);

@@ -71,7 +71,11 @@ export class FakeHttp implements Http {
   }
 }
 
-export const json = (status: number, body: unknown): HttpResponse => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export const json = (status: number, body: unknown): HttpResponse => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** A Cluster whose releaseHealth answers from a queue per release; everything else throws. */
 export class FakeCluster implements Cluster {
@@ -122,7 +126,16 @@ export class FakeCluster implements Cluster {
 }
 
 export function workload(o: Partial<WorkloadInfo> & { name: string }): WorkloadInfo {
-  return { kind: 'Deployment', desired: 2, ready: 2, updated: 2, available: 2, observed: true, images: ['registry.example.com/isp-ops:v1.3.0'], ...o };
+  return {
+    kind: 'Deployment',
+    desired: 2,
+    ready: 2,
+    updated: 2,
+    available: 2,
+    observed: true,
+    images: ['registry.example.com/isp-ops:v1.3.0'],
+    ...o,
+  };
 }
 
 export function pod(o: Partial<PodInfo> & { name: string }): PodInfo {

@@ -22,12 +22,23 @@ afterAll(async () => {
 
 const fast: CheckDefaults = { timeoutMs: 5_000, retries: 0, retryDelayMs: 50 };
 
-async function run(yaml: string | undefined, opts: { targets?: SmokeTarget[]; defaults?: CheckDefaults; deadlineMs?: number; concurrency?: number } = {}): Promise<SmokeReport> {
-  const checks = yaml ? parseChecks(yaml, { source: 'input "checks"', defaults: opts.defaults ?? fast }) : defaultChecks(opts.defaults ?? fast);
-  return runSmokeChecks(opts.targets ?? [{ name: 'local', url: server.url }], checks, { clock: systemClock, logger: new RecordingLogger(), http: fetchHttp }, { concurrency: opts.concurrency ?? 4, deadlineMs: opts.deadlineMs ?? 30_000 });
+async function run(
+  yaml: string | undefined,
+  opts: { targets?: SmokeTarget[]; defaults?: CheckDefaults; deadlineMs?: number; concurrency?: number } = {},
+): Promise<SmokeReport> {
+  const checks = yaml
+    ? parseChecks(yaml, { source: 'input "checks"', defaults: opts.defaults ?? fast })
+    : defaultChecks(opts.defaults ?? fast);
+  return runSmokeChecks(
+    opts.targets ?? [{ name: 'local', url: server.url }],
+    checks,
+    { clock: systemClock, logger: new RecordingLogger(), http: fetchHttp },
+    { concurrency: opts.concurrency ?? 4, deadlineMs: opts.deadlineMs ?? 30_000 },
+  );
 }
 
-const byName = (r: SmokeReport) => Object.fromEntries(r.targets.flatMap((t) => t.checks).map((c) => [c.check, c])) as Record<string, CheckResult>;
+const byName = (r: SmokeReport) =>
+  Object.fromEntries(r.targets.flatMap((t) => t.checks).map((c) => [c.check, c])) as Record<string, CheckResult>;
 
 describe('HTTP checks against a local server', () => {
   it("pass the seeds' default checks, reporting status, latency and the JSON values found", async () => {
@@ -37,7 +48,11 @@ describe('HTTP checks against a local server', () => {
     expect(Object.keys(c)).toEqual(['home', 'login', 'api-health', 'api-ready']);
     // /login answers 302: like curl -sf, a redirect passes and is not followed.
     expect(c.login).toMatchObject({ passed: true, status: 302, attempts: 1 });
-    expect(c['api-health']).toMatchObject({ passed: true, status: 200, json: [{ expression: '$.status == "ok"', found: 'ok', passed: true }] });
+    expect(c['api-health']).toMatchObject({
+      passed: true,
+      status: 200,
+      json: [{ expression: '$.status == "ok"', found: 'ok', passed: true }],
+    });
     expect(c['api-health']!.measured).toMatch(/^status 200, \d+ ms, \$\.status = "ok"$/);
     expect(c['api-ready']!.json).toEqual([{ expression: '$.ready == true', found: true, passed: true }]);
     expect(typeof c.home!.latencyMs).toBe('number');
@@ -123,7 +138,11 @@ describe('HTTP checks against a local server', () => {
     expect(c['status-list']!.problems).toEqual(['status 503, expected 200|204']);
     expect(c['contains-missing']!.problems).toEqual(['body does not contain "Maintenance"']);
     expect(c['regex-miss']!.problems).toEqual(['body does not match /build v2\\./']);
-    expect(c['json-wrong-value']).toMatchObject({ status: 503, problems: ['$.status == "ok": found "down"'], json: [{ found: 'down', passed: false }] });
+    expect(c['json-wrong-value']).toMatchObject({
+      status: 503,
+      problems: ['$.status == "ok": found "down"'],
+      json: [{ found: 'down', passed: false }],
+    });
     expect(c['json-wrong-value']!.measured).toContain('$.status = "down"');
     expect(c['json-empty-list']).toMatchObject({ problems: ['$.items.length > 0: found 0'], json: [{ found: 0 }] });
     expect(c['json-missing']!.problems).toEqual(['$.status == "ok": not found']);
@@ -162,7 +181,12 @@ describe('HTTP checks against a local server', () => {
   retries: 1
   retry-delay: 10ms
 `);
-    expect(byName(r).hangs).toMatchObject({ passed: false, attempts: 2, problems: ['timed out after 300 ms'], measured: 'no answer in 300 ms' });
+    expect(byName(r).hangs).toMatchObject({
+      passed: false,
+      attempts: 2,
+      problems: ['timed out after 300 ms'],
+      measured: 'no answer in 300 ms',
+    });
   });
 
   it('reports a dropped connection and a refused one as request failures', async () => {
@@ -209,12 +233,15 @@ describe('HTTP checks against a local server', () => {
 
   it('expands {{ tenant.* }} in paths and headers per target', async () => {
     const tenant = (slug: string) => ({ id: slug, slug, namespace: `tenant-${slug}`, release: slug });
-    const r = await run('- name: t\n  path: /tenants/{{ tenant.slug }}/health\n  json: \'$.status == "ok"\'\n- name: h\n  path: /echo\n  headers: { X-Tenant: "{{ tenant.namespace }}" }\n  json: \'$.tenant == "tenant-metro"\'', {
-      targets: [
-        { name: 'fast', url: server.url, tenant: tenant('fast') },
-        { name: 'metro', url: server.url, tenant: tenant('metro') },
-      ],
-    });
+    const r = await run(
+      '- name: t\n  path: /tenants/{{ tenant.slug }}/health\n  json: \'$.status == "ok"\'\n- name: h\n  path: /echo\n  headers: { X-Tenant: "{{ tenant.namespace }}" }\n  json: \'$.tenant == "tenant-metro"\'',
+      {
+        targets: [
+          { name: 'fast', url: server.url, tenant: tenant('fast') },
+          { name: 'metro', url: server.url, tenant: tenant('metro') },
+        ],
+      },
+    );
     const [fast, metro] = r.targets;
     expect(fast!.checks[0]).toMatchObject({ passed: true, url: `${server.url}/tenants/fast/health` });
     expect(metro!.checks[0]).toMatchObject({ passed: true, url: `${server.url}/tenants/metro/health` });
@@ -228,7 +255,9 @@ describe('HTTP checks against a local server', () => {
     expect(md).toContain('### Smoke test: ❌ failed');
     expect(md).toContain('1/2 checks passed');
     const rows = md.split('\n').filter((l) => l.startsWith('| ✅') || l.startsWith('| ❌'));
-    expect(rows[0]).toMatch(/^\| ❌ \| local \| bad \(GET http:\/\/127\.0\.0\.1:\d+\/api\/down\) \| status 503, \d+ ms \| status 503, expected 2xx\\\|3xx \|$/);
+    expect(rows[0]).toMatch(
+      /^\| ❌ \| local \| bad \(GET http:\/\/127\.0\.0\.1:\d+\/api\/down\) \| status 503, \d+ ms \| status 503, expected 2xx\\\|3xx \|$/,
+    );
     expect(rows[1]).toMatch(/^\| ✅ \| local \| good/);
   });
 });
@@ -238,7 +267,12 @@ describe('HTTP checks in virtual time', () => {
     const clock = new VirtualClock();
     const http = new FakeHttp({ 'GET https://a.example.com/h': () => json(503, {}) });
     const checks = parseChecks('- name: h\n  path: /h\n  retries: 6\n  retry-delay: 5s\n  timeout: 1s', { source: 'x' });
-    const r = await runSmokeChecks([{ name: 'a', url: 'https://a.example.com' }], checks, { clock, logger: new RecordingLogger(), http }, { concurrency: 1, deadlineMs: 3_600_000 });
+    const r = await runSmokeChecks(
+      [{ name: 'a', url: 'https://a.example.com' }],
+      checks,
+      { clock, logger: new RecordingLogger(), http },
+      { concurrency: 1, deadlineMs: 3_600_000 },
+    );
     expect(r.targets[0]!.checks[0]).toMatchObject({ passed: false, attempts: 7 });
     const backoffs = clock.sleeps.filter((ms) => ms !== 1_000 && ms !== 3_600_000);
     expect(backoffs).toEqual([5_000, 10_000, 20_000, 30_000, 30_000, 30_000]);
@@ -258,8 +292,16 @@ describe('HTTP checks in virtual time', () => {
         return json(200, {});
       },
     });
-    const checks = parseChecks('- name: slow\n  path: /slow\n  max-latency: 2s\n- name: slower\n  path: /slower\n  timeout: 10s', { source: 'x', defaults: { timeoutMs: 10_000, retries: 0, retryDelayMs: 0 } });
-    const r = await runSmokeChecks([{ name: 'a', url: 'https://a.example.com' }], checks, { clock, logger: new RecordingLogger(), http }, { concurrency: 2, deadlineMs: 600_000 });
+    const checks = parseChecks('- name: slow\n  path: /slow\n  max-latency: 2s\n- name: slower\n  path: /slower\n  timeout: 10s', {
+      source: 'x',
+      defaults: { timeoutMs: 10_000, retries: 0, retryDelayMs: 0 },
+    });
+    const r = await runSmokeChecks(
+      [{ name: 'a', url: 'https://a.example.com' }],
+      checks,
+      { clock, logger: new RecordingLogger(), http },
+      { concurrency: 2, deadlineMs: 600_000 },
+    );
     const c = byName(r);
     expect(c.slow).toMatchObject({ passed: false, latencyMs: 2_500, problems: ['latency 2500 ms over the limit of 2000 ms'] });
     expect(c.slower).toMatchObject({ passed: false, problems: ['timed out after 10s'] });

@@ -40,8 +40,20 @@ describe('smoke-test action', () => {
   });
 
   it('fails the step with one line naming the failing check, failures first in the summary', async () => {
-    const ctx = testContext({ url: server.url, checks: '- name: health\n  path: /api/health\n- name: down\n  path: /api/down\n  json: \'$.status == "ok"\'', retries: '1', 'retry-delay': '10ms' }, { env });
-    await expect(createSmokeTest().main(ctx)).rejects.toThrow('smoke test failed: 1 of 2 checks failed on 1 of 1 target(s); first: ' + server.url + ' down: status 503, expected 2xx|3xx; $.status == "ok": found "down"');
+    const ctx = testContext(
+      {
+        url: server.url,
+        checks: '- name: health\n  path: /api/health\n- name: down\n  path: /api/down\n  json: \'$.status == "ok"\'',
+        retries: '1',
+        'retry-delay': '10ms',
+      },
+      { env },
+    );
+    await expect(createSmokeTest().main(ctx)).rejects.toThrow(
+      'smoke test failed: 1 of 2 checks failed on 1 of 1 target(s); first: ' +
+        server.url +
+        ' down: status 503, expected 2xx|3xx; $.status == "ok": found "down"',
+    );
     expect(ctx.outputs.result).toBe('failed');
     expect(ctx.outputs['failed-targets']).toBe(server.url);
     expect(report(ctx.outputs).targets[0]!.checks[1]).toMatchObject({ attempts: 2, status: 503, json: [{ found: 'down' }] });
@@ -53,20 +65,23 @@ describe('smoke-test action', () => {
       {
         url: server.url,
         secrets: 'TOKEN=s3cr3t-bearer-value',
-        checks: "- name: echo\n  path: /echo\n  headers: { Authorization: 'Bearer {{ secrets.TOKEN }}', X-Api-Key: literal-api-key-1 }\n  json: '$.authorization == \"nope\"'\n  retries: 0",
+        checks:
+          "- name: echo\n  path: /echo\n  headers: { Authorization: 'Bearer {{ secrets.TOKEN }}', X-Api-Key: literal-api-key-1 }\n  json: '$.authorization == \"nope\"'\n  retries: 0",
       },
       { env },
     );
     await expect(createSmokeTest().main(ctx)).rejects.toThrow(/smoke test failed/);
     expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer s3cr3t-bearer-value');
     expect(ctx.masked).toEqual(expect.arrayContaining(['s3cr3t-bearer-value', 'literal-api-key-1']));
-    const everything = [ctx.outputs.report, readFileSync(ctx.outputs['report-file']!, 'utf8'), ...ctx.summaries, ctx.logger.text()].join('\n');
+    const everything = [ctx.outputs.report, readFileSync(ctx.outputs['report-file']!, 'utf8'), ...ctx.summaries, ctx.logger.text()].join(
+      '\n',
+    );
     // The whole Authorization value is a secret (and the token inside it too).
     expect(everything).toContain('"found":"***"');
     expect(everything).not.toContain('s3cr3t');
   });
 
-  it("checks the tenants of a tenant-rollout report with a URL template, and each release in the cluster", async () => {
+  it('checks the tenants of a tenant-rollout report with a URL template, and each release in the cluster', async () => {
     const rollout = JSON.stringify({
       tenants: [
         { id: 'fast', namespace: 'tenant-fast', release: 'fast', status: 'succeeded', revisionBefore: 3 },
@@ -76,13 +91,22 @@ describe('smoke-test action', () => {
     });
     const cluster = new FakeCluster()
       .setHealth('tenant-fast', 'fast', health('tenant-fast', 'fast', [workload({ name: 'app' })], [pod({ name: 'app-1' })]))
-      .setHealth('tenant-metro', 'metro', health('tenant-metro', 'metro', [workload({ name: 'app', ready: 0 })], [pod({ name: 'app-1', ready: false, reasons: ['ImagePullBackOff'] })]));
+      .setHealth(
+        'tenant-metro',
+        'metro',
+        health(
+          'tenant-metro',
+          'metro',
+          [workload({ name: 'app', ready: 0 })],
+          [pod({ name: 'app-1', ready: false, reasons: ['ImagePullBackOff'] })],
+        ),
+      );
     let factoryArgs: unknown;
     const ctx = testContext(
       {
         url: `${server.url}/tenants/{{ tenant.slug }}`,
         report: rollout,
-        checks: "- name: health\n  path: /health\n  json: '$.status == \"ok\"'",
+        checks: '- name: health\n  path: /health\n  json: \'$.status == "ok"\'',
         kubeconfig: 'apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: kube-token-123456\n',
         'kube-context': 'prod',
         images: 'registry.example.com/isp-ops:v1.3.0',
@@ -109,7 +133,10 @@ describe('smoke-test action', () => {
       ['cluster', 'pods-not-crashing', true],
     ]);
     expect(r.targets[0]!.checks[0]!.url).toBe(`${server.url}/tenants/fast/health`);
-    expect(r.targets[1]!.checks.filter((c) => !c.passed).map((c) => c.problems)).toEqual([['deployment/app: 0/2 ready'], ['pod app-1: ImagePullBackOff (0 restarts)']]);
+    expect(r.targets[1]!.checks.filter((c) => !c.passed).map((c) => c.problems)).toEqual([
+      ['deployment/app: 0/2 ready'],
+      ['pod app-1: ImagePullBackOff (0 restarts)'],
+    ]);
     expect(ctx.outputs['failed-targets']).toBe('metro');
     // The private kubeconfig directory is gone after the run.
     expect(existsSync(String(factoryArgs && (factoryArgs as { kubeconfigPath: string }).kubeconfigPath))).toBe(false);
@@ -123,15 +150,23 @@ describe('smoke-test action', () => {
   });
 
   it.each([
-    [{ url: 'http://x', checks: '- name: health\n  path: /api/health\n  status: okay' }, 'input "checks": check "health": field "status" "okay" is not a status code or class'],
-    [{ url: 'http://x', checks: "- name: health\n  path: /api/health\n  json: '$.status === \"ok\"'" }, 'check "health": field "json" expectation "$.status === "ok"" does not parse: expected a value'],
+    [
+      { url: 'http://x', checks: '- name: health\n  path: /api/health\n  status: okay' },
+      'input "checks": check "health": field "status" "okay" is not a status code or class',
+    ],
+    [
+      { url: 'http://x', checks: '- name: health\n  path: /api/health\n  json: \'$.status === "ok"\'' },
+      'check "health": field "json" expectation "$.status === "ok"" does not parse: expected a value',
+    ],
     [{ url: 'http://x', 'cluster-checks': 'true' }, 'input "cluster-checks": is true, but no target names a namespace and release'],
     [{ url: 'https://{{ tenant.slug }}.example.com' }, 'is a per-tenant template, but no tenants were given'],
     [{ url: 'http://x', timeout: 'soon' }, 'input "timeout": is not a duration, got "soon"'],
     [{ url: 'http://x', checks: 'missing.yml' }, 'file "missing.yml": does not exist'],
     [{ url: 'http://x', report: '{"tenants": []}', tenants: 'a' }, 'input "tenants": cannot be combined with report'],
   ])('rejects bad input %j with one clear line', async (inputs, message) => {
-    const err = await createSmokeTest().main(testContext(inputs, { env })).catch((e: unknown) => e);
+    const err = await createSmokeTest()
+      .main(testContext(inputs, { env }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect((err as Error).message).toContain(message);
   });

@@ -23,7 +23,10 @@ describe('actionlint', () => {
   it('is not a no-op: an undefined input and an unknown action input fail', () => {
     const dir = mkdtempSync(join(tmpdir(), 'actionlint-'));
     try {
-      writeFileSync(join(dir, 'bad.yml'), 'on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo "${{ inputs.nope }}"\n      - uses: actions/checkout@v4\n        with:\n          bogus: 1\n');
+      writeFileSync(
+        join(dir, 'bad.yml'),
+        'on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo "${{ inputs.nope }}"\n      - uses: actions/checkout@v4\n        with:\n          bogus: 1\n',
+      );
       const r = lint('bad.yml', dir);
       expect(r.status).toBe(1);
       expect(r.stdout).toContain('property "nope" is not defined');

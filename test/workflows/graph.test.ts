@@ -59,7 +59,10 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       expect(typeof perms === 'string' ? perms : '', `${id}: no read-all / write-all`).not.toMatch(/-all$/);
       if (perms === undefined) continue;
       expect(typeof perms, `${id}: permissions as a map`).toBe('object');
-      const writes = Object.entries(perms as Record<string, string>).filter(([, v]) => v === 'write').map(([k]) => k).sort();
+      const writes = Object.entries(perms as Record<string, string>)
+        .filter(([, v]) => v === 'write')
+        .map(([k]) => k)
+        .sort();
       expect(writes, `${path}#${id} writes`).toEqual(WRITES[`${path}#${id}`] ?? []);
     }
     for (const [id, j] of jobs) {
@@ -79,7 +82,8 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
         continue;
       }
       expect(u, 'owner/repo@<40 hex>').toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
-      for (const line of w.text.split('\n').filter((l) => l.includes(u))) expect(line, 'a "# vX" comment names the version').toMatch(/#\s*v\d+(\.\d+)*\s*$/);
+      for (const line of w.text.split('\n').filter((l) => l.includes(u)))
+        expect(line, 'a "# vX" comment names the version').toMatch(/#\s*v\d+(\.\d+)*\s*$/);
     }
   });
 
@@ -93,9 +97,11 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       const meta = actionMeta(folder);
       expect(meta, `${where}: ${folder || '(root)'}/action.yml exists`).toBeDefined();
       const declared = new Set(Object.keys(meta!.inputs));
-      for (const key of Object.keys(s.with ?? {})) expect(declared.has(key), `${where}: with.${key} is an input of ${folder}/action.yml`).toBe(true);
+      for (const key of Object.keys(s.with ?? {}))
+        expect(declared.has(key), `${where}: with.${key} is an input of ${folder}/action.yml`).toBe(true);
       for (const [name, decl] of Object.entries(meta!.inputs)) {
-        if (decl.required && decl.default === undefined) expect(Object.keys(s.with ?? {}), `${where}: required input ${name}`).toContain(name);
+        if (decl.required && decl.default === undefined)
+          expect(Object.keys(s.with ?? {}), `${where}: required input ${name}`).toContain(name);
       }
     }
     // steps.<id>.outputs.<name> of our actions are declared outputs.
@@ -122,10 +128,13 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       const callee = trigger<CallDecl>(byPath(target!).doc, 'workflow_call');
       expect(callee, `${target} is on: workflow_call`).toBeDefined();
       const inputs = callee!.inputs ?? {};
-      for (const key of Object.keys(j.with ?? {})) expect(Object.keys(inputs), `${id}: with.${key} is an input of ${target}`).toContain(key);
-      for (const [name, d] of Object.entries(inputs)) if (d.required) expect(Object.keys(j.with ?? {}), `${id}: required input ${name} of ${target}`).toContain(name);
+      for (const key of Object.keys(j.with ?? {}))
+        expect(Object.keys(inputs), `${id}: with.${key} is an input of ${target}`).toContain(key);
+      for (const [name, d] of Object.entries(inputs))
+        if (d.required) expect(Object.keys(j.with ?? {}), `${id}: required input ${name} of ${target}`).toContain(name);
       if (j.secrets === 'inherit') continue;
-      for (const key of Object.keys(j.secrets ?? {})) expect(Object.keys(callee!.secrets ?? {}), `${id}: secret ${key} is declared by ${target}`).toContain(key);
+      for (const key of Object.keys(j.secrets ?? {}))
+        expect(Object.keys(callee!.secrets ?? {}), `${id}: secret ${key} is declared by ${target}`).toContain(key);
     }
   });
 
@@ -151,7 +160,8 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       }
       for (const n of needsOf(j)) expect(Object.keys(w.doc.jobs), `${id} needs ${n}`).toContain(n);
     }
-    for (const r of outputRefs(call?.outputs ?? {}, 'jobs')) expect(jobOutputs(w, r.id), `workflow output reads jobs.${r.id}.outputs.${r.output}`).toContain(r.output);
+    for (const r of outputRefs(call?.outputs ?? {}, 'jobs'))
+      expect(jobOutputs(w, r.id), `workflow output reads jobs.${r.id}.outputs.${r.output}`).toContain(r.output);
   });
 
   it('never interpolates expressions into shell scripts (values go through env)', () => {
@@ -171,7 +181,8 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       return;
     }
     expect(typeof own === 'object' && own.group, 'a concurrency group').toBeTruthy();
-    if (path !== '.github/workflows/ci.yml') expect((own as { 'cancel-in-progress'?: unknown })['cancel-in-progress'], 'a deploy is never cancelled by the next run').toBe(false);
+    if (path !== '.github/workflows/ci.yml')
+      expect((own as { 'cancel-in-progress'?: unknown })['cancel-in-progress'], 'a deploy is never cancelled by the next run').toBe(false);
   });
 });
 
@@ -203,7 +214,11 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
     const gated = Object.entries(jobs).filter(([, j]) => refs(j.environment ?? '', 'inputs').has('environment'));
     expect(gated.map(([id]) => id)).toEqual(['waves']);
     // No other job so much as reads the gated environment's name.
-    expect(Object.entries(jobs).filter(([, j]) => refs(j, 'inputs').has('environment')).map(([id]) => id)).toEqual(['waves']);
+    expect(
+      Object.entries(jobs)
+        .filter(([, j]) => refs(j, 'inputs').has('environment'))
+        .map(([id]) => id),
+    ).toEqual(['waves']);
     expect(call.inputs!['pilot-environment']!.default).toBe('tenants-pilot');
     expect(call.inputs!.environment!.default).toBe('tenants');
     expect(call.inputs!['ungated-environment']!.default).toBe('tenants-auto');
@@ -212,7 +227,10 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
   it('plans once, and the pilot and the waves run that plan', () => {
     expect(rollout(jobs.plan!).with?.phase).toBe('plan');
     expect(jobs.plan!.outputs?.plan).toBe('${{ steps.plan.outputs.plan }}');
-    for (const [id, phase] of [['pilot', 'pilot'], ['waves', 'waves']] as const) {
+    for (const [id, phase] of [
+      ['pilot', 'pilot'],
+      ['waves', 'waves'],
+    ] as const) {
       const s = rollout(jobs[id]!);
       expect(s.with?.phase, id).toBe(phase);
       expect(s.with?.plan, `${id} runs the approved plan`).toBe('${{ needs.plan.outputs.plan }}');
@@ -233,13 +251,20 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
     });
     const show = jobs.plan!.steps!.find((s) => s.run?.includes('GITHUB_STEP_SUMMARY'));
     expect(show?.env).toMatchObject({ PLAN: '${{ steps.plan.outputs.plan }}', REASON: '${{ steps.plan.outputs.promotion-reason }}' });
-    expect(rollout(jobs.plan!).with).toMatchObject({ 'release-version': '${{ inputs.release-version }}', 'maintenance-window': '${{ inputs.maintenance-window }}' });
+    expect(rollout(jobs.plan!).with).toMatchObject({
+      'release-version': '${{ inputs.release-version }}',
+      'maintenance-window': '${{ inputs.maintenance-window }}',
+    });
   });
 
   it('smoke-tests the pilot tenants and watches them for the soak window (default 30m)', () => {
     const steps = jobs.pilot!.steps!;
     const idx = (prefix: string) => steps.findIndex((s) => s.uses?.startsWith(prefix));
-    const [r, smoke, soak] = ['dotmac/deploy-actions/tenant-rollout@', 'dotmac/deploy-actions/smoke-test@', 'dotmac/deploy-actions/auto-rollback@'].map(idx);
+    const [r, smoke, soak] = [
+      'dotmac/deploy-actions/tenant-rollout@',
+      'dotmac/deploy-actions/smoke-test@',
+      'dotmac/deploy-actions/auto-rollback@',
+    ].map(idx);
     expect(r).toBeGreaterThanOrEqual(0);
     expect(smoke).toBeGreaterThan(r!);
     expect(soak).toBeGreaterThan(smoke!);
@@ -265,11 +290,32 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
   it('takes credentials as secrets only, and every knob as an input', () => {
     expect(Object.keys(call.secrets ?? {})).toContain('kubeconfig');
     expect(call.secrets!.kubeconfig!.required).toBe(false);
-    for (const k of ['chart', 'chart-version', 'set', 'values-files', 'selector', 'pilot', 'batch-size', 'max-failures', 'soak', 'pilot-environment', 'environment', 'ungated-environment', 'runs-on', 'dry-run', 'release-version', 'maintenance-window', 'fleet']) {
+    for (const k of [
+      'chart',
+      'chart-version',
+      'set',
+      'values-files',
+      'selector',
+      'pilot',
+      'batch-size',
+      'max-failures',
+      'soak',
+      'pilot-environment',
+      'environment',
+      'ungated-environment',
+      'runs-on',
+      'dry-run',
+      'release-version',
+      'maintenance-window',
+      'fleet',
+    ]) {
       expect(Object.keys(call.inputs ?? {}), k).toContain(k);
     }
     for (const j of Object.values(jobs)) expect(j['runs-on']).toBe('${{ inputs.runs-on }}');
-    expect(w.doc.concurrency).toMatchObject({ group: expect.stringContaining('${{ inputs.fleet || github.repository }}'), 'cancel-in-progress': false });
+    expect(w.doc.concurrency).toMatchObject({
+      group: expect.stringContaining('${{ inputs.fleet || github.repository }}'),
+      'cancel-in-progress': false,
+    });
   });
 });
 
@@ -295,7 +341,9 @@ describe('release.yml: build -> control plane (platform) -> tenant rollout with 
       'set-string': '${{ needs.build.outputs.tenant-set-string }}',
       'release-version': '${{ inputs.release-version || needs.build.outputs.version }}',
     });
-    expect(jobs['control-plane']!.steps!.find((s) => s.id === 'deploy')!.with!['set-string']).toBe('${{ needs.build.outputs.platform-set-string }}');
+    expect(jobs['control-plane']!.steps!.find((s) => s.id === 'deploy')!.with!['set-string']).toBe(
+      '${{ needs.build.outputs.platform-set-string }}',
+    );
   });
 });
 
@@ -313,7 +361,11 @@ describe('starter workflows', () => {
     expect(Object.keys(inputs).length, 'GitHub allows at most 10 dispatch inputs').toBeLessThanOrEqual(10);
     const job = Object.values(w.jobs)[0]!;
     expect(job.uses).toBe('dotmac/deploy-actions/.github/workflows/tenant-rollout.yml@v1');
-    expect(job.with).toMatchObject({ include: '${{ inputs.only-tenants }}', 'release-version': '${{ inputs.version }}', 'dry-run': '${{ inputs.dry-run }}' });
+    expect(job.with).toMatchObject({
+      include: '${{ inputs.only-tenants }}',
+      'release-version': '${{ inputs.version }}',
+      'dry-run': '${{ inputs.dry-run }}',
+    });
   });
 
   it('rollback: workflow_dispatch by run or by tenants, waiting for any rollout of the fleet', () => {
@@ -321,7 +373,9 @@ describe('starter workflows', () => {
     const inputs = trigger<{ inputs: Record<string, unknown> }>(w, 'workflow_dispatch')!.inputs;
     expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['run-id', 'tenants']));
     const rollout = byPath('.github/workflows/tenant-rollout.yml').doc.concurrency as { group: string };
-    expect((w.concurrency as { group: string }).group).toBe(rollout.group.replace('${{ inputs.fleet || github.repository }}', '${{ github.repository }}'));
+    expect((w.concurrency as { group: string }).group).toBe(
+      rollout.group.replace('${{ inputs.fleet || github.repository }}', '${{ github.repository }}'),
+    );
     expect(w.permissions).toEqual({ actions: 'read' });
   });
 });
@@ -329,7 +383,9 @@ describe('starter workflows', () => {
 describe("the suite's own CI and release", () => {
   it('ci.yml exercises every action through its own folder', () => {
     const w = byPath('.github/workflows/ci.yml').doc;
-    const used = new Set(Object.values(w.jobs).flatMap((j) => (j.steps ?? []).map((s) => s.uses).filter((u): u is string => !!u?.startsWith('./'))));
+    const used = new Set(
+      Object.values(w.jobs).flatMap((j) => (j.steps ?? []).map((s) => s.uses).filter((u): u is string => !!u?.startsWith('./'))),
+    );
     const folders = actionFolders().map((f) => `./${f}`);
     if (existsSync(join(repoRoot, 'action.yml'))) folders.push('./');
     for (const f of folders) expect([...used], `ci.yml runs uses: ${f}`).toContain(f);
@@ -350,7 +406,11 @@ describe("the suite's own CI and release", () => {
     const move = jobs['move-major']!;
     expect(needsOf(move).sort()).toEqual(['ci', 'verify']);
     expect(envName(move)).toBe('release');
-    expect(Object.entries(jobs).filter(([, j]) => envName(j) === 'release').map(([id]) => id)).toEqual(['move-major']);
+    expect(
+      Object.entries(jobs)
+        .filter(([, j]) => envName(j) === 'release')
+        .map(([id]) => id),
+    ).toEqual(['move-major']);
     const script = move.steps!.map((s) => s.run ?? '').join('\n');
     expect(script).toContain('git push --atomic --force origin "$SHA:refs/tags/$MAJOR"');
     expect(w.text, 'the major tag is never deleted').not.toMatch(/git tag -d|git push[^\n]*(--delete|\s:refs\/tags)/);
@@ -369,5 +429,9 @@ it('finds every workflow and its expressions', () => {
       'workflows/rollback.yml',
     ]),
   );
-  expect(expressions({ if: "inputs.a != ''", x: 'a ${{ inputs.b }} ${{ secrets.c }}' }).map((e) => e.expr.trim())).toEqual(["inputs.a != ''", 'inputs.b', 'secrets.c']);
+  expect(expressions({ if: "inputs.a != ''", x: 'a ${{ inputs.b }} ${{ secrets.c }}' }).map((e) => e.expr.trim())).toEqual([
+    "inputs.a != ''",
+    'inputs.b',
+    'secrets.c',
+  ]);
 });

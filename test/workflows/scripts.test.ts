@@ -60,7 +60,13 @@ function parseOutputs(text: string): Record<string, string> {
   return out;
 }
 
-const t = (id: string, status: TenantResult['status'], before?: number, after?: number, extra: Partial<TenantResult> = {}): TenantResult => ({
+const t = (
+  id: string,
+  status: TenantResult['status'],
+  before?: number,
+  after?: number,
+  extra: Partial<TenantResult> = {},
+): TenantResult => ({
   id,
   namespace: `tenant-${id}`,
   release: id,
@@ -73,7 +79,10 @@ const t = (id: string, status: TenantResult['status'], before?: number, after?: 
 });
 
 function report(phase: string, tenants: TenantResult[], stoppedBecause?: string) {
-  return buildReport({ tenants, durationMs: 60_000, stoppedBecause }, { phase, planFingerprint: 'f'.repeat(64), target: 'chart 1.3.0', startedAt: '2026-11-22T10:00:00Z', run: 'run=dotmac/product/42/1' });
+  return buildReport(
+    { tenants, durationMs: 60_000, stoppedBecause },
+    { phase, planFingerprint: 'f'.repeat(64), target: 'chart 1.3.0', startedAt: '2026-11-22T10:00:00Z', run: 'run=dotmac/product/42/1' },
+  );
 }
 
 function writeReports(files: Record<string, unknown>): string {
@@ -122,7 +131,15 @@ describe('tenant-rollout.yml report job', () => {
   it('failed waves: the tenants that need attention, with their revisions and reasons', () => {
     const reports = writeReports({
       'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
-      'waves.json': report('waves', [t('beta', 'succeeded', 7, 8), t('gamma', 'failed-rolled-back', 5, 7, { error: 'GET /api/health | 503\nafter 3 tries' }), t('delta', 'skipped')], 'failure budget (0) spent'),
+      'waves.json': report(
+        'waves',
+        [
+          t('beta', 'succeeded', 7, 8),
+          t('gamma', 'failed-rolled-back', 5, 7, { error: 'GET /api/health | 503\nafter 3 tries' }),
+          t('delta', 'skipped'),
+        ],
+        'failure budget (0) spent',
+      ),
     });
     const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'failure' });
     expect(r.code).toBe(0);
@@ -143,7 +160,18 @@ describe('tenant-rollout.yml report job', () => {
   });
 
   it('planning failed: nothing downloaded, still one clear summary and no rollback hint', () => {
-    const r = run(s, { ...base, PROMOTION: '', REASON: '', FINGERPRINT: '', SMOKE: '', SOAK_VERDICT: '', REPORTS: join(dir, 'none'), PLAN_RESULT: 'failure', PILOT_RESULT: 'skipped', WAVES_RESULT: 'skipped' });
+    const r = run(s, {
+      ...base,
+      PROMOTION: '',
+      REASON: '',
+      FINGERPRINT: '',
+      SMOKE: '',
+      SOAK_VERDICT: '',
+      REPORTS: join(dir, 'none'),
+      PLAN_RESULT: 'failure',
+      PILOT_RESULT: 'skipped',
+      WAVES_RESULT: 'skipped',
+    });
     expect(r.code).toBe(0);
     expect(r.outputs.outcome).toBe('failed');
     expect(r.summary).toContain('❌ planning failed: no tenant was touched');
@@ -160,7 +188,13 @@ describe('tenant-rollout.yml report job', () => {
 
 describe('tenant-rollout.yml plan summary', () => {
   const s = step('.github/workflows/tenant-rollout.yml', 'plan', 'Show the plan and the promotion gate');
-  const base = { PLAN: '{"version":1,"pilot":[{"id":"alpha"}],"waves":[]}', FINGERPRINT: 'abcdef0123456789', FLEET_VERSION: '1.3.0', RELEASE_VERSION: 'v1.3.1', WINDOW: '' };
+  const base = {
+    PLAN: '{"version":1,"pilot":[{"id":"alpha"}],"waves":[]}',
+    FINGERPRINT: 'abcdef0123456789',
+    FLEET_VERSION: '1.3.0',
+    RELEASE_VERSION: 'v1.3.1',
+    WINDOW: '',
+  };
 
   it('a patch: no gate, the waves environment and why', () => {
     const r = run(s, { ...base, PROMOTION: 'patch', GATE: 'none', REASON: '1.3.0 -> v1.3.1 is a patch release' });
@@ -195,11 +229,24 @@ describe('release.yml: pin the deployed images by digest', () => {
       builder: 'buildx',
       outcomes: [
         { name: 'isp-ops-app', repository: 'ghcr.io/dotmac/isp-ops-app', tags: ['1.3.0'], status: 'pushed', digest },
-        { name: 'platform-admin-app', repository: 'ghcr.io/dotmac/platform-admin-app', tags: ['1.3.0'], status: 'pushed', digest: `sha256:${'b'.repeat(64)}` },
+        {
+          name: 'platform-admin-app',
+          repository: 'ghcr.io/dotmac/platform-admin-app',
+          tags: ['1.3.0'],
+          status: 'pushed',
+          digest: `sha256:${'b'.repeat(64)}`,
+        },
       ],
     } as unknown as Release),
   );
-  const base = { IMAGES: images, VERSION: '1.3.0', TENANT_IMAGE: 'isp-ops-app', TENANT_KEY: 'image', PLATFORM_IMAGE: '', PLATFORM_KEY: 'image' };
+  const base = {
+    IMAGES: images,
+    VERSION: '1.3.0',
+    TENANT_IMAGE: 'isp-ops-app',
+    TENANT_KEY: 'image',
+    PLATFORM_IMAGE: '',
+    PLATFORM_KEY: 'image',
+  };
 
   it('set-string lines for the tenant image (and the platform image when named)', () => {
     let r = run(s, base);
@@ -207,7 +254,9 @@ describe('release.yml: pin the deployed images by digest', () => {
     expect(r.outputs.tenant).toBe(`image.repository=ghcr.io/dotmac/isp-ops-app\nimage.tag=1.3.0\nimage.digest=${digest}`);
     expect(r.outputs.platform).toBe('');
     r = run(s, { ...base, PLATFORM_IMAGE: 'platform-admin-app', PLATFORM_KEY: 'admin.image' });
-    expect(r.outputs.platform).toBe(`admin.image.repository=ghcr.io/dotmac/platform-admin-app\nadmin.image.tag=1.3.0\nadmin.image.digest=sha256:${'b'.repeat(64)}`);
+    expect(r.outputs.platform).toBe(
+      `admin.image.repository=ghcr.io/dotmac/platform-admin-app\nadmin.image.tag=1.3.0\nadmin.image.digest=sha256:${'b'.repeat(64)}`,
+    );
   });
 
   it('an image that was not built fails, naming what was', () => {
@@ -259,9 +308,25 @@ esac
     chmodSync(join(bin, 'helm'), 0o755);
   });
 
-  const current = (ns: string, rel: string, version: number) => writeFileSync(join(fake, 'status', `${ns}.${rel}.json`), JSON.stringify({ name: rel, namespace: ns, version, info: { status: 'deployed' } }));
-  const history = (ns: string, rel: string, h: [number, string][]) => writeFileSync(join(fake, 'history', `${ns}.${rel}.json`), JSON.stringify(h.map(([revision, status]) => ({ revision, status, chart: 'tenant-app-1.3.0', app_version: '1.3.0', description: 'x' }))));
-  const calls = () => (existsSync(join(fake, 'argv')) ? readFileSync(join(fake, 'argv'), 'utf8').trim().split('\n').map((l) => l.split('\x1f').slice(0, -1)) : []);
+  const current = (ns: string, rel: string, version: number) =>
+    writeFileSync(
+      join(fake, 'status', `${ns}.${rel}.json`),
+      JSON.stringify({ name: rel, namespace: ns, version, info: { status: 'deployed' } }),
+    );
+  const history = (ns: string, rel: string, h: [number, string][]) =>
+    writeFileSync(
+      join(fake, 'history', `${ns}.${rel}.json`),
+      JSON.stringify(
+        h.map(([revision, status]) => ({ revision, status, chart: 'tenant-app-1.3.0', app_version: '1.3.0', description: 'x' })),
+      ),
+    );
+  const calls = () =>
+    existsSync(join(fake, 'argv'))
+      ? readFileSync(join(fake, 'argv'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.split('\x1f').slice(0, -1))
+      : [];
   const rollbacks = () => calls().filter((c) => c[0] === 'rollback');
   const env = { RUN_ID: '42', TENANTS: '', STATUSES: 'succeeded,failed', FORCE: 'false', DRY_RUN: 'false', TIMEOUT: '5m' };
 
@@ -276,11 +341,14 @@ esac
         t('zeta', 'unchanged', 6, 6), // not touched by the run
         t('eta', 'succeeded', 4, 5), // already rolled back by hand
       ]),
-      'pilot-soak.json': { verdict: 'healthy', tenants: [{ id: 'alpha', namespace: 'tenant-alpha', release: 'alpha', status: 'succeeded', revisionBefore: 1 }] },
+      'pilot-soak.json': {
+        verdict: 'healthy',
+        tenants: [{ id: 'alpha', namespace: 'tenant-alpha', release: 'alpha', status: 'succeeded', revisionBefore: 1 }],
+      },
     });
   }
 
-  it("rolls every tenant the run changed back to the revision recorded before it, and refuses what it cannot", () => {
+  it('rolls every tenant the run changed back to the revision recorded before it, and refuses what it cannot', () => {
     const reports = runReports();
     current('tenant-alpha', 'alpha', 4);
     current('tenant-gamma', 'gamma', 5);
@@ -294,7 +362,9 @@ esac
     ]);
     expect(r.code, 'delta and eps could not be rolled back').toBe(1);
     expect(r.stdout).toContain('::error::tenant-delta/delta: run 42 installed it (no revision before): uninstall it or fix forward');
-    expect(r.stdout).toContain('::error::tenant-eps/eps is on revision 3, changed since run 42 left it on 2: not rolled back (force to override)');
+    expect(r.stdout).toContain(
+      '::error::tenant-eps/eps is on revision 3, changed since run 42 left it on 2: not rolled back (force to override)',
+    );
     expect(r.summary).toContain('| alpha | ✅ tenant-alpha/alpha rolled back from 4 to 3 |');
     expect(r.summary).toContain('| eta | already on revision 4 |');
     expect(r.summary).not.toMatch(/beta|zeta/);
@@ -333,7 +403,12 @@ esac
 
   it('without a run: back to the last successfully deployed revision before the current one', () => {
     current('tenant-alpha', 'alpha', 4);
-    history('tenant-alpha', 'alpha', [[1, 'superseded'], [2, 'superseded'], [3, 'failed'], [4, 'deployed']]);
+    history('tenant-alpha', 'alpha', [
+      [1, 'superseded'],
+      [2, 'superseded'],
+      [3, 'failed'],
+      [4, 'deployed'],
+    ]);
     current('isp-coastal', 'coastal-net-isp', 9);
     history('isp-coastal', 'coastal-net-isp', [[9, 'deployed']]);
     const r = run(s, { ...env, RUN_ID: '', REPORTS: join(dir, 'none'), TENANTS: 'alpha, isp-coastal/coastal-net-isp' }, bin);

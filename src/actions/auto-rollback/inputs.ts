@@ -29,7 +29,13 @@ export interface AutoRollbackInputs {
 
 function parseRevision(value: string): number | undefined {
   if (!value) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw inputError('revision-before', value, 'is not a revision number', "pass helm-deploy's previous-revision output (empty on a first install)");
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw inputError(
+      'revision-before',
+      value,
+      'is not a revision number',
+      "pass helm-deploy's previous-revision output (empty on a first install)",
+    );
   return Number(value);
 }
 
@@ -43,7 +49,13 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
   let targets: TenantTarget[];
   let baseline: TenantTarget[] = [];
   if (report) {
-    if (release) throw inputError('release', release, 'cannot be combined with report', 'watch either one release or the tenants of a tenant-rollout report');
+    if (release)
+      throw inputError(
+        'release',
+        release,
+        'cannot be combined with report',
+        'watch either one release or the tenants of a tenant-rollout report',
+      );
     const src = report.trim().startsWith('{') || report.trim().startsWith('[') ? { text: report } : textOrFile(report, /./);
     const all = parseRolloutReport(src.text, src.file ? `report file "${src.file}"` : 'input "report"');
     targets = withStatus(all, statuses.length ? statuses : ['succeeded']);
@@ -54,23 +66,50 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
     checkNamespace('namespace', namespace);
     targets = [{ id: release, slug: release, namespace, release, revisionBefore }];
   } else {
-    throw new ConfigurationError('input "release"', 'no target was given', 'give release, namespace and revision-before (helm-deploy outputs), or the report of tenant-rollout');
+    throw new ConfigurationError(
+      'input "release"',
+      'no target was given',
+      'give release, namespace and revision-before (helm-deploy outputs), or the report of tenant-rollout',
+    );
   }
 
   const secrets = readNamedSecrets(inputs);
   const metricsInput = inputs.string('metrics');
   const src = metricsInput ? textOrFile(metricsInput, /\.ya?ml$/i) : { text: DEFAULT_METRICS_YAML, file: undefined };
-  const metrics = parseMetrics(src.text, { source: src.file ? `metrics file "${src.file}"` : metricsInput ? 'input "metrics"' : 'default metrics', file: src.file, secrets });
+  const metrics = parseMetrics(src.text, {
+    source: src.file ? `metrics file "${src.file}"` : metricsInput ? 'input "metrics"' : 'default metrics',
+    file: src.file,
+    secrets,
+  });
 
   const durationMs = inputs.duration('duration', '5m');
   const intervalMs = inputs.duration('interval', '30s');
-  if (intervalMs <= 0 || durationMs <= 0) throw inputError(intervalMs <= 0 ? 'interval' : 'duration', String(intervalMs <= 0 ? intervalMs : durationMs), 'must be more than zero', 'use e.g. duration: 5m and interval: 30s');
-  if (intervalMs > durationMs) throw inputError('interval', inputs.string('interval'), `is longer than the duration (${inputs.string('duration') || '5m'})`, 'use an interval shorter than the duration');
+  if (intervalMs <= 0 || durationMs <= 0)
+    throw inputError(
+      intervalMs <= 0 ? 'interval' : 'duration',
+      String(intervalMs <= 0 ? intervalMs : durationMs),
+      'must be more than zero',
+      'use e.g. duration: 5m and interval: 30s',
+    );
+  if (intervalMs > durationMs)
+    throw inputError(
+      'interval',
+      inputs.string('interval'),
+      `is longer than the duration (${inputs.string('duration') || '5m'})`,
+      'use an interval shorter than the duration',
+    );
 
   const prometheusUrl = inputs.string('prometheus-url');
-  if (prometheusUrl && !/^https?:\/\/[^/\s]+/.test(prometheusUrl)) throw inputError('prometheus-url', prometheusUrl, 'is not an http(s) URL', 'e.g. http://prometheus.monitoring:9090');
+  if (prometheusUrl && !/^https?:\/\/[^/\s]+/.test(prometheusUrl))
+    throw inputError('prometheus-url', prometheusUrl, 'is not an http(s) URL', 'e.g. http://prometheus.monitoring:9090');
   const usesPrometheus = metrics.some((m) => m.provider === 'prometheus');
-  if (usesPrometheus && !prometheusUrl) throw inputError('prometheus-url', '', `is required by metric "${metrics.find((m) => m.provider === 'prometheus')!.name}"`, 'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090');
+  if (usesPrometheus && !prometheusUrl)
+    throw inputError(
+      'prometheus-url',
+      '',
+      `is required by metric "${metrics.find((m) => m.provider === 'prometheus')!.name}"`,
+      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
+    );
 
   return {
     targets,

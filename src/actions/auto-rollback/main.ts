@@ -29,7 +29,14 @@ export interface AutoRollbackDeps {
 async function helmRollbacker(ctx: ActionContext, inp: AutoRollbackInputs, creds: Credentials, run?: CommandRunner): Promise<Rollbacker> {
   const helm = await openHelm(ctx, inp.helmBinary, creds.env, run);
   return {
-    rollback: (t, signal) => helm.rollback(t.release, t.revision, { namespace: t.namespace, kubeContext: inp.kubeContext, wait: 'ready', timeoutMs: inp.rollbackTimeoutMs, signal }),
+    rollback: (t, signal) =>
+      helm.rollback(t.release, t.revision, {
+        namespace: t.namespace,
+        kubeContext: inp.kubeContext,
+        wait: 'ready',
+        timeoutMs: inp.rollbackTimeoutMs,
+        signal,
+      }),
   };
 }
 
@@ -67,7 +74,9 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
       const creds = needCluster || inp.rollback ? openCredentials(ctx, inp.kubeconfig) : undefined;
       try {
         const http = deps.http ?? fetchHttp;
-        const cluster: Cluster | undefined = needCluster ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds!.kubeconfigPath, context: inp.kubeContext }) : undefined;
+        const cluster: Cluster | undefined = needCluster
+          ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds!.kubeconfigPath, context: inp.kubeContext })
+          : undefined;
         // Open helm before the window: a missing helm must not be found out at the moment of a rollback.
         const rollbacker: Rollbacker = inp.rollback
           ? await (deps.createRollbacker ?? ((c, i, cr) => helmRollbacker(c, i, cr, deps.run)))(ctx, inp, creds!)
@@ -81,7 +90,9 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
               logger: ctx.logger,
               http,
               cluster,
-              prometheus: inp.prometheusUrl ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http }) : undefined,
+              prometheus: inp.prometheusUrl
+                ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http })
+                : undefined,
               rollbacker,
             },
             {

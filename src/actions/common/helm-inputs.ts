@@ -65,33 +65,48 @@ export function secretValues(input: string, lines: string[], onSecret: (v: strin
 
 /** Repositories added with `helm repo add`, so `repo/name` charts can be told from a missing path. */
 function knownRepos(env: NodeJS.ProcessEnv): Set<string> {
-  const file = env.HELM_REPOSITORY_CONFIG || join(env.HELM_CONFIG_HOME || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'helm'), 'repositories.yaml');
+  const file =
+    env.HELM_REPOSITORY_CONFIG ||
+    join(env.HELM_CONFIG_HOME || join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'helm'), 'repositories.yaml');
   if (!existsSync(file)) return new Set();
   return new Set([...readFileSync(file, 'utf8').matchAll(/^\s*-?\s*name:\s*["']?([^"'\s]+)/gm)].map((m) => m[1]!));
 }
 
-export function parseChart(inputs: Inputs, names = { chart: 'chart', version: 'chart-version', repo: 'repo-url' }, env: NodeJS.ProcessEnv = process.env): ChartRef {
+export function parseChart(
+  inputs: Inputs,
+  names = { chart: 'chart', version: 'chart-version', repo: 'repo-url' },
+  env: NodeJS.ProcessEnv = process.env,
+): ChartRef {
   const chart = inputs.required(names.chart, 'give a local chart path, an oci:// reference, or a chart name with repo-url');
   const version = inputs.string(names.version) || undefined;
   const repoUrl = inputs.string(names.repo) || undefined;
   if (repoUrl) {
-    if (!/^(https?|oci):\/\//.test(repoUrl)) throw inputError(names.repo, repoUrl, 'is not an http(s) or oci URL', 'e.g. https://charts.example.com');
-    if (chart.includes('/')) throw inputError(names.chart, chart, 'must be a bare chart name when repo-url is set', `use the chart's name, e.g. isp-ops-tenant`);
+    if (!/^(https?|oci):\/\//.test(repoUrl))
+      throw inputError(names.repo, repoUrl, 'is not an http(s) or oci URL', 'e.g. https://charts.example.com');
+    if (chart.includes('/'))
+      throw inputError(names.chart, chart, 'must be a bare chart name when repo-url is set', `use the chart's name, e.g. isp-ops-tenant`);
     return { chart, version, repoUrl };
   }
   if (chart.startsWith('oci://')) {
-    if (!/^oci:\/\/[^/\s]+\/\S+$/.test(chart)) throw inputError(names.chart, chart, 'is not a valid oci:// reference', 'e.g. oci://registry.example.com/charts/isp-ops-tenant');
+    if (!/^oci:\/\/[^/\s]+\/\S+$/.test(chart))
+      throw inputError(names.chart, chart, 'is not a valid oci:// reference', 'e.g. oci://registry.example.com/charts/isp-ops-tenant');
     return { chart, version, repoUrl };
   }
   if (existsSync(resolve(chart))) return { chart, version, repoUrl };
   const repo = /^([A-Za-z0-9_.-]+)\/[A-Za-z0-9_.-]+$/.exec(chart)?.[1];
   if (repo && !chart.startsWith('.') && knownRepos(env).has(repo)) return { chart, version, repoUrl };
-  throw inputError(names.chart, chart, 'does not exist', 'give a chart directory or .tgz in the workspace, an oci:// reference, a chart name with repo-url, or repo/name after "helm repo add"');
+  throw inputError(
+    names.chart,
+    chart,
+    'does not exist',
+    'give a chart directory or .tgz in the workspace, an oci:// reference, a chart name with repo-url, or repo/name after "helm repo add"',
+  );
 }
 
 export function parseValuesFiles(inputs: Inputs, name = 'values-files'): string[] {
   const files = inputs.lines(name);
-  for (const f of files) if (!existsSync(resolve(f))) throw inputError(name, f, 'does not exist', 'list values files relative to the workspace, one per line');
+  for (const f of files)
+    if (!existsSync(resolve(f))) throw inputError(name, f, 'does not exist', 'list values files relative to the workspace, one per line');
   return files;
 }
 

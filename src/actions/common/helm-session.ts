@@ -52,7 +52,12 @@ export async function openHelm(ctx: ActionContext, binary: string, env: NodeJS.P
     ctx.logger.info(`helm ${helm.version.raw} (${binary})`);
     return helm;
   } catch (err) {
-    if (err instanceof HelmError) throw new ConfigurationError('input "helm"', err.message, 'install Helm 3 or 4 on the runner (azure/setup-helm), or point "helm" at the binary');
+    if (err instanceof HelmError)
+      throw new ConfigurationError(
+        'input "helm"',
+        err.message,
+        'install Helm 3 or 4 on the runner (azure/setup-helm), or point "helm" at the binary',
+      );
     throw err;
   }
 }
@@ -78,7 +83,11 @@ export function removePrivateDir(ctx: ActionContext): void {
 /** Maps "cluster unreachable" into one clear line naming the inputs to check. */
 export function explainHelmError(err: unknown): never {
   if (err instanceof HelmError && err.unreachable) {
-    throw new ConfigurationError('cluster', `cannot reach the Kubernetes API: ${err.message}`, 'check the kubeconfig and kube-context inputs, and that the runner can reach the API server');
+    throw new ConfigurationError(
+      'cluster',
+      `cannot reach the Kubernetes API: ${err.message}`,
+      'check the kubeconfig and kube-context inputs, and that the runner can reach the API server',
+    );
   }
   throw err;
 }

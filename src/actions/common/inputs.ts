@@ -76,7 +76,8 @@ export class Inputs {
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const v = this.read(name) || fallback;
-    if (!(allowed as readonly string[]).includes(v)) throw inputError(name, v, 'is not one of the allowed values', `use one of: ${allowed.join(', ')}`);
+    if (!(allowed as readonly string[]).includes(v))
+      throw inputError(name, v, 'is not one of the allowed values', `use one of: ${allowed.join(', ')}`);
     return v as T;
   }
 
@@ -90,6 +91,11 @@ export class Inputs {
 
   /** Entries separated by newlines or commas. */
   list(name: string): string[] {
-    return this.lines(name).flatMap((l) => l.split(',').map((s) => s.trim()).filter(Boolean));
+    return this.lines(name).flatMap((l) =>
+      l
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   }
 }

@@ -4,7 +4,8 @@ import type { Secrets } from '../../core/secrets.ts';
 
 // Keys of a kubeconfig whose values are credentials. The document as a whole is masked too,
 // but its ordinary lines ("kind: Config") are not, or half of every log would be stars.
-const CREDENTIAL_KEY = /^\s*-?\s*(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token|client-secret|secret)\s*:\s*["']?([^"'\s]+)["']?\s*$/;
+const CREDENTIAL_KEY =
+  /^\s*-?\s*(token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token|client-secret|secret)\s*:\s*["']?([^"'\s]+)["']?\s*$/;
 
 export function maskKubeconfig(content: string, secrets: Secrets): void {
   secrets.add(content, { wholeOnly: true });

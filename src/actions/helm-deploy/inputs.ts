@@ -35,7 +35,7 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
   const namespace = checkNamespace('namespace', inputs.required('namespace', 'name the namespace of the release'));
   const settings = parseHelmSettings(inputs);
   const secretVals = secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v));
-  const kubeconfig = inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */;
+  const kubeconfig = inputs.string('kubeconfig'); /* masked whole and per credential by openCredentials */
   const upgrade = { release, namespace, ...settings, description: inputs.string('description') || undefined };
   const initialColor = inputs.string('initial-color');
   if (initialColor && !isColor(initialColor)) throw inputError('initial-color', initialColor, 'is not a color', 'use blue or green');
@@ -51,7 +51,13 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
   };
   checkNamespace('service', blueGreen.service);
   const strategy = inputs.oneOf('strategy', ['rolling', 'blue-green'], 'rolling');
-  if (blueGreen.rollback && strategy !== 'blue-green') throw inputError('blue-green-rollback', 'true', 'needs strategy: blue-green', 'set strategy: blue-green, or use helm rollback for a rolling release');
+  if (blueGreen.rollback && strategy !== 'blue-green')
+    throw inputError(
+      'blue-green-rollback',
+      'true',
+      'needs strategy: blue-green',
+      'set strategy: blue-green, or use helm rollback for a rolling release',
+    );
   return {
     strategy,
     blueGreen,

@@ -25,10 +25,21 @@ export const STATE_INFLIGHT = 'helm-deploy-inflight';
 export interface DeployExtension {
   needsCluster: boolean;
   /** Extra verification of the new revision (rolling) or the idle color (blue-green); a failure rolls back. */
-  verify?(target: { namespace: string; release: string; color?: string; service?: string }, ports: { cluster?: Cluster; clock: Clock }): Promise<VerifyResult>;
+  verify?(
+    target: { namespace: string; release: string; color?: string; service?: string },
+    ports: { cluster?: Cluster; clock: Clock },
+  ): Promise<VerifyResult>;
   /** After a successful deploy: watch it, and undo it (throwing) when it breaches. */
   watch?(
-    deployed: { namespace: string; release: string; kubeContext?: string; timeoutMs: number; previousRevision?: number; blueGreen?: BlueGreenOutcome; colorLabel: string },
+    deployed: {
+      namespace: string;
+      release: string;
+      kubeContext?: string;
+      timeoutMs: number;
+      previousRevision?: number;
+      blueGreen?: BlueGreenOutcome;
+      colorLabel: string;
+    },
     ports: { helm: Helm; cluster?: Cluster; clock: Clock },
   ): Promise<void>;
 }
@@ -101,9 +112,18 @@ async function blueGreen(
   ext?: DeployExtension,
 ): Promise<BlueGreenOutcome> {
   const bg = inp.blueGreen;
-  const common = { service: bg.service, colorLabel: bg.colorLabel, readyTimeoutMs: bg.readyTimeoutMs, checkIntervalMs: bg.checkIntervalMs, signal: ctx.signal };
+  const common = {
+    service: bg.service,
+    colorLabel: bg.colorLabel,
+    readyTimeoutMs: bg.readyTimeoutMs,
+    checkIntervalMs: bg.checkIntervalMs,
+    signal: ctx.signal,
+  };
   const o = bg.rollback
-    ? await rollbackBlueGreen({ ...common, release: upgrade.release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext }, ports)
+    ? await rollbackBlueGreen(
+        { ...common, release: upgrade.release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext },
+        ports,
+      )
     : await deployBlueGreen(
         {
           ...common,
@@ -113,9 +133,21 @@ async function blueGreen(
           oldColor: bg.oldColor,
           rollbackOnFailure: inp.rollbackOnFailure,
           recoverPending: inp.recoverPending,
-          smoke: ext?.verify ? (t) => ext.verify!({ namespace: t.namespace, release: t.release, color: t.color, service: t.service }, ports) : undefined,
+          smoke: ext?.verify
+            ? (t) => ext.verify!({ namespace: t.namespace, release: t.release, color: t.color, service: t.service }, ports)
+            : undefined,
           onUpgradeStart: (release, previous) =>
-            ctx.saveState(STATE_INFLIGHT, JSON.stringify({ release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext, helm: inp.helm, previous, timeoutMs: upgrade.timeoutMs })),
+            ctx.saveState(
+              STATE_INFLIGHT,
+              JSON.stringify({
+                release,
+                namespace: upgrade.namespace,
+                kubeContext: upgrade.kubeContext,
+                helm: inp.helm,
+                previous,
+                timeoutMs: upgrade.timeoutMs,
+              }),
+            ),
         },
         ports,
       ).catch(explainHelmError);
@@ -150,10 +182,13 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
       const session = await openHelmSession(ctx, { binary: inp.helm, kubeconfig: inp.kubeconfig, run: deps.run });
       try {
         const valuesFiles = [...inp.upgrade.valuesFiles];
-        if (Object.keys(inp.secretValues).length) valuesFiles.push(session.private.write('secret-values.yaml', stringify(inp.secretValues)));
+        if (Object.keys(inp.secretValues).length)
+          valuesFiles.push(session.private.write('secret-values.yaml', stringify(inp.secretValues)));
         const upgrade = { ...inp.upgrade, valuesFiles, description: inp.upgrade.description ?? runDescription(ctx.env, 'helm-deploy') };
         const cluster =
-          inp.strategy === 'blue-green' || ext?.needsCluster ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext }) : undefined;
+          inp.strategy === 'blue-green' || ext?.needsCluster
+            ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext })
+            : undefined;
         if (inp.strategy === 'blue-green') {
           const o = await blueGreen(ctx, inp, upgrade, { helm: session.helm, cluster: cluster!, clock, logger: ctx.logger }, ext);
           if (ext?.watch && o.status === 'switched') {
@@ -167,11 +202,23 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
             rollbackOnFailure: inp.rollbackOnFailure,
             recoverPending: inp.recoverPending,
             compareContent: true,
-            verify: ext?.verify ? () => ext.verify!({ namespace: upgrade.namespace, release: upgrade.release }, { cluster, clock }) : undefined,
+            verify: ext?.verify
+              ? () => ext.verify!({ namespace: upgrade.namespace, release: upgrade.release }, { cluster, clock })
+              : undefined,
             signal: ctx.signal,
             // If the runner kills us mid-upgrade, the post step knows what to return to.
             onUpgradeStart: (previous) =>
-              ctx.saveState(STATE_INFLIGHT, JSON.stringify({ release: upgrade.release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext, helm: inp.helm, previous, timeoutMs: upgrade.timeoutMs })),
+              ctx.saveState(
+                STATE_INFLIGHT,
+                JSON.stringify({
+                  release: upgrade.release,
+                  namespace: upgrade.namespace,
+                  kubeContext: upgrade.kubeContext,
+                  helm: inp.helm,
+                  previous,
+                  timeoutMs: upgrade.timeoutMs,
+                }),
+              ),
           },
           { helm: session.helm, logger: ctx.logger, clock },
         ).catch(explainHelmError);
@@ -189,7 +236,10 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         if (outcome.status === 'deployed' || outcome.status === 'dry-run') {
           ctx.logger.info(line);
           if (ext?.watch && outcome.status === 'deployed') {
-            await ext.watch({ ...watchTarget(upgrade, inp), previousRevision: outcome.previousRevision }, { helm: session.helm, cluster, clock });
+            await ext.watch(
+              { ...watchTarget(upgrade, inp), previousRevision: outcome.previousRevision },
+              { helm: session.helm, cluster, clock },
+            );
           }
           return;
         }

@@ -41,7 +41,9 @@ export async function recoverAfterCancel(ctx: ActionContext, helm: Helm, s: Infl
     const history = await helm.history(s.release, t);
     const top = latest(history);
     if (!top || (top.status === 'deployed' && !isPending(top))) {
-      ctx.logger.info(`${s.namespace}/${s.release}: the interrupted run left revision ${top?.revision ?? '(none)'} ${top?.status ?? ''}; nothing to recover`);
+      ctx.logger.info(
+        `${s.namespace}/${s.release}: the interrupted run left revision ${top?.revision ?? '(none)'} ${top?.status ?? ''}; nothing to recover`,
+      );
       return;
     }
     const good = s.previous ?? lastGoodRevision(history)?.revision;
@@ -50,10 +52,14 @@ export async function recoverAfterCancel(ctx: ActionContext, helm: Helm, s: Infl
       await helm.uninstall(s.release, { ...t, wait: 'none', timeoutMs: s.timeoutMs });
       return;
     }
-    ctx.logger.warning(`${s.namespace}/${s.release}: the job stopped during the upgrade and left revision ${top.revision} ${top.status}; rolling back to revision ${good}`);
+    ctx.logger.warning(
+      `${s.namespace}/${s.release}: the job stopped during the upgrade and left revision ${top.revision} ${top.status}; rolling back to revision ${good}`,
+    );
     await helm.rollback(s.release, good, { ...t, wait: 'ready', timeoutMs: s.timeoutMs });
     ctx.logger.info(`${s.namespace}/${s.release}: back on revision ${good}'s content`);
   } catch (err) {
-    ctx.logger.error(`${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${errorMessage(err)}. Run helm-deploy again with recover-pending: true`);
+    ctx.logger.error(
+      `${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${errorMessage(err)}. Run helm-deploy again with recover-pending: true`,
+    );
   }
 }

@@ -29,18 +29,41 @@ export function expandSmokeUrl(template: string, v: Record<string, string | unde
 export function parseExtra(inputs: Inputs): ReleaseExtraInputs {
   const smokeUrl = inputs.string('smoke-url');
   for (const m of smokeUrl.matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)) {
-    if (!SMOKE_FIELDS.includes(m[1]!)) throw inputError('smoke-url', smokeUrl, `has an unknown placeholder "${m[1]}"`, `use ${SMOKE_FIELDS.map((f) => `{{ ${f} }}`).join(', ')}`);
+    if (!SMOKE_FIELDS.includes(m[1]!))
+      throw inputError(
+        'smoke-url',
+        smokeUrl,
+        `has an unknown placeholder "${m[1]}"`,
+        `use ${SMOKE_FIELDS.map((f) => `{{ ${f} }}`).join(', ')}`,
+      );
   }
-  if (smokeUrl && !/^https?:\/\//.test(smokeUrl)) throw inputError('smoke-url', smokeUrl, 'is not an http(s) URL', 'e.g. https://admin.example.com or http://{{ service }}.{{ namespace }}.svc');
+  if (smokeUrl && !/^https?:\/\//.test(smokeUrl))
+    throw inputError(
+      'smoke-url',
+      smokeUrl,
+      'is not an http(s) URL',
+      'e.g. https://admin.example.com or http://{{ service }}.{{ namespace }}.svc',
+    );
   const checks = inputs.string('smoke-checks');
   const metrics = inputs.string('metrics');
   const watchMs = inputs.duration('watch', '0s');
   const watchIntervalMs = inputs.duration('watch-interval', '30s');
-  if (watchMs > 0 && watchIntervalMs > watchMs) throw inputError('watch-interval', inputs.string('watch-interval'), 'is longer than the watch window', 'use an interval shorter than "watch"');
+  if (watchMs > 0 && watchIntervalMs > watchMs)
+    throw inputError(
+      'watch-interval',
+      inputs.string('watch-interval'),
+      'is longer than the watch window',
+      'use an interval shorter than "watch"',
+    );
   const parsed = parseMetrics(metrics || DEFAULT_METRICS_YAML, { source: metrics ? 'input "metrics"' : 'default metrics' });
   const prometheusUrl = inputs.string('prometheus-url');
   if (watchMs > 0 && parsed.some((m) => m.provider === 'prometheus') && !prometheusUrl) {
-    throw inputError('prometheus-url', '', 'is required by the prometheus metrics', 'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090');
+    throw inputError(
+      'prometheus-url',
+      '',
+      'is required by the prometheus metrics',
+      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
+    );
   }
   return {
     smokeUrl,

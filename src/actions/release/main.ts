@@ -26,20 +26,46 @@ function extension(ctx: ActionContext): DeployExtension {
         if (!h.healthy) return { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
       }
       if (!x.smokeUrl) return { ok: true };
-      const url = expandSmokeUrl(x.smokeUrl, { release: t.release, namespace: t.namespace, color: t.color, service: t.service ?? t.release });
-      const rep = await runSmokeChecks([{ name: t.release, url }], x.smokeChecks, { clock, logger: silentLogger, http: fetchHttp }, { concurrency: 4, deadlineMs: 120_000, signal: ctx.signal });
+      const url = expandSmokeUrl(x.smokeUrl, {
+        release: t.release,
+        namespace: t.namespace,
+        color: t.color,
+        service: t.service ?? t.release,
+      });
+      const rep = await runSmokeChecks(
+        [{ name: t.release, url }],
+        x.smokeChecks,
+        { clock, logger: silentLogger, http: fetchHttp },
+        { concurrency: 4, deadlineMs: 120_000, signal: ctx.signal },
+      );
       ctx.setOutput('smoke', rep.passed ? 'passed' : 'failed');
       const failed = rep.targets.flatMap((r) => r.checks).filter((c) => !c.passed);
-      return failed.length ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') } : { ok: true };
+      return failed.length
+        ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') }
+        : { ok: true };
     },
     async watch(d, { helm, cluster, clock }) {
       if (x.watchMs <= 0) return;
-      const target = { id: d.release, slug: d.release, namespace: d.namespace, release: d.blueGreen?.liveColor ? `${d.release}-${d.blueGreen.liveColor}` : d.release };
-      const prometheus = x.prometheusUrl ? prometheusApi({ url: x.prometheusUrl, token: x.prometheusToken || undefined, http: fetchHttp }) : undefined;
-      const result = await analyze([target], x.metrics, { clock, logger: ctx.logger, prometheus, cluster, http: fetchHttp }, { durationMs: x.watchMs, intervalMs: x.watchIntervalMs, signal: ctx.signal });
+      const target = {
+        id: d.release,
+        slug: d.release,
+        namespace: d.namespace,
+        release: d.blueGreen?.liveColor ? `${d.release}-${d.blueGreen.liveColor}` : d.release,
+      };
+      const prometheus = x.prometheusUrl
+        ? prometheusApi({ url: x.prometheusUrl, token: x.prometheusToken || undefined, http: fetchHttp })
+        : undefined;
+      const result = await analyze(
+        [target],
+        x.metrics,
+        { clock, logger: ctx.logger, prometheus, cluster, http: fetchHttp },
+        { durationMs: x.watchMs, intervalMs: x.watchIntervalMs, signal: ctx.signal },
+      );
       const verdict = result.targets[0];
       ctx.setOutput('verdict', result.verdict);
-      await ctx.summary(`### watch: ${result.verdict}\n\n${verdict?.metrics.map((m) => `- ${m.metric} (\`${m.query}\`): ${m.phase}, ${m.reason}`).join('\n') ?? ''}\n`);
+      await ctx.summary(
+        `### watch: ${result.verdict}\n\n${verdict?.metrics.map((m) => `- ${m.metric} (\`${m.query}\`): ${m.phase}, ${m.reason}`).join('\n') ?? ''}\n`,
+      );
       if (result.verdict !== 'failed') {
         if (result.verdict === 'inconclusive') ctx.logger.warning(`watch: inconclusive (${verdict?.reason}): not rolled back`);
         ctx.setOutput('rolled-back', false);
@@ -48,7 +74,14 @@ function extension(ctx: ActionContext): DeployExtension {
       const why = verdict?.reason ?? 'a metric breached';
       if (d.blueGreen) {
         const back = await rollbackBlueGreen(
-          { release: d.release, namespace: d.namespace, kubeContext: d.kubeContext, service: d.blueGreen.service, colorLabel: d.colorLabel, signal: ctx.signal },
+          {
+            release: d.release,
+            namespace: d.namespace,
+            kubeContext: d.kubeContext,
+            service: d.blueGreen.service,
+            colorLabel: d.colorLabel,
+            signal: ctx.signal,
+          },
           { helm, cluster: cluster!, clock, logger: ctx.logger },
         );
         ctx.setOutput('rolled-back', back.status === 'rolled-back');

@@ -36,7 +36,8 @@ export function textOrFile(value: string, exts: RegExp): { text: string; file?: 
   const v = value.trim();
   if (v && !v.includes('\n') && exts.test(v)) {
     const p = resolve(v);
-    if (!existsSync(p)) throw new ConfigurationError(`file "${v}"`, 'does not exist', 'give the path relative to the workspace, or the content inline');
+    if (!existsSync(p))
+      throw new ConfigurationError(`file "${v}"`, 'does not exist', 'give the path relative to the workspace, or the content inline');
     return { text: readFileSync(p, 'utf8'), file: v };
   }
   return { text: value };
@@ -48,7 +49,13 @@ export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?
   const statuses = inputs.list('report-statuses').length ? inputs.list('report-statuses') : defaultStatuses.split(',');
   const slugs = inputs.list('tenants');
   const release = inputs.string('release');
-  if (report && slugs.length) throw inputError('tenants', slugs.join(',').slice(0, 40), 'cannot be combined with report', 'give either the tenant-rollout report or a list of tenant slugs');
+  if (report && slugs.length)
+    throw inputError(
+      'tenants',
+      slugs.join(',').slice(0, 40),
+      'cannot be combined with report',
+      'give either the tenant-rollout report or a list of tenant slugs',
+    );
   if (report) {
     const src = report.trim().startsWith('{') || report.trim().startsWith('[') ? { text: report } : textOrFile(report, /./);
     const all = parseRolloutReport(src.text, src.file ? `report file "${src.file}"` : 'input "report"');
@@ -64,7 +71,10 @@ export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?
 /** The `secrets` input: NAME=value lines, masked as a whole here and value by value by the action. */
 export function readNamedSecrets(inputs: Inputs): Record<string, string> {
   const raw = inputs.secret('secrets');
-  const lines = raw.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   return parseNamedSecrets(lines, 'secrets');
 }
 
@@ -87,7 +97,12 @@ export function parseInputs(inputs: Inputs): SmokeTestInputs {
   };
   const checksInput = inputs.string('checks');
   const src = checksInput ? textOrFile(checksInput, /\.ya?ml$/i) : { text: DEFAULT_CHECKS_YAML, file: undefined };
-  const checks = parseChecks(src.text, { source: src.file ? `checks file "${src.file}"` : checksInput ? 'input "checks"' : 'default checks', file: src.file, defaults, secrets });
+  const checks = parseChecks(src.text, {
+    source: src.file ? `checks file "${src.file}"` : checksInput ? 'input "checks"' : 'default checks',
+    file: src.file,
+    defaults,
+    secrets,
+  });
   const images = inputs.list('images');
   return {
     url,

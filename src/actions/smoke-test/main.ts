@@ -55,7 +55,11 @@ export function createSmokeTest(deps: SmokeTestDeps = {}): ActionModule {
       const targets = smokeTargets({ url: inp.url, tenants: inp.tenants, namespace: inp.namespace, release: inp.release });
       const inCluster = targets.filter((t) => t.namespace && t.release);
       if (inp.clusterChecks === 'true' && inCluster.length === 0 && targets.length > 0) {
-        throw new ConfigurationError('input "cluster-checks"', 'is true, but no target names a namespace and release', 'give namespace and release (or a tenant-rollout report), or set cluster-checks: auto');
+        throw new ConfigurationError(
+          'input "cluster-checks"',
+          'is true, but no target names a namespace and release',
+          'give namespace and release (or a tenant-rollout report), or set cluster-checks: auto',
+        );
       }
       const haveKubeconfig = !!inp.kubeconfig || !!ctx.env.KUBECONFIG;
       const useCluster = inCluster.length > 0 && (inp.clusterChecks === 'true' || (inp.clusterChecks === 'auto' && haveKubeconfig));
@@ -73,7 +77,13 @@ export function createSmokeTest(deps: SmokeTestDeps = {}): ActionModule {
         let report: SmokeReport;
         if (targets.length === 0) {
           ctx.logger.warning('no target to check (no tenant of the report has one of the report-statuses)');
-          report = { passed: true, startedAt: new Date().toISOString(), durationMs: 0, totals: { targets: 0, failedTargets: 0, checks: 0, failedChecks: 0 }, targets: [] };
+          report = {
+            passed: true,
+            startedAt: new Date().toISOString(),
+            durationMs: 0,
+            totals: { targets: 0, failedTargets: 0, checks: 0, failedChecks: 0 },
+            targets: [],
+          };
         } else {
           report = await ctx.logger.group(`smoke test: ${targets.length} target(s)`, () =>
             runSmokeChecks(
@@ -92,7 +102,13 @@ export function createSmokeTest(deps: SmokeTestDeps = {}): ActionModule {
         const json = ctx.secrets.redact(JSON.stringify(report));
         const file = writeReport(ctx, inp.reportFile, 'smoke-test-report.json', ctx.secrets.redact(JSON.stringify(report, null, 2)));
         ctx.setOutput('result', targets.length === 0 ? 'skipped' : report.passed ? 'passed' : 'failed');
-        ctx.setOutput('failed-targets', report.targets.filter((t) => !t.passed).map((t) => t.target).join(','));
+        ctx.setOutput(
+          'failed-targets',
+          report.targets
+            .filter((t) => !t.passed)
+            .map((t) => t.target)
+            .join(','),
+        );
         ctx.setOutput('report', json);
         ctx.setOutput('report-file', file);
         if (targets.length > 0) await ctx.summary(smokeSummary(report));

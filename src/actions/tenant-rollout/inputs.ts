@@ -20,7 +20,13 @@ export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailure
     if (n > 100) throw inputError('max-failures', value, 'is over 100%', 'use a count such as 2 or a percentage such as 5%');
     return { kind: 'percent', pct: n };
   }
-  if (!/^\d+$/.test(v)) throw inputError('max-failures', value, 'is not a count or a percentage', 'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)');
+  if (!/^\d+$/.test(v))
+    throw inputError(
+      'max-failures',
+      value,
+      'is not a count or a percentage',
+      'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)',
+    );
   return { kind: 'count', n: Number(v) };
 }
 
@@ -28,7 +34,8 @@ function verification(inputs: Inputs) {
   const smokeUrl = inputs.string('smoke-url');
   if (smokeUrl) {
     placeholders(smokeUrl, 'input "smoke-url"');
-    if (!/^https?:\/\//.test(smokeUrl)) throw inputError('smoke-url', smokeUrl, 'is not an http(s) URL template', 'e.g. https://{{ tenant.slug }}.isp.example.com');
+    if (!/^https?:\/\//.test(smokeUrl))
+      throw inputError('smoke-url', smokeUrl, 'is not an http(s) URL template', 'e.g. https://{{ tenant.slug }}.isp.example.com');
   }
   const checksText = inputs.string('smoke-checks');
   const analysisText = inputs.string('analysis');
@@ -36,7 +43,12 @@ function verification(inputs: Inputs) {
   const prometheusUrl = inputs.string('prometheus-url');
   const analysis = analysisText ? parseMetrics(analysisText, { source: 'input "analysis"' }) : [];
   if (analysis.some((m) => m.provider === 'prometheus') && !prometheusUrl) {
-    throw inputError('prometheus-url', '', 'is required by the prometheus metrics in "analysis"', 'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090');
+    throw inputError(
+      'prometheus-url',
+      '',
+      'is required by the prometheus metrics in "analysis"',
+      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
+    );
   }
   return {
     smokeUrl,
@@ -51,9 +63,19 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
   const file = inputs.string('tenants-file');
   const list = inputs.string('tenants');
   const selector = inputs.string('selector', DEFAULT_TENANT_SELECTOR);
-  if (file && list) throw inputError('tenants', list.slice(0, 40), 'cannot be combined with tenants-file', 'give either a tenants file or an inline list (or neither, to discover namespaces by selector)');
+  if (file && list)
+    throw inputError(
+      'tenants',
+      list.slice(0, 40),
+      'cannot be combined with tenants-file',
+      'give either a tenants file or an inline list (or neither, to discover namespaces by selector)',
+    );
   parseSelector('selector', selector);
-  const source: TenantSource = file ? { kind: 'file', path: file } : list ? { kind: 'list', value: list } : { kind: 'namespaces', selector };
+  const source: TenantSource = file
+    ? { kind: 'file', path: file }
+    : list
+      ? { kind: 'list', value: list }
+      : { kind: 'namespaces', selector };
   const include = inputs.string('include');
   const exclude = inputs.string('exclude');
   const helm = parseHelmSettings(inputs);

@@ -53,7 +53,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
       const creds = openCredentials(ctx, inp.kubeconfig);
       try {
         const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
-        const cluster = needCluster ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext }) : undefined;
+        const cluster = needCluster
+          ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext })
+          : undefined;
         // The plan phase needs helm only to read what the fleet runs now (release-version given).
         const helm = inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
         const ports: RunPorts = {
@@ -76,9 +78,16 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             // 2. The smoke checks against the tenant's URL.
             if (!inp.smokeUrl) return { ok: true };
             const target = asTarget(t);
-            const rep = await runSmokeChecks([{ name: t.id, url: renderTenant(inp.smokeUrl, target, 'input "smoke-url"'), tenant: target }], inp.smokeChecks, { clock, logger: silentLogger, http }, { concurrency: 4, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal });
+            const rep = await runSmokeChecks(
+              [{ name: t.id, url: renderTenant(inp.smokeUrl, target, 'input "smoke-url"'), tenant: target }],
+              inp.smokeChecks,
+              { clock, logger: silentLogger, http },
+              { concurrency: 4, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal },
+            );
             const failed = rep.targets.flatMap((x) => x.checks).filter((c) => !c.passed);
-            return failed.length ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') } : { ok: true };
+            return failed.length
+              ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') }
+              : { ok: true };
           },
           soakCheck:
             cluster && inp.verifyWorkloads
@@ -95,18 +104,36 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
               : undefined,
           soakAnalysis: inp.analysis.length
             ? async (updated, baseline, windowMs, onFailed, signal) => {
-                const prometheus = inp.prometheusUrl ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http }) : undefined;
-                const result = await analyze(updated.map(asTarget), inp.analysis, { clock, logger: ctx.logger, prometheus, cluster, http }, {
-                  durationMs: windowMs,
-                  intervalMs: inp.soakIntervalMs,
-                  baseline: baseline.map(asTarget),
-                  signal,
-                  onTargetFailed: (ta) => onFailed(ta.target.id, ta.reason),
-                });
-                ctx.logger.info(`soak analysis: ${result.verdict} (${result.targets.length} tenants, ${result.baseline.tenants.length} in the baseline)`);
+                const prometheus = inp.prometheusUrl
+                  ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http })
+                  : undefined;
+                const result = await analyze(
+                  updated.map(asTarget),
+                  inp.analysis,
+                  { clock, logger: ctx.logger, prometheus, cluster, http },
+                  {
+                    durationMs: windowMs,
+                    intervalMs: inp.soakIntervalMs,
+                    baseline: baseline.map(asTarget),
+                    signal,
+                    onTargetFailed: (ta) => onFailed(ta.target.id, ta.reason),
+                  },
+                );
+                ctx.logger.info(
+                  `soak analysis: ${result.verdict} (${result.targets.length} tenants, ${result.baseline.tenants.length} in the baseline)`,
+                );
               }
             : undefined,
-          onInflight: (inflight) => ctx.saveState(STATE_INFLIGHT, JSON.stringify({ helm: inp.helmBinary, kubeContext: inp.helm.kubeContext, timeoutMs: inp.helm.timeoutMs, releases: inflight })),
+          onInflight: (inflight) =>
+            ctx.saveState(
+              STATE_INFLIGHT,
+              JSON.stringify({
+                helm: inp.helmBinary,
+                kubeContext: inp.helm.kubeContext,
+                timeoutMs: inp.helm.timeoutMs,
+                releases: inflight,
+              }),
+            ),
         };
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal }).catch(explainHelmError);
         ctx.setOutput('plan', out.planJson);
@@ -120,10 +147,14 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           ctx.setOutput('promotion-reason', p.reason);
           ctx.logger.info(`promotion: ${p.kind}, gate ${p.gate}: ${p.reason}`);
         }
-        const promo = out.promotion ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n` : '';
+        const promo = out.promotion
+          ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n`
+          : '';
         await ctx.summary(`### tenant-rollout plan\n\n${promo}${out.planTable}\n`);
         if (!out.report) {
-          ctx.logger.info(`plan ${out.plan.fingerprint.slice(0, 12)}: ${out.plan.pilot.length} pilot tenants, ${out.plan.waves.length} waves, ${out.plan.summary.tenants} tenants`);
+          ctx.logger.info(
+            `plan ${out.plan.fingerprint.slice(0, 12)}: ${out.plan.pilot.length} pilot tenants, ${out.plan.waves.length} waves, ${out.plan.summary.tenants} tenants`,
+          );
           return;
         }
         const rep = out.report;
@@ -138,7 +169,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         await ctx.summary(renderReport(rep));
         const c = rep.counts;
         const line = `${rep.outcome}: ${c.succeeded} succeeded, ${c.unchanged} unchanged, ${c['failed-rolled-back']} failed and rolled back, ${c['failed-untouched']} failed untouched, ${c.failed} failed, ${c['rolled-back']} rolled back with their wave, ${c.skipped} skipped`;
-        if (rep.outcome !== 'succeeded') throw new Error(`tenant-rollout ${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
+        if (rep.outcome !== 'succeeded')
+          throw new Error(`tenant-rollout ${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
         ctx.logger.info(`tenant-rollout ${line}`);
         ctx.saveState(STATE_INFLIGHT, '');
       } finally {
@@ -150,10 +182,16 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
       try {
         const raw = ctx.getState(STATE_INFLIGHT);
         if (!raw) return;
-        const s = JSON.parse(raw) as { helm: string; kubeContext?: string; timeoutMs: number; releases: { namespace: string; release: string; previous?: number }[] };
+        const s = JSON.parse(raw) as {
+          helm: string;
+          kubeContext?: string;
+          timeoutMs: number;
+          releases: { namespace: string; release: string; previous?: number }[];
+        };
         if (!s.releases.length) return;
         const helm = await openPostHelm(ctx, s.helm, deps.run);
-        for (const r of s.releases) await recoverAfterCancel(ctx, helm, { ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs });
+        for (const r of s.releases)
+          await recoverAfterCancel(ctx, helm, { ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs });
       } finally {
         removePrivateDir(ctx);
       }

@@ -53,7 +53,13 @@ function stableStringify(v: Json): string {
 }
 
 /** A pod-template-hash-like name suffix, stable for equal templates. */
-export const templateHash = (template: Json): string => safeString(createHash('sha256').update(stableStringify(withoutHash(template))).digest(), 10);
+export const templateHash = (template: Json): string =>
+  safeString(
+    createHash('sha256')
+      .update(stableStringify(withoutHash(template)))
+      .digest(),
+    10,
+  );
 
 function withoutHash(template: Json): Json {
   const t = clone(template ?? {});
@@ -128,7 +134,8 @@ export class Controllers {
       case 'Pod':
         if (owner) this.enqueueOwner(ns!, owner);
         // The kubelet starts a bare pod a client created.
-        else if (e.type === 'ADDED' && e.origin === 'api') this.enqueue(`pod|${ns}|${o.metadata.name}`, () => this.startBarePod(ns!, o.metadata.name));
+        else if (e.type === 'ADDED' && e.origin === 'api')
+          this.enqueue(`pod|${ns}|${o.metadata.name}`, () => this.startBarePod(ns!, o.metadata.name));
         break;
     }
   }
@@ -190,7 +197,10 @@ export class Controllers {
     if (!newRS) {
       const hash = templateHash(template);
       const rsTemplate = clone(template);
-      rsTemplate.metadata = { ...(rsTemplate.metadata ?? {}), labels: { ...(rsTemplate.metadata?.labels ?? {}), 'pod-template-hash': hash } };
+      rsTemplate.metadata = {
+        ...(rsTemplate.metadata ?? {}),
+        labels: { ...(rsTemplate.metadata?.labels ?? {}), 'pod-template-hash': hash },
+      };
       newRS = {
         apiVersion: 'apps/v1',
         kind: 'ReplicaSet',
@@ -200,15 +210,22 @@ export class Controllers {
           labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash },
           annotations: {
             'deployment.kubernetes.io/desired-replicas': String(replicas),
-            'deployment.kubernetes.io/max-replicas': String(replicas + resolve(d.spec?.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas, true)),
+            'deployment.kubernetes.io/max-replicas': String(
+              replicas + resolve(d.spec?.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas, true),
+            ),
             'deployment.kubernetes.io/revision': String(maxRevision + 1),
           },
-          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true },
+          ],
         },
         spec: {
           replicas: 0,
           minReadySeconds: d.spec?.minReadySeconds,
-          selector: { ...clone(d.spec?.selector ?? {}), matchLabels: { ...(d.spec?.selector?.matchLabels ?? {}), 'pod-template-hash': hash } },
+          selector: {
+            ...clone(d.spec?.selector ?? {}),
+            matchLabels: { ...(d.spec?.selector?.matchLabels ?? {}), 'pod-template-hash': hash },
+          },
           template: rsTemplate,
         },
       };
@@ -239,7 +256,9 @@ export class Controllers {
         const newReady = newRS.status?.readyReplicas ?? 0;
         let keep = newReady >= replicas ? 0 : Math.max(0, replicas - unavailable - newReady);
         // Keep the old pods that serve (ready first, newest first), as the controller scales down the unready ones first.
-        const ranked = [...old].sort((a, b) => (b.status?.readyReplicas ?? 0) - (a.status?.readyReplicas ?? 0) || revisionOf(b) - revisionOf(a));
+        const ranked = [...old].sort(
+          (a, b) => (b.status?.readyReplicas ?? 0) - (a.status?.readyReplicas ?? 0) || revisionOf(b) - revisionOf(a),
+        );
         let kept = 0;
         for (const rs of ranked) {
           const n = Math.min(rs.spec?.replicas ?? 0, rs.status?.readyReplicas ?? 0, keep);
@@ -269,7 +288,8 @@ export class Controllers {
     const available = sum((rs) => rs.status?.availableReplicas ?? 0);
     const unavailableNow = Math.max(0, sum((rs) => rs.spec?.replicas ?? 0) - available);
     const maxUnavailable = resolve(d.spec?.strategy?.rollingUpdate?.maxUnavailable ?? '25%', replicas, false);
-    const complete = updated === replicas && statusReplicas === replicas && available >= replicas && (cur.status?.availableReplicas ?? 0) >= replicas;
+    const complete =
+      updated === replicas && statusReplicas === replicas && available >= replicas && (cur.status?.availableReplicas ?? 0) >= replicas;
     const prev: Json[] = d.status?.conditions ?? [];
     const conditions = [
       condition(
@@ -315,14 +335,24 @@ export class Controllers {
       this.createPod(rs, `${name}-${suffix}`, rs.spec?.template ?? {}, { generateName: `${name}-` });
     }
     if (pods.length > desired) {
-      const victims = [...pods].sort((a, b) => Number(isPodReady(a)) - Number(isPodReady(b)) || (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+      const victims = [...pods].sort(
+        (a, b) =>
+          Number(isPodReady(a)) - Number(isPodReady(b)) ||
+          (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''),
+      );
       for (const p of victims.slice(0, pods.length - desired)) this.deletePod(p);
     }
     pods = this.store.list(T.pods, ns).filter((p) => controllerUid(p) === rs.metadata.uid);
     const ready = pods.filter(isPodReady).length;
     const next = clone(rs);
     next.status = compact(
-      { replicas: pods.length, fullyLabeledReplicas: pods.length, readyReplicas: ready, availableReplicas: ready, observedGeneration: rs.metadata.generation ?? 1 },
+      {
+        replicas: pods.length,
+        fullyLabeledReplicas: pods.length,
+        readyReplicas: ready,
+        availableReplicas: ready,
+        observedGeneration: rs.metadata.generation ?? 1,
+      },
       ['replicas'],
     );
     this.write(T.replicasets, rs, next);
@@ -350,7 +380,12 @@ export class Controllers {
       const t = clone(template);
       t.metadata = {
         ...(t.metadata ?? {}),
-        labels: { ...(t.metadata?.labels ?? {}), 'controller-revision-hash': updateRevision, 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(ord) },
+        labels: {
+          ...(t.metadata?.labels ?? {}),
+          'controller-revision-hash': updateRevision,
+          'statefulset.kubernetes.io/pod-name': podName,
+          'apps.kubernetes.io/pod-index': String(ord),
+        },
       };
       t.spec = { ...(t.spec ?? {}), hostname: podName, ...(sts.spec?.serviceName ? { subdomain: sts.spec.serviceName } : {}) };
       this.createPod(sts, podName, t, {});
@@ -361,7 +396,9 @@ export class Controllers {
     // Rolling update from the highest ordinal down, halting at an updated pod that is not ready.
     for (let ord = replicas - 1; ord >= 0; ord--) {
       pods = podsByOrdinal();
-      const updatedNotReady = [...pods.values()].some((p) => p.metadata.labels?.['controller-revision-hash'] === updateRevision && !isPodReady(p));
+      const updatedNotReady = [...pods.values()].some(
+        (p) => p.metadata.labels?.['controller-revision-hash'] === updateRevision && !isPodReady(p),
+      );
       if (updatedNotReady) break;
       const p = pods.get(ord);
       if (p && p.metadata.labels?.['controller-revision-hash'] !== updateRevision) {
@@ -408,7 +445,16 @@ export class Controllers {
     if (!pod) {
       const podName = `${name}-${safeString(randomBytes(8), 5)}`;
       const t = clone(template);
-      t.metadata = { ...(t.metadata ?? {}), labels: { ...(t.metadata?.labels ?? {}), 'batch.kubernetes.io/job-name': name, 'job-name': name, 'batch.kubernetes.io/controller-uid': job.metadata.uid, 'controller-uid': job.metadata.uid } };
+      t.metadata = {
+        ...(t.metadata ?? {}),
+        labels: {
+          ...(t.metadata?.labels ?? {}),
+          'batch.kubernetes.io/job-name': name,
+          'job-name': name,
+          'batch.kubernetes.io/controller-uid': job.metadata.uid,
+          'controller-uid': job.metadata.uid,
+        },
+      };
       const p: KubeObject = {
         apiVersion: 'v1',
         kind: 'Pod',
@@ -417,7 +463,9 @@ export class Controllers {
           generateName: `${name}-`,
           namespace: ns,
           labels: t.metadata.labels,
-          ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid: job.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            { apiVersion: 'batch/v1', kind: 'Job', name, uid: job.metadata.uid!, controller: true, blockOwnerDeletion: true },
+          ],
         },
         spec: { ...clone(t.spec ?? {}), nodeName: 'fake-node' },
         status: jobPodStatus(containers, behaviours, now),
@@ -437,8 +485,22 @@ export class Controllers {
         ready: 0,
         terminating: 0,
         conditions: job.status?.conditions ?? [
-          { type: 'SuccessCriteriaMet', status: 'True', lastProbeTime: now, lastTransitionTime: now, reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' },
-          { type: 'Complete', status: 'True', lastProbeTime: now, lastTransitionTime: now, reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' },
+          {
+            type: 'SuccessCriteriaMet',
+            status: 'True',
+            lastProbeTime: now,
+            lastTransitionTime: now,
+            reason: 'CompletionsReached',
+            message: 'Reached expected number of succeeded pods',
+          },
+          {
+            type: 'Complete',
+            status: 'True',
+            lastProbeTime: now,
+            lastTransitionTime: now,
+            reason: 'CompletionsReached',
+            message: 'Reached expected number of succeeded pods',
+          },
         ],
       };
       delete next.status.active;
@@ -450,8 +512,22 @@ export class Controllers {
         ready: 0,
         terminating: 0,
         conditions: job.status?.conditions ?? [
-          { type: 'FailureTarget', status: 'True', lastProbeTime: now, lastTransitionTime: now, reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' },
-          { type: 'Failed', status: 'True', lastProbeTime: now, lastTransitionTime: now, reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' },
+          {
+            type: 'FailureTarget',
+            status: 'True',
+            lastProbeTime: now,
+            lastTransitionTime: now,
+            reason: 'BackoffLimitExceeded',
+            message: 'Job has reached the specified backoff limit',
+          },
+          {
+            type: 'Failed',
+            status: 'True',
+            lastProbeTime: now,
+            lastTransitionTime: now,
+            reason: 'BackoffLimitExceeded',
+            message: 'Job has reached the specified backoff limit',
+          },
         ],
       };
       delete next.status.active;
@@ -468,7 +544,11 @@ export class Controllers {
     const containers: Json[] = p.spec?.containers ?? [];
     const behaviours = containers.map((c) => this.opts.imageBehaviour(String(c.image ?? '')));
     this.simulated.set(p.metadata.uid!, { behaviours });
-    this.write(T.pods, p, { ...p, spec: { ...p.spec, nodeName: p.spec?.nodeName ?? 'fake-node' }, status: podStatus(name, ns, containers, behaviours, p) });
+    this.write(T.pods, p, {
+      ...p,
+      spec: { ...p.spec, nodeName: p.spec?.nodeName ?? 'fake-node' },
+      status: podStatus(name, ns, containers, behaviours, p),
+    });
     if (behaviours.includes('crashloop')) this.startTicker();
   }
 
@@ -486,7 +566,16 @@ export class Controllers {
         namespace: ns,
         labels: { ...(template.metadata?.labels ?? {}) },
         ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-        ownerReferences: [{ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          {
+            apiVersion: owner.apiVersion,
+            kind: owner.kind,
+            name: owner.metadata.name,
+            uid: owner.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: { ...clone(template.spec ?? {}), nodeName: 'fake-node' },
     };
@@ -526,7 +615,15 @@ export class Controllers {
         cs.restartCount = (cs.restartCount ?? 0) + 1;
         const backoff = Math.min(300, 10 * 2 ** Math.min(cs.restartCount - 1, 5));
         cs.state.waiting.message = `back-off ${backoff >= 60 ? `${Math.floor(backoff / 60)}m${backoff % 60}s` : `${backoff}s`} restarting failed container=${cs.name} pod=${p.metadata.name}_${p.metadata.namespace}(${p.metadata.uid})`;
-        cs.lastState = { terminated: { exitCode: 1, reason: 'Error', startedAt: cs.lastState?.terminated?.startedAt ?? nowTimestamp(), finishedAt: nowTimestamp(), containerID: cs.containerID } };
+        cs.lastState = {
+          terminated: {
+            exitCode: 1,
+            reason: 'Error',
+            startedAt: cs.lastState?.terminated?.startedAt ?? nowTimestamp(),
+            finishedAt: nowTimestamp(),
+            containerID: cs.containerID,
+          },
+        };
       }
       this.write(T.pods, p, next);
     }
@@ -543,7 +640,16 @@ function jobPodStatus(containers: Json[], behaviours: PodBehaviour[], now: strin
   const pending = !failed && behaviours.some((b) => b !== 'ready');
   const statuses = containers.map((c, i) =>
     pending
-      ? { name: c.name, image: c.image, imageID: '', state: { waiting: { reason: behaviours[i] === 'imagepull' ? 'ImagePullBackOff' : 'ContainerCreating' } }, lastState: {}, ready: false, restartCount: 0, started: false }
+      ? {
+          name: c.name,
+          image: c.image,
+          imageID: '',
+          state: { waiting: { reason: behaviours[i] === 'imagepull' ? 'ImagePullBackOff' : 'ContainerCreating' } },
+          lastState: {},
+          ready: false,
+          restartCount: 0,
+          started: false,
+        }
       : {
           name: c.name,
           image: c.image,
@@ -569,7 +675,14 @@ function condition(prev: Json[], type: string, [status, reason, message]: [strin
   const old = prev.find((c) => c.type === type);
   const now = nowTimestamp();
   if (old && old.status === status && old.reason === reason && old.message === message) return old;
-  return { type, status, lastUpdateTime: now, lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now, reason, message };
+  return {
+    type,
+    status,
+    lastUpdateTime: now,
+    lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
+    reason,
+    message,
+  };
 }
 
 let podIp = 10;
@@ -587,7 +700,9 @@ function podStatus(name: string, ns: string, containers: Json[], behaviours: Pod
       case 'crashloop':
         return {
           ...base,
-          state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=${c.name} pod=${name}_${ns}` } },
+          state: {
+            waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=${c.name} pod=${name}_${ns}` },
+          },
           lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: now, finishedAt: now, containerID: base.containerID } },
           ready: false,
           restartCount: 0,
@@ -605,13 +720,28 @@ function podStatus(name: string, ns: string, containers: Json[], behaviours: Pod
           started: false,
         };
       case 'pending':
-        return { name: c.name, image: c.image, imageID: '', state: { waiting: { reason: 'ContainerCreating' } }, lastState: {}, ready: false, restartCount: 0, started: false };
+        return {
+          name: c.name,
+          image: c.image,
+          imageID: '',
+          state: { waiting: { reason: 'ContainerCreating' } },
+          lastState: {},
+          ready: false,
+          restartCount: 0,
+          started: false,
+        };
     }
   });
   const allReady = statuses.every((s) => s.ready);
   const ip: string = prev?.status?.podIP ?? `10.244.1.${(podIp++ % 250) + 2}`;
   const running = behaviours.every((b) => b === 'ready' || b === 'crashloop');
-  const cond = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: now, ...(ok ? {} : { reason: 'ContainersNotReady' }) });
+  const cond = (type: string, ok: boolean) => ({
+    type,
+    status: ok ? 'True' : 'False',
+    lastProbeTime: null,
+    lastTransitionTime: now,
+    ...(ok ? {} : { reason: 'ContainersNotReady' }),
+  });
   return {
     phase: running ? 'Running' : 'Pending',
     conditions: [

@@ -219,7 +219,8 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     addNamespaces,
     addTenantNamespaces: (names, labels = {}) => addNamespaces(names, { 'app.kubernetes.io/component': 'tenant', ...labels }),
     setPodLogs: (ns, pod, text, container) => void handler.podLogs.set(`${ns}/${pod}/${container ?? ''}`, text),
-    failNext: (predicate, code, opts = {}) => void handler.injections.push({ predicate, code, message: opts.message, remaining: opts.times ?? 1 }),
+    failNext: (predicate, code, opts = {}) =>
+      void handler.injections.push({ predicate, code, message: opts.message, remaining: opts.times ?? 1 }),
     clearRequests: () => void handler.requests.splice(0),
     async close() {
       if (closed) return;

@@ -33,7 +33,14 @@ export function parseLabelSelector(selector: string | undefined): Requirement[] 
     if (!p) throw new SelectorError(`unable to parse requirement: found '', expected: identifier`);
     let m = /^([^\s!=(),]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(p);
     if (m) {
-      out.push({ key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter(Boolean) });
+      out.push({
+        key: m[1]!,
+        op: m[2] as 'in' | 'notin',
+        values: m[3]!
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      });
       continue;
     }
     m = /^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/.exec(p);
@@ -101,7 +108,9 @@ export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolea
 }
 
 /** A label selector object (matchLabels + matchExpressions) to the requirements it means. */
-export function requirementsOf(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined): Requirement[] {
+export function requirementsOf(
+  sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined,
+): Requirement[] {
   const out: Requirement[] = [];
   for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) out.push({ key: k, op: '=', values: [v] });
   for (const e of sel?.matchExpressions ?? []) {

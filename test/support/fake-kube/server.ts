@@ -10,8 +10,25 @@ import type { Controllers } from './controllers.ts';
 import { PROTOBUF, ProtobufError, decodeProtobuf } from './protobuf.ts';
 import { applyDefaults, defaultListKeys } from './defaults.ts';
 import { PatchError, jsonMergePatch, jsonPatch, strategicMergePatch } from './patch.ts';
-import { apiResourceList, apiVersionOf, findByKind, findByResource, openApiV3Doc, openApiV3Index, resourceTypes, type ResourceType } from './resources.ts';
-import { SelectorError, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type Requirement } from './selectors.ts';
+import {
+  apiResourceList,
+  apiVersionOf,
+  findByKind,
+  findByResource,
+  openApiV3Doc,
+  openApiV3Index,
+  resourceTypes,
+  type ResourceType,
+} from './resources.ts';
+import {
+  SelectorError,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  type FieldRequirement,
+  type Requirement,
+} from './selectors.ts';
 import { ApplyConflictError, printManager, recordUpdate, serverSideApply } from './ssa.ts';
 import {
   StatusError,
@@ -107,13 +124,22 @@ export class Handler {
       status: 0,
     };
     this.requests.push(rec);
-    this.opts.debug(`${rec.method} ${rec.path}${rec.rawQuery ? `?${rec.rawQuery}` : ''} ${rec.contentType ?? ''} accept=${rec.accept ?? ''}`);
+    this.opts.debug(
+      `${rec.method} ${rec.path}${rec.rawQuery ? `?${rec.rawQuery}` : ''} ${rec.contentType ?? ''} accept=${rec.accept ?? ''}`,
+    );
     try {
       const inj = this.injections.find((i) => i.remaining > 0 && i.predicate(rec));
       if (inj) {
         inj.remaining--;
         const target = this.parseTarget(url.pathname);
-        const verb = rec.method === 'GET' ? (target?.name ? 'get' : rec.query.watch ? 'watch' : 'list') : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[rec.method] ?? 'get';
+        const verb =
+          rec.method === 'GET'
+            ? target?.name
+              ? 'get'
+              : rec.query.watch
+                ? 'watch'
+                : 'list'
+            : (({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[rec.method] ?? 'get');
         throw injected(inj.code, { verb, t: target?.t, namespace: target?.namespace, name: target?.name }, inj.message);
       }
       if (protobufError) throw unsupportedMediaType(`${PROTOBUF}: ${protobufError}`);
@@ -135,7 +161,11 @@ export class Handler {
       return;
     }
     const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+    res.writeHead(code, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-cache, private',
+    });
     res.end(text);
   }
 
@@ -247,9 +277,20 @@ export class Handler {
       return {
         kind: 'Scale',
         apiVersion: 'autoscaling/v1',
-        metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion, creationTimestamp: obj.metadata.creationTimestamp },
+        metadata: {
+          name: obj.metadata.name,
+          namespace: obj.metadata.namespace,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
+          creationTimestamp: obj.metadata.creationTimestamp,
+        },
         spec: { replicas: obj.spec?.replicas ?? 1 },
-        status: { replicas: obj.status?.replicas ?? 0, selector: Object.entries(obj.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') },
+        status: {
+          replicas: obj.status?.replicas ?? 0,
+          selector: Object.entries(obj.spec?.selector?.matchLabels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        },
       };
     }
     return obj;
@@ -267,7 +308,9 @@ export class Handler {
   private list(rec: RecordedRequest, target: Target): Json {
     const { labels, fields } = this.selectors(rec);
     const rv = this.store.resourceVersion;
-    let items = this.store.list(target.t, target.namespace).filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
+    let items = this.store
+      .list(target.t, target.namespace)
+      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
     const keyOf = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
     if (rec.query.continue) {
       let start: string;
@@ -309,10 +352,12 @@ export class Handler {
       throw badRequest(`a container name must be specified for pod ${target.name}, choose one of: [${containers.join(' ')}]`);
     }
     if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${target.name}`);
-    const set = this.podLogs.get(`${target.namespace}/${target.name}/${container}`) ?? this.podLogs.get(`${target.namespace}/${target.name}/`);
+    const set =
+      this.podLogs.get(`${target.namespace}/${target.name}/${container}`) ?? this.podLogs.get(`${target.namespace}/${target.name}/`);
     if (set !== undefined) return set;
     const cs = (pod.status?.containerStatuses ?? []).find((s: Json) => s.name === container);
-    if (cs?.state?.waiting?.reason === 'CrashLoopBackOff') return `starting ${cs.image}\nError: listen tcp :3000: fake crash (image ${cs.image})\n`;
+    if (cs?.state?.waiting?.reason === 'CrashLoopBackOff')
+      return `starting ${cs.image}\nError: listen tcp :3000: fake crash (image ${cs.image})\n`;
     if (cs?.state?.running) return `starting ${cs.image}\nlistening on :3000\n`;
     return '';
   }
@@ -322,7 +367,11 @@ export class Handler {
   private watch(rec: RecordedRequest, target: Target, res: ServerResponse): void {
     const { labels, fields } = this.selectors(rec);
     const matches = (o: KubeObject | undefined) =>
-      !!o && (!target.namespace || o.metadata.namespace === target.namespace) && (!target.name || o.metadata.name === target.name) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
+      !!o &&
+      (!target.namespace || o.metadata.namespace === target.namespace) &&
+      (!target.name || o.metadata.name === target.name) &&
+      matchesLabels(labels, o.metadata.labels) &&
+      matchesFields(fields, o);
     const rvParam = rec.query.resourceVersion ?? '';
     const sendInitial = rec.query.sendInitialEvents === 'true';
     const bookmarks = rec.query.allowWatchBookmarks === 'true' || rec.query.allowWatchBookmarks === '1';
@@ -338,7 +387,11 @@ export class Handler {
     const bookmark = (initialEnd = false) =>
       write('BOOKMARK', {
         ...gvk,
-        metadata: { resourceVersion: String(this.store.resourceVersion), creationTimestamp: null, ...(initialEnd ? { annotations: { 'k8s.io/initial-events-end': 'true' } } : {}) },
+        metadata: {
+          resourceVersion: String(this.store.resourceVersion),
+          creationTimestamp: null,
+          ...(initialEnd ? { annotations: { 'k8s.io/initial-events-end': 'true' } } : {}),
+        },
       });
     const translate = (e: StoreEvent) => {
       if (e.t !== target.t) return;
@@ -444,7 +497,8 @@ export class Handler {
     }
     let out = obj;
     if (!opts.applied) {
-      const clientSet = !deepEqual(obj.metadata.managedFields ?? [], before?.metadata.managedFields ?? []) && (obj.metadata.managedFields?.length ?? 0) > 0;
+      const clientSet =
+        !deepEqual(obj.metadata.managedFields ?? [], before?.metadata.managedFields ?? []) && (obj.metadata.managedFields?.length ?? 0) > 0;
       if (!clientSet) {
         if (before) obj.metadata.managedFields = before.metadata.managedFields;
         else delete obj.metadata.managedFields;
@@ -462,7 +516,8 @@ export class Handler {
     const { t } = target;
     const obj = this.body(rec) as KubeObject;
     if (!isPlainObject(obj) || !isPlainObject(obj.metadata)) throw badRequest(`Object 'metadata' is missing in '${rec.body.slice(0, 80)}'`);
-    if (obj.kind && obj.kind !== t.kind) throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(t)})`);
+    if (obj.kind && obj.kind !== t.kind)
+      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(t)})`);
     if (t.namespaced) {
       if (obj.metadata.namespace && obj.metadata.namespace !== target.namespace) {
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
@@ -486,7 +541,7 @@ export class Handler {
     const { t } = target;
     const name = target.name!;
     const obj = this.body(rec) as KubeObject;
-    if (!isPlainObject(obj) || !isPlainObject(obj.metadata)) throw badRequest('Object \'metadata\' is missing');
+    if (!isPlainObject(obj) || !isPlainObject(obj.metadata)) throw badRequest("Object 'metadata' is missing");
     if (obj.metadata.name && obj.metadata.name !== name) {
       throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
     }
@@ -503,9 +558,12 @@ export class Handler {
     const before = this.store.get(t, target.namespace, name);
     if (ct === 'application/apply-patch+yaml') {
       const applied = this.body(rec) as KubeObject;
-      if (!isPlainObject(applied) || !applied.apiVersion || !applied.kind) throw badRequest('apply patches must specify apiVersion and kind');
+      if (!isPlainObject(applied) || !applied.apiVersion || !applied.kind)
+        throw badRequest('apply patches must specify apiVersion and kind');
       if (applied.kind !== t.kind || applied.apiVersion !== apiVersionOf(t)) {
-        throw badRequest(`the API version in the data (${applied.apiVersion}) does not match the expected API version (${apiVersionOf(t)})`);
+        throw badRequest(
+          `the API version in the data (${applied.apiVersion}) does not match the expected API version (${apiVersionOf(t)})`,
+        );
       }
       if (applied.metadata?.name && applied.metadata.name !== name) {
         throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
@@ -521,7 +579,11 @@ export class Handler {
       } catch (e) {
         if (e instanceof ApplyConflictError) {
           throw status(409, 'Conflict', e.message, {
-            causes: e.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.manager)}`, field: c.path })),
+            causes: e.conflicts.map((c) => ({
+              reason: 'FieldManagerConflict',
+              message: `conflict with ${printManager(c.manager)}`,
+              field: c.path,
+            })),
           });
         }
         throw e;
@@ -530,7 +592,11 @@ export class Handler {
     }
     if (!before) throw notFound(t, name);
     if (!['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'].includes(ct)) {
-      throw status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+      throw status(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
     }
     let patch: Json;
     try {
@@ -541,7 +607,10 @@ export class Handler {
     let next: KubeObject;
     try {
       if (ct === 'application/json-patch+json') next = jsonPatch(before, patch);
-      else if (!isPlainObject(patch)) throw new PatchError(`error decoding patch: json: cannot unmarshal ${Array.isArray(patch) ? 'array' : typeof patch} into Go value of type map[string]interface {}`);
+      else if (!isPlainObject(patch))
+        throw new PatchError(
+          `error decoding patch: json: cannot unmarshal ${Array.isArray(patch) ? 'array' : typeof patch} into Go value of type map[string]interface {}`,
+        );
       else next = ct === 'application/merge-patch+json' ? jsonMergePatch(before, patch) : strategicMergePatch(before, patch);
     } catch (e) {
       if (e instanceof PatchError) throw e.code === 422 ? status(422, 'Invalid', e.message) : badRequest(e.message);
@@ -574,7 +643,11 @@ export class Handler {
     if (!obj) throw notFound(t, name);
     const { policy, preconditions } = this.deleteOptions(rec);
     if (preconditions?.uid && preconditions.uid !== obj.metadata.uid) {
-      throw status(409, 'Conflict', `Operation cannot be fulfilled on ${t.resource} "${name}": Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${obj.metadata.uid}`);
+      throw status(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${t.resource} "${name}": Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${obj.metadata.uid}`,
+      );
     }
     if (preconditions?.resourceVersion && preconditions.resourceVersion !== obj.metadata.resourceVersion) throw modifiedConflict(t, name);
     if (!this.dryRun(rec)) {
@@ -594,12 +667,19 @@ export class Handler {
   private deleteCollection(rec: RecordedRequest, target: Target): Json {
     const { labels, fields } = this.selectors(rec);
     const { policy } = this.deleteOptions(rec);
-    const items = this.store.list(target.t, target.namespace).filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
+    const items = this.store
+      .list(target.t, target.namespace)
+      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
     if (!this.dryRun(rec)) {
       for (const o of items) this.cascadeDelete(target.t, o, policy);
       this.controllers.run();
     }
-    return { kind: `${target.t.kind}List`, apiVersion: apiVersionOf(target.t), metadata: { resourceVersion: String(this.store.resourceVersion) }, items };
+    return {
+      kind: `${target.t.kind}List`,
+      apiVersion: apiVersionOf(target.t),
+      metadata: { resourceVersion: String(this.store.resourceVersion) },
+      items,
+    };
   }
 
   /** Deletes an object, then its dependents (owner first, so no controller re-creates them), or orphans them. */

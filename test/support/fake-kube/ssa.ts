@@ -9,7 +9,18 @@ import { clone, deepEqual, isPlainObject, nowTimestamp, type Json, type KubeObje
 type Seg = { f: string } | { k: Record<string, Json> };
 const ITEM = Symbol('list item');
 
-const serverOwnedMeta = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'deletionTimestamp', 'selfLink', 'generateName']);
+const serverOwnedMeta = new Set([
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'deletionTimestamp',
+  'selfLink',
+  'generateName',
+]);
 
 export function pathString(segs: Seg[]): string {
   return segs
@@ -86,7 +97,16 @@ export function toFieldsV1(paths: Iterable<Leaf>): Json {
   for (const { segs, value } of paths) {
     let node = root;
     for (const s of segs) {
-      const name = 'f' in s ? `f:${s.f}` : `k:${JSON.stringify(Object.fromEntries(Object.keys(s.k).sort().map((k) => [k, s.k[k]])))}`;
+      const name =
+        'f' in s
+          ? `f:${s.f}`
+          : `k:${JSON.stringify(
+              Object.fromEntries(
+                Object.keys(s.k)
+                  .sort()
+                  .map((k) => [k, s.k[k]]),
+              ),
+            )}`;
       node = node[name] ??= {};
     }
     if (value === ITEM) node['.'] = {};
@@ -121,7 +141,8 @@ export function valueAt(obj: Json, segs: Seg[]): Json {
   let cur = obj;
   for (const s of segs) {
     if ('f' in s) cur = isPlainObject(cur) ? cur[s.f] : undefined;
-    else cur = Array.isArray(cur) ? cur.find((i) => isPlainObject(i) && Object.entries(s.k).every(([k, v]) => deepEqual(i[k], v))) : undefined;
+    else
+      cur = Array.isArray(cur) ? cur.find((i) => isPlainObject(i) && Object.entries(s.k).every(([k, v]) => deepEqual(i[k], v))) : undefined;
     if (cur === undefined) return undefined;
   }
   return cur;

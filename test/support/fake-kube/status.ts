@@ -24,14 +24,24 @@ export class StatusError extends Error {
 }
 
 export function status(code: number, reason: string, message: string, details?: StatusBody['details']): StatusError {
-  return new StatusError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code });
+  return new StatusError({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  });
 }
 
 /** `deployments.apps`, `namespaces`: how the server names a resource in messages. */
 export const qualified = (t: ResourceType): string => (t.group ? `${t.resource}.${t.group}` : t.resource);
 const detailsOf = (t: ResourceType, name: string) => ({ name, ...(t.group ? { group: t.group } : {}), kind: t.resource });
 
-export const notFound = (t: ResourceType, name: string) => status(404, 'NotFound', `${qualified(t)} "${name}" not found`, detailsOf(t, name));
+export const notFound = (t: ResourceType, name: string) =>
+  status(404, 'NotFound', `${qualified(t)} "${name}" not found`, detailsOf(t, name));
 
 export const alreadyExists = (t: ResourceType, name: string) =>
   status(409, 'AlreadyExists', `${qualified(t)} "${name}" already exists`, detailsOf(t, name));
@@ -55,12 +65,22 @@ export const invalid = (t: ResourceType, name: string, field: string, message: s
 
 export const pathNotFound = () => status(404, 'NotFound', 'the server could not find the requested resource', {});
 
-export const methodNotAllowed = () => status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
+export const methodNotAllowed = () =>
+  status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
 
-export const unsupportedMediaType = (ct: string) => status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${ct})`);
+export const unsupportedMediaType = (ct: string) =>
+  status(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${ct})`,
+  );
 
 /** The canned failures `failNext` injects, worded like the real server's. */
-export function injected(code: number, ctx: { verb: string; t?: ResourceType; namespace?: string; name?: string }, message?: string): StatusError {
+export function injected(
+  code: number,
+  ctx: { verb: string; t?: ResourceType; namespace?: string; name?: string },
+  message?: string,
+): StatusError {
   const resource = ctx.t ? ctx.t.resource : 'resource';
   switch (code) {
     case 401:
@@ -70,14 +90,23 @@ export function injected(code: number, ctx: { verb: string; t?: ResourceType; na
       const msg =
         message ??
         `${ctx.t ? qualified(ctx.t) : resource}${ctx.name ? ` "${ctx.name}"` : ''} is forbidden: User "system:serviceaccount:ci:deployer" cannot ${ctx.verb} resource "${resource}" in API group "${ctx.t?.group ?? ''}" ${where}`;
-      return status(403, 'Forbidden', msg, { ...(ctx.name ? { name: ctx.name } : {}), ...(ctx.t?.group ? { group: ctx.t.group } : {}), kind: resource });
+      return status(403, 'Forbidden', msg, {
+        ...(ctx.name ? { name: ctx.name } : {}),
+        ...(ctx.t?.group ? { group: ctx.t.group } : {}),
+        kind: resource,
+      });
     }
     case 404:
       return ctx.t && ctx.name ? notFound(ctx.t, ctx.name) : pathNotFound();
     case 409:
       return ctx.t && ctx.name ? modifiedConflict(ctx.t, ctx.name) : status(409, 'Conflict', message ?? 'conflict');
     case 410:
-      return status(410, 'Expired', message ?? 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      return status(
+        410,
+        'Expired',
+        message ??
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+      );
     case 429:
       return status(429, 'TooManyRequests', message ?? 'Too many requests, please try again later.', {});
     case 503:
