@@ -51,7 +51,8 @@ interface CallOptions {
   contentType?: string;
 }
 
-function loadConfig(opts: ClusterOptions): KubeConfig {
+/** The kubeconfig of `opts`, checked (context exists, a cluster is named); errors never echo its content. */
+export function loadConfig(opts: ClusterOptions): KubeConfig {
   const kc = new KubeConfig();
   const source =
     opts.kubeconfigYaml !== undefined
