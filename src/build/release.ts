@@ -7,7 +7,8 @@ import { BuilderError, type ImageBuilder } from './builder.ts';
 import type { TagLister } from './git.ts';
 import type { ImageSize } from './registry.ts';
 import { checkTags, parseImageList, registryHost, resolveImages, type FileProbe, type ImageSpec } from './spec.ts';
-import { deriveTags, ociLabels, parseSemver, type GitEvent, type LatestMode, type TagPlan } from './tags.ts';
+import { parseVersion } from '../core/semver.ts';
+import { deriveTags, ociLabels, type GitEvent, type LatestMode, type TagPlan } from './tags.ts';
 
 /** The action's inputs, parsed and typed (src/actions/build-images/inputs.ts produces it). */
 export interface BuildImagesConfig {
@@ -112,7 +113,7 @@ export async function planRelease(cfg: BuildImagesConfig, ports: ReleasePorts): 
     throw new ConfigurationError('input "builder"', `"${ports.builder.name}" cannot run on this runner${detail}`, ports.builder.name === 'buildah' ? 'install buildah (apt-get install buildah) or use builder: buildx' : 'set up buildx (docker/setup-buildx-action) or use builder: buildah');
   }
 
-  const release = ports.event.ref.startsWith('refs/tags/') ? parseSemver(ports.event.ref.slice('refs/tags/'.length)) : undefined;
+  const release = ports.event.ref.startsWith('refs/tags/') ? parseVersion(ports.event.ref.slice('refs/tags/'.length)) : undefined;
   // Only a stable release tag can become latest; only then is the repository's tag list needed.
   const knownTags = cfg.latest === 'auto' && release && !release.prerelease.length ? await ports.listTags() : undefined;
   const plan = deriveTags(ports.event, { latest: cfg.latest, knownTags, extraTags: cfg.tags });

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../core/errors.ts';
+import { compareVersions, parseVersion, type Version } from '../core/semver.ts';
 
 /** The part of a GitHub run that decides tags and labels, read from the runner's env and payload. */
 export interface GitEvent {
@@ -38,51 +39,16 @@ export function readGitEvent(env: NodeJS.ProcessEnv, readFile: (path: string) =>
   return { eventName: env.GITHUB_EVENT_NAME ?? '', ref, sha, sourceUrl, payload };
 }
 
-export interface SemVer {
-  major: number;
-  minor: number;
-  patch: number;
-  prerelease: string[];
-  build: string;
-}
-
-const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-
-export function parseSemver(tag: string): SemVer | undefined {
-  const m = SEMVER.exec(tag);
-  if (!m) return undefined;
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), prerelease: m[4] ? m[4].split('.') : [], build: m[5] ?? '' };
-}
-
-/** Semver 2.0 precedence (build metadata ignored). */
-export function compareSemver(a: SemVer, b: SemVer): number {
-  for (const k of ['major', 'minor', 'patch'] as const) if (a[k] !== b[k]) return a[k] - b[k];
-  if (!a.prerelease.length || !b.prerelease.length) return b.prerelease.length - a.prerelease.length;
-  for (let i = 0; i < Math.max(a.prerelease.length, b.prerelease.length); i++) {
-    const x = a.prerelease[i];
-    const y = b.prerelease[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    if (x === y) continue;
-    const nx = /^\d+$/.test(x);
-    const ny = /^\d+$/.test(y);
-    if (nx && ny) return Number(x) - Number(y);
-    if (nx !== ny) return nx ? -1 : 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
 /**
  * `latest: auto`: a stable release is the newest when no stable semver tag in the repository is
  * higher. A hotfix `v1.2.5` pushed after `v1.3.0` does not move `latest` back. `known` undefined
  * means the tag list could not be read: then nothing is claimed (the caller warns).
  */
-export function isNewestRelease(version: SemVer, known: readonly string[] | undefined): boolean {
+export function isNewestRelease(version: Version, known: readonly string[] | undefined): boolean {
   if (version.prerelease.length || !known) return false;
   return known.every((t) => {
-    const v = parseSemver(t);
-    return !v || v.prerelease.length > 0 || compareSemver(v, version) <= 0;
+    const v = parseVersion(t);
+    return !v || v.prerelease.length > 0 || compareVersions(v, version) <= 0;
   });
 }
 
@@ -145,11 +111,11 @@ export function deriveTags(event: GitEvent, opts: TagOptions): TagPlan {
     if (typeof head === 'string' && head) revision = head;
   } else if (event.ref.startsWith('refs/tags/')) {
     const name = event.ref.slice('refs/tags/'.length);
-    const sv = parseSemver(name);
+    const sv = parseVersion(name);
     if (sv && !sv.prerelease.length) {
       kind = 'release';
       const core = `${sv.major}.${sv.minor}.${sv.patch}`;
-      version = sv.build ? sanitizeTag(`${core}_${sv.build}`) : core;
+      version = sv.build.length ? sanitizeTag(`${core}_${sv.build.join('.')}`) : core;
       tags = [version, `${sv.major}.${sv.minor}`, ...(sv.major > 0 ? [String(sv.major)] : [])];
       if (opts.latest === 'auto') {
         if (!opts.knownTags) notes.push(`latest: could not list the repository's tags, so "latest" is not moved; set latest: true on the release workflow to force it`);
@@ -158,7 +124,7 @@ export function deriveTags(event: GitEvent, opts: TagOptions): TagPlan {
       }
     } else if (sv) {
       kind = 'prerelease';
-      version = sanitizeTag(`${sv.major}.${sv.minor}.${sv.patch}-${sv.prerelease.join('.')}${sv.build ? `_${sv.build}` : ''}`);
+      version = sanitizeTag(`${sv.major}.${sv.minor}.${sv.patch}-${sv.prerelease.join('.')}${sv.build.length ? `_${sv.build.join('.')}` : ''}`);
       tags = [version];
     } else {
       kind = 'tag';

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../core/errors.ts';
+import { compareVersions, parseVersion, type Version } from '../core/semver.ts';
 
 /**
  * Promotion policy: how much ceremony a release needs, from the version the fleet runs now and
@@ -37,55 +38,7 @@ export interface Promotion {
   fleetVersion: string;
 }
 
-export interface SemVer {
-  major: number;
-  minor: number;
-  patch: number;
-  prerelease: (string | number)[];
-  /** The text as given (with its `v` and build metadata). */
-  raw: string;
-}
-
-const SEMVER =
-  /^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-
-/** Parses a semantic version (semver.org 2.0.0), tolerating a leading `v`. Undefined when it is not one. */
-export function parseSemver(text: string): SemVer | undefined {
-  const raw = text.trim();
-  const m = SEMVER.exec(raw);
-  if (!m) return undefined;
-  const num = (s: string | undefined) => Number(s);
-  if (![m[1], m[2], m[3]].every((s) => Number.isSafeInteger(num(s)))) return undefined;
-  return {
-    major: num(m[1]),
-    minor: num(m[2]),
-    patch: num(m[3]),
-    prerelease: m[4] ? m[4].split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id)) : [],
-    raw,
-  };
-}
-
-/** Semver precedence: -1, 0 or 1. Build metadata is ignored; 1.0.0-rc.1 < 1.0.0. */
-export function compareSemver(a: SemVer, b: SemVer): number {
-  for (const k of ['major', 'minor', 'patch'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
-  const pa = a.prerelease;
-  const pb = b.prerelease;
-  if (!pa.length || !pb.length) return pa.length === pb.length ? 0 : pa.length ? -1 : 1;
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x < y ? -1 : 1;
-    if (typeof x === 'number') return -1;
-    if (typeof y === 'number') return 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
-const show = (v: SemVer) => v.raw;
+const show = (v: Version) => v.raw.trim();
 const stricter = (a: Gate, b: Gate): Gate => {
   const rank: Gate[] = ['none', 'approval', 'approval+window'];
   return rank.indexOf(a) >= rank.indexOf(b) ? a : b;
@@ -101,10 +54,10 @@ const stricter = (a: Gate, b: Gate): Gate => {
 export function classifyPromotion(fleetVersions: readonly string[], next: string, opts: PromotionOptions = {}): Promotion {
   const windowInput = opts.windowInput ?? 'maintenance-window';
   const window = opts.maintenanceWindow?.trim() ?? '';
-  const target = parseSemver(next);
+  const target = parseVersion(next);
   const installed = [...new Set(fleetVersions.map((v) => v.trim()).filter(Boolean))];
-  const parsed = installed.map(parseSemver).filter((v): v is SemVer => v !== undefined);
-  const unreadable = installed.filter((v) => !parseSemver(v));
+  const parsed = installed.map(parseVersion).filter((v): v is Version => v !== undefined);
+  const unreadable = installed.filter((v) => !parseVersion(v));
 
   if (!target) {
     return {
@@ -132,7 +85,7 @@ export function classifyPromotion(fleetVersions: readonly string[], next: string
     };
   }
 
-  const cmp = compareSemver(target, old);
+  const cmp = compareVersions(target, old);
   const mixed = installed.length > 1 ? ` (fleet on ${installed.length} versions; compared with the oldest)` : '';
   let kind: PromotionKind;
   let gate: Gate;
@@ -181,8 +134,8 @@ export function classifyPromotion(fleetVersions: readonly string[], next: string
   return { kind, gate, fleetVersion: old.raw, reason: why };
 }
 
-function oldest(vs: SemVer[]): SemVer | undefined {
-  return vs.reduce<SemVer | undefined>((min, v) => (!min || compareSemver(v, min) < 0 ? v : min), undefined);
+function oldest(vs: Version[]): Version | undefined {
+  return vs.reduce<Version | undefined>((min, v) => (!min || compareVersions(v, min) < 0 ? v : min), undefined);
 }
 
 function list(vs: string[]): string {
