@@ -94,8 +94,10 @@ export interface RolloutResult {
 
 export const LEDGER_PREFIX = 'deploy-actions target=';
 
-export function ledgerDescription(fingerprint: string, run: string): string {
-  return `${LEDGER_PREFIX}${fingerprint}${run ? ` ${run}` : ''}`;
+/** `deploy-actions target=<fingerprint> [version=<released version>] [<run>]`: parsed by ledger.ts. */
+export function ledgerDescription(fingerprint: string, run: string, version = ''): string {
+  const v = version.trim().replace(/\s+/g, '');
+  return `${LEDGER_PREFIX}${fingerprint}${v ? ` version=${v}` : ''}${run ? ` ${run}` : ''}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Metric } from '../analysis/metrics.ts';
+import type { MaintenanceWindow } from '../release/window.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
 import type { Selection } from '../tenants/select.ts';
 import type { HttpCheck } from '../verify/checks.ts';
@@ -21,7 +22,14 @@ export interface TenantRolloutInputs {
   approvedPlan: string;
   /** The version being released: with it, the plan classifies the promotion (patch/minor/major). */
   releaseVersion: string;
+  /** The maintenance window as given (text); `window` is it parsed. */
   maintenanceWindow: string;
+  window?: MaintenanceWindow;
+  /** Free text shown with the window (a change ticket). */
+  changeTicket: string;
+  /** Outside the window when the gated phase starts: fail (with the next window's time) or wait for it. */
+  outsideWindow: 'fail' | 'wait';
+  windowWaitMaxMs: number;
   /** Shared helm settings; per-tenant values are added by the rollout. */
   helm: Omit<UpgradeOptions, 'release' | 'namespace' | 'description'>;
   secretValues: Record<string, unknown>;

@@ -4,7 +4,6 @@ import { ConfigurationError } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Helm } from '../helm/helm.ts';
-import { chartVersionOf } from '../helm/history.ts';
 import type { VerifyResult } from '../helm/deploy.ts';
 import type { NamespaceInfo } from '../kube/ports.ts';
 import type { Tenant } from '../tenants/model.ts';
@@ -19,6 +18,8 @@ import type { Plan } from './plan.ts';
 import { buildReport } from './report.ts';
 import type { RolloutReport } from './report.ts';
 import { classifyPromotion } from '../release/promotion.ts';
+import { readFleetVersions } from '../release/fleet-versions.ts';
+import { enforceWindow } from '../release/window.ts';
 import type { Promotion } from '../release/promotion.ts';
 
 /**
@@ -160,19 +161,21 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   const out: RunOutcome = { plan, planTable: renderPlanTable(plan), planJson: serializePlan(plan), appeared, vanished };
   if (inp.releaseVersion) {
     if (!ports.helm) throw new Error('classifying the promotion needs helm');
-    // What each planned tenant runs now, from one `helm list` over the cluster ('' = not installed).
-    const live = new Map(
-      (await ports.helm.listAll(inp.helm.kubeContext)).map((r) => [`${r.namespace}/${r.name}`, r.app_version || chartVersionOf(r.chart)]),
-    );
+    // What each planned tenant runs now: its live revision's ledger (the chart appVersion as a labelled fallback).
     const planned = [...plan.pilot, ...plan.waves.flat()];
-    out.promotion = classifyPromotion(
-      planned.map((t) => live.get(`${t.namespace}/${t.release}`) ?? ''),
-      inp.releaseVersion,
-      { maintenanceWindow: inp.maintenanceWindow || undefined },
-    );
+    const fleet = await readFleetVersions(planned, ports.helm, { kubeContext: inp.helm.kubeContext, concurrency: inp.maxParallel });
+    const window = inp.window ? `${inp.window.text}${inp.changeTicket ? ` (change ticket: ${inp.changeTicket})` : ''}` : undefined;
+    out.promotion = classifyPromotion(fleet, inp.releaseVersion, { maintenanceWindow: window });
   }
   if (inp.phase === 'plan') return out;
   if (!ports.helm) throw new Error('a rollout needs helm');
+  // The gated phase checks the window when it starts, before it touches a tenant.
+  if (inp.window && (inp.phase === 'waves' || inp.phase === 'all') && inp.helm.dryRun === 'none')
+    await enforceWindow(
+      inp.window,
+      { outside: inp.outsideWindow, maxWaitMs: inp.windowWaitMaxMs, changeTicket: inp.changeTicket || undefined },
+      { clock: ports.clock, logger: ports.logger, signal: meta.signal },
+    );
 
   const shared = sharedTarget(inp, ports.readFile);
   const fingerprints = new Map<string, string>();
@@ -218,7 +221,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
           namespace: t.namespace,
           // Later files win: shared, the tenant's own files, its inline values, then secrets.
           valuesFiles: [...inp.helm.valuesFiles, ...t.valuesFiles, ...tenantFile, ...(secretFile ? [secretFile] : [])],
-          description: ledgerDescription(fp, meta.run),
+          description: ledgerDescription(fp, meta.run, inp.releaseVersion),
         };
       },
       signal: meta.signal,

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/core/errors.ts';
 import { classifyPromotion } from '../../src/release/promotion.ts';
-import type { Gate, PromotionKind } from '../../src/release/promotion.ts';
+import type { Gate, PromotionKind, TenantVersion } from '../../src/release/promotion.ts';
+import { renderFleetVersions } from '../../src/release/promotion.ts';
+import { readFleetVersions } from '../../src/release/fleet-versions.ts';
+import { ledgerDescription } from '../../src/rollout/execute.ts';
+import { FakeHelm } from '../support/fake-helm.ts';
 
 const W = { maintenanceWindow: 'Sat 02:00-04:00 UTC, CHG-1234' };
 
@@ -41,7 +45,7 @@ describe('classifyPromotion', () => {
 
   it('says why in words a reviewer understands', () => {
     expect(classifyPromotion(['1.3.0', '1.4.0'], '1.4.1').reason).toMatch(
-      /1\.3\.0 -> 1\.4\.1 \(fleet on 2 versions; compared with the oldest\) is a minor release/,
+      /1\.3\.0 -> 1\.4\.1 \(fleet on 2 versions, 1\.3\.0 to 1\.4\.0\) is a minor release/,
     );
     expect(classifyPromotion(['1.3.0'], '1.3.1-rc.1').reason).toMatch(/prerelease, so approval is required/);
     expect(classifyPromotion(['1.3.0'], '2.0.0', W).reason).toMatch(/maintenance window: Sat 02:00-04:00 UTC, CHG-1234$/);
@@ -73,5 +77,110 @@ describe('classifyPromotion', () => {
   it('does not need a window below major', () => {
     expect(() => classifyPromotion(['1.3.0'], '1.4.0')).not.toThrow();
     expect(() => classifyPromotion(['1.3.0'], '1.3.1')).not.toThrow();
+  });
+});
+
+// The promotion table of issue 15: versions read from what runs (the ledger), the chart's
+// appVersion only as a labelled fallback.
+describe('promotion from what runs', () => {
+  const ledger = (id: string, version: string): TenantVersion => ({ id, version, source: 'ledger' });
+  const chart = (id: string, version: string): TenantVersion => ({ id, version, source: 'chart-app-version' });
+  const table: [string, TenantVersion[], string, PromotionKind, Gate, RegExp][] = [
+    [
+      'fleet on 1.4.0 images (ledger) with chart 1.3.0, releasing 1.3.5: a downgrade, gated',
+      [ledger('a', '1.4.0'), ledger('b', '1.4.0')],
+      '1.3.5',
+      'downgrade',
+      'approval',
+      /1\.3\.5 is older than 1\.4\.0, which 2 tenants run: a downgrade needs approval/,
+    ],
+    [
+      'mixed fleet: below the highest is a downgrade even when above the lowest',
+      [ledger('a', '1.3.0'), ledger('b', '1.4.0'), ledger('c', '1.3.0')],
+      '1.3.5',
+      'downgrade',
+      'approval',
+      /1\.3\.5 is older than 1\.4\.0 \(fleet on 2 versions, 1\.3\.0 to 1\.4\.0\), which 1 tenant runs/,
+    ],
+    [
+      'mixed fleet at or above the highest: judged from the lowest',
+      [ledger('a', '1.3.0'), ledger('b', '1.4.0')],
+      '1.4.0',
+      'minor',
+      'approval',
+      /1\.3\.0 -> 1\.4\.0 \(fleet on 2 versions, 1\.3\.0 to 1\.4\.0\) is a minor release/,
+    ],
+    ['prerelease patch over a ledger fleet: approval', [ledger('a', '1.4.0')], '1.4.1-rc.1', 'patch', 'approval', /prerelease/],
+    [
+      'ledger absent: the chart appVersion, labelled as a fallback, and never ungated',
+      [chart('a', '1.3.0'), chart('b', '1.3.0')],
+      '1.3.1',
+      'patch',
+      'approval',
+      /2 tenants \("a", "b"\) have no ledger entry, so their version is the chart's appVersion \(a fallback\): approval required/,
+    ],
+    [
+      'an unreadable history: approval, and it says whose',
+      [ledger('a', '1.3.0'), { id: 'b', version: '', source: 'unreadable', detail: 'timeout' }],
+      '1.3.1',
+      'patch',
+      'approval',
+      /the release history of "b" could not be read/,
+    ],
+  ];
+  it.each(table)('%s', (_n, fleet, next, kind, gate, reason) => {
+    const p = classifyPromotion(fleet, next);
+    expect({ kind: p.kind, gate: p.gate }).toEqual({ kind, gate });
+    expect(p.reason).toMatch(reason);
+  });
+
+  it('the summary says which tenants run what, and where it was read', () => {
+    const p = classifyPromotion(
+      [ledger('a', '1.4.0'), chart('b', '1.3.0'), ledger('c', '1.4.0'), { id: 'd', version: '', source: 'not-installed' }],
+      '1.4.1',
+    );
+    expect([p.fleetVersion, p.highestVersion]).toEqual(['1.3.0', '1.4.0']);
+    expect(renderFleetVersions(p)).toBe(
+      [
+        '| version | read from | tenants | which |',
+        '|---|---|---|---|',
+        '| 1.3.0 | chart appVersion (fallback: no ledger entry) | 1 | b |',
+        '| 1.4.0 | ledger | 2 | a, c |',
+        '| — | not installed | 1 | d |',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('reads the ledger of the live revision (following a rollback), the appVersion without one', async () => {
+    const helm = new FakeHelm();
+    // a: images moved to 1.4.0 by a rollout while the chart stayed at 1.3.0 (app_version 1.2.0 in the fake).
+    helm.seed('tenant-a', 'a', [{ status: 'deployed', description: ledgerDescription('fp', 'run=1', '1.4.0') }]);
+    // b: 1.4.0, then 1.5.0 failed verification and was rolled back to revision 1 ("Rollback to 1").
+    helm.seed('tenant-b', 'b', [
+      { status: 'superseded', description: ledgerDescription('fp', 'run=1', 'v1.4.0') },
+      { status: 'superseded', description: ledgerDescription('fp2', 'run=2', '1.5.0') },
+      { status: 'deployed', description: 'Rollback to 1' },
+    ]);
+    // c: installed by hand, no ledger.
+    helm.seed('tenant-c', 'c', [{ status: 'deployed', description: 'Install complete' }]);
+    const tenants = ['a', 'b', 'c', 'd'].map((id) => ({ id, namespace: `tenant-${id}`, release: id }));
+    const vs = await readFleetVersions(tenants, helm, {});
+    expect(vs).toEqual([
+      { id: 'a', version: '1.4.0', source: 'ledger' },
+      { id: 'b', version: 'v1.4.0', source: 'ledger' },
+      { id: 'c', version: '1.2.0', source: 'chart-app-version' },
+      { id: 'd', version: '', source: 'not-installed' },
+    ]);
+    expect(helm.calls.filter((c) => c.startsWith('history'))).toHaveLength(3); // none for the tenant not installed
+    expect(classifyPromotion(vs, '1.3.5').kind).toBe('downgrade');
+  });
+
+  it('a history that cannot be read is unreadable, not guessed', async () => {
+    const helm = new FakeHelm();
+    helm.seed('tenant-a', 'a', [{ status: 'deployed' }]);
+    helm.history = () => Promise.reject(new Error('Kubernetes cluster unreachable'));
+    const vs = await readFleetVersions([{ id: 'a', namespace: 'tenant-a', release: 'a' }], helm, {});
+    expect(vs).toEqual([{ id: 'a', version: '', source: 'unreadable', detail: 'Kubernetes cluster unreachable' }]);
   });
 });

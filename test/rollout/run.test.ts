@@ -148,20 +148,64 @@ describe('runTenantRollout', () => {
 
   it('phase plan with release-version classifies the promotion against what the fleet runs now', async () => {
     const helm = new FakeHelm();
-    for (const id of ['a', 'b']) helm.seed(`tenant-${id}`, id, [{ status: 'deployed' }]); // app 1.2.0
+    for (const id of ['a', 'b']) helm.seed(`tenant-${id}`, id, [{ status: 'deployed' }]); // no ledger: app 1.2.0
     const { p } = ports(helm);
-    const plan = (v: string, extra: Record<string, string> = {}) =>
+    const plan = async (v: string, extra: Record<string, string> = {}) =>
       runTenantRollout(inputs({ tenants: 'a,b,c', 'tenants-file': '', phase: 'plan', pilot: '1', 'release-version': v, ...extra }), p, {
         run: 'r',
       });
     expect((await plan('v1.3.0')).promotion).toMatchObject({ kind: 'minor', gate: 'approval', fleetVersion: '1.2.0' });
-    expect((await plan('1.2.1')).promotion).toMatchObject({ kind: 'patch', gate: 'none' });
+    // Read from the chart's appVersion (no ledger): a labelled fallback that never goes ungated.
+    const fallback = (await plan('1.2.1')).promotion;
+    expect(fallback).toMatchObject({ kind: 'patch', gate: 'approval' });
+    expect(fallback?.reason).toMatch(/no ledger entry, so their version is the chart's appVersion \(a fallback\)/);
     await expect(plan('v2.0.0')).rejects.toThrow(/input "maintenance-window"/);
-    expect((await plan('v2.0.0', { 'maintenance-window': 'Sun 02:00-04:00 UTC' })).promotion).toMatchObject({
-      kind: 'major',
-      gate: 'approval+window',
+    await expect(plan('v2.0.0', { 'maintenance-window': 'Sun 02:00-04:00' })).rejects.toThrow(
+      /input "maintenance-window": is not a maintenance window, got "Sun 02:00-04:00"/,
+    );
+    const major = (await plan('v2.0.0', { 'maintenance-window': 'Sun 02:00-04:00 UTC', 'change-ticket': 'CHG-9' })).promotion;
+    expect(major).toMatchObject({ kind: 'major', gate: 'approval+window' });
+    expect(major?.reason).toMatch(/maintenance window: Sun 02:00-04:00 UTC \(change ticket: CHG-9\)$/);
+  });
+
+  it('the ledger records the released version, and the next plan reads it instead of the chart', async () => {
+    const helm = new FakeHelm();
+    for (const id of ['a', 'b']) {
+      helm.seed(`tenant-${id}`, id, [{ status: 'deployed' }]);
+      helm.onUpgrade(`tenant-${id}`, id, { kind: 'ok' });
+    }
+    const { p } = ports(helm);
+    const run = (extra: Record<string, string>) =>
+      runTenantRollout(inputs({ tenants: 'a,b', 'tenants-file': '', pilot: '1', 'release-version': 'v1.4.0', ...extra }), p, {
+        run: 'run=7',
+      });
+    await run({ phase: 'all' });
+    // The images moved to 1.4.0; the chart (appVersion 1.3.0 in the fake) did not.
+    expect((await helm.history('a', { namespace: 'tenant-a' })).at(-1)).toMatchObject({
+      app_version: '1.3.0',
+      description: expect.stringMatching(/^deploy-actions target=\w+ version=v1\.4\.0 run=7$/),
     });
-    expect(helm.calls.filter((c) => c.startsWith('list')).length).toBe(4);
+    const next = (await run({ phase: 'plan', 'release-version': '1.3.5' })).promotion;
+    expect(next).toMatchObject({ kind: 'downgrade', gate: 'approval', fleetVersion: 'v1.4.0' });
+    expect(next?.versions).toEqual([{ version: 'v1.4.0', source: 'ledger', tenants: ['a', 'b'] }]);
+  });
+
+  it('the waves phase checks the maintenance window before it touches a tenant', async () => {
+    const helm = new FakeHelm();
+    const { p } = ports(helm);
+    // FakeClock starts at 2023-11-14T22:13:20Z, a Tuesday.
+    const waves = async (extra: Record<string, string>) =>
+      runTenantRollout(
+        inputs({ tenants: 'a,b', 'tenants-file': '', pilot: '0', phase: 'waves', 'maintenance-window': 'Sat 02:00-06:00 UTC', ...extra }),
+        p,
+        { run: 'r' },
+      );
+    await expect(waves({})).rejects.toThrow(
+      /outside the maintenance window Sat 02:00-06:00 UTC: the next one opens at 2023-11-18T02:00Z .*outside-window: wait/,
+    );
+    await expect(waves({ 'outside-window': 'wait', 'window-wait-max': '1h' })).rejects.toThrow(/more than window-wait-max \(1h00m\)/);
+    expect(helm.calls).toEqual([]);
+    await expect(waves({ 'outside-window': 'sometimes' })).rejects.toThrow(/input "outside-window": is not one of the allowed values/);
   });
 
   it('a tenant values file that does not exist is an error before anything is deployed', async () => {

@@ -11,6 +11,7 @@ export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import { placeholders } from '../../verify/template.ts';
 import { parseMetrics } from '../../analysis/metrics.ts';
+import { parseWindow } from '../../release/window.ts';
 
 export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
   const v = value.trim() || '0';
@@ -59,6 +60,14 @@ function verification(inputs: Inputs) {
   };
 }
 
+function maintenance(inputs: Inputs) {
+  const text = inputs.string('maintenance-window');
+  const outsideWindow = inputs.oneOf('outside-window', ['fail', 'wait'] as const, 'fail');
+  const windowWaitMaxMs = inputs.duration('window-wait-max', '2h');
+  const changeTicket = inputs.string('change-ticket');
+  return { maintenanceWindow: text, window: text ? parseWindow(text) : undefined, changeTicket, outsideWindow, windowWaitMaxMs };
+}
+
 export function parseInputs(inputs: Inputs): TenantRolloutInputs {
   const file = inputs.string('tenants-file');
   const list = inputs.string('tenants');
@@ -92,7 +101,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     phase: parsePhase(inputs.string('phase', 'all')),
     approvedPlan: inputs.string('plan'),
     releaseVersion: inputs.string('release-version'),
-    maintenanceWindow: inputs.string('maintenance-window'),
+    ...maintenance(inputs),
     helm,
     secretValues: secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v)),
     identityValues: inputs.bool('identity-values', true),

@@ -22,6 +22,7 @@ import { analyze } from '../../analysis/analyze.ts';
 import { prometheusApi } from '../../analysis/prometheus.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
+import { renderFleetVersions } from '../../release/promotion.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 
@@ -146,9 +147,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           ctx.setOutput('fleet-version', p.fleetVersion);
           ctx.setOutput('promotion-reason', p.reason);
           ctx.logger.info(`promotion: ${p.kind}, gate ${p.gate}: ${p.reason}`);
+          ctx.logger.info(`who runs what:\n${renderFleetVersions(p)}`);
         }
         const promo = out.promotion
-          ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n`
+          ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
           : '';
         await ctx.summary(`### tenant-rollout plan\n\n${promo}${out.planTable}\n`);
         if (!out.report) {
