@@ -289,6 +289,7 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
       'rolled-back': `rolled back to revision ${deploy.previousRevision}`,
       uninstalled: 'uninstalled (it never deployed)',
       failed: 'left failed',
+      unknown: `in a state that could not be read (look: ${deploy.lookCommand})`,
       unchanged: '',
       'dry-run': '',
       deployed: '',

@@ -6,6 +6,8 @@ import { HelmError } from './helm.ts';
 import type { Helm, OpOptions } from './helm.ts';
 import { chartVersionOf, isPending, lastGoodRevision, latest } from './history.ts';
 import type { Revision } from './history.ts';
+import { HELM_RETRY, backoffMs, retryRead } from './transient.ts';
+import type { RetryDeps, RetryPolicy } from './transient.ts';
 
 /**
  * One release, upgraded deliberately: a release ends either deployed and verified, or back on
@@ -19,6 +21,7 @@ export type DeployStatus =
   | 'rolled-back' // failed, and back on the last good revision
   | 'uninstalled' // a first install failed and was removed
   | 'failed' // failed, and could not be returned to a good state: needs a person
+  | 'unknown' // failed, and helm's history could not be read afterwards: `lookCommand` says where to look
   | 'dry-run';
 
 export interface VerifyResult {
@@ -63,6 +66,8 @@ export interface DeployOutcome {
   /** A stuck pending revision this run recovered from, when there was one. */
   recovered?: { revision: number; status: string; action: 'rolled-back' | 'uninstalled' };
   error?: string;
+  /** With status `unknown`: the exact command that shows what helm recorded. */
+  lookCommand?: string;
   durationMs: number;
 }
 
@@ -70,6 +75,48 @@ export interface DeployDeps {
   helm: Helm;
   logger: Logger;
   clock: Clock;
+  /** Retries of transient helm failures (default HELM_RETRY); tests pass short pauses. */
+  retry?: RetryPolicy;
+  random?: () => number;
+}
+
+/**
+ * The release was not even readable, so this run changed nothing (helm-deploy turns the cause
+ * into its "check kubeconfig/kube-context" line; tenant-rollout reports `failed-untouched`).
+ */
+export class ReleaseUnreadableError extends Error {
+  override readonly name = 'ReleaseUnreadableError';
+  constructor(
+    readonly target: string,
+    cause: unknown,
+  ) {
+    super(`could not read the history of ${target} (nothing was changed): ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/** `helm history <release> -n <ns> [--kube-context <ctx>]`: what a person runs to see the facts. */
+export function historyCommand(release: string, t: KubeTarget): string {
+  return `helm history ${release} -n ${t.namespace}${t.kubeContext ? ` --kube-context ${t.kubeContext}` : ''}`;
+}
+
+const retryDeps = (deps: DeployDeps, signal?: AbortSignal): RetryDeps => ({
+  clock: deps.clock,
+  logger: deps.logger,
+  signal,
+  policy: deps.retry,
+  random: deps.random,
+});
+
+/** History, re-read while the API fails transiently. */
+function readHistory(deps: DeployDeps, release: string, t: KubeTarget, signal?: AbortSignal): Promise<Revision[]> {
+  return retryRead(`helm history ${t.namespace}/${release}`, () => deps.helm.history(release, t), retryDeps(deps, signal));
+}
+
+/** True when the newest revision is the same one, in the same state: helm wrote nothing in between. */
+function sameHead(a: readonly Revision[], b: readonly Revision[]): boolean {
+  const x = latest(a);
+  const y = latest(b);
+  return x?.revision === y?.revision && x?.status === y?.status;
 }
 
 function opts(u: KubeTarget & { timeoutMs: number }, signal?: AbortSignal) {
@@ -95,7 +142,7 @@ async function recoverPending(req: DeployRequest, history: Revision[], deps: Dep
   }
   deps.logger.warning(`${namespace}/${release}: revision ${stuck.revision} is stuck in ${stuck.status}; recovering: ${fix}`);
   if (good) {
-    await deps.helm.rollback(release, good.revision, opts(req.upgrade, req.signal));
+    await rollbackTo(deps.helm, release, good.revision, opts(req.upgrade, req.signal), retryDeps(deps));
     return { revision: stuck.revision, status: stuck.status, action: 'rolled-back' };
   }
   await deps.helm.uninstall(release, opts(req.upgrade, req.signal));
@@ -106,10 +153,33 @@ async function recoverPending(req: DeployRequest, history: Revision[], deps: Dep
  * Rolls back to `revision` and returns the revision now live: helm records a rollback as a new
  * revision holding the old content. A failed history read after a successful rollback does not
  * turn it into a failure (the target revision is returned instead).
+ *
+ * With `retry`, a failed rollback is tried again (bounded, whatever the cause: a rollback that is
+ * not retried leaves the tenant on the broken revision), unless history shows it did happen
+ * after all (the newest revision is a deployed "Rollback to <revision>").
  */
-export async function rollbackTo(helm: Helm, release: string, revision: number, o: OpOptions): Promise<number> {
-  await helm.rollback(release, revision, o);
-  const rows = await helm.history(release, o).catch(() => []);
+export async function rollbackTo(helm: Helm, release: string, revision: number, o: OpOptions, retry?: RetryDeps): Promise<number> {
+  const policy = retry?.policy ?? HELM_RETRY;
+  const attempts = retry ? policy.attempts : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await helm.rollback(release, revision, o);
+      break;
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      const rows = await helm.history(release, o).catch(() => undefined);
+      const head = rows && latest(rows);
+      if (head?.status === 'deployed' && head.description === `Rollback to ${revision}`) return head.revision;
+      const wait = backoffMs(attempt, policy, retry!.random);
+      retry!.logger.warning(
+        `rollback of ${o.namespace}/${release} to revision ${revision} failed (${errorMessage(err)}); retrying in ${wait} ms (${attempt}/${attempts - 1})`,
+      );
+      await retry!.clock.sleep(wait);
+    }
+  }
+  const rows = await (
+    retry ? retryRead(`helm history ${o.namespace}/${release}`, () => helm.history(release, o), retry) : helm.history(release, o)
+  ).catch(() => []);
   return latest(rows)?.revision ?? revision;
 }
 
@@ -117,11 +187,13 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   const started = deps.clock.now();
   const u = req.upgrade;
   const target = { namespace: u.namespace, kubeContext: u.kubeContext };
-  let history = await deps.helm.history(u.release, target);
+  let history = await readHistory(deps, u.release, target, req.signal).catch((err: unknown) => {
+    throw new ReleaseUnreadableError(`${u.namespace}/${u.release}`, err);
+  });
   let recovered: DeployOutcome['recovered'];
   if (isPending(latest(history))) {
     recovered = await recoverPending(req, history, deps);
-    history = await deps.helm.history(u.release, target);
+    history = await readHistory(deps, u.release, target, req.signal);
   }
   const before = lastGoodRevision(history);
   const base: Omit<DeployOutcome, 'status' | 'revision' | 'changed' | 'durationMs'> = {
@@ -145,12 +217,30 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   req.onUpgradeStart?.(before?.revision);
   let result;
   let failure: string | undefined;
-  try {
-    result = await deps.helm.upgrade(u, req.signal);
-  } catch (err) {
-    if (!(err instanceof HelmError)) throw err;
-    failure = err.message;
-    if (err.releaseLocked) failure += ' (another helm operation holds the release; if none is running, set recover-pending: true)';
+  // What helm recorded after a failed upgrade, once read (undefined: not read yet).
+  let after: Revision[] | undefined;
+  const policy = deps.retry ?? HELM_RETRY;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      result = await deps.helm.upgrade(u, req.signal);
+      failure = undefined; // an earlier attempt's transient failure is not this result's
+      break;
+    } catch (err) {
+      if (!(err instanceof HelmError)) throw err;
+      failure = err.message;
+      if (err.releaseLocked) failure += ' (another helm operation holds the release; if none is running, set recover-pending: true)';
+      after = undefined;
+      if (!err.transient || attempt >= policy.attempts || req.signal?.aborted) break;
+      // A transient failure is retried only when history proves helm wrote no revision: an
+      // upgrade that got as far as a revision is a real attempt, rolled back below like any other.
+      after = await readHistory(deps, u.release, target, req.signal).catch(() => undefined);
+      if (!after || !sameHead(after, history)) break;
+      const wait = backoffMs(attempt, policy, deps.random);
+      deps.logger.warning(
+        `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision (${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
+      );
+      await deps.clock.sleep(wait, req.signal);
+    }
   }
 
   if (result && u.dryRun !== 'none') {
@@ -189,10 +279,22 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
     });
   }
 
-  // Failed. Did helm get as far as creating a revision? If not, the release is untouched.
+  // Failed. Did helm get as far as creating a revision? Only its history can say (re-read with
+  // retries); when it cannot be read, the outcome says so instead of guessing.
+  if (!result) after ??= await readHistory(deps, u.release, target).catch(() => undefined);
+  if (!result && !after) {
+    const lookCommand = historyCommand(u.release, target);
+    return done({
+      status: 'unknown',
+      revision: before?.revision ?? 0,
+      changed: false,
+      error: `${failure}; then helm's history could not be read, so whether helm changed the release is not known (look: ${lookCommand})`,
+      lookCommand,
+    });
+  }
   const newest = latest(history)?.revision ?? 0;
-  const after = result ? undefined : latest(await deps.helm.history(u.release, target).catch(() => history));
-  const attemptedRevision = result?.revision ?? (after && after.revision > newest ? after.revision : undefined);
+  const head = after && latest(after);
+  const attemptedRevision = result?.revision ?? (head && head.revision > newest ? head.revision : undefined);
   if (attemptedRevision === undefined) {
     return done({ status: 'failed', revision: before?.revision ?? 0, changed: false, error: `${failure} (release untouched)` });
   }
@@ -206,7 +308,7 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   try {
     if (before) {
       deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; rolling back to revision ${before.revision}`);
-      const live = await rollbackTo(deps.helm, u.release, before.revision, rbOpts);
+      const live = await rollbackTo(deps.helm, u.release, before.revision, rbOpts, retryDeps(deps));
       return done({ status: 'rolled-back', revision: live, attemptedRevision, changed: false, error: failure });
     }
     deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; the release never deployed, uninstalling it`);

@@ -12,6 +12,37 @@ export interface ReleaseResult {
   contentDigest: string;
 }
 
+/**
+ * Which helm failures are the API server or the network having a bad moment rather than a real
+ * problem with the release. helm prints client-go's words for them and exits 1 like for any other
+ * failure, so they can only be matched as text (what helm 3.17 and 4.1 print for each was found by
+ * running them against the fake with injected faults; test/helm/transient.test.ts keeps it true).
+ *
+ * A transient failure says nothing about whether helm wrote a revision before it happened: only
+ * the release history can tell, so callers re-read it before retrying anything (see deploy.ts).
+ */
+const TRANSIENT: readonly RegExp[] = [
+  /kubernetes cluster unreachable/i, // helm 3 capitalises it, helm 4 does not
+  /connection refused/i,
+  /connection reset/i,
+  /broken pipe/i,
+  /unexpected EOF/i,
+  /http2: (?:server sent GOAWAY|client connection lost)/i,
+  /use of closed network connection/i,
+  /i\/o timeout/i,
+  /TLS handshake timeout/i,
+  /net\/http: (?:request canceled|timeout awaiting response headers)/i,
+  /the server is currently unable to handle the request/i, // 503
+  /too many requests/i, // 429 (API Priority and Fairness)
+  /the server has received too many requests/i, // 429, newer client-go wording
+  /Internal error occurred/i, // 500
+  /the server was unable to return a response in the time allotted/i, // 504
+  /an error on the server .* has prevented the request from succeeding/i, // 502 and other 5xx
+  /Gateway Timeout|Bad Gateway|Service Unavailable/i,
+  /the server rejected our request for an unknown reason/i,
+  /stream error: stream ID \d+; INTERNAL_ERROR/i,
+];
+
 /** A helm command failed; `message` is helm's own error line, redacted. */
 export class HelmError extends Error {
   override readonly name = 'HelmError';
@@ -30,8 +61,13 @@ export class HelmError extends Error {
   get timedOut(): boolean {
     return /context deadline exceeded|timed out waiting/.test(this.output);
   }
+  /** helm 4 writes "kubernetes cluster unreachable" in lower case; the hint must follow both. */
   get unreachable(): boolean {
-    return /Kubernetes cluster unreachable|connection refused|no such host|dial tcp|i\/o timeout/.test(this.output);
+    return /kubernetes cluster unreachable|connection refused|no such host|dial tcp|i\/o timeout/i.test(this.output);
+  }
+  /** The API or the network failed, not the release: worth retrying once history proves nothing was written. */
+  get transient(): boolean {
+    return !this.aborted && TRANSIENT.some((re) => re.test(`${this.message}\n${this.output}`));
   }
 }
 

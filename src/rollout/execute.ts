@@ -3,9 +3,10 @@ import { humanDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
-import { deployRelease, rollbackTo } from '../helm/deploy.ts';
+import { ReleaseUnreadableError, deployRelease, rollbackTo } from '../helm/deploy.ts';
 import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
+import type { RetryPolicy } from '../helm/transient.ts';
 import type { Revision } from '../helm/history.ts';
 import type { Tenant } from '../tenants/model.ts';
 import { BufferedLogger } from './buffered-logger.ts';
@@ -24,6 +25,7 @@ export type TenantStatus =
   | 'rolled-back' // succeeded, then rolled back with its failing wave (rollback-wave option)
   | 'failed-untouched' // failed before helm changed anything (e.g. chart not found): still on its old revision
   | 'failed' // failed and NOT returned to a good state (or stuck pending): needs a person
+  | 'unknown' // failed, and what helm recorded could not be read: `lookCommand` says where to look
   | 'skipped'; // never touched (budget spent, cancelled, or phase did not include it)
 
 export interface TenantResult {
@@ -37,6 +39,8 @@ export interface TenantResult {
   durationMs: number;
   /** The check that failed and its measured value, or helm's error. */
   error?: string;
+  /** With status `unknown`: the exact command that shows what helm recorded. */
+  lookCommand?: string;
 }
 
 export interface RolloutStep {
@@ -82,7 +86,9 @@ export interface RolloutPorts {
     onFailed: (id: string, reason: string) => Promise<void>,
     signal?: AbortSignal,
   ) => Promise<void>;
-  /** Tenants whose upgrade is in flight (for the post step after a cancel). */
+  /** Retries of transient helm failures (default HELM_RETRY); tests pass short pauses. */
+  retry?: RetryPolicy;
+  /** Tenants whose upgrade or rollback is in flight or was not recovered (for the post step). */
   onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
 }
 
@@ -126,12 +132,15 @@ function statusOf(o: DeployOutcome): TenantStatus {
     case 'uninstalled':
       return 'failed-rolled-back';
     case 'failed':
-      // A failure before helm created a revision left the release as it was.
+      // A failure before helm created a revision left the release as it was (deployRelease only
+      // leaves attemptedRevision unset when history, re-read after the failure, proves it).
       return o.attemptedRevision === undefined ? 'failed-untouched' : 'failed';
+    case 'unknown':
+      return 'unknown';
   }
 }
 
-const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched']);
+const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown']);
 
 export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promise<RolloutResult> {
   const started = p.clock.now();
@@ -187,26 +196,30 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
             p.onInflight?.([...inflight.values()]);
           },
         },
-        { helm: p.helm, logger: log, clock: p.clock },
+        { helm: p.helm, logger: log, clock: p.clock, retry: p.retry },
       );
     } catch (err) {
-      // Errors outside an upgrade (a release stuck pending without recover-pending, a failed
-      // recovery, an unreachable API): the release may need a person, so it counts as failed.
+      // Errors outside an upgrade. A release whose history could not even be read was not
+      // touched (failed-untouched); one stuck pending without recover-pending, or a failed
+      // recovery, may need a person, so it counts as failed.
+      const untouched = err instanceof ReleaseUnreadableError;
       outcome = {
         status: 'failed',
         release: t.release,
         namespace: t.namespace,
         revision: 0,
-        attemptedRevision: 0,
+        attemptedRevision: untouched ? undefined : 0,
         chartVersion: '',
         appVersion: '',
         changed: false,
         error: errorMessage(err),
         durationMs: p.clock.now() - t0,
       };
-    } finally {
-      if (inflight.delete(t.id)) p.onInflight?.([...inflight.values()]);
     }
+    // A release left failed on top (its rollback failed too) or in a state nobody could read stays
+    // in the post step's list: the post step tries again. Everything else is where it should be.
+    const recovered = !(outcome.status === 'unknown' || (outcome.status === 'failed' && outcome.attemptedRevision !== undefined));
+    if (recovered && inflight.delete(t.id)) p.onInflight?.([...inflight.values()]);
     const r: TenantResult = {
       id: t.id,
       namespace: t.namespace,
@@ -217,6 +230,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       revisionAfter: outcome.revision || undefined,
       durationMs: p.clock.now() - t0,
       error: outcome.error,
+      ...(outcome.lookCommand ? { lookCommand: outcome.lookCommand } : {}),
     };
     const icon = r.status === 'succeeded' || r.status === 'unchanged' ? '✓' : r.status === 'skipped' ? '·' : '✗';
     await p.logger.group(
@@ -229,9 +243,25 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     return r;
   }
 
-  /** Outside an upgrade (soak, wave): back to a revision, with the rollout's own context and timeout. */
-  const rollBack = (t: Tenant, revision: number) =>
-    rollbackTo(p.helm, t.release, revision, { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs });
+  /**
+   * Outside an upgrade (soak, wave): back to a revision, with the rollout's own context and
+   * timeout, retried (bounded). While it runs, and if it never succeeds, the tenant is in the
+   * post step's list, so a cancel or a kill mid-rollback still ends with it recovered.
+   */
+  const rollBack = async (t: Tenant, revision: number) => {
+    inflight.set(t.id, { namespace: t.namespace, release: t.release, previous: revision });
+    p.onInflight?.([...inflight.values()]);
+    const live = await rollbackTo(
+      p.helm,
+      t.release,
+      revision,
+      { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs },
+      { clock: p.clock, logger: p.logger, policy: p.retry },
+    );
+    inflight.delete(t.id);
+    p.onInflight?.([...inflight.values()]);
+    return live;
+  };
 
   /** A tenant that degraded after its upgrade: back to its revision before, counted as a failure. */
   async function degrade(t: Tenant, reason: string): Promise<void> {

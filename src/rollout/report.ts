@@ -20,8 +20,17 @@ export interface RolloutReport {
   tenants: TenantResult[];
 }
 
-const STATUSES: TenantStatus[] = ['succeeded', 'unchanged', 'failed-rolled-back', 'rolled-back', 'failed-untouched', 'failed', 'skipped'];
-const BAD: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back']);
+const STATUSES: TenantStatus[] = [
+  'succeeded',
+  'unchanged',
+  'failed-rolled-back',
+  'rolled-back',
+  'failed-untouched',
+  'failed',
+  'unknown',
+  'skipped',
+];
+const BAD: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back', 'unknown']);
 
 export function buildReport(
   r: RolloutResult,
@@ -63,6 +72,7 @@ const ICON: Record<TenantStatus, string> = {
   'rolled-back': '↩️',
   'failed-untouched': '⚠️',
   failed: '❌',
+  unknown: '❓',
   skipped: '·',
 };
 
@@ -70,7 +80,8 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /** Results table for the job summary: failures first, with the reason for each. */
 export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}): string {
-  const order = (t: TenantResult) => (t.status === 'failed' ? 0 : BAD.has(t.status) ? 1 : t.status === 'skipped' ? 3 : 2);
+  const order = (t: TenantResult) =>
+    t.status === 'failed' || t.status === 'unknown' ? 0 : BAD.has(t.status) ? 1 : t.status === 'skipped' ? 3 : 2;
   const rows = [...rep.tenants].sort((a, b) => order(a) - order(b));
   const max = opts.maxRows ?? 500;
   const counts = STATUSES.filter((s) => rep.counts[s])
@@ -87,7 +98,7 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
   lines.push('', '| tenant | step | status | revision | duration | reason |', '|---|---|---|---|---|---|');
   for (const t of rows.slice(0, max)) {
     lines.push(
-      `| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')} |`,
+      `| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`,
     );
   }
   if (rows.length > max) lines.push('', `… and ${rows.length - max} more tenants (see the report file).`);

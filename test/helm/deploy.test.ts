@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deployRelease } from '../../src/helm/deploy.ts';
+import { ReleaseUnreadableError, deployRelease } from '../../src/helm/deploy.ts';
 import type { DeployRequest } from '../../src/helm/deploy.ts';
 import type { UpgradeOptions } from '../../src/helm/argv.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
@@ -171,5 +171,105 @@ describe('deployRelease', () => {
     helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
     const o = await deployRelease(req({ upgrade: { ...upgrade, dryRun: 'server' } }), deps);
     expect(o).toMatchObject({ status: 'dry-run', revision: 1, previousRevision: 1 });
+  });
+
+  describe('transient API failures (outcomes from what helm recorded)', () => {
+    it('a 503 before helm wrote a revision is retried, and the retry deploys', async () => {
+      const { helm, deps, req, logger } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'transient' }, { kind: 'transient' }, { kind: 'ok' });
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'deployed', revision: 2, previousRevision: 1 });
+      expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(3);
+      expect(deps.clock.sleeps).toHaveLength(2);
+      expect(deps.clock.sleeps[1]!).toBeGreaterThan(deps.clock.sleeps[0]!);
+      expect(logger.text()).toContain('upgrade failed before helm wrote a revision');
+    });
+
+    it('retries are bounded: a 503 that never clears ends failed-untouched, proven by history', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', ...Array.from({ length: 10 }, () => ({ kind: 'transient' as const })));
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'failed', revision: 1, changed: false });
+      expect(o.attemptedRevision).toBeUndefined();
+      expect(o.error).toContain('the server is currently unable to handle the request (release untouched)');
+      expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(4);
+    });
+
+    it('a transient failure AFTER helm wrote a revision is not retried: it is rolled back', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'transient-after-revision' }, { kind: 'ok' });
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 1, attemptedRevision: 2, revision: 3 });
+      expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(1);
+    });
+
+    it('a real failure (chart not found) is never retried', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail-early' }, { kind: 'ok' });
+      const o = await deployRelease(req(), deps);
+      expect(o.status).toBe('failed');
+      expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(1);
+    });
+
+    it('a failed history read after a failed upgrade is re-read; the failed revision is rolled back, not called untouched', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+      const upgradeOnce = helm.upgrade.bind(helm);
+      helm.upgrade = async (u, signal) => {
+        try {
+          return await upgradeOnce(u, signal);
+        } finally {
+          helm.failHistoryTimes = 2;
+        }
+      };
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'rolled-back', attemptedRevision: 2, revision: 3 });
+      expect(helm.calls).toContain('rollback tenant-alpha/alpha 1 wait=ready');
+    });
+
+    it('history that stays unreadable after a failure gives `unknown` with the exact command to look', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+      const upgradeOnce = helm.upgrade.bind(helm);
+      helm.upgrade = async (u, signal) => {
+        try {
+          return await upgradeOnce(u, signal);
+        } finally {
+          helm.failHistoryTimes = 100;
+        }
+      };
+      const o = await deployRelease(req({ upgrade: { ...upgrade, kubeContext: 'prod-eu' } }), deps);
+      expect(o.status).toBe('unknown');
+      expect(o.lookCommand).toBe('helm history alpha -n tenant-alpha --kube-context prod-eu');
+      expect(o.error).toContain('look: helm history alpha -n tenant-alpha --kube-context prod-eu');
+      expect(helm.calls.some((c) => c.startsWith('rollback'))).toBe(false);
+    });
+
+    it('the first history read is retried; when it never answers, nothing was changed (ReleaseUnreadableError)', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' });
+      helm.failHistoryTimes = 3;
+      expect((await deployRelease(req(), deps)).status).toBe('deployed');
+      helm.failHistoryTimes = 100;
+      await expect(deployRelease(req(), deps)).rejects.toBeInstanceOf(ReleaseUnreadableError);
+      expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(1);
+    });
+
+    it('a rollback that fails is retried until it succeeds', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'fail' });
+      helm.failRollbackTimes = 2;
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'rolled-back', revision: 3, attemptedRevision: 2 });
+      expect(helm.calls.filter((c) => c.startsWith('rollback'))).toHaveLength(3);
+    });
   });
 });

@@ -241,4 +241,82 @@ describe('executeRollout', () => {
     const r = await executeRollout(f.options(), f.ports());
     expect(r.tenants[0]).toMatchObject({ status: 'failed-untouched', revisionAfter: 1, error: 'chart "x" not found (release untouched)' });
   });
+
+  describe('recovery that finishes (the post step reads what is not yet recovered)', () => {
+    const lastInflight = () => {
+      const seen: { namespace: string; release: string; previous?: number }[][] = [];
+      return { seen, onInflight: (x: { namespace: string; release: string; previous?: number }[]) => seen.push(x) };
+    };
+
+    it('a tenant whose rollback keeps failing stays in the in-flight list for the post step', async () => {
+      const f = fleet([['a', 'b']]);
+      f.script('a', { kind: 'fail' });
+      f.script('b', { kind: 'ok' });
+      f.helm.failRollback = true;
+      const w = lastInflight();
+      const r = await executeRollout(f.options({ maxParallel: 1, maxFailures: 5 }), f.ports({ onInflight: w.onInflight }));
+      expect(r.tenants[0]).toMatchObject({ id: 'a', status: 'failed' });
+      // Tried more than once (bounded), and still listed at the end; b, deployed, is not.
+      expect(f.helm.calls.filter((c) => c.startsWith('rollback tenant-a/a')).length).toBe(4);
+      expect(w.seen.at(-1)).toEqual([{ namespace: 'tenant-a', release: 'a', previous: 1 }]);
+    });
+
+    it('a soak rollback that fails once is retried, and listed while it runs', async () => {
+      const f = fleet([['p1'], ['a']]);
+      f.script('p1', { kind: 'ok' });
+      const soakCheck = async (ts: Tenant[]) => new Map(ts.map((t) => [t.id, { ok: false, reason: 'pod p1-x: CrashLoopBackOff' }]));
+      f.helm.failRollbackTimes = 1;
+      const w = lastInflight();
+      const r = await executeRollout(
+        f.options({ soakMs: 10_000, soakIntervalMs: 10_000 }),
+        f.ports({ soakCheck, onInflight: w.onInflight }),
+      );
+      expect(r.tenants[0]).toMatchObject({ id: 'p1', status: 'failed-rolled-back', revisionAfter: 3 });
+      expect(f.helm.calls.filter((c) => c.startsWith('rollback tenant-p1/p1 1'))).toHaveLength(2);
+      expect(w.seen.map((x) => x.map((i) => i.release))).toContainEqual(['p1']);
+      expect(w.seen.at(-1)).toEqual([]);
+    });
+
+    it('a wave rollback that never succeeds leaves those tenants listed for the post step', async () => {
+      const f = fleet([['a', 'b']]);
+      f.script('a', { kind: 'ok' });
+      f.script('b', { kind: 'fail' });
+      const w = lastInflight();
+      const helm = f.helm;
+      const rollback = helm.rollback.bind(helm);
+      // b's own rollback works; the wave rollback of a fails every time.
+      helm.rollback = async (release, revision, o) => {
+        if (release === 'a')
+          throw new (await import('../../src/helm/helm.ts')).HelmError('rollback failed: timed out', 'helm rollback', '');
+        return rollback(release, revision, o);
+      };
+      const r = await executeRollout(f.options({ maxParallel: 1, rollbackWaveOnFailure: true }), f.ports({ onInflight: w.onInflight }));
+      expect(byStatus(r)).toEqual({ failed: ['a'], 'failed-rolled-back': ['b'] });
+      expect(w.seen.at(-1)).toEqual([{ namespace: 'tenant-a', release: 'a', previous: 1 }]);
+    });
+  });
+
+  it('history unreadable after a failed upgrade: unknown (not failed-untouched), with the command to look', async () => {
+    const f = fleet([['a']]);
+    f.script('a', { kind: 'fail' });
+    const upgrade = f.helm.upgrade.bind(f.helm);
+    f.helm.upgrade = async (u, signal) => {
+      try {
+        return await upgrade(u, signal);
+      } finally {
+        f.helm.failHistoryTimes = 100;
+      }
+    };
+    const r = await executeRollout(f.options(), f.ports());
+    expect(r.tenants[0]).toMatchObject({ status: 'unknown', lookCommand: 'helm history a -n tenant-a' });
+    expect(r.stoppedBecause).toMatch(/failure budget spent/);
+  });
+
+  it('history unreadable before anything was done: failed-untouched (helm changed nothing)', async () => {
+    const f = fleet([['a']]);
+    f.helm.failHistoryTimes = 100;
+    const r = await executeRollout(f.options(), f.ports());
+    expect(r.tenants[0]).toMatchObject({ status: 'failed-untouched' });
+    expect(r.tenants[0]!.error).toMatch(/could not read the history of tenant-a\/a \(nothing was changed\)/);
+  });
 });

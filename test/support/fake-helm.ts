@@ -8,6 +8,8 @@ export type UpgradeBehaviour =
   | { kind: 'ok'; content?: string; /** macrotask turns the upgrade takes, so parallel upgrades overlap */ turns?: number }
   | { kind: 'fail'; message?: string } // helm created a failed revision
   | { kind: 'fail-early'; message?: string } // helm failed before creating a revision
+  | { kind: 'transient'; message?: string } // the API failed before helm created a revision (503 by default)
+  | { kind: 'transient-after-revision'; message?: string } // the API failed after helm created a (failed) revision
   | { kind: 'hang' }; // stays pending until aborted
 
 /**
@@ -21,6 +23,10 @@ export class FakeHelm implements Helm {
   readonly calls: string[] = [];
   private readonly scripts = new Map<string, UpgradeBehaviour[]>();
   failRollback = false;
+  /** How many of the next rollbacks fail (each one transiently, after writing nothing). */
+  failRollbackTimes = 0;
+  /** How many of the next history reads fail with a transient API error. */
+  failHistoryTimes = 0;
   active = 0;
   maxActive = 0;
 
@@ -66,6 +72,14 @@ export class FakeHelm implements Helm {
 
   async history(release: string, t: KubeTarget): Promise<Revision[]> {
     this.calls.push(`history ${t.namespace}/${release}`);
+    if (this.failHistoryTimes > 0) {
+      this.failHistoryTimes--;
+      throw new HelmError(
+        'query: failed to query with labels: the server is currently unable to handle the request',
+        'helm history',
+        'Error: query: failed to query with labels: the server is currently unable to handle the request',
+      );
+    }
     return (this.releases.get(this.key(t.namespace, release)) ?? []).map(({ content: _c, ...r }) => ({ ...r }));
   }
 
@@ -83,6 +97,16 @@ export class FakeHelm implements Helm {
       );
     if (b.kind === 'fail-early')
       throw new HelmError(b.message ?? 'chart not found', 'helm upgrade', `Error: ${b.message ?? 'chart not found'}`);
+    if (b.kind === 'transient') {
+      const m = b.message ?? 'UPGRADE FAILED: create: failed to create: the server is currently unable to handle the request';
+      throw new HelmError(m, 'helm upgrade', `Error: ${m}`);
+    }
+    if (b.kind === 'transient-after-revision') {
+      this.add(o.namespace, o.release, 'failed', 'new', o.description ?? '');
+      const m =
+        b.message ?? 'UPGRADE FAILED: cannot patch "alpha" with kind Deployment: the server is currently unable to handle the request';
+      throw new HelmError(m, 'helm upgrade', `Error: ${m}`);
+    }
     if (b.kind === 'hang') {
       const row = this.add(o.namespace, o.release, 'pending-upgrade', 'new', o.description ?? '');
       await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
@@ -114,6 +138,14 @@ export class FakeHelm implements Helm {
     const target = rows?.find((r) => r.revision === revision);
     if (!target) throw new HelmError(`release has no ${revision} version`, 'helm rollback', '');
     if (this.failRollback) throw new HelmError('rollback failed: timed out waiting for the condition', 'helm rollback', '');
+    if (this.failRollbackTimes > 0) {
+      this.failRollbackTimes--;
+      throw new HelmError(
+        'Too many requests, please try again later.',
+        'helm rollback',
+        'Error: Too many requests, please try again later.',
+      );
+    }
     for (const r of rows!) if (r.status.startsWith('pending-')) r.status = 'failed';
     this.add(o.namespace, release, 'deployed', target.content, `Rollback to ${revision}`);
   }

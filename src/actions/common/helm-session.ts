@@ -82,10 +82,12 @@ export function removePrivateDir(ctx: ActionContext): void {
 
 /** Maps "cluster unreachable" into one clear line naming the inputs to check. */
 export function explainHelmError(err: unknown): never {
-  if (err instanceof HelmError && err.unreachable) {
+  // A history read that failed is wrapped (ReleaseUnreadableError): the hint follows its cause.
+  const helmErr = err instanceof HelmError ? err : err instanceof Error && err.cause instanceof HelmError ? err.cause : undefined;
+  if (helmErr?.unreachable) {
     throw new ConfigurationError(
       'cluster',
-      `cannot reach the Kubernetes API: ${err.message}`,
+      `cannot reach the Kubernetes API: ${helmErr.message}`,
       'check the kubeconfig and kube-context inputs, and that the runner can reach the API server',
     );
   }

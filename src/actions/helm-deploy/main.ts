@@ -76,7 +76,9 @@ export function runDescription(env: NodeJS.ProcessEnv, action: string): string {
 }
 
 export function summaryMarkdown(o: DeployOutcome): string {
-  const icon = { deployed: '✅', unchanged: '✅', 'dry-run': '📝', 'rolled-back': '↩️', uninstalled: '🗑️', failed: '❌' }[o.status];
+  const icon = { deployed: '✅', unchanged: '✅', 'dry-run': '📝', 'rolled-back': '↩️', uninstalled: '🗑️', failed: '❌', unknown: '❓' }[
+    o.status
+  ];
   const rows = [
     ['release', `\`${o.namespace}/${o.release}\``],
     ['status', `${icon} ${o.status}`],
@@ -89,6 +91,7 @@ export function summaryMarkdown(o: DeployOutcome): string {
   ];
   if (o.recovered) rows.push(['recovered', `revision ${o.recovered.revision} was ${o.recovered.status}: ${o.recovered.action}`]);
   if (o.error) rows.push(['error', o.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);
+  if (o.lookCommand) rows.push(['look', `\`${o.lookCommand}\``]);
   return `### helm-deploy: ${o.release}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
 }
 
@@ -224,7 +227,7 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         ).catch(explainHelmError);
         // A release this run could not return to a good state stays in the state: the post step
         // tries once more (a rollback cut short by a cancel often succeeds a few seconds later).
-        if (outcome.status !== 'failed') ctx.saveState(STATE_INFLIGHT, '');
+        if (outcome.status !== 'failed' && outcome.status !== 'unknown') ctx.saveState(STATE_INFLIGHT, '');
         ctx.setOutput('status', outcome.status);
         ctx.setOutput('revision', outcome.revision);
         ctx.setOutput('previous-revision', outcome.previousRevision ?? '');

@@ -10,7 +10,7 @@ import { runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import { explainHelmError, openCredentials, openHelm, removePrivateDir } from '../common/helm-session.ts';
-import { openPostHelm, recoverAfterCancel } from '../helm-deploy/post.ts';
+import { openPostHelm, recoverAllAfterCancel } from '../helm-deploy/post.ts';
 import { silentLogger } from '../../core/logger.ts';
 import type { Tenant } from '../../tenants/model.ts';
 import { runSmokeChecks } from '../../verify/smoke.ts';
@@ -170,7 +170,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         ctx.setOutput('outcome', rep.outcome);
         await ctx.summary(renderReport(rep));
         const c = rep.counts;
-        const line = `${rep.outcome}: ${c.succeeded} succeeded, ${c.unchanged} unchanged, ${c['failed-rolled-back']} failed and rolled back, ${c['failed-untouched']} failed untouched, ${c.failed} failed, ${c['rolled-back']} rolled back with their wave, ${c.skipped} skipped`;
+        const line = `${rep.outcome}: ${c.succeeded} succeeded, ${c.unchanged} unchanged, ${c['failed-rolled-back']} failed and rolled back, ${c['failed-untouched']} failed untouched, ${c.failed} failed, ${c.unknown} unknown, ${c['rolled-back']} rolled back with their wave, ${c.skipped} skipped`;
         if (rep.outcome !== 'succeeded')
           throw new Error(`tenant-rollout ${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
         ctx.logger.info(`tenant-rollout ${line}`);
@@ -192,8 +192,17 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         };
         if (!s.releases.length) return;
         const helm = await openPostHelm(ctx, s.helm, deps.run);
-        for (const r of s.releases)
-          await recoverAfterCancel(ctx, helm, { ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs });
+        ctx.logger.info(`post: ${s.releases.length} releases were not returned to a good state by main; recovering them`);
+        const left = await recoverAllAfterCancel(
+          ctx,
+          helm,
+          s.releases.map((r) => ({ ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs })),
+          { clock, parallel: 8 },
+        );
+        if (left.length)
+          throw new Error(
+            `post: ${left.length} releases could not be recovered: ${left.map((r) => `${r.namespace}/${r.release}`).join(', ')}`,
+          );
       } finally {
         removePrivateDir(ctx);
       }
