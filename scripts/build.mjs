@@ -43,8 +43,8 @@ for (const name of actions) {
 // The root action (uses: dotmac/deploy-actions@v1) runs from dist/root.
 if (existsSync(join(root, 'action.yml'))) {
   mkdirSync(join(dist, 'root'), { recursive: true });
-  writeFileSync(join(dist, 'root', 'index.js'), `${header}import { run } from '../lib/index.js';\nawait run('release', 'main');\n`);
-  writeFileSync(join(dist, 'root', 'post.js'), `${header}import { run } from '../lib/index.js';\nawait run('release', 'post');\n`);
+  writeFileSync(join(dist, 'root', 'index.js'), `${header}import { run } from '../lib/index.js';\nawait run('root', 'main');\n`);
+  writeFileSync(join(dist, 'root', 'post.js'), `${header}import { run } from '../lib/index.js';\nawait run('root', 'post');\n`);
 }
 mkdirSync(join(dist, 'cli'), { recursive: true });
 writeFileSync(

@@ -8,12 +8,12 @@ import { repoRoot } from './support/tools.ts';
 // Every action.yml input is read by the code, and the code reads no input it does not declare
 // (STYLE.md habit 6). Each action exports `parseInputs(inputs)`; it is fed the example values in
 // test/fixtures/inputs/<action>.json, which must be a valid, complete set.
-// The root action.yml (uses: dotmac/deploy-actions@v1) is the `release` module, run from dist/root.
+// The root action.yml (uses: dotmac/deploy-actions@v1) is the `root` module (src/actions/root), run from dist/root.
 const actionDirs = [
   ...readdirSync(repoRoot, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(repoRoot, d.name, 'action.yml')))
     .map((d) => ({ dir: d.name, name: d.name, dist: `../dist/${d.name}` })),
-  { dir: '.', name: 'release', dist: 'dist/root' },
+  { dir: '.', name: 'root', dist: 'dist/root' },
 ];
 
 describe.each(actionDirs)('$dir/action.yml', ({ dir, name, dist }) => {

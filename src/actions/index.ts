@@ -3,7 +3,7 @@ import { runOnGitHub } from './common/github.ts';
 import { autoRollback } from './auto-rollback/main.ts';
 import { buildImages } from './build-images/main.ts';
 import { helmDeploy } from './helm-deploy/main.ts';
-import { release } from './release/main.ts';
+import { root } from './root/main.ts';
 import { smokeTest } from './smoke-test/main.ts';
 import { tenantRollout } from './tenant-rollout/main.ts';
 
@@ -19,8 +19,8 @@ const actions: Record<string, ActionModule> = {
   'build-images': buildImages,
   'smoke-test': smokeTest,
   'auto-rollback': autoRollback,
-  // The root action.yml (uses: dotmac/deploy-actions@v1).
-  release,
+  // The root action.yml (uses: dotmac/deploy-actions@v1), run from dist/root.
+  root,
 };
 
 export async function loadAction(name: string): Promise<ActionModule> {

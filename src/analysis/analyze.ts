@@ -1,12 +1,12 @@
 import type { Clock } from '../core/clock.ts';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import { breaches } from '../verify/expression.ts';
-import { formatMs } from '../verify/format.ts';
-import { createLimiter } from '../verify/pool.ts';
-import type { TenantTarget } from '../verify/template.ts';
+import { formatMs } from '../core/format.ts';
+import { createLimiter } from '../core/pool.ts';
+import type { TenantTarget } from '../tenants/model.ts';
 import type { FleetComparison, Metric } from './metrics.ts';
 import { PrometheusError } from './prometheus.ts';
-import { QueryShapeError, begin, describeQuery, measure, missingPort } from './providers.ts';
+import { QueryShapeError, begin, renderQuery, measure, missingPort } from './providers.ts';
 import type { AnalysisPorts, ProviderState, Reading } from './providers.ts';
 
 export type MeasurementPhase = 'successful' | 'failed' | 'inconclusive';
@@ -227,7 +227,7 @@ export async function analyze(
         m.provider === 'prometheus' ? 'set the prometheus-url input' : 'give a kubeconfig',
       );
     // Templates that cannot be expanded for some tenant fail now, not in the middle of the window.
-    for (const t of [...targets, ...(m.fleet ? baseline : [])]) describeQuery(m, t);
+    for (const t of [...targets, ...(m.fleet ? baseline : [])]) renderQuery(m, t);
   }
   if (opts.preflight !== false) await preflight(targets[0] ?? baseline[0], metrics, ports, measureTimeoutMs, signal);
 
@@ -259,7 +259,7 @@ export async function analyze(
     metrics: metrics.map((m) => ({
       metric: m.name,
       provider: m.provider,
-      query: describeQuery(m, t),
+      query: renderQuery(m, t),
       condition: m.failureCondition.source,
       failureLimit: m.failureLimit,
       inconclusiveLimit: m.inconclusiveLimit,
@@ -300,7 +300,7 @@ export async function analyze(
     ).then(
       (r): Reading & { error?: string } => r,
       (err: unknown): Reading & { error?: string } => ({
-        query: describeQuery(m, t),
+        query: renderQuery(m, t),
         detail: 'measurement failed',
         error: errorMessage(err),
       }),
@@ -416,7 +416,7 @@ async function preflight(
   if (!sample) return;
   for (const m of metrics) {
     if (m.provider !== 'prometheus') continue;
-    const query = describeQuery(m, sample);
+    const query = renderQuery(m, sample);
     try {
       await timed(ports.clock, timeoutMs, signal, (s) => measure(m, sample, ports, { windowMs: timeoutMs, signal: s, state: new Map() }));
     } catch (err) {

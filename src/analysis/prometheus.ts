@@ -1,5 +1,5 @@
 import { errorMessage } from '../core/errors.ts';
-import type { Http } from '../verify/http.ts';
+import type { Http } from '../core/http.ts';
 
 export interface PromSample {
   labels: Record<string, string>;

@@ -4,12 +4,12 @@ import { silentLogger } from '../core/logger.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Cluster, ReleaseHealth } from '../kube/ports.ts';
 import { BAD_POD_REASONS } from '../verify/cluster-checks.ts';
-import { formatMs } from '../verify/format.ts';
-import type { Http } from '../verify/http.ts';
-import { mapLimit } from '../verify/pool.ts';
+import { formatMs } from '../core/format.ts';
+import type { Http } from '../core/http.ts';
+import { mapLimit } from '../core/pool.ts';
 import { runSmokeChecks } from '../verify/smoke.ts';
 import { promqlString, renderTenant } from '../verify/template.ts';
-import type { TenantTarget } from '../verify/template.ts';
+import type { TenantTarget } from '../tenants/model.ts';
 import type { HttpMetric, KubernetesMetric, LogsMetric, Metric, PrometheusMetric } from './metrics.ts';
 import type { PrometheusApi } from './prometheus.ts';
 
@@ -42,7 +42,7 @@ export interface MeasureContext {
 }
 
 /** The query of a metric for a target, after templating (what the report shows). */
-export function describeQuery(metric: Metric, t: TenantTarget): string {
+export function renderQuery(metric: Metric, t: TenantTarget): string {
   const subject = `metric "${metric.name}"`;
   switch (metric.provider) {
     case 'prometheus':
@@ -91,7 +91,7 @@ export class QueryShapeError extends Error {
 }
 
 async function measurePrometheus(metric: PrometheusMetric, t: TenantTarget, ports: AnalysisPorts, ctx: MeasureContext): Promise<Reading> {
-  const query = describeQuery(metric, t);
+  const query = renderQuery(metric, t);
   const r = await ports.prometheus!.query(query, ctx.signal);
   if (r.resultType === 'matrix' || r.resultType === 'string') {
     throw new QueryShapeError(
@@ -115,7 +115,7 @@ function noWorkloads(h: ReleaseHealth): boolean {
 }
 
 async function measureKubernetes(metric: KubernetesMetric, t: TenantTarget, ports: AnalysisPorts, ctx: MeasureContext): Promise<Reading> {
-  const query = describeQuery(metric, t);
+  const query = renderQuery(metric, t);
   const h = await ports.cluster!.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
   if (noWorkloads(h)) return { query, detail: 'no workloads or pods found for the release' };
   switch (metric.query) {
@@ -158,7 +158,7 @@ async function measureKubernetes(metric: KubernetesMetric, t: TenantTarget, port
 }
 
 async function measureHttp(metric: HttpMetric, t: TenantTarget, ports: AnalysisPorts, ctx: MeasureContext): Promise<Reading> {
-  const query = describeQuery(metric, t);
+  const query = renderQuery(metric, t);
   const url = renderTenant(metric.url, t, `metric "${metric.name}": url`, encodeURIComponent);
   const report = await runSmokeChecks(
     [{ name: t.slug, url, tenant: t }],
@@ -178,7 +178,7 @@ async function measureHttp(metric: HttpMetric, t: TenantTarget, ports: AnalysisP
 }
 
 async function measureLogs(metric: LogsMetric, t: TenantTarget, ports: AnalysisPorts, ctx: MeasureContext): Promise<Reading> {
-  const query = describeQuery(metric, t);
+  const query = renderQuery(metric, t);
   const h = await ports.cluster!.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
   if (h.pods.length === 0) return { query, detail: 'no pods found for the release' };
   const since = Math.max(1, Math.ceil(ctx.windowMs / 1000));

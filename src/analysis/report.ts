@@ -1,4 +1,4 @@
-import { cell, formatMs } from '../verify/format.ts';
+import { cell, formatMs } from '../core/format.ts';
 import { round } from './analyze.ts';
 import type { Measurement } from './analyze.ts';
 import type { WatchResult } from './rollback.ts';

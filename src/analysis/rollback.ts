@@ -4,7 +4,7 @@ import type { Metric } from './metrics.ts';
 import { analyze } from './analyze.ts';
 import type { AnalysisResult, AnalyzeOptions, TargetAnalysis } from './analyze.ts';
 import type { AnalysisPorts } from './providers.ts';
-import type { TenantTarget } from '../verify/template.ts';
+import type { TenantTarget } from '../tenants/model.ts';
 
 /** Where to go back to: the revision recorded before the deploy, never "whatever is previous now". */
 export interface RollbackTarget {

@@ -6,7 +6,6 @@ import { matchesSelector } from '../tenants/selector.ts';
 import { DEFAULT_ORDER, describeOrder, waveSize, type OrderSpec, type PilotSpec, type WaveSpec } from './plan-spec.ts';
 
 export * from './plan-spec.ts';
-export { renderPlanTable, type PlanTableOptions } from './plan-render.ts';
 
 /**
  * The rollout plan: who goes in the pilot and in which wave. Plain JSON, so the plan printed

@@ -28,6 +28,27 @@ export interface TenantRef {
   release: string;
 }
 
+/**
+ * A tenant as the checks and the analysis see it: the fields a URL or a query may be templated
+ * on, and the revision recorded before the deploy (what a rollback goes back to).
+ */
+export interface TenantTarget {
+  id: string;
+  slug: string;
+  namespace: string;
+  release: string;
+  /** Status in the tenant-rollout report (`succeeded`, `failed-rolled-back`, `failed`, `skipped`, `unchanged`). */
+  status?: string;
+  /** The revision that was deployed before this rollout touched the tenant. */
+  revisionBefore?: number;
+  labels?: Record<string, string>;
+}
+
+/** The target view of a tenant, for checks and analysis. */
+export function toTarget(t: Tenant): TenantTarget {
+  return { id: t.id, slug: t.slug, namespace: t.namespace, release: t.release, labels: t.labels };
+}
+
 /** Seeds convention: tenant namespaces are `tenant-<slug>`. */
 export const DEFAULT_NAMESPACE_PREFIX = 'tenant-';
 

@@ -1,9 +1,9 @@
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Cluster, PodInfo, ReleaseHealth, WorkloadInfo } from '../kube/ports.ts';
-import type { Limiter } from './pool.ts';
-import type { CheckResult, ClusterCheckOptions } from './smoke.ts';
-import { formatMs } from './format.ts';
+import type { Limiter } from '../core/pool.ts';
+import type { CheckResult } from './result.ts';
+import { formatMs } from '../core/format.ts';
 
 /** Container states that mean the pod will not come up by itself. */
 export const BAD_POD_REASONS = [
@@ -15,6 +15,13 @@ export const BAD_POD_REASONS = [
   'CreateContainerError',
   'RunContainerError',
 ];
+
+export interface ClusterCheckOptions {
+  /** Images the release must run (each must be run by a workload; same-repository images must match). */
+  expectedImages: string[];
+  /** Restart counts are sampled at the start and the end of this window; 0 samples once. */
+  restartWindowMs: number;
+}
 
 export interface ImageRef {
   repository: string;

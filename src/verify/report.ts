@@ -1,4 +1,4 @@
-import { cell, formatMs } from './format.ts';
+import { cell, formatMs } from '../core/format.ts';
 import type { SmokeReport } from './smoke.ts';
 
 /** Rows beyond this are left to the JSON report (the job summary is capped at 1 MiB). */

@@ -5,12 +5,14 @@ import type { Cluster } from '../kube/ports.ts';
 import { statusMatches } from './checks.ts';
 import type { HttpCheck } from './checks.ts';
 import { runClusterChecks } from './cluster-checks.ts';
+import type { ClusterCheckOptions } from './cluster-checks.ts';
+import type { CheckResult } from './result.ts';
 import { evaluateExpectation, show } from './expression.ts';
-import { formatMs } from './format.ts';
-import type { Http, HttpResponse } from './http.ts';
-import { createLimiter } from './pool.ts';
+import { formatMs } from '../core/format.ts';
+import type { Http, HttpResponse } from '../core/http.ts';
+import { createLimiter } from '../core/pool.ts';
 import { renderTenant } from './template.ts';
-import type { TenantTarget } from './template.ts';
+import type { TenantTarget } from '../tenants/model.ts';
 
 /** What one target is checked at: a base URL for HTTP checks, a release for in-cluster checks. */
 export interface SmokeTarget {
@@ -34,13 +36,6 @@ export interface SmokePorts {
   cluster?: Cluster;
 }
 
-export interface ClusterCheckOptions {
-  /** Images the release must run (each must be run by a workload; same-repository images must match). */
-  expectedImages: string[];
-  /** Restart counts are sampled at the start and the end of this window; 0 samples once. */
-  restartWindowMs: number;
-}
-
 export interface SmokeOptions {
   /** Requests (and Kubernetes reads) in flight at once. */
   concurrency: number;
@@ -51,23 +46,7 @@ export interface SmokeOptions {
   signal?: AbortSignal;
 }
 
-export interface CheckResult {
-  target: string;
-  check: string;
-  kind: 'http' | 'cluster';
-  passed: boolean;
-  /** What was measured, in one line: `status 200, 35 ms, $.status = "ok"`. */
-  measured: string;
-  /** Why it failed (empty when it passed). */
-  problems: string[];
-  attempts?: number;
-  method?: string;
-  url?: string;
-  status?: number;
-  latencyMs?: number;
-  json?: { expression: string; found: unknown; passed: boolean }[];
-  details?: Record<string, unknown>;
-}
+export type { CheckResult } from './result.ts';
 
 export interface TargetResult {
   target: string;

@@ -2,7 +2,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import { isNamespaceName, isReleaseName } from '../core/names.ts';
 import type { SmokeTarget } from './smoke.ts';
 import { hasTenantPlaceholder, placeholders, renderTenant } from './template.ts';
-import type { TenantTarget } from './template.ts';
+import type { TenantTarget } from '../tenants/model.ts';
 
 /** Namespace of a tenant by the seeds' convention. */
 export const tenantNamespace = (slug: string) => `tenant-${slug}`;

@@ -1,20 +1,5 @@
 import { ConfigurationError } from '../core/errors.ts';
-
-/**
- * A tenant as the checks and the analysis see it: the fields a URL or a query may be templated
- * on, and the revision recorded before the deploy (what a rollback goes back to).
- */
-export interface TenantTarget {
-  id: string;
-  slug: string;
-  namespace: string;
-  release: string;
-  /** Status in the tenant-rollout report (`succeeded`, `failed-rolled-back`, `failed`, `skipped`, `unchanged`). */
-  status?: string;
-  /** The revision that was deployed before this rollout touched the tenant. */
-  revisionBefore?: number;
-  labels?: Record<string, string>;
-}
+import type { TenantTarget } from '../tenants/model.ts';
 
 /** Fields a `{{ tenant.<field> }}` placeholder may name (plus `labels.<name>`). */
 export const TENANT_FIELDS = ['id', 'slug', 'namespace', 'release'] as const;

@@ -2,8 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openPostHelm, recoverAllAfterCancel } from '../../src/actions/helm-deploy/post.ts';
-import type { Inflight } from '../../src/actions/helm-deploy/post.ts';
+import { openPostHelm } from '../../src/actions/common/helm-session.ts';
+import { recoverAllAfterCancel } from '../../src/helm/recover.ts';
+import type { Inflight } from '../../src/helm/recover.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
 import type { CommandRunner } from '../../src/core/process.ts';
@@ -67,7 +68,7 @@ describe('recoverAllAfterCancel', () => {
       return rollback(...args);
     };
     const ctx = testContext({});
-    const left = await recoverAllAfterCancel(ctx, helm, [inflight('a', 1), inflight('b', 2), inflight('c', 1), inflight('d')], {
+    const left = await recoverAllAfterCancel(helm, [inflight('a', 1), inflight('b', 2), inflight('c', 1), inflight('d')], ctx.logger, {
       clock: new FakeClock(),
       parallel: 4,
     });
@@ -88,12 +89,12 @@ describe('recoverAllAfterCancel', () => {
     helm.failHistoryTimes = 2;
     helm.failRollbackTimes = 2;
     const ctx = testContext({});
-    expect(await recoverAllAfterCancel(ctx, helm, [inflight('a', 1)], { clock: new FakeClock() })).toEqual([]);
+    expect(await recoverAllAfterCancel(helm, [inflight('a', 1)], ctx.logger, { clock: new FakeClock() })).toEqual([]);
     expect(helm.releases.get('tenant-a/a')!.at(-1)).toMatchObject({ status: 'deployed', description: 'Rollback to 1' });
 
     helm.seed('tenant-b', 'b', [{ status: 'deployed' }, { status: 'failed' }]);
     helm.failRollback = true;
-    const left = await recoverAllAfterCancel(ctx, helm, [inflight('b', 1)], { clock: new FakeClock() });
+    const left = await recoverAllAfterCancel(helm, [inflight('b', 1)], ctx.logger, { clock: new FakeClock() });
     expect(left.map((r) => r.release)).toEqual(['b']);
     expect(helm.calls.filter((c) => c.startsWith('rollback tenant-b/b'))).toHaveLength(4);
     expect(ctx.logger.text()).toContain('could not recover after the cancelled upgrade');

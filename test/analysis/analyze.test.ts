@@ -9,7 +9,7 @@ import { watchAndRollBack } from '../../src/analysis/rollback.ts';
 import type { WatchOptions } from '../../src/analysis/rollback.ts';
 import type { AnalysisPorts } from '../../src/analysis/providers.ts';
 import { ConfigurationError } from '../../src/core/errors.ts';
-import type { TenantTarget } from '../../src/verify/template.ts';
+import type { TenantTarget } from '../../src/tenants/model.ts';
 import { RecordingLogger } from '../support/logger.ts';
 import { FakeCluster, FakeHttp, VirtualClock, health, json, pod, workload } from '../verify/fakes.ts';
 import { FakePrometheus, RecordingRollbacker, unreachable } from './fakes.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/analysis/analyze.ts';
 import { parseMetrics } from '../../src/analysis/metrics.ts';
 import { PrometheusError, prometheusApi } from '../../src/analysis/prometheus.ts';
-import type { HttpResponse } from '../../src/verify/http.ts';
+import type { HttpResponse } from '../../src/core/http.ts';
 import { RecordingLogger } from '../support/logger.ts';
 import { FakeCluster, FakeHttp, VirtualClock } from '../verify/fakes.ts';
 

@@ -8,13 +8,13 @@ import {
   parsePlan,
   planRollout,
   reconcilePlan,
-  renderPlanTable,
   serializePlan,
   stepsForPhase,
   tenantsForPhase,
   waveSize,
   type Plan,
 } from '../../src/rollout/plan.ts';
+import { renderPlanTable } from '../../src/rollout/plan-render.ts';
 import { loadTenantsFile } from '../../src/tenants/sources.ts';
 import { tenant } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 import type { Clock } from '../../src/core/clock.ts';
 import type { Cluster, PodInfo, ReleaseHealth, WorkloadInfo } from '../../src/kube/ports.ts';
-import type { Http, HttpRequest, HttpResponse } from '../../src/verify/http.ts';
+import type { Http, HttpRequest, HttpResponse } from '../../src/core/http.ts';
 
 /**
  * Virtual time: `sleep` registers a timer; whenever the program has nothing else to do

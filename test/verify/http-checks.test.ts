@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.ts';
 import { defaultChecks, parseChecks } from '../../src/verify/checks.ts';
 import type { CheckDefaults } from '../../src/verify/checks.ts';
-import { fetchHttp } from '../../src/verify/http.ts';
+import { fetchHttp } from '../../src/core/http.ts';
 import { smokeSummary } from '../../src/verify/report.ts';
 import { runSmokeChecks } from '../../src/verify/smoke.ts';
 import type { CheckResult, SmokeReport, SmokeTarget } from '../../src/verify/smoke.ts';

@@ -1,11 +1,11 @@
 import { ConfigurationError, inputError } from '../../core/errors.ts';
 import { checkNamespace, checkRelease } from '../../core/names.ts';
-import { DEFAULT_METRICS_YAML, parseMetrics } from '../../analysis/metrics.ts';
 import type { Metric } from '../../analysis/metrics.ts';
 import { parseRolloutReport, withStatus } from '../../verify/targets.ts';
-import type { TenantTarget } from '../../verify/template.ts';
+import type { TenantTarget } from '../../tenants/model.ts';
 import type { Inputs } from '../common/inputs.ts';
-import { readNamedSecrets, textOrFile } from '../smoke-test/inputs.ts';
+import { readMetrics, readNamedSecrets, readPrometheus } from '../common/analysis-inputs.ts';
+import { reportText } from '../common/files.ts';
 
 export interface AutoRollbackInputs {
   targets: TenantTarget[];
@@ -56,7 +56,7 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
         'cannot be combined with report',
         'watch either one release or the tenants of a tenant-rollout report',
       );
-    const src = report.trim().startsWith('{') || report.trim().startsWith('[') ? { text: report } : textOrFile(report, /./);
+    const src = reportText(report);
     const all = parseRolloutReport(src.text, src.file ? `report file "${src.file}"` : 'input "report"');
     targets = withStatus(all, statuses.length ? statuses : ['succeeded']);
     baseline = withStatus(all, baselineStatuses.length ? baselineStatuses : ['skipped']);
@@ -74,13 +74,7 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
   }
 
   const secrets = readNamedSecrets(inputs);
-  const metricsInput = inputs.string('metrics');
-  const src = metricsInput ? textOrFile(metricsInput, /\.ya?ml$/i) : { text: DEFAULT_METRICS_YAML, file: undefined };
-  const metrics = parseMetrics(src.text, {
-    source: src.file ? `metrics file "${src.file}"` : metricsInput ? 'input "metrics"' : 'default metrics',
-    file: src.file,
-    secrets,
-  });
+  const metrics = readMetrics(inputs, 'metrics', { useDefault: true, secrets });
 
   const durationMs = inputs.duration('duration', '5m');
   const intervalMs = inputs.duration('interval', '30s');
@@ -99,17 +93,7 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
       'use an interval shorter than the duration',
     );
 
-  const prometheusUrl = inputs.string('prometheus-url');
-  if (prometheusUrl && !/^https?:\/\/[^/\s]+/.test(prometheusUrl))
-    throw inputError('prometheus-url', prometheusUrl, 'is not an http(s) URL', 'e.g. http://prometheus.monitoring:9090');
-  const usesPrometheus = metrics.some((m) => m.provider === 'prometheus');
-  if (usesPrometheus && !prometheusUrl)
-    throw inputError(
-      'prometheus-url',
-      '',
-      `is required by metric "${metrics.find((m) => m.provider === 'prometheus')!.name}"`,
-      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
-    );
+  const prometheus = readPrometheus(inputs, metrics);
 
   return {
     targets,
@@ -119,8 +103,7 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
     durationMs,
     intervalMs,
     concurrency: inputs.int('concurrency', 8, { min: 1, max: 64 }),
-    prometheusUrl,
-    prometheusToken: inputs.secret('prometheus-token'),
+    ...prometheus,
     rollback: inputs.bool('rollback', true),
     rollbackOnInconclusive: inputs.bool('rollback-on-inconclusive', false),
     rollbackTimeoutMs: inputs.duration('rollback-timeout', '5m'),

@@ -2,18 +2,19 @@ import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
 import type { Cluster } from '../../kube/ports.ts';
-import { prometheusApi } from '../../analysis/prometheus.ts';
 import { analysisSummary } from '../../analysis/report.ts';
 import { watchAndRollBack } from '../../analysis/rollback.ts';
 import type { Rollbacker, WatchResult } from '../../analysis/rollback.ts';
 import { secretHeaderValues } from '../../verify/checks.ts';
-import { fetchHttp } from '../../verify/http.ts';
-import type { Http } from '../../verify/http.ts';
+import { fetchHttp } from '../../core/http.ts';
+import type { Http } from '../../core/http.ts';
+import { openPrometheus } from '../common/analysis-inputs.ts';
+import { defaultCluster } from '../common/cluster.ts';
+import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
+import { writeReport } from '../common/files.ts';
 import { openCredentials, openHelm, removePrivateDir } from '../common/helm-session.ts';
 import type { Credentials } from '../common/helm-session.ts';
-import { defaultCluster, writeReport } from '../smoke-test/main.ts';
-import type { ClusterFactory } from '../smoke-test/main.ts';
 import { parseInputs } from './inputs.ts';
 import type { AutoRollbackInputs } from './inputs.ts';
 
@@ -90,9 +91,7 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
               logger: ctx.logger,
               http,
               cluster,
-              prometheus: inp.prometheusUrl
-                ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http })
-                : undefined,
+              prometheus: openPrometheus(inp, http),
               rollbacker,
             },
             {

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigurationError } from '../../core/errors.ts';
 import { runCommand } from '../../core/process.ts';
 import type { CommandRunner } from '../../core/process.ts';
@@ -92,4 +93,14 @@ export function explainHelmError(err: unknown): never {
     );
   }
   throw err;
+}
+
+/**
+ * The helm the post step recovers with: the binary main used, and main's private kubeconfig
+ * when main was given one (otherwise the runner's own, as in main). Opened once per post step.
+ */
+export function openPostHelm(ctx: ActionContext, binary: string, run: CommandRunner = runCommand): Promise<Helm> {
+  const dir = ctx.getState(STATE_PRIVATE_DIR);
+  const kubeconfig = dir && existsSync(join(dir, 'kubeconfig')) ? join(dir, 'kubeconfig') : undefined;
+  return HelmCli.create({ binary, env: helmEnv(ctx.env, kubeconfig), run, secrets: ctx.secrets, logger: ctx.logger });
 }

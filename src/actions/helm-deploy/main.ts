@@ -1,15 +1,16 @@
 import { stringify } from 'yaml';
-import { createCluster } from '../../kube/client.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import { humanDuration } from '../../core/duration.ts';
 import type { CommandRunner } from '../../core/process.ts';
 import { deployRelease } from '../../helm/deploy.ts';
 import type { DeployOutcome } from '../../helm/deploy.ts';
+import { defaultCluster } from '../common/cluster.ts';
+import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
-import { explainHelmError, openHelmSession, removePrivateDir } from '../common/helm-session.ts';
-import { openPostHelm, recoverAfterCancel } from './post.ts';
-import type { Inflight } from './post.ts';
+import { explainHelmError, openHelmSession, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
+import { recoverAfterCancel } from '../../helm/recover.ts';
+import type { Inflight } from '../../helm/recover.ts';
 import { parseInputs } from './inputs.ts';
 import type { HelmDeployInputs } from './inputs.ts';
 import type { Cluster } from '../../kube/ports.ts';
@@ -50,7 +51,7 @@ export interface HelmDeployDeps {
   /** The root action's additions (smoke checks, watch window). */
   extension?: (ctx: ActionContext) => DeployExtension;
   /** Injected in tests; defaults to the client-node adapter (blue-green only). */
-  createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
+  createCluster?: ClusterFactory;
 }
 
 export function blueGreenMarkdown(o: BlueGreenOutcome): string {
@@ -102,10 +103,6 @@ const watchTarget = (u: HelmDeployInputs['upgrade'], inp: HelmDeployInputs) => (
   timeoutMs: u.timeoutMs,
   colorLabel: inp.blueGreen.colorLabel,
 });
-
-async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
-  return createCluster(o);
-}
 
 async function blueGreen(
   ctx: ActionContext,
@@ -257,7 +254,7 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         const inflight = ctx.getState(STATE_INFLIGHT);
         if (inflight) {
           const s = JSON.parse(inflight) as Inflight;
-          await recoverAfterCancel(ctx, await openPostHelm(ctx, s.helm, deps.run), s);
+          await recoverAfterCancel(await openPostHelm(ctx, s.helm, deps.run), s, ctx.logger);
         }
       } finally {
         removePrivateDir(ctx);

@@ -1,12 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { ConfigurationError, inputError } from '../../core/errors.ts';
+import { inputError } from '../../core/errors.ts';
 import { checkNamespace, checkRelease } from '../../core/names.ts';
-import { DEFAULT_CHECKS_YAML, parseChecks, parseNamedSecrets } from '../../verify/checks.ts';
+import { DEFAULT_CHECKS_YAML, parseChecks } from '../../verify/checks.ts';
 import type { CheckDefaults, HttpCheck } from '../../verify/checks.ts';
 import { parseRolloutReport, tenantsFromSlugs, withStatus } from '../../verify/targets.ts';
 import { placeholders } from '../../verify/template.ts';
-import type { TenantTarget } from '../../verify/template.ts';
+import type { TenantTarget } from '../../tenants/model.ts';
+import { readNamedSecrets } from '../common/analysis-inputs.ts';
+import { reportText, textOrFile } from '../common/files.ts';
 import type { Inputs } from '../common/inputs.ts';
 
 export interface SmokeTestInputs {
@@ -28,21 +28,6 @@ export interface SmokeTestInputs {
   reportFile: string;
 }
 
-/**
- * A value that is either inline text or the path of a file in the workspace. A single line
- * naming an existing file is read; anything else is the text itself.
- */
-export function textOrFile(value: string, exts: RegExp): { text: string; file?: string } {
-  const v = value.trim();
-  if (v && !v.includes('\n') && exts.test(v)) {
-    const p = resolve(v);
-    if (!existsSync(p))
-      throw new ConfigurationError(`file "${v}"`, 'does not exist', 'give the path relative to the workspace, or the content inline');
-    return { text: readFileSync(p, 'utf8'), file: v };
-  }
-  return { text: value };
-}
-
 /** Tenants from a tenant-rollout report (JSON text or file) filtered by status, or from a slug list. */
 export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?: TenantTarget[]; all?: TenantTarget[] } {
   const report = inputs.string('report');
@@ -57,7 +42,7 @@ export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?
       'give either the tenant-rollout report or a list of tenant slugs',
     );
   if (report) {
-    const src = report.trim().startsWith('{') || report.trim().startsWith('[') ? { text: report } : textOrFile(report, /./);
+    const src = reportText(report);
     const all = parseRolloutReport(src.text, src.file ? `report file "${src.file}"` : 'input "report"');
     return { tenants: withStatus(all, statuses), all };
   }
@@ -66,16 +51,6 @@ export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?
     return { tenants: tenantsFromSlugs(slugs, 'tenants', release) };
   }
   return {};
-}
-
-/** The `secrets` input: NAME=value lines, masked as a whole here and value by value by the action. */
-export function readNamedSecrets(inputs: Inputs): Record<string, string> {
-  const raw = inputs.secret('secrets');
-  const lines = raw
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  return parseNamedSecrets(lines, 'secrets');
 }
 
 export function parseInputs(inputs: Inputs): SmokeTestInputs {

@@ -1,41 +1,27 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createCluster } from '../../kube/client.ts';
-import { dirname, join, resolve } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigurationError } from '../../core/errors.ts';
 import type { Cluster } from '../../kube/ports.ts';
 import { secretHeaderValues } from '../../verify/checks.ts';
-import { fetchHttp } from '../../verify/http.ts';
-import type { Http } from '../../verify/http.ts';
+import { fetchHttp } from '../../core/http.ts';
+import type { Http } from '../../core/http.ts';
 import { smokeSummary } from '../../verify/report.ts';
 import { runSmokeChecks } from '../../verify/smoke.ts';
 import type { SmokeReport } from '../../verify/smoke.ts';
 import { smokeTargets } from '../../verify/targets.ts';
+import { defaultCluster } from '../common/cluster.ts';
+import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
+import { writeReport } from '../common/files.ts';
 import { openCredentials, removePrivateDir } from '../common/helm-session.ts';
 import type { Credentials } from '../common/helm-session.ts';
 import { parseInputs } from './inputs.ts';
-
-export type ClusterFactory = (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
 
 export interface SmokeTestDeps {
   http?: Http;
   clock?: Clock;
   /** Injected in tests; defaults to the client-node adapter. */
   createCluster?: ClusterFactory;
-}
-
-export async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
-  return createCluster(o);
-}
-
-/** Writes a JSON report (already redacted) where asked, or into the runner's temp directory. */
-export function writeReport(ctx: ActionContext, file: string, fallbackName: string, json: string): string {
-  const path = file ? resolve(file) : join(ctx.tempDir, fallbackName);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${json}\n`);
-  return path;
 }
 
 function failureLine(r: SmokeReport): string {

@@ -4,13 +4,13 @@ import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
+import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
 import type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 
 export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import { placeholders } from '../../verify/template.ts';
-import { parseMetrics } from '../../analysis/metrics.ts';
 import { parseWindow } from '../../release/window.ts';
 
 export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
@@ -39,24 +39,12 @@ function verification(inputs: Inputs) {
       throw inputError('smoke-url', smokeUrl, 'is not an http(s) URL template', 'e.g. https://{{ tenant.slug }}.isp.example.com');
   }
   const checksText = inputs.string('smoke-checks');
-  const analysisText = inputs.string('analysis');
-  const prometheusToken = inputs.secret('prometheus-token');
-  const prometheusUrl = inputs.string('prometheus-url');
-  const analysis = analysisText ? parseMetrics(analysisText, { source: 'input "analysis"' }) : [];
-  if (analysis.some((m) => m.provider === 'prometheus') && !prometheusUrl) {
-    throw inputError(
-      'prometheus-url',
-      '',
-      'is required by the prometheus metrics in "analysis"',
-      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
-    );
-  }
+  const analysis = readMetrics(inputs, 'analysis', { useDefault: false });
   return {
     smokeUrl,
     smokeChecks: checksText ? parseChecks(checksText, { source: 'input "smoke-checks"' }) : defaultChecks(),
     analysis,
-    prometheusUrl,
-    prometheusToken,
+    ...readPrometheus(inputs, analysis),
   };
 }
 

@@ -1,25 +1,23 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createCluster } from '../../kube/client.ts';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
-import type { Cluster } from '../../kube/ports.ts';
 import { renderReport } from '../../rollout/report.ts';
 import { runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
+import { openPrometheus } from '../common/analysis-inputs.ts';
+import { defaultCluster } from '../common/cluster.ts';
+import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
-import { explainHelmError, openCredentials, openHelm, removePrivateDir } from '../common/helm-session.ts';
-import { openPostHelm, recoverAllAfterCancel } from '../helm-deploy/post.ts';
-import { silentLogger } from '../../core/logger.ts';
-import type { Tenant } from '../../tenants/model.ts';
-import { runSmokeChecks } from '../../verify/smoke.ts';
-import { fetchHttp } from '../../verify/http.ts';
-import type { Http } from '../../verify/http.ts';
+import { writeReport } from '../common/files.ts';
+import { explainHelmError, openCredentials, openHelm, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
+import { recoverAllAfterCancel } from '../../helm/recover.ts';
+import { toTarget } from '../../tenants/model.ts';
+import { checkDeployedRelease } from '../../verify/release-check.ts';
+import { fetchHttp } from '../../core/http.ts';
+import type { Http } from '../../core/http.ts';
 import { renderTenant } from '../../verify/template.ts';
-import type { TenantTarget } from '../../verify/template.ts';
 import { analyze } from '../../analysis/analyze.ts';
-import { prometheusApi } from '../../analysis/prometheus.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
 import { renderFleetVersions } from '../../release/promotion.ts';
@@ -31,18 +29,12 @@ export interface TenantRolloutDeps {
   clock?: Clock;
   http?: Http;
   /** Injected in tests; defaults to the client-node adapter. */
-  createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
+  createCluster?: ClusterFactory;
 }
-
-const asTarget = (t: Tenant): TenantTarget => ({ id: t.id, slug: t.slug, namespace: t.namespace, release: t.release, labels: t.labels });
 
 function runId(env: NodeJS.ProcessEnv): string {
   if (!env.GITHUB_RUN_ID) return 'run=local';
   return `run=${env.GITHUB_REPOSITORY ?? ''}/${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? 1}`;
-}
-
-async function defaultCluster(o: { kubeconfigPath?: string; context?: string }): Promise<Cluster> {
-  return createCluster(o);
 }
 
 export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule {
@@ -71,24 +63,14 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           clock,
           logger: ctx.logger,
           verify: async (t) => {
-            // 1. The release's workloads, judged the careful way (updated, ready, no crash loops).
-            if (cluster && inp.verifyWorkloads) {
-              const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
-              if (!h.healthy) return { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
-            }
-            // 2. The smoke checks against the tenant's URL.
-            if (!inp.smokeUrl) return { ok: true };
-            const target = asTarget(t);
-            const rep = await runSmokeChecks(
-              [{ name: t.id, url: renderTenant(inp.smokeUrl, target, 'input "smoke-url"'), tenant: target }],
-              inp.smokeChecks,
-              { clock, logger: silentLogger, http },
-              { concurrency: 4, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal },
+            const tenant = toTarget(t);
+            const url = inp.smokeUrl ? renderTenant(inp.smokeUrl, tenant, 'input "smoke-url"') : '';
+            const res = await checkDeployedRelease(
+              { name: t.id, namespace: t.namespace, release: t.release },
+              { workloads: inp.verifyWorkloads, url, checks: inp.smokeChecks, tenant, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal },
+              { cluster, clock, http },
             );
-            const failed = rep.targets.flatMap((x) => x.checks).filter((c) => !c.passed);
-            return failed.length
-              ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') }
-              : { ok: true };
+            return { ok: res.ok, reason: res.reason };
           },
           soakCheck:
             cluster && inp.verifyWorkloads
@@ -105,17 +87,15 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
               : undefined,
           soakAnalysis: inp.analysis.length
             ? async (updated, baseline, windowMs, onFailed, signal) => {
-                const prometheus = inp.prometheusUrl
-                  ? prometheusApi({ url: inp.prometheusUrl, token: inp.prometheusToken || undefined, http })
-                  : undefined;
+                const prometheus = openPrometheus(inp, http);
                 const result = await analyze(
-                  updated.map(asTarget),
+                  updated.map(toTarget),
                   inp.analysis,
                   { clock, logger: ctx.logger, prometheus, cluster, http },
                   {
                     durationMs: windowMs,
                     intervalMs: inp.soakIntervalMs,
-                    baseline: baseline.map(asTarget),
+                    baseline: baseline.map(toTarget),
                     signal,
                     onTargetFailed: (ta) => onFailed(ta.target.id, ta.reason),
                   },
@@ -161,9 +141,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         }
         const rep = out.report;
         const json = JSON.stringify(rep, null, 2);
-        const file = inp.reportFile || join(ctx.tempDir, 'tenant-rollout-report.json');
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, `${ctx.secrets.redact(json)}\n`);
+        const file = writeReport(ctx, inp.reportFile, 'tenant-rollout-report.json', ctx.secrets.redact(json));
         ctx.setOutput('report', JSON.stringify(rep));
         ctx.setOutput('report-file', file);
         for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
@@ -194,9 +172,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         const helm = await openPostHelm(ctx, s.helm, deps.run);
         ctx.logger.info(`post: ${s.releases.length} releases were not returned to a good state by main; recovering them`);
         const left = await recoverAllAfterCancel(
-          ctx,
           helm,
           s.releases.map((r) => ({ ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs })),
+          ctx.logger,
           { clock, parallel: 8 },
         );
         if (left.length)

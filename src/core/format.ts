@@ -1,4 +1,4 @@
-import { humanDuration } from '../core/duration.ts';
+import { humanDuration } from './duration.ts';
 
 /** `250 ms`, `10s`, `4m05s`. */
 export function formatMs(ms: number): string {

@@ -1,20 +1,14 @@
-import { systemClock } from '../../core/clock.ts';
-import type { Clock } from '../../core/clock.ts';
-import { errorMessage } from '../../core/errors.ts';
-import { runCommand } from '../../core/process.ts';
-import type { CommandRunner } from '../../core/process.ts';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { HelmCli } from '../../helm/cli.ts';
-import { historyCommand, rollbackTo } from '../../helm/deploy.ts';
-import { retryRead } from '../../helm/transient.ts';
-import type { RetryDeps, RetryPolicy } from '../../helm/transient.ts';
-import type { Helm } from '../../helm/helm.ts';
-import { isPending, lastGoodRevision, latest } from '../../helm/history.ts';
-import type { ActionContext } from '../common/context.ts';
-import { helmEnv } from '../common/helm-inputs.ts';
-import { STATE_PRIVATE_DIR } from '../common/helm-session.ts';
+import { systemClock } from '../core/clock.ts';
+import type { Clock } from '../core/clock.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { historyCommand, rollbackTo } from './deploy.ts';
+import type { Helm } from './helm.ts';
+import { isPending, lastGoodRevision, latest } from './history.ts';
+import { retryRead } from './transient.ts';
+import type { RetryDeps, RetryPolicy } from './transient.ts';
 
+/** A release an interrupted run was upgrading: what the post step needs to put it right. */
 export interface Inflight {
   release: string;
   namespace: string;
@@ -22,16 +16,6 @@ export interface Inflight {
   helm: string;
   previous?: number;
   timeoutMs: number;
-}
-
-/**
- * The helm the post step recovers with: the binary main used, and main's private kubeconfig
- * when main was given one (otherwise the runner's own, as in main). Opened once per post step.
- */
-export function openPostHelm(ctx: ActionContext, binary: string, run: CommandRunner = runCommand): Promise<Helm> {
-  const dir = ctx.getState(STATE_PRIVATE_DIR);
-  const kubeconfig = dir && existsSync(join(dir, 'kubeconfig')) ? join(dir, 'kubeconfig') : undefined;
-  return HelmCli.create({ binary, env: helmEnv(ctx.env, kubeconfig), run, secrets: ctx.secrets, logger: ctx.logger });
 }
 
 export interface RecoverOptions {
@@ -53,32 +37,32 @@ export type Recovered = boolean;
  * only a few minutes, and a rollback that is written is what matters here; helm calls that fail
  * are retried (bounded). Returns whether the release is in a good state.
  */
-export async function recoverAfterCancel(ctx: ActionContext, helm: Helm, s: Inflight, o: RecoverOptions = {}): Promise<Recovered> {
+export async function recoverAfterCancel(helm: Helm, s: Inflight, logger: Logger, o: RecoverOptions = {}): Promise<Recovered> {
   const t = { namespace: s.namespace, kubeContext: s.kubeContext };
-  const retry: RetryDeps = { clock: o.clock ?? systemClock, logger: ctx.logger, policy: o.retry };
+  const retry: RetryDeps = { clock: o.clock ?? systemClock, logger, policy: o.retry };
   try {
     const history = await retryRead(`helm history ${s.namespace}/${s.release}`, () => helm.history(s.release, t), retry);
     const top = latest(history);
     if (!top || (top.status === 'deployed' && !isPending(top))) {
-      ctx.logger.info(
+      logger.info(
         `${s.namespace}/${s.release}: the interrupted run left revision ${top?.revision ?? '(none)'} ${top?.status ?? ''}; nothing to recover`,
       );
       return true;
     }
     const good = s.previous ?? lastGoodRevision(history)?.revision;
     if (good === undefined) {
-      ctx.logger.warning(`${s.namespace}/${s.release}: revision ${top.revision} is ${top.status} and never deployed; uninstalling it`);
+      logger.warning(`${s.namespace}/${s.release}: revision ${top.revision} is ${top.status} and never deployed; uninstalling it`);
       await helm.uninstall(s.release, { ...t, wait: 'none', timeoutMs: s.timeoutMs });
       return true;
     }
-    ctx.logger.warning(
+    logger.warning(
       `${s.namespace}/${s.release}: the job stopped during the upgrade and left revision ${top.revision} ${top.status}; rolling back to revision ${good}`,
     );
     const live = await rollbackTo(helm, s.release, good, { ...t, wait: 'none', timeoutMs: s.timeoutMs }, retry);
-    ctx.logger.info(`${s.namespace}/${s.release}: back on revision ${good}'s content (revision ${live})`);
+    logger.info(`${s.namespace}/${s.release}: back on revision ${good}'s content (revision ${live})`);
     return true;
   } catch (err) {
-    ctx.logger.error(
+    logger.error(
       `${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${errorMessage(err)}. Look with "${historyCommand(s.release, t)}", then run the deploy again with recover-pending: true`,
     );
     return false;
@@ -91,15 +75,15 @@ export async function recoverAfterCancel(ctx: ActionContext, helm: Helm, s: Infl
  * must not hold up the others. Returns the releases that could not be recovered.
  */
 export async function recoverAllAfterCancel(
-  ctx: ActionContext,
   helm: Helm,
   all: readonly Inflight[],
+  logger: Logger,
   o: RecoverOptions & { parallel?: number } = {},
 ): Promise<Inflight[]> {
   const queue = [...all];
   const failed: Inflight[] = [];
   const worker = async () => {
-    for (let s = queue.shift(); s; s = queue.shift()) if (!(await recoverAfterCancel(ctx, helm, s, o))) failed.push(s);
+    for (let s = queue.shift(); s; s = queue.shift()) if (!(await recoverAfterCancel(helm, s, logger, o))) failed.push(s);
   };
   await Promise.all(Array.from({ length: Math.min(o.parallel ?? 8, all.length) }, worker));
   return failed;

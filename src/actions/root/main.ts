@@ -1,10 +1,9 @@
 import { analyze } from '../../analysis/analyze.ts';
-import { prometheusApi } from '../../analysis/prometheus.ts';
 import { rollbackBlueGreen } from '../../bluegreen/index.ts';
 import { rollbackTo } from '../../helm/deploy.ts';
-import { silentLogger } from '../../core/logger.ts';
-import { runSmokeChecks } from '../../verify/smoke.ts';
-import { fetchHttp } from '../../verify/http.ts';
+import { checkDeployedRelease } from '../../verify/release-check.ts';
+import { fetchHttp } from '../../core/http.ts';
+import { openPrometheus } from '../common/analysis-inputs.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import { createHelmDeploy } from '../helm-deploy/main.ts';
 import type { DeployExtension } from '../helm-deploy/main.ts';
@@ -21,28 +20,16 @@ function extension(ctx: ActionContext): DeployExtension {
   return {
     needsCluster: x.verifyWorkloads || x.watchMs > 0,
     async verify(t, { cluster, clock }) {
-      if (cluster && x.verifyWorkloads && !t.color) {
-        const h = await cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
-        if (!h.healthy) return { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
-      }
-      if (!x.smokeUrl) return { ok: true };
-      const url = expandSmokeUrl(x.smokeUrl, {
-        release: t.release,
-        namespace: t.namespace,
-        color: t.color,
-        service: t.service ?? t.release,
-      });
-      const rep = await runSmokeChecks(
-        [{ name: t.release, url }],
-        x.smokeChecks,
-        { clock, logger: silentLogger, http: fetchHttp },
-        { concurrency: 4, deadlineMs: 120_000, signal: ctx.signal },
+      const url = x.smokeUrl
+        ? expandSmokeUrl(x.smokeUrl, { release: t.release, namespace: t.namespace, color: t.color, service: t.service ?? t.release })
+        : '';
+      const res = await checkDeployedRelease(
+        { name: t.release, namespace: t.namespace, release: t.release },
+        { workloads: x.verifyWorkloads && !t.color, url, checks: x.smokeChecks, deadlineMs: 120_000, signal: ctx.signal },
+        { cluster, clock, http: fetchHttp },
       );
-      ctx.setOutput('smoke', rep.passed ? 'passed' : 'failed');
-      const failed = rep.targets.flatMap((r) => r.checks).filter((c) => !c.passed);
-      return failed.length
-        ? { ok: false, reason: failed.map((c) => `smoke check ${c.check}: ${c.problems.join(', ')} (${c.measured})`).join('; ') }
-        : { ok: true };
+      if (res.smoke) ctx.setOutput('smoke', res.smoke);
+      return { ok: res.ok, reason: res.reason };
     },
     async watch(d, { helm, cluster, clock }) {
       if (x.watchMs <= 0) return;
@@ -52,9 +39,7 @@ function extension(ctx: ActionContext): DeployExtension {
         namespace: d.namespace,
         release: d.blueGreen?.liveColor ? `${d.release}-${d.blueGreen.liveColor}` : d.release,
       };
-      const prometheus = x.prometheusUrl
-        ? prometheusApi({ url: x.prometheusUrl, token: x.prometheusToken || undefined, http: fetchHttp })
-        : undefined;
+      const prometheus = openPrometheus(x, fetchHttp);
       const result = await analyze(
         [target],
         x.metrics,
@@ -103,4 +88,4 @@ function extension(ctx: ActionContext): DeployExtension {
   };
 }
 
-export const release: ActionModule = createHelmDeploy({ extension });
+export const root: ActionModule = createHelmDeploy({ extension });

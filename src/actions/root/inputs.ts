@@ -1,14 +1,14 @@
 import { inputError } from '../../core/errors.ts';
-import { DEFAULT_METRICS_YAML, parseMetrics } from '../../analysis/metrics.ts';
 import type { Metric } from '../../analysis/metrics.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import type { HttpCheck } from '../../verify/checks.ts';
+import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
 import { parseInputs as parseDeploy } from '../helm-deploy/inputs.ts';
 import type { HelmDeployInputs } from '../helm-deploy/inputs.ts';
 
 /** What the root action reads on top of helm-deploy's inputs. */
-export interface ReleaseExtraInputs {
+export interface RootExtraInputs {
   smokeUrl: string;
   smokeChecks: HttpCheck[];
   verifyWorkloads: boolean;
@@ -26,7 +26,7 @@ export function expandSmokeUrl(template: string, v: Record<string, string | unde
   return template.replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_m, k: string) => v[k] ?? '');
 }
 
-export function parseExtra(inputs: Inputs): ReleaseExtraInputs {
+export function parseExtra(inputs: Inputs): RootExtraInputs {
   const smokeUrl = inputs.string('smoke-url');
   for (const m of smokeUrl.matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)) {
     if (!SMOKE_FIELDS.includes(m[1]!))
@@ -45,7 +45,6 @@ export function parseExtra(inputs: Inputs): ReleaseExtraInputs {
       'e.g. https://admin.example.com or http://{{ service }}.{{ namespace }}.svc',
     );
   const checks = inputs.string('smoke-checks');
-  const metrics = inputs.string('metrics');
   const watchMs = inputs.duration('watch', '0s');
   const watchIntervalMs = inputs.duration('watch-interval', '30s');
   if (watchMs > 0 && watchIntervalMs > watchMs)
@@ -55,28 +54,19 @@ export function parseExtra(inputs: Inputs): ReleaseExtraInputs {
       'is longer than the watch window',
       'use an interval shorter than "watch"',
     );
-  const parsed = parseMetrics(metrics || DEFAULT_METRICS_YAML, { source: metrics ? 'input "metrics"' : 'default metrics' });
-  const prometheusUrl = inputs.string('prometheus-url');
-  if (watchMs > 0 && parsed.some((m) => m.provider === 'prometheus') && !prometheusUrl) {
-    throw inputError(
-      'prometheus-url',
-      '',
-      'is required by the prometheus metrics',
-      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
-    );
-  }
+  const metrics = readMetrics(inputs, 'metrics', { useDefault: true });
+  const prometheus = readPrometheus(inputs, metrics, watchMs > 0);
   return {
     smokeUrl,
     smokeChecks: checks ? parseChecks(checks, { source: 'input "smoke-checks"' }) : defaultChecks(),
     verifyWorkloads: inputs.bool('verify-workloads', true),
     watchMs,
     watchIntervalMs,
-    metrics: parsed,
-    prometheusUrl,
-    prometheusToken: inputs.secret('prometheus-token'),
+    metrics,
+    ...prometheus,
   };
 }
 
-export function parseInputs(inputs: Inputs): HelmDeployInputs & { extra: ReleaseExtraInputs } {
+export function parseInputs(inputs: Inputs): HelmDeployInputs & { extra: RootExtraInputs } {
   return { ...parseDeploy(inputs), extra: parseExtra(inputs) };
 }
