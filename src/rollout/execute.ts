@@ -60,6 +60,12 @@ export interface RolloutOptions {
   /** Where and how long rollbacks outside an upgrade (soak, wave) may take: the rollout's own settings. */
   kubeContext?: string;
   timeoutMs: number;
+  /**
+   * Tenants of the plan that later phases update (the waves, when this run is the pilot). They
+   * are the fleet baseline of every soak, and their existence means the last step soaks too: the
+   * pilot is watched against the tenants not yet updated before the waves may start.
+   */
+  notYetUpdated?: Tenant[];
   /** Recorded in each revision's description; a re-run skips releases already carrying it. */
   targetFingerprint: (tenant: Tenant) => string;
   /** Helm upgrade options for one tenant (chart, shared + tenant values, description). */
@@ -364,12 +370,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       continue;
     }
     updatedSoFar.push(...succeeded);
-    if (i < o.steps.length - 1)
-      await soak(
-        updatedSoFar,
-        step.name,
-        o.steps.slice(i + 1).flatMap((s) => s.tenants),
-      );
+    const later = [...o.steps.slice(i + 1).flatMap((s) => s.tenants), ...(o.notYetUpdated ?? [])];
+    if (later.length) await soak(updatedSoFar, step.name, later);
   }
 
   const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id)!));

@@ -208,6 +208,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
       soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
       soakIntervalMs: inp.soakIntervalMs,
+      // The pilot phase soaks against the tenants its waves will update (the plan knows them).
+      notYetUpdated: inp.phase === 'pilot' ? waves.flat() : [],
       rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
       recoverPending: inp.recoverPending,
       kubeContext: inp.helm.kubeContext,

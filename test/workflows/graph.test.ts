@@ -257,23 +257,31 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
     });
   });
 
-  it('smoke-tests the pilot tenants and watches them for the soak window (default 30m)', () => {
+  it('watches the pilot for pilot-soak (default 30m) against the tenants not yet updated, then smoke-tests it', () => {
     const steps = jobs.pilot!.steps!;
     const idx = (prefix: string) => steps.findIndex((s) => s.uses?.startsWith(prefix));
-    const [r, smoke, soak] = [
-      'dotmac/deploy-actions/tenant-rollout@',
-      'dotmac/deploy-actions/smoke-test@',
-      'dotmac/deploy-actions/auto-rollback@',
-    ].map(idx);
+    const [r, smoke] = ['dotmac/deploy-actions/tenant-rollout@', 'dotmac/deploy-actions/smoke-test@'].map(idx);
     expect(r).toBeGreaterThanOrEqual(0);
     expect(smoke).toBeGreaterThan(r!);
-    expect(soak).toBeGreaterThan(smoke!);
     expect(steps[smoke!]!.with?.report).toBe('${{ steps.rollout.outputs.report-file }}');
-    expect(steps[soak!]!.with?.report).toBe('${{ steps.rollout.outputs.report-file }}');
-    expect(steps[soak!]!.with?.duration).toBe('${{ inputs.soak }}');
-    expect(call.inputs!.soak!.default).toBe('30m');
-    // The waves job neither re-plans nor re-runs the pilot checks.
+    // The soak runs inside phase pilot, where the plan names the tenants not yet updated.
+    expect(steps[r!]!.with).toMatchObject({ phase: 'pilot', soak: '${{ inputs.pilot-soak }}', analysis: '${{ inputs.analysis }}' });
+    expect(call.inputs!['pilot-soak']!.default).toBe('30m');
+    // Between waves: not 0, so fleet comparison happens in the shipped workflow.
+    expect(rollout(jobs.waves!).with).toMatchObject({ soak: '${{ inputs.soak }}', analysis: '${{ inputs.analysis }}' });
+    expect(call.inputs!.soak!.default).toBe('10m');
+    // auto-rollback on a pilot-only report would compare the pilot with no one.
+    expect(steps.filter((s) => s.uses?.includes('/auto-rollback@'))).toEqual([]);
     expect((jobs.waves!.steps ?? []).filter((s) => s.uses?.includes('/smoke-test@') || s.uses?.includes('/auto-rollback@'))).toEqual([]);
+  });
+
+  it('the waves job checks the maintenance window it was given', () => {
+    expect(rollout(jobs.waves!).with).toMatchObject({
+      'maintenance-window': '${{ inputs.maintenance-window }}',
+      'change-ticket': '${{ inputs.change-ticket }}',
+      'outside-window': '${{ inputs.outside-window }}',
+      'window-wait-max': '${{ inputs.window-wait-max }}',
+    });
   });
 
   it('keeps every phase report, and the report job summarises them whatever happened', () => {
@@ -300,6 +308,8 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
       'batch-size',
       'max-failures',
       'soak',
+      'pilot-soak',
+      'analysis',
       'pilot-environment',
       'environment',
       'ungated-environment',
@@ -414,6 +424,40 @@ describe("the suite's own CI and release", () => {
     const script = move.steps!.map((s) => s.run ?? '').join('\n');
     expect(script).toContain('git push --atomic --force origin "$SHA:refs/tags/$MAJOR"');
     expect(w.text, 'the major tag is never deleted').not.toMatch(/git tag -d|git push[^\n]*(--delete|\s:refs\/tags)/);
+  });
+});
+
+describe('one vocabulary', () => {
+  // The same meaning under another action's own name: the tenant URL template and checks that
+  // tenant-rollout calls smoke-url/smoke-checks are smoke-test's url/checks.
+  const SAME_MEANING = new Set(['smoke-url -> smoke-test url', 'smoke-checks -> smoke-test checks']);
+  // Every input name of every action of the suite.
+  const actionInputs = new Map<string, Set<string>>();
+  for (const f of [...actionFolders(), '']) {
+    const m = actionMeta(f);
+    if (!m) continue;
+    for (const k of Object.keys(m.inputs)) actionInputs.set(k, (actionInputs.get(k) ?? new Set()).add(f || '(root)'));
+  }
+
+  it.each(files.map((f) => [f.path, f] as const))('%s: an input named like an action input is passed under that name', (_p, w) => {
+    const wrong: string[] = [];
+    for (const [job, j] of Object.entries(w.doc.jobs)) {
+      const withs: { target: string; with: Record<string, unknown> }[] = (j.steps ?? [])
+        .filter((s) => s.uses && ownActionFolder(s.uses) !== undefined)
+        .map((s) => ({ target: s.uses!, with: s.with ?? {} }));
+      if (j.uses && ownWorkflowPath(j.uses)) withs.push({ target: j.uses, with: j.with ?? {} });
+      for (const { target, with: w2 } of withs)
+        for (const [k, v] of Object.entries(w2)) {
+          const m = /^\$\{\{ inputs\.([a-z0-9-]+) \}\}$/.exec(String(v).trim());
+          if (!m) continue;
+          const name = m[1]!;
+          const folder = ownActionFolder(target);
+          if (folder !== undefined && SAME_MEANING.has(`${name} -> ${folder} ${k}`)) continue;
+          if (name !== k && actionInputs.has(name))
+            wrong.push(`${job}: inputs.${name} -> ${target} ${k} (${name} is an input of ${[...actionInputs.get(name)!].join(', ')})`);
+        }
+    }
+    expect(wrong).toEqual([]);
   });
 });
 
