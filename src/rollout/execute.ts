@@ -10,6 +10,8 @@ import type { RetryPolicy } from '../helm/transient.ts';
 import type { Revision } from '../helm/history.ts';
 import type { Tenant } from '../tenants/model.ts';
 import { BufferedLogger } from './buffered-logger.ts';
+import type { RolloutEventListener } from './events.ts';
+import { fanOut } from './events.ts';
 
 /**
  * Runs the steps of a plan (the pilot, then each wave) against the fleet: deploy each tenant,
@@ -96,6 +98,8 @@ export interface RolloutPorts {
   retry?: RetryPolicy;
   /** Tenants whose upgrade or rollback is in flight or was not recovered (for the post step). */
   onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
+  /** Observers (deployment records, notifications): told of each step and tenant, never awaited. */
+  onEvent?: RolloutEventListener;
 }
 
 export interface RolloutResult {
@@ -156,6 +160,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   let stoppedBecause: string | undefined;
   const inflight = new Map<string, { namespace: string; release: string; previous?: number }>();
   const durations: number[] = [];
+  const emit = fanOut(p.onEvent);
+  const tenantById = new Map(o.steps.flatMap((s) => s.tenants.map((t) => [t.id, t] as const)));
+  const changed = (r: TenantResult) => emit({ type: 'tenant-finished', step: r.step, tenant: tenantById.get(r.id)!, result: { ...r } });
 
   const stopped = () => (o.signal?.aborted ? 'the job was cancelled' : stoppedBecause);
   const skip = (t: Tenant, step: string, why: string) =>
@@ -283,6 +290,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     }
     p.logger.warning(`${t.id}: ${r.error} -> ${r.status}`);
     countFailure(r);
+    changed(r);
   }
 
   async function soak(updated: Tenant[], stepName: string, baseline: Tenant[]): Promise<void> {
@@ -331,6 +339,17 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     }
   }
 
+  const stepFinished = (i: number, step: RolloutStep) =>
+    emit({
+      type: 'step-finished',
+      step: step.name,
+      index: i,
+      steps: o.steps.length,
+      results: step.tenants.flatMap((t) => (results.has(t.id) ? [{ ...results.get(t.id)! }] : [])),
+      stoppedBecause: stopped(),
+    });
+
+  const sizes = o.steps.map((s) => ({ name: s.name, tenants: s.tenants.length }));
   const updatedSoFar: Tenant[] = [];
   for (const [i, step] of o.steps.entries()) {
     if (stopped()) {
@@ -338,6 +357,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       continue;
     }
     p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
+    emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
     const queue = [...step.tenants];
     const worker = async () => {
       for (let t = queue.shift(); t; t = queue.shift()) {
@@ -345,11 +365,13 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           skip(t, step.name, stopped()!);
           continue;
         }
+        emit({ type: 'tenant-started', step: step.name, tenant: t });
         const r = await runTenant(t, step.name);
         results.set(t.id, r);
         durations.push(r.durationMs);
         countFailure(r);
         progress(i, step);
+        changed(r);
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.maxParallel, step.tenants.length) }, worker));
@@ -366,9 +388,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
         }
         p.logger.warning(`${t.id}: ${r.status} (wave rollback)`);
+        changed(r);
       }
+      stepFinished(i, step);
       continue;
     }
+    stepFinished(i, step);
     updatedSoFar.push(...succeeded);
     const later = [...o.steps.slice(i + 1).flatMap((s) => s.tenants), ...(o.notYetUpdated ?? [])];
     if (later.length) await soak(updatedSoFar, step.name, later);

@@ -42,6 +42,7 @@ export interface RunPorts {
   soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
   soakAnalysis?: RolloutPorts['soakAnalysis'];
   onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
+  onEvent?: RolloutPorts['onEvent'];
 }
 
 export interface RunMeta {
@@ -237,6 +238,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       soakCheck: ports.soakCheck,
       soakAnalysis: ports.soakAnalysis,
       onInflight: ports.onInflight,
+      onEvent: ports.onEvent,
     },
   );
   out.report = buildReport(result, {

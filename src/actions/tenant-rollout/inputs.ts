@@ -12,6 +12,8 @@ export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import { placeholders } from '../../verify/template.ts';
 import { parseWindow } from '../../release/window.ts';
+import { parseObserverInputs } from './observers.ts';
+import type { ObserverInputs } from './observers.ts';
 
 export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
   const v = value.trim() || '0';
@@ -56,7 +58,8 @@ function maintenance(inputs: Inputs) {
   return { maintenanceWindow: text, window: text ? parseWindow(text) : undefined, changeTicket, outsideWindow, windowWaitMaxMs };
 }
 
-export function parseInputs(inputs: Inputs): TenantRolloutInputs {
+/** The rollout's inputs, and (`observe`) its GitHub side: records, gate check, notifications. */
+export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: ObserverInputs } {
   const file = inputs.string('tenants-file');
   const list = inputs.string('tenants');
   const selector = inputs.string('selector', DEFAULT_TENANT_SELECTOR);
@@ -104,5 +107,6 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs {
     ...verification(inputs),
     kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     helmBinary: inputs.string('helm', 'helm'),
+    observe: parseObserverInputs(inputs),
   };
 }

@@ -16,13 +16,17 @@ import { toTarget } from '../../tenants/model.ts';
 import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
+import { errorMessage } from '../../core/errors.ts';
 import { renderTenant } from '../../verify/template.ts';
 import { analyze } from '../../analysis/analyze.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
 import { renderFleetVersions } from '../../release/promotion.ts';
+import { openObservers } from './observers.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
+
+const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back']);
 
 export interface TenantRolloutDeps {
   run?: CommandRunner;
@@ -43,8 +47,19 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
   return {
     async main(ctx: ActionContext) {
       const inp = parseInputs(ctx.inputs);
+      const observers = openObservers(
+        inp.observe,
+        ctx.env,
+        { clock, logger: ctx.logger, http, signal: ctx.signal },
+        {
+          phase: inp.phase,
+          version: inp.releaseVersion || inp.helm.version || '',
+          environmentUrl: inp.smokeUrl ? (t) => renderTenant(inp.smokeUrl, toTarget(t), 'input "smoke-url"') : undefined,
+        },
+      );
       const creds = openCredentials(ctx, inp.kubeconfig);
       try {
+        await observers.beforeRun(inp.phase);
         const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
         const cluster = needCluster
           ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext })
@@ -105,6 +120,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                 );
               }
             : undefined,
+          onEvent: observers.onEvent,
           onInflight: (inflight) =>
             ctx.saveState(
               STATE_INFLIGHT,
@@ -116,7 +132,12 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
               }),
             ),
         };
-        const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal }).catch(explainHelmError);
+        const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })
+          .catch(explainHelmError)
+          .catch((err: unknown) => {
+            observers.failed(inp.phase, ctx.secrets.redact(errorMessage(err)));
+            throw err;
+          });
         ctx.setOutput('plan', out.planJson);
         ctx.setOutput('plan-fingerprint', out.plan.fingerprint);
         ctx.setOutput('appeared', out.appeared.join(','));
@@ -133,6 +154,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
           : '';
         await ctx.summary(`### tenant-rollout plan\n\n${promo}${out.planTable}\n`);
+        await observers.afterPlan(inp.phase, out.plan, out.promotion);
         if (!out.report) {
           ctx.logger.info(
             `plan ${out.plan.fingerprint.slice(0, 12)}: ${out.plan.pilot.length} pilot tenants, ${out.plan.waves.length} waves, ${out.plan.summary.tenants} tenants`,
@@ -146,6 +168,11 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         ctx.setOutput('report-file', file);
         for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
         ctx.setOutput('outcome', rep.outcome);
+        // For a caller to act on (post, page): capped, the count says how many there are.
+        const failedIds = rep.tenants.filter((t) => FAILED_OUTPUT.has(t.status)).map((t) => t.id);
+        ctx.setOutput('failed-tenants', failedIds.slice(0, 50).join(','));
+        ctx.setOutput('failed-count', failedIds.length);
+        observers.afterReport(inp.phase, rep);
         await ctx.summary(renderReport(rep));
         const c = rep.counts;
         const line = `${rep.outcome}: ${c.succeeded} succeeded, ${c.unchanged} unchanged, ${c['failed-rolled-back']} failed and rolled back, ${c['failed-untouched']} failed untouched, ${c.failed} failed, ${c.unknown} unknown, ${c['rolled-back']} rolled back with their wave, ${c.skipped} skipped`;
@@ -155,6 +182,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         ctx.saveState(STATE_INFLIGHT, '');
       } finally {
         creds.private.remove();
+        // Records and notifications are off the critical path: bounded, and never the outcome.
+        await observers.finish();
       }
     },
 
