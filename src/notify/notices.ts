@@ -20,7 +20,7 @@ export interface NoticeContext {
   reportUrl?: string;
 }
 
-const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched']);
+const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown']);
 const ROLLED_BACK: ReadonlySet<TenantStatus> = new Set(['failed-rolled-back', 'rolled-back']);
 
 function base(c: NoticeContext): Pick<Notice, 'fleet' | 'version' | 'phase'> {

@@ -75,7 +75,16 @@ const report: RolloutReport = {
   durationMs: 754_000,
   outcome: 'failed',
   stoppedBecause: 'failure budget spent: 1 failed, 0 allowed (last: b: smoke check /api/health: status 503)',
-  counts: { succeeded: 1, unchanged: 0, 'failed-rolled-back': 1, 'rolled-back': 0, 'failed-untouched': 0, failed: 0, skipped: 1 },
+  counts: {
+    succeeded: 1,
+    unchanged: 0,
+    'failed-rolled-back': 1,
+    'rolled-back': 0,
+    'failed-untouched': 0,
+    failed: 0,
+    unknown: 0,
+    skipped: 1,
+  },
   appeared: [],
   vanished: [],
   tenants: [

@@ -26,7 +26,7 @@ import { openObservers } from './observers.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 
-const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back']);
+const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown', 'rolled-back']);
 
 export interface TenantRolloutDeps {
   run?: CommandRunner;
