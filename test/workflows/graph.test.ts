@@ -27,6 +27,9 @@ const WRITES: Record<string, string[]> = {
   '.github/workflows/release-suite.yml#move-major': ['contents'],
   // A caller grants at least what the called jobs ask for: release.yml's build pushes images.
   'workflows/release-on-tag.yml#(top level)': ['packages'],
+  // Deployment records (issue 14): the jobs that deploy write them.
+  '.github/workflows/tenant-rollout.yml#pilot': ['deployments'],
+  '.github/workflows/tenant-rollout.yml#waves': ['deployments'],
 };
 
 /** Steps whose action needs an OIDC token (id-token: write). None is used today. */
@@ -213,12 +216,17 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
     expect(envName(jobs.waves!)).toBe("${{ needs.plan.outputs.gate == 'none' && inputs.ungated-environment || inputs.environment }}");
     const gated = Object.entries(jobs).filter(([, j]) => refs(j.environment ?? '', 'inputs').has('environment'));
     expect(gated.map(([id]) => id)).toEqual(['waves']);
-    // No other job so much as reads the gated environment's name.
+    // Other jobs read the gated environment's name only to check it through the API (issue 14):
+    // plan first (before the pilot), pilot for its approval-needed notice.
     expect(
       Object.entries(jobs)
         .filter(([, j]) => refs(j, 'inputs').has('environment'))
         .map(([id]) => id),
-    ).toEqual(['waves']);
+    ).toEqual(['plan', 'pilot', 'waves']);
+    for (const id of ['plan', 'pilot', 'waves']) {
+      const step = jobs[id]!.steps!.find((st) => st.uses?.includes('tenant-rollout@'))!;
+      expect(String(step.with!['approval-environment']), id).toContain('inputs.environment');
+    }
     expect(call.inputs!['pilot-environment']!.default).toBe('tenants-pilot');
     expect(call.inputs!.environment!.default).toBe('tenants');
     expect(call.inputs!['ungated-environment']!.default).toBe('tenants-auto');

@@ -125,6 +125,29 @@ describe('tenant-rollout.yml report job', () => {
     expect(r.summary).toContain('run the rollback workflow with run-id `42`');
   });
 
+  it('outputs a caller can act on: counts over both phases, failed tenants (first 50) and their count (issue 14)', () => {
+    const bad = Array.from({ length: 60 }, (_, i) => t(`bad${String(i).padStart(2, '0')}`, i % 2 ? 'failed-rolled-back' : 'failed', 1, 2));
+    const reports = writeReports({
+      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4), t('pilot-bad', 'failed-untouched', 3, 3)]),
+      'waves.json': report(
+        'waves',
+        [t('beta', 'succeeded', 7, 8), t('gamma', 'unchanged', 5, 5), ...bad, t('delta', 'skipped')],
+        'failure budget spent',
+      ),
+    });
+    const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'failure' });
+    expect(r.code).toBe(0);
+    expect(r.outputs).toMatchObject({ succeeded: '2', unchanged: '1', skipped: '1', 'failed-count': '61' });
+    const ids = r.outputs['failed-tenants']!.split(',');
+    expect(ids).toHaveLength(50);
+    expect(ids.slice(0, 2)).toEqual(['pilot-bad', 'bad00']);
+  });
+
+  it('nothing ran: zero counts and no failed tenants', () => {
+    const r = run(s, { ...base, REPORTS: join(dir, 'none'), PLAN_RESULT: 'failure', PILOT_RESULT: 'skipped', WAVES_RESULT: 'skipped' });
+    expect(r.outputs).toMatchObject({ succeeded: '0', 'failed-count': '0', 'failed-tenants': '' });
+  });
+
   it('failed waves: the tenants that need attention, with their revisions and reasons', () => {
     const reports = writeReports({
       'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
