@@ -82,7 +82,9 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env):
     await mod.main(ctx);
   } catch (err) {
     console.error(`error: ${secrets.redact(errorMessage(err))}`);
-    code = err instanceof ConfigurationError ? 2 : 1;
+    // A rollout that ended other than succeeded carries its exit code (src/rollout/outcome.ts).
+    const exitCode = (err as { exitCode?: unknown }).exitCode;
+    code = err instanceof ConfigurationError ? 2 : typeof exitCode === 'number' && exitCode > 0 ? exitCode : 1;
   } finally {
     // Outside a runner there is no post step: finish its work (cancel recovery, cleanup) here.
     if (mod.post) await mod.post(ctx).catch((e: unknown) => console.error(`error: ${errorMessage(e)}`));

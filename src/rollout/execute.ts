@@ -12,6 +12,8 @@ import type { Tenant } from '../tenants/model.ts';
 import { BufferedLogger } from './buffered-logger.ts';
 import type { RolloutEventListener } from './events.ts';
 import { fanOut } from './events.ts';
+import { FAILURE_STATUSES } from './outcome.ts';
+import type { RolloutStop, TenantStatus } from './outcome.ts';
 
 /**
  * Runs the steps of a plan (the pilot, then each wave) against the fleet: deploy each tenant,
@@ -20,15 +22,7 @@ import { fanOut } from './events.ts';
  * in exactly one of the statuses below, and the report says which.
  */
 
-export type TenantStatus =
-  | 'succeeded' // on the new revision and verified
-  | 'unchanged' // already on the target (a re-run) and healthy: nothing done
-  | 'failed-rolled-back' // failed, and back on its last good revision (or uninstalled if it never had one)
-  | 'rolled-back' // succeeded, then rolled back with its failing wave (rollback-wave option)
-  | 'failed-untouched' // failed before helm changed anything (e.g. chart not found): still on its old revision
-  | 'failed' // failed and NOT returned to a good state (or stuck pending): needs a person
-  | 'unknown' // failed, and what helm recorded could not be read: `lookCommand` says where to look
-  | 'skipped'; // never touched (budget spent, cancelled, or phase did not include it)
+export type { TenantStatus } from './outcome.ts';
 
 export interface TenantResult {
   id: string;
@@ -104,6 +98,9 @@ export interface RolloutPorts {
 
 export interface RolloutResult {
   tenants: TenantResult[];
+  /** Why no new tenant was started, and which outcome that makes (absent: the run went to the end). */
+  stop?: RolloutStop;
+  /** `stop.reason`, kept for readers of the report. */
   stoppedBecause?: string;
   durationMs: number;
 }
@@ -150,28 +147,32 @@ function statusOf(o: DeployOutcome): TenantStatus {
   }
 }
 
-const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown']);
-
 export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promise<RolloutResult> {
   const started = p.clock.now();
   const results = new Map<string, TenantResult>();
   const total = o.steps.reduce((n, s) => n + s.tenants.length, 0);
   let failures = 0;
-  let stoppedBecause: string | undefined;
+  let stop: RolloutStop | undefined;
+  /** The first stop wins: a later one (a second failure, a cancel during the wave rollback) does not rename it. */
+  const stopWith = (outcome: RolloutStop['outcome'], reason: string) => void (stop ??= { outcome, reason });
   const inflight = new Map<string, { namespace: string; release: string; previous?: number }>();
   const durations: number[] = [];
   const emit = fanOut(p.onEvent);
   const tenantById = new Map(o.steps.flatMap((s) => s.tenants.map((t) => [t.id, t] as const)));
   const changed = (r: TenantResult) => emit({ type: 'tenant-finished', step: r.step, tenant: tenantById.get(r.id)!, result: { ...r } });
 
-  const stopped = () => (o.signal?.aborted ? 'the job was cancelled' : stoppedBecause);
+  const stopped = () => {
+    // A cancel outranks any earlier stop: the runner is ending the job whatever else happened.
+    if (o.signal?.aborted && stop?.outcome !== 'cancelled') stop = { outcome: 'cancelled', reason: 'the job was cancelled' };
+    return stop?.reason;
+  };
   const skip = (t: Tenant, step: string, why: string) =>
     results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status: 'skipped', durationMs: 0, error: why });
   const countFailure = (r: TenantResult) => {
-    if (!FAILED.has(r.status)) return;
+    if (!FAILURE_STATUSES.has(r.status)) return;
     failures++;
-    if (failures > o.maxFailures && !stoppedBecause && !o.signal?.aborted) {
-      stoppedBecause = `failure budget spent: ${failures} failed, ${o.maxFailures} allowed (last: ${r.id}: ${r.error ?? r.status})`;
+    if (failures > o.maxFailures && !o.signal?.aborted) {
+      stopWith('halted', `failure budget spent: ${failures} failed, ${o.maxFailures} allowed (last: ${r.id}: ${r.error ?? r.status})`);
     }
   };
   const progress = (stepIndex: number, step: RolloutStep) => {
@@ -328,7 +329,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
         );
       } catch (err) {
         // No verdict is not a healthy verdict: stop starting tenants, keep those already done.
-        stoppedBecause ??= `the soak analysis after ${stepName} could not run: ${errorMessage(err)}`;
+        stopWith('held', `the soak analysis after ${stepName} could not run: ${errorMessage(err)}`);
       }
     };
     try {
@@ -377,13 +378,13 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     await Promise.all(Array.from({ length: Math.min(o.maxParallel, step.tenants.length) }, worker));
 
     const succeeded = step.tenants.filter((t) => results.get(t.id)?.status === 'succeeded');
-    if (stoppedBecause && o.rollbackWaveOnFailure && !o.signal?.aborted) {
+    if (stop?.outcome === 'halted' && o.rollbackWaveOnFailure && !o.signal?.aborted) {
       for (const t of succeeded) {
         const r = results.get(t.id)!;
         if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
         try {
           const after = await rollBack(t, r.revisionBefore);
-          Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stoppedBecause}` });
+          Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stop.reason}` });
         } catch (err) {
           Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
         }
@@ -400,5 +401,6 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   }
 
   const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id)!));
-  return { tenants: ordered, stoppedBecause: stopped(), durationMs: p.clock.now() - started };
+  stopped();
+  return { tenants: ordered, stop, stoppedBecause: stop?.reason, durationMs: p.clock.now() - started };
 }

@@ -1,5 +1,7 @@
 import { humanDuration } from '../core/duration.ts';
-import type { RolloutResult, TenantResult, TenantStatus } from './execute.ts';
+import type { RolloutResult, TenantResult } from './execute.ts';
+import { BAD_STATUSES, STATUS_ICON, TENANT_STATUSES, decideOutcome, exitCodeOf, nextStep, outcomeLine, summaryHeading } from './outcome.ts';
+import type { RolloutOutcome, RolloutStop, TenantStatus } from './outcome.ts';
 
 /** The rollout's one JSON document: a job output, a file, and what later steps (smoke-test, auto-rollback, rollback workflows) read. */
 export interface RolloutReport {
@@ -10,8 +12,13 @@ export interface RolloutReport {
   run?: string;
   startedAt: string;
   durationMs: number;
-  outcome: 'succeeded' | 'failed' | 'cancelled';
+  outcome: RolloutOutcome;
+  /** The process exit code of this outcome (src/rollout/outcome.ts). */
+  exitCode: number;
+  /** Why no new tenant was started (halted, held, paused, cancelled). */
   stoppedBecause?: string;
+  /** What to do next, for a person reading the report. */
+  next: string;
   counts: Record<TenantStatus, number>;
   /** Tenants that appeared after the plan was approved: reported, not deployed. */
   appeared: string[];
@@ -20,17 +27,7 @@ export interface RolloutReport {
   tenants: TenantResult[];
 }
 
-const STATUSES: TenantStatus[] = [
-  'succeeded',
-  'unchanged',
-  'failed-rolled-back',
-  'rolled-back',
-  'failed-untouched',
-  'failed',
-  'unknown',
-  'skipped',
-];
-const BAD: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back', 'unknown']);
+const BAD = BAD_STATUSES;
 
 export function buildReport(
   r: RolloutResult,
@@ -45,9 +42,15 @@ export function buildReport(
     cancelled?: boolean;
   },
 ): RolloutReport {
-  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<TenantStatus, number>;
+  const counts = Object.fromEntries(TENANT_STATUSES.map((s) => [s, 0])) as Record<TenantStatus, number>;
   for (const t of r.tenants) counts[t.status]++;
-  const failed = r.tenants.some((t) => BAD.has(t.status)) || !!r.stoppedBecause;
+  // A stop given as plain text (older callers) is the failure budget; a cancel outranks everything.
+  let stop: RolloutStop | undefined = r.stop ?? (r.stoppedBecause ? { outcome: 'halted', reason: r.stoppedBecause } : undefined);
+  if (meta.cancelled) stop = { outcome: 'cancelled', reason: stop?.outcome === 'cancelled' ? stop.reason : 'the job was cancelled' };
+  const outcome = decideOutcome(
+    r.tenants.map((t) => t.status),
+    stop,
+  );
   return {
     version: 1,
     phase: meta.phase,
@@ -56,8 +59,10 @@ export function buildReport(
     run: meta.run,
     startedAt: meta.startedAt,
     durationMs: r.durationMs,
-    outcome: meta.cancelled ? 'cancelled' : failed ? 'failed' : 'succeeded',
-    stoppedBecause: r.stoppedBecause,
+    outcome,
+    exitCode: exitCodeOf(outcome),
+    stoppedBecause: stop?.reason,
+    next: nextStep(outcome),
     counts,
     appeared: meta.appeared ?? [],
     vanished: meta.vanished ?? [],
@@ -65,34 +70,22 @@ export function buildReport(
   };
 }
 
-const ICON: Record<TenantStatus, string> = {
-  succeeded: '✅',
-  unchanged: '⏭️',
-  'failed-rolled-back': '↩️',
-  'rolled-back': '↩️',
-  'failed-untouched': '⚠️',
-  failed: '❌',
-  unknown: '❓',
-  skipped: '·',
-};
+const ICON = STATUS_ICON;
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /** Results table for the job summary: failures first, with the reason for each. */
 export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}): string {
   const order = (t: TenantResult) =>
-    t.status === 'failed' || t.status === 'unknown' ? 0 : BAD.has(t.status) ? 1 : t.status === 'skipped' ? 3 : 2;
+    t.status === 'failed' || t.status === 'unknown' ? 0 : BAD.has(t.status) ? 1 : t.status === 'skipped' || t.status === 'held' ? 3 : 2;
   const rows = [...rep.tenants].sort((a, b) => order(a) - order(b));
   const max = opts.maxRows ?? 500;
-  const counts = STATUSES.filter((s) => rep.counts[s])
+  const counts = TENANT_STATUSES.filter((s) => rep.counts[s])
     .map((s) => `${ICON[s]} ${rep.counts[s]} ${s}`)
     .join(' · ');
-  const lines = [
-    `### tenant-rollout (${rep.phase}): ${rep.outcome === 'succeeded' ? '✅ succeeded' : rep.outcome === 'cancelled' ? '🛑 cancelled' : '❌ failed'}`,
-    '',
-    `${counts} — ${humanDuration(rep.durationMs)}, target \`${rep.target}\``,
-  ];
+  const lines = [summaryHeading(rep.outcome, rep.phase), '', `${counts} — ${humanDuration(rep.durationMs)}, target \`${rep.target}\``];
   if (rep.stoppedBecause) lines.push('', `**Stopped:** ${cell(rep.stoppedBecause)}`);
+  lines.push('', `**Next:** ${cell(rep.next)}`);
   if (rep.appeared.length) lines.push('', `**Not in the approved plan (not deployed):** ${rep.appeared.join(', ')}`);
   if (rep.vanished.length) lines.push('', `**In the plan but gone:** ${rep.vanished.join(', ')}`);
   lines.push('', '| tenant | step | status | revision | duration | reason |', '|---|---|---|---|---|---|');
@@ -104,3 +97,6 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
   if (rows.length > max) lines.push('', `… and ${rows.length - max} more tenants (see the report file).`);
   return `${lines.join('\n')}\n`;
 }
+
+/** The one line the action logs (and fails the step with) at the end of a run. */
+export const reportLine = (rep: RolloutReport): string => outcomeLine(rep.outcome, rep.counts);

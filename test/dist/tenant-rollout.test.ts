@@ -70,14 +70,15 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
     expect(r.report!.counts.succeeded).toBe(12);
     expect(r.outputs.succeeded).toBe('12');
     expect(r.report!.tenants.map((t) => t.step)).toEqual(['pilot', 'pilot', ...Array(5).fill('wave 1/2'), ...Array(5).fill('wave 2/2')]);
-    expect(r.summary).toMatch(/tenant-rollout \(all\): ✅ succeeded/);
+    expect(r.summary).toMatch(/tenant-rollout \(all\): ✅ succeeded \(exit 0\)/);
     expect(r.stdout).toMatch(/wave 2\/2 \(3\/3\): 5\/5 done · overall 12\/12, 0 failed/);
   });
 
   it('a bad image fails the pilot, which is rolled back, and no other tenant is touched', { timeout: 180_000 }, async () => {
     const before = tenants.map(releaseCount);
     const r = await rollout('bad');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
+    expect(r.outputs).toMatchObject({ outcome: 'halted', 'exit-code': '3' });
     expect(r.report!.tenants.filter((t) => t.step === 'pilot').map((t) => [t.id, t.status, t.revisionBefore, t.revisionAfter])).toEqual([
       ['t01', 'failed-rolled-back', 1, 3],
       ['t02', 'failed-rolled-back', 1, 3],
@@ -86,7 +87,7 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
     // The budget is spent at the first failure; the other pilot, already in flight, finishes (and fails too).
     expect(r.report!.stoppedBecause).toMatch(/^failure budget spent: 1 failed, 0 allowed/);
     expect(tenants.slice(2).map(releaseCount)).toEqual(before.slice(2));
-    expect(r.stdout).toMatch(/::error::tenant-rollout failed: 0 succeeded, 0 unchanged, 2 failed and rolled back/);
+    expect(r.stdout).toMatch(/::error::tenant-rollout halted: 2 failed and rolled back, 10 skipped/);
   });
 
   it('a re-run with the good image skips everyone already on it (the pilots via their rollback revision)', { timeout: 180_000 }, async () => {
@@ -101,6 +102,7 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
     const r = await rollout('1.1.0', { 'smoke-url': `${base}/{{ tenant.slug }}`, 'max-failures': '1', 'max-parallel': '1' });
     unhealthy.delete('t07');
     expect(r.code).toBe(1);
+    expect(r.report!.outcome).toBe('failed');
     const t07 = r.report!.tenants.find((t) => t.id === 't07')!;
     expect(t07.status).toBe('failed-rolled-back');
     expect(t07.error).toMatch(/smoke check .*health.*503/);
@@ -134,7 +136,7 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
       },
     );
     expect(sent).toBe(true);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(130);
     const report = JSON.parse(r.outputs.report!) as RolloutReport;
     expect(report.outcome).toBe('cancelled');
     expect(report.stoppedBecause).toBe('the job was cancelled');

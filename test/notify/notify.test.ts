@@ -74,6 +74,8 @@ const report: RolloutReport = {
   startedAt: '2026-12-07T10:00:00Z',
   durationMs: 754_000,
   outcome: 'failed',
+  exitCode: 1,
+  next: 'look at the failed tenants',
   stoppedBecause: 'failure budget spent: 1 failed, 0 allowed (last: b: smoke check /api/health: status 503)',
   counts: {
     succeeded: 1,
@@ -84,6 +86,7 @@ const report: RolloutReport = {
     failed: 0,
     unknown: 0,
     skipped: 1,
+    held: 0,
   },
   appeared: [],
   vanished: [],

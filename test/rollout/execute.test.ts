@@ -78,6 +78,7 @@ describe('executeRollout', () => {
     f.script('p2', { kind: 'ok' });
     const r = await executeRollout(f.options(), f.ports());
     expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['p1'], succeeded: ['p2'], skipped: ['a', 'b', 'c'] });
+    expect(r.stop?.outcome).toBe('halted');
     expect(r.stoppedBecause).toMatch(/^failure budget spent: 1 failed, 0 allowed \(last: p1: UPGRADE FAILED: context deadline exceeded\)/);
     expect(f.helm.calls.filter((c) => /tenant-[abc]\//.test(c))).toEqual([]);
     expect(r.tenants.find((t) => t.id === 'p1')).toMatchObject({ revisionBefore: 1, revisionAfter: 3 });
@@ -195,7 +196,7 @@ describe('executeRollout', () => {
       f.ports({ soakAnalysis: async () => Promise.reject(new Error('prometheus: connection refused')) }),
     );
     expect(byStatus(r)).toEqual({ succeeded: ['p1'], skipped: ['a'] });
-    expect(r.stoppedBecause).toBe('the soak analysis after pilot could not run: prometheus: connection refused');
+    expect(r.stop).toEqual({ outcome: 'held', reason: 'the soak analysis after pilot could not run: prometheus: connection refused' });
   });
 
   it('a healthy soak waits the whole window, in intervals, not a blind sleep', async () => {
@@ -222,7 +223,7 @@ describe('executeRollout', () => {
     ac.abort();
     const r = await p;
     expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['a'], skipped: ['b', 'c'] });
-    expect(r.stoppedBecause).toBe('the job was cancelled');
+    expect(r.stop).toEqual({ outcome: 'cancelled', reason: 'the job was cancelled' });
     expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=none');
     expect(seen).toEqual([1, 0]);
   });

@@ -73,6 +73,9 @@ export async function runOnGitHub(mod: ActionModule, phase: 'main' | 'post'): Pr
       core.error(message, { file: err.location.file, startLine: err.location.line, startColumn: err.location.column });
     }
     core.setFailed(message);
+    // A rollout that ended halted/held/paused/cancelled carries its own exit code (src/rollout/outcome.ts).
+    const exitCode = (err as { exitCode?: unknown }).exitCode;
+    if (typeof exitCode === 'number' && exitCode > 0) process.exitCode = exitCode;
     if (!(err instanceof ConfigurationError) && err instanceof Error && err.stack) core.debug(secrets.redact(err.stack));
   } finally {
     process.off('SIGINT', onSignal);

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
-import { renderReport } from '../../rollout/report.ts';
+import { RolloutEndedError } from '../../rollout/outcome.ts';
+import { renderReport, reportLine } from '../../rollout/report.ts';
 import { runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
 import { openPrometheus } from '../common/analysis-inputs.ts';
@@ -173,11 +174,14 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         ctx.setOutput('failed-tenants', failedIds.slice(0, 50).join(','));
         ctx.setOutput('failed-count', failedIds.length);
         observers.afterReport(inp.phase, rep);
+        ctx.setOutput('exit-code', rep.exitCode);
         await ctx.summary(renderReport(rep));
-        const c = rep.counts;
-        const line = `${rep.outcome}: ${c.succeeded} succeeded, ${c.unchanged} unchanged, ${c['failed-rolled-back']} failed and rolled back, ${c['failed-untouched']} failed untouched, ${c.failed} failed, ${c.unknown} unknown, ${c['rolled-back']} rolled back with their wave, ${c.skipped} skipped`;
+        const line = reportLine(rep);
         if (rep.outcome !== 'succeeded')
-          throw new Error(`tenant-rollout ${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
+          throw new RolloutEndedError(
+            rep.outcome,
+            `tenant-rollout ${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; next: ${rep.next}; report: ${file}`,
+          );
         ctx.logger.info(`tenant-rollout ${line}`);
         ctx.saveState(STATE_INFLIGHT, '');
       } finally {

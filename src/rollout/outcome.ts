@@ -1,0 +1,149 @@
+/**
+ * The one vocabulary for how a tenant and a rollout end (issue 10). Every action, the CLI, the
+ * report, the outputs and the job summary use these names, exit codes and summary lines; nothing
+ * else defines them.
+ */
+
+/** How one tenant ended. */
+export type TenantStatus =
+  | 'succeeded' // on the new revision and verified
+  | 'unchanged' // already on the target (a re-run) and healthy: nothing done
+  | 'failed-rolled-back' // failed, and back on its last good revision (or uninstalled if it never had one)
+  | 'rolled-back' // succeeded, then rolled back with its failing wave (rollback-wave option)
+  | 'failed-untouched' // failed before helm changed anything (provably): still on its old revision
+  | 'failed' // failed and NOT returned to a good state (or stuck pending): needs a person
+  | 'skipped' // never touched (budget spent, cancelled, or phase did not include it)
+  | 'unknown' // failed, and what helm recorded could not be read (the cluster did not answer): `lookCommand` says where to look
+  | 'held'; // a tenant hold, or not started because the run held
+
+export const TENANT_STATUSES: readonly TenantStatus[] = [
+  'succeeded',
+  'unchanged',
+  'failed-rolled-back',
+  'rolled-back',
+  'failed-untouched',
+  'failed',
+  'skipped',
+  'unknown',
+  'held',
+];
+
+/** Statuses that make a run `failed` (when nothing stopped it earlier). */
+export const BAD_STATUSES: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'rolled-back']);
+/** Statuses that spend the failure budget (an `unknown` tenant may be broken: it counts, to stay on the safe side). */
+export const FAILURE_STATUSES: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown']);
+
+/** How a rollout ended. */
+export type RolloutOutcome = 'succeeded' | 'failed' | 'halted' | 'held' | 'paused' | 'cancelled';
+
+/** Why a rollout stopped starting tenants (absent: it ran to the end). */
+export interface RolloutStop {
+  /** `halted`: the failure budget is spent; `held`: no verdict (cluster unreadable); `paused`: an operator's pause; `cancelled`: the job was cancelled. */
+  outcome: Exclude<RolloutOutcome, 'succeeded' | 'failed'>;
+  reason: string;
+}
+
+export const EXIT_CODES: Readonly<Record<RolloutOutcome, number>> = {
+  succeeded: 0,
+  failed: 1,
+  halted: 3,
+  held: 4,
+  paused: 5,
+  cancelled: 130,
+};
+/** CLI misuse (unknown flag, bad input) before anything ran. */
+export const USAGE_EXIT_CODE = 2;
+
+export const exitCodeOf = (o: RolloutOutcome): number => EXIT_CODES[o];
+
+const ICON: Record<RolloutOutcome, string> = {
+  succeeded: '✅',
+  failed: '❌',
+  halted: '🛑',
+  held: '⏸️',
+  paused: '⏸️',
+  cancelled: '🚫',
+};
+
+export const STATUS_ICON: Readonly<Record<TenantStatus, string>> = {
+  succeeded: '✅',
+  unchanged: '⏭️',
+  'failed-rolled-back': '↩️',
+  'rolled-back': '↩️',
+  'failed-untouched': '⚠️',
+  failed: '❌',
+  skipped: '·',
+  unknown: '❓',
+  held: '⏸️',
+};
+
+/**
+ * The outcome from facts: a stop wins (cancelled, then halted, held, paused: the more urgent
+ * first); a tenant whose state is `unknown` means the run has no verdict for it, so it holds;
+ * otherwise any bad tenant fails the run.
+ */
+export function decideOutcome(statuses: Iterable<TenantStatus>, stop?: RolloutStop): RolloutOutcome {
+  if (stop) return stop.outcome;
+  let bad = false;
+  for (const s of statuses) {
+    if (s === 'unknown') return 'held';
+    if (BAD_STATUSES.has(s)) bad = true;
+  }
+  return bad ? 'failed' : 'succeeded';
+}
+
+/** What to do after a run that ended this way: the report's `next`, the summary's last line. */
+export function nextStep(o: RolloutOutcome): string {
+  switch (o) {
+    case 'succeeded':
+      return 'nothing: every tenant is on the target (or was left out on purpose)';
+    case 'failed':
+      return 'look at the failed tenants below (each has its reason); a re-run with a fix skips the tenants already on the target';
+    case 'halted':
+      return 'the failure budget is spent: fix the cause of the failures, then re-run; tenants already on the target are skipped';
+    case 'held':
+      return 'no verdict: the cluster did not answer. When it answers again, re-run the same job: it resumes where this one stopped (tenants already on the target are skipped); `unknown` tenants carry the command to look';
+    case 'paused':
+      return 'an operator paused the rollout: resume it, then re-run the same job; it resumes where this one stopped';
+    case 'cancelled':
+      return 'the job was cancelled: tenants in flight were returned to their last good revision; re-run to resume';
+  }
+}
+
+/** The summary's heading line for a run that ended this way. */
+export function summaryHeading(o: RolloutOutcome, phase: string): string {
+  return `### tenant-rollout (${phase}): ${ICON[o]} ${o} (exit ${EXIT_CODES[o]})`;
+}
+
+/** One line of counts: `halted: 2 succeeded, 1 failed and rolled back, 7 skipped` (zero counts left out). */
+export function outcomeLine(o: RolloutOutcome, counts: Readonly<Record<TenantStatus, number>>): string {
+  const words: Record<TenantStatus, string> = {
+    succeeded: 'succeeded',
+    unchanged: 'unchanged',
+    'failed-rolled-back': 'failed and rolled back',
+    'rolled-back': 'rolled back with their wave',
+    'failed-untouched': 'failed untouched',
+    failed: 'failed (need a person)',
+    skipped: 'skipped',
+    unknown: 'unknown',
+    held: 'held',
+  };
+  const parts = TENANT_STATUSES.filter((s) => counts[s]).map((s) => `${counts[s]} ${words[s]}`);
+  return `${o}: ${parts.join(', ') || 'no tenants'}`;
+}
+
+/**
+ * Thrown by an action when its run ended other than `succeeded`, after the report, outputs and
+ * summary are written: the host maps it to the exit code (the CLI) or a failed step (the runner).
+ */
+export class RolloutEndedError extends Error {
+  override readonly name = 'RolloutEndedError';
+  readonly exitCode: number;
+  constructor(
+    readonly outcome: RolloutOutcome,
+    message: string,
+  ) {
+    super(message);
+    this.exitCode = EXIT_CODES[outcome];
+  }
+}
