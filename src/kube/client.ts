@@ -3,20 +3,10 @@
  * parameter; patch calls default to `application/json-patch+json`, so the patch content type is
  * always set here explicitly).
  */
-import {
-  AppsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  Observable,
-  PatchStrategy,
-  type ConfigurationOptions,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-  type V1Service,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, type V1Service } from '@kubernetes/client-node';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import { isNotFound, toKubeError } from './errors.ts';
+import { requester, type RequestStats, type RequesterOptions } from './request.ts';
 import { judgeReleaseHealth } from './health.ts';
 import type { Cluster, NamespaceInfo, ReleaseHealth, ServiceInfo } from './ports.ts';
 
@@ -33,12 +23,12 @@ export interface ClusterOptions {
   requestTimeoutMs?: number;
   /** Field manager of the writes (default `deploy-actions`). */
   fieldManager?: string;
+  /** Retry policy and hooks of every request (request.ts). */
+  requests?: Omit<RequesterOptions, 'timeoutMs'>;
 }
 
-export interface ClusterStats {
-  /** HTTP requests sent to the API server (one per API call, pages included). */
-  requests: number;
-}
+/** HTTP requests sent to the API server (pages and retries included), and the retries. */
+export type ClusterStats = RequestStats;
 
 export interface KubeCluster extends Cluster {
   /** The API server URL, as errors name it. */
@@ -108,38 +98,15 @@ function serviceInfo(s: V1Service, namespace: string): ServiceInfo {
 export function createCluster(opts: ClusterOptions = {}): KubeCluster {
   const kc = loadConfig(opts);
   const server = kc.getCurrentCluster()!.server;
-  const user = kc.getCurrentUser();
-  const secrets = [user?.token, user?.password].filter((s): s is string => !!s);
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const pageSize = opts.pageSize ?? 100;
-  const timeoutMs = opts.requestTimeoutMs ?? 30_000;
   const fieldManager = opts.fieldManager ?? 'deploy-actions';
-  const stats: ClusterStats = { requests: 0 };
-
-  /** Per-call middleware: counts the request, sets the patch content type, wires cancellation and the timeout. */
-  const options = (o: CallOptions = {}): ConfigurationOptions<ObservableMiddleware> => {
-    const mw: ObservableMiddleware = {
-      pre(ctx: RequestContext) {
-        stats.requests++;
-        if (o.contentType) ctx.setHeaderParam('Content-Type', o.contentType);
-        const timeout = AbortSignal.timeout(timeoutMs);
-        ctx.setSignal(o.signal ? AbortSignal.any([o.signal, timeout]) : timeout);
-        return new Observable(Promise.resolve(ctx));
-      },
-      post: (rsp: ResponseContext) => new Observable(Promise.resolve(rsp)),
-    };
-    return { middleware: [mw], middlewareMergeStrategy: 'append' };
-  };
-
-  const call = async <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : e;
-      throw toKubeError(e, server, secrets);
-    }
-  };
+  // One requester: counting, timeout, cancel, and the retries of transient failures (request.ts).
+  const req = requester(kc, { timeoutMs: opts.requestTimeoutMs ?? 30_000, ...opts.requests });
+  const stats = req.stats;
+  const options = (o: CallOptions = {}) => req.options(o);
+  const call = <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => req.call(fn, signal);
 
   /** Follows `continue` until the list is complete. */
   async function allPages<T>(

@@ -93,7 +93,8 @@ export function createFleetDocuments(o: FleetDocumentsOptions): FleetDocuments {
 
   async function create<T>(name: string, value: T, signal?: AbortSignal): Promise<FleetDocument<T>> {
     const body: V1ConfigMap = { metadata: { name, namespace, labels }, data: { [DOCUMENT_KEY]: encode(name, value) } };
-    const cm = await req.call(() => core.createNamespacedConfigMap({ namespace, body }, req.options({ signal })), signal);
+    // Not retried blindly: a create whose answer was lost may have happened (the caller's 409 handling sees it).
+    const cm = await req.call(() => core.createNamespacedConfigMap({ namespace, body }, req.options({ signal })), signal, false);
     return decode<T>(name, cm);
   }
 

@@ -1,7 +1,8 @@
 /**
- * Per-request plumbing shared by the small client-node adapters of this folder (fleet documents,
- * release history): counts requests, sets the content type, wires cancellation and a timeout, and
- * maps whatever client-node threw to one KubeApiError line.
+ * Per-request plumbing shared by every client-node adapter of this folder (the Cluster port,
+ * fleet documents, release history): counts requests, sets the content type, wires cancellation
+ * and a timeout, retries transient failures of reads and idempotent writes (retry.ts: the one
+ * place that does), and maps whatever client-node threw to one KubeApiError line.
  */
 import {
   Observable,
@@ -11,10 +12,24 @@ import {
   type RequestContext,
 } from '@kubernetes/client-node';
 import { toKubeError } from './errors.ts';
+import { newRetryStats, withRetries, type RetryPolicy, type RetryStats } from './retry.ts';
 
 export interface RequestStats {
-  /** HTTP requests sent (pages included). */
+  /** HTTP requests sent (pages and retries included). */
   requests: number;
+  /** Transient failures retried (429, 5xx, resets, timeouts), for the report. */
+  retry: RetryStats;
+}
+
+export interface RequesterOptions {
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  /** Injected in tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  /** Told about each retry (the reason, the retry number, the wait), e.g. to log it or adapt. */
+  onRetry?: (reason: string, retry: number, waitMs: number) => void;
 }
 
 export interface Requester {
@@ -22,15 +37,21 @@ export interface Requester {
   readonly stats: RequestStats;
   /** client-node call options for one request. */
   options(o?: { signal?: AbortSignal; contentType?: string }): ConfigurationOptions<ObservableMiddleware>;
-  /** Runs one call; errors become KubeApiError (an abort stays the abort reason). */
-  call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * Runs one call; errors become KubeApiError (an abort stays the abort reason). Transient
+   * failures are retried with backoff unless `idempotent` is false (a POST whose lost answer
+   * may hide a create that happened).
+   */
+  call<T>(fn: () => Promise<T>, signal?: AbortSignal, idempotent?: boolean): Promise<T>;
 }
 
-export function requester(kc: KubeConfig, timeoutMs = 30_000): Requester {
+export function requester(kc: KubeConfig, opt: number | RequesterOptions = {}): Requester {
+  const ro: RequesterOptions = typeof opt === 'number' ? { timeoutMs: opt } : opt;
+  const timeoutMs = ro.timeoutMs ?? 30_000;
   const server = kc.getCurrentCluster()?.server ?? '(no server)';
   const user = kc.getCurrentUser();
   const secrets = [user?.token, user?.password].filter((s): s is string => !!s);
-  const stats: RequestStats = { requests: 0 };
+  const stats: RequestStats = { requests: 0, retry: newRetryStats() };
   return {
     server,
     stats,
@@ -47,9 +68,17 @@ export function requester(kc: KubeConfig, timeoutMs = 30_000): Requester {
       };
       return { middleware: [mw], middlewareMergeStrategy: 'append' };
     },
-    async call(fn, signal) {
+    async call(fn, signal, idempotent = true) {
       try {
-        return await fn();
+        return await withRetries(() => fn(), {
+          idempotent,
+          signal,
+          policy: ro.retry,
+          stats: stats.retry,
+          sleep: ro.sleep,
+          random: ro.random,
+          onRetry: ro.onRetry,
+        });
       } catch (e) {
         if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : e;
         throw toKubeError(e, server, secrets);

@@ -24,6 +24,8 @@ import { clone, type Json, type KubeObject, type RecordedRequest } from './types
 
 export type { KubeObject, RecordedRequest } from './types.ts';
 export type { PodBehaviour } from './controllers.ts';
+export type { Fault, FaultRule, InjectOptions, RequestMatch, Verb } from './faults.ts';
+import type { Fault, FaultRule, InjectOptions, RequestMatch } from './faults.ts';
 export { defaultImageBehaviour } from './controllers.ts';
 
 export interface FakeKubeOptions {
@@ -80,6 +82,13 @@ export interface FakeKube {
   setPodLogs(namespace: string, pod: string, text: string, container?: string): void;
   /** The next request(s) matching `predicate` get a Status error with this HTTP code instead of an answer. */
   failNext(predicate: (r: RecordedRequest) => boolean, code: number, opts?: FailOptions): void;
+  /**
+   * Injects a fault (429 with Retry-After, 5xx, a dropped connection, latency) into matching
+   * requests: deterministically (`skip` N, then `times` M) or at a seeded `rate`. See faults.ts.
+   */
+  inject(match: RequestMatch | ((r: RecordedRequest) => boolean), fault: Fault, opts?: InjectOptions): FaultRule;
+  /** Ends every injected fault rule. */
+  clearFaults(): void;
   /** Forgets the recorded requests. */
   clearRequests(): void;
   close(): Promise<void>;
@@ -221,6 +230,8 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     setPodLogs: (ns, pod, text, container) => void handler.podLogs.set(`${ns}/${pod}/${container ?? ''}`, text),
     failNext: (predicate, code, opts = {}) =>
       void handler.injections.push({ predicate, code, message: opts.message, remaining: opts.times ?? 1 }),
+    inject: (match, fault, opts) => handler.faults.add(match, fault, opts),
+    clearFaults: () => handler.faults.clear(),
     clearRequests: () => void handler.requests.splice(0),
     async close() {
       if (closed) return;

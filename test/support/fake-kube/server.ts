@@ -43,6 +43,7 @@ import {
   unsupportedMediaType,
 } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
+import { FaultInjector, verbOf, type Fault } from './faults.ts';
 import { clone, deepEqual, isPlainObject, nowTimestamp, type Json, type KubeObject, type RecordedRequest } from './types.ts';
 
 export interface Injection {
@@ -76,6 +77,7 @@ export class Handler {
   /** Requests for paths the fake does not serve (answered 404). */
   readonly unknown: RecordedRequest[] = [];
   readonly injections: Injection[] = [];
+  readonly faults = new FaultInjector();
   readonly podLogs = new Map<string, string>();
   private readonly open = new Set<ServerResponse>();
 
@@ -127,6 +129,24 @@ export class Handler {
     this.opts.debug(
       `${rec.method} ${rec.path}${rec.rawQuery ? `?${rec.rawQuery}` : ''} ${rec.contentType ?? ''} accept=${rec.accept ?? ''}`,
     );
+    const target0 = this.parseTarget(url.pathname);
+    const fault = this.faults.pick(rec, verbOf(rec, !!target0?.name));
+    if (fault) {
+      if (fault.latencyMs) {
+        rec.fault = `latency ${fault.latencyMs}ms`;
+        await new Promise((r) => setTimeout(r, fault.latencyMs));
+      }
+      if ('drop' in fault) {
+        rec.fault = 'drop';
+        // After the request was read, as a load balancer or a restarting apiserver does it: the client sees a reset.
+        req.socket.destroy();
+        return;
+      }
+      if ('status' in fault) {
+        rec.fault = `status ${fault.status}`;
+        return this.sendFault(res, fault, rec, target0);
+      }
+    }
     try {
       const inj = this.injections.find((i) => i.remaining > 0 && i.predicate(rec));
       if (inj) {
@@ -152,6 +172,39 @@ export class Handler {
         this.sendJson(res, 500, err.body, rec);
       }
     }
+  }
+
+  /** An injected error answer, shaped like the component that would send it. */
+  private sendFault(res: ServerResponse, fault: Extract<Fault, { status: number }>, rec: RecordedRequest, target?: Target): void {
+    rec.status = fault.status;
+    const headers: Record<string, string | number> = { 'Cache-Control': 'no-cache, private' };
+    if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+    let text: string;
+    if (fault.status === 502) {
+      // Not the apiserver: the load balancer in front of it.
+      headers['Content-Type'] = 'text/html';
+      text =
+        fault.message ?? '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n';
+    } else {
+      const verb = verbOf(rec, !!target?.name);
+      const err =
+        fault.status === 504
+          ? status(
+              504,
+              'Timeout',
+              fault.message ?? 'Timeout: request did not complete within requested timeout - context deadline exceeded',
+              {},
+            )
+          : fault.status === 500
+            ? status(500, 'InternalError', fault.message ?? 'Internal error occurred: etcdserver: request timed out')
+            : injected(fault.status, { verb, t: target?.t, namespace: target?.namespace, name: target?.name }, fault.message);
+      if (fault.status === 429) err.body.details = { ...(err.body.details ?? {}), retryAfterSeconds: fault.retryAfterSeconds ?? 1 };
+      headers['Content-Type'] = 'application/json';
+      text = JSON.stringify(err.body);
+    }
+    headers['Content-Length'] = Buffer.byteLength(text);
+    res.writeHead(fault.status, headers);
+    res.end(text);
   }
 
   private sendJson(res: ServerResponse, code: number, body: unknown, rec: RecordedRequest): void {

@@ -70,8 +70,10 @@ export interface RecordedRequest {
   userAgent?: string;
   /** The request body as text ('' when none). */
   body: string;
-  /** The HTTP status the fake answered (set when the answer starts; 0 before). */
+  /** The HTTP status the fake answered (set when the answer starts; 0 before, and for a dropped connection). */
   status: number;
+  /** Set when an injected fault answered (`status 429`, `drop`) or slowed (`latency 200ms`) the request. */
+  fault?: string;
 }
 
 export const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
