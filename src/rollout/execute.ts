@@ -90,10 +90,22 @@ export interface RolloutPorts {
   ) => Promise<void>;
   /** Retries of transient helm failures (default HELM_RETRY); tests pass short pauses. */
   retry?: RetryPolicy;
-  /** Tenants whose upgrade or rollback is in flight or was not recovered (for the post step). */
-  onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
+  /**
+   * A tenant's upgrade or rollback started (`start`), or it is back in a good state (`end`); a
+   * tenant whose recovery failed gets no `end`, so the post step tries again. One call per change,
+   * carrying only that tenant, so what is persisted grows with the change, not the fleet.
+   */
+  onInflight?: (change: InflightChange) => void;
   /** Observers (deployment records, notifications): told of each step and tenant, never awaited. */
   onEvent?: RolloutEventListener;
+}
+
+export interface InflightChange {
+  op: 'start' | 'end';
+  namespace: string;
+  release: string;
+  /** The rollback target recorded at start. */
+  previous?: number;
 }
 
 export interface RolloutResult {
@@ -155,8 +167,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   let stop: RolloutStop | undefined;
   /** The first stop wins: a later one (a second failure, a cancel during the wave rollback) does not rename it. */
   const stopWith = (outcome: RolloutStop['outcome'], reason: string) => void (stop ??= { outcome, reason });
-  const inflight = new Map<string, { namespace: string; release: string; previous?: number }>();
-  const durations: number[] = [];
+  const inflight = new Set<string>();
+  // Running totals, so each completion costs O(1): re-scanning the step per completion is quadratic in a wave.
+  let done = 0;
+  let doneInStep = 0;
+  let ran = 0;
+  let durationSum = 0;
   const emit = fanOut(p.onEvent);
   const tenantById = new Map(o.steps.flatMap((s) => s.tenants.map((t) => [t.id, t] as const)));
   const changed = (r: TenantResult) => emit({ type: 'tenant-finished', step: r.step, tenant: tenantById.get(r.id)!, result: { ...r } });
@@ -166,8 +182,11 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     if (o.signal?.aborted && stop?.outcome !== 'cancelled') stop = { outcome: 'cancelled', reason: 'the job was cancelled' };
     return stop?.reason;
   };
-  const skip = (t: Tenant, step: string, why: string) =>
+  const skip = (t: Tenant, step: string, why: string) => {
     results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status: 'skipped', durationMs: 0, error: why });
+    done++;
+    doneInStep++;
+  };
   const countFailure = (r: TenantResult) => {
     if (!FAILURE_STATUSES.has(r.status)) return;
     failures++;
@@ -176,9 +195,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     }
   };
   const progress = (stepIndex: number, step: RolloutStep) => {
-    const inStep = step.tenants.filter((t) => results.has(t.id)).length;
-    const done = results.size;
-    const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : 0;
+    const inStep = doneInStep;
+    const mean = ran ? durationSum / ran : 0;
     const eta = mean ? ` eta ${humanDuration((mean * (total - done)) / Math.max(1, o.maxParallel))}` : '';
     p.logger.info(
       `${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`,
@@ -206,8 +224,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           },
           verify: p.verify ? (rev) => p.verify!(t, rev) : undefined,
           onUpgradeStart: (previous) => {
-            inflight.set(t.id, { namespace: t.namespace, release: t.release, previous });
-            p.onInflight?.([...inflight.values()]);
+            inflight.add(t.id);
+            p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous });
           },
         },
         { helm: p.helm, logger: log, clock: p.clock, retry: p.retry },
@@ -233,7 +251,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     // A release left failed on top (its rollback failed too) or in a state nobody could read stays
     // in the post step's list: the post step tries again. Everything else is where it should be.
     const recovered = !(outcome.status === 'unknown' || (outcome.status === 'failed' && outcome.attemptedRevision !== undefined));
-    if (recovered && inflight.delete(t.id)) p.onInflight?.([...inflight.values()]);
+    if (recovered && inflight.delete(t.id)) p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release });
     const r: TenantResult = {
       id: t.id,
       namespace: t.namespace,
@@ -263,8 +281,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
    * post step's list, so a cancel or a kill mid-rollback still ends with it recovered.
    */
   const rollBack = async (t: Tenant, revision: number) => {
-    inflight.set(t.id, { namespace: t.namespace, release: t.release, previous: revision });
-    p.onInflight?.([...inflight.values()]);
+    inflight.add(t.id);
+    p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous: revision });
     const live = await rollbackTo(
       p.helm,
       t.release,
@@ -273,7 +291,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       { clock: p.clock, logger: p.logger, policy: p.retry },
     );
     inflight.delete(t.id);
-    p.onInflight?.([...inflight.values()]);
+    p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release });
     return live;
   };
 
@@ -359,9 +377,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     }
     p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
     emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
-    const queue = [...step.tenants];
+    const queue = step.tenants;
+    let next = 0;
+    doneInStep = 0;
     const worker = async () => {
-      for (let t = queue.shift(); t; t = queue.shift()) {
+      // An index, not shift(): shift() on a large array is O(n) per call.
+      for (let t = queue[next++]; t; t = queue[next++]) {
         if (stopped()) {
           skip(t, step.name, stopped()!);
           continue;
@@ -369,7 +390,10 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
         emit({ type: 'tenant-started', step: step.name, tenant: t });
         const r = await runTenant(t, step.name);
         results.set(t.id, r);
-        durations.push(r.durationMs);
+        done++;
+        doneInStep++;
+        ran++;
+        durationSum += r.durationMs;
         countFailure(r);
         progress(i, step);
         changed(r);

@@ -41,7 +41,7 @@ export interface RunPorts {
   verify?: (tenant: Tenant, revision: number) => Promise<VerifyResult>;
   soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
   soakAnalysis?: RolloutPorts['soakAnalysis'];
-  onInflight?: (inflight: { namespace: string; release: string; previous?: number }[]) => void;
+  onInflight?: RolloutPorts['onInflight'];
   onEvent?: RolloutPorts['onEvent'];
 }
 

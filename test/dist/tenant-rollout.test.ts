@@ -3,7 +3,10 @@
  * API fake: issue 3's scenario (discovery, pilot 2, waves of 5; a bad image stops at the pilot and
  * touches nobody else; a re-run skips what is done), plus smoke checks against a local server.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
@@ -64,8 +67,16 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
     expect(tenants.map(releaseCount)).toEqual(tenants.map(() => 0));
   });
 
-  it('deploys the pilot, then waves of 5, every tenant verified', { timeout: 180_000 }, async () => {
-    const r = await rollout('1.0.0');
+  it('deploys the pilot, then waves of 5, every tenant verified, one helm process per tenant', { timeout: 180_000 }, async () => {
+    // A helm that notes each command it runs, then runs the real one.
+    const dir = mkdtempSync(join(tmpdir(), 'helm-shim-'));
+    const log = join(dir, 'calls');
+    writeFileSync(join(dir, 'helm'), `#!/bin/sh\necho "$1" >> '${log}'\nexec '${helmBinaries[4]}' "$@"\n`, { mode: 0o755 });
+    const r = await rollout('1.0.0', { helm: join(dir, 'helm') });
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    rmSync(dir, { recursive: true, force: true });
+    // History comes from Helm's storage Secrets through the API: only `version` once, then one upgrade a tenant.
+    expect(calls.filter((c) => c !== 'version')).toEqual(Array(12).fill('upgrade'));
     expect(r.code, r.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
     expect(r.report!.counts.succeeded).toBe(12);
     expect(r.outputs.succeeded).toBe('12');
@@ -148,6 +159,44 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
       expect(statuses.at(-1)?.[1], t.id).toBe('deployed');
       expect(t.revisionAfter).toBe(statuses.at(-1)![0]);
     }
-    expect(JSON.parse(r.state['tenant-rollout-inflight'] ?? '{"releases":[]}').releases).toEqual([]);
+    // Every tenant ended: the journal is gone and the post step has nothing to recover.
+    expect(r.state['tenant-rollout-inflight'] ?? '').toBe('');
+  });
+
+  it('killed mid-wave (no chance to clean up): the post step replays the in-flight journal and rolls those back', { timeout: 180_000 }, async () => {
+    const pendingNow = () =>
+      tenants.filter((x) => kube.list('secrets', `tenant-${x}`).some((sec) => String(sec.metadata.labels?.status).startsWith('pending-')));
+    const main = await runAction(
+      'tenant-rollout',
+      {
+        chart: exampleChart,
+        set: 'image.tag=pending',
+        pilot: '0',
+        'batch-size': '100%',
+        'max-parallel': '2',
+        timeout: '90s',
+        kubeconfig: kube.kubeconfigYaml,
+        helm: helmBinaries[4],
+      },
+      {
+        onStart: (kill) => {
+          const t = setInterval(() => {
+            if (pendingNow().length < 2) return;
+            clearInterval(t);
+            setTimeout(() => kill('SIGKILL', true), 300);
+          }, 50);
+        },
+      },
+    );
+    expect(main.code).not.toBe(0);
+    const state = JSON.parse(main.state['tenant-rollout-inflight']!) as { journal: string };
+    // The state was saved once and names the journal; the journal holds the two in flight.
+    const stateFile = readdirSync(main.runnerTemp).find((f) => f.startsWith('state-'))!;
+    expect(readFileSync(join(main.runnerTemp, stateFile), 'utf8').split('tenant-rollout-inflight<<').length - 1).toBe(1);
+    expect(readFileSync(state.journal, 'utf8').trim().split('\n')).toHaveLength(2);
+    const post = await runAction('tenant-rollout', {}, { phase: 'post', state: main.state, runnerTemp: main.runnerTemp });
+    expect(post.code, post.stdout).toBe(0);
+    expect(pendingNow()).toEqual([]);
+    expect(() => readFileSync(state.journal)).toThrow();
   });
 });

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
@@ -24,6 +25,8 @@ import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
 import { renderFleetVersions } from '../../release/promotion.ts';
 import { openObservers } from './observers.ts';
+import { inProcessHistory } from '../common/release-history.ts';
+import { InflightJournal, readJournal, type InflightRelease } from './inflight.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 
@@ -66,7 +69,28 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext })
           : undefined;
         // The plan phase needs helm only to read what the fleet runs now (release-version given).
-        const helm = inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
+        const cli = inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
+        // Deploying: release history from Helm's storage through the API, so a good tenant costs one helm process.
+        const helm =
+          cli && inp.phase !== 'plan'
+            ? inProcessHistory(ctx, cli, { kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext }).helm
+            : cli;
+        // Saved once; each start/end then appends one line to the journal (see inflight.ts).
+        let journalFile: InflightJournal | undefined;
+        const journal = () => {
+          if (journalFile) return journalFile;
+          journalFile = new InflightJournal(join(ctx.tempDir, `tenant-rollout-inflight-${process.pid}-${Date.now()}.jsonl`));
+          ctx.saveState(
+            STATE_INFLIGHT,
+            JSON.stringify({
+              helm: inp.helmBinary,
+              kubeContext: inp.helm.kubeContext,
+              timeoutMs: inp.helm.timeoutMs,
+              journal: journalFile.path,
+            }),
+          );
+          return journalFile;
+        };
         const ports: RunPorts = {
           readFile: (p) => readFileSync(p, 'utf8'),
           exists: (p) => existsSync(p),
@@ -122,16 +146,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
               }
             : undefined,
           onEvent: observers.onEvent,
-          onInflight: (inflight) =>
-            ctx.saveState(
-              STATE_INFLIGHT,
-              JSON.stringify({
-                helm: inp.helmBinary,
-                kubeContext: inp.helm.kubeContext,
-                timeoutMs: inp.helm.timeoutMs,
-                releases: inflight,
-              }),
-            ),
+          onInflight: (change) => journal().apply(change),
         };
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })
           .catch(explainHelmError)
@@ -139,6 +154,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             observers.failed(inp.phase, ctx.secrets.redact(errorMessage(err)));
             throw err;
           });
+        // Every tenant ended (the executor returned): nothing is in flight for the post step.
+        journalFile?.remove();
+        if (journalFile) ctx.saveState(STATE_INFLIGHT, '');
         ctx.setOutput('plan', out.planJson);
         ctx.setOutput('plan-fingerprint', out.plan.fingerprint);
         ctx.setOutput('appeared', out.appeared.join(','));
@@ -183,7 +201,6 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             `tenant-rollout ${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; next: ${rep.next}; report: ${file}`,
           );
         ctx.logger.info(`tenant-rollout ${line}`);
-        ctx.saveState(STATE_INFLIGHT, '');
       } finally {
         creds.private.remove();
         // Records and notifications are off the critical path: bounded, and never the outcome.
@@ -199,14 +216,17 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           helm: string;
           kubeContext?: string;
           timeoutMs: number;
-          releases: { namespace: string; release: string; previous?: number }[];
+          journal?: string;
+          releases?: InflightRelease[];
         };
-        if (!s.releases.length) return;
+        const releases = s.releases ?? (s.journal ? readJournal(s.journal) : []);
+        if (s.journal) rmSync(s.journal, { force: true });
+        if (!releases.length) return;
         const helm = await openPostHelm(ctx, s.helm, deps.run);
-        ctx.logger.info(`post: ${s.releases.length} releases were not returned to a good state by main; recovering them`);
+        ctx.logger.info(`post: ${releases.length} releases were not returned to a good state by main; recovering them`);
         const left = await recoverAllAfterCancel(
           helm,
-          s.releases.map((r) => ({ ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs })),
+          releases.map((r) => ({ ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs })),
           ctx.logger,
           { clock, parallel: 8 },
         );
