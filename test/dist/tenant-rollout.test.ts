@@ -1,6 +1,6 @@
 /**
- * tenant-rollout run through its own folder (dist/) with the real helm 4 against the wire-level
- * API fake: issue 3's scenario (discovery, pilot 2, waves of 5; a bad image stops at the pilot and
+ * tenant-rollout run through its own folder (dist/) with the real helm 4 and helm 3 against the
+ * wire-level API fake: issue 3's scenario (discovery, pilot 2, waves of 5; a bad image stops at the pilot and
  * touches nobody else; a re-run skips what is done), plus smoke checks against a local server.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { leftovers, runAction } from './run-action.ts';
 
 const tenants = Array.from({ length: 12 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
 
-describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () => {
+describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire-level API fake)', (major) => {
   let kube: FakeKube;
   let server: Server;
   let base = '';
@@ -49,7 +49,7 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
       'max-parallel': '5',
       timeout: tag === 'bad' ? '4s' : '30s',
       kubeconfig: kube.kubeconfigYaml,
-      helm: helmBinaries[4],
+      helm: helmBinaries[major],
       ...over,
     });
     return { ...r, report: r.outputs.report ? (JSON.parse(r.outputs.report) as RolloutReport) : undefined };
@@ -132,7 +132,7 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
         'max-parallel': '2',
         timeout: '90s',
         kubeconfig: kube.kubeconfigYaml,
-        helm: helmBinaries[4],
+        helm: helmBinaries[major],
       },
       {
         onStart: (kill) => {
@@ -206,5 +206,65 @@ describe('tenant-rollout through dist/ (real helm 4, wire-level API fake)', () =
       if (newest) expect(newest[1], ns).toBe('deployed');
     }
     expect(() => readFileSync(state.journal)).toThrow();
+  });
+
+  it('killed (SIGKILL) mid-wave: post.js returns every tenant in flight, in parallel, and leaves nothing pending', { timeout: 180_000 }, async () => {
+    // A release is pending when its newest revision is (helm's rollback leaves the interrupted
+    // revision's own record as it was, below the new deployed one).
+    const pendingNow = () =>
+      tenants.filter((x) => {
+        const rows = kube.list('secrets', `tenant-${x}`).filter((sec) => sec.metadata.labels?.owner === 'helm');
+        const top = rows.sort((a, b) => Number(a.metadata.labels!.version) - Number(b.metadata.labels!.version)).at(-1);
+        return String(top?.metadata.labels?.status).startsWith('pending-');
+      });
+    let killed = false;
+    const main = await runAction(
+      'tenant-rollout',
+      {
+        chart: exampleChart,
+        set: 'image.tag=pending', // pods never start: every upgrade waits until killed
+        pilot: '0',
+        'batch-size': '100%',
+        'max-parallel': '3',
+        timeout: '90s',
+        kubeconfig: kube.kubeconfigYaml,
+        helm: helmBinaries[major],
+      },
+      {
+        onStart: (kill) => {
+          const t = setInterval(() => {
+            if (pendingNow().length < 3) return;
+            clearInterval(t);
+            killed = true;
+            // The whole process tree, helm included, as the runner does when the cancel times out.
+            kill('SIGKILL', true);
+          }, 50);
+        },
+      },
+    );
+    expect(killed).toBe(true);
+    expect(main.outputs.report).toBeUndefined(); // killed: main never got to write one
+    const inflight = JSON.parse(main.state['tenant-rollout-inflight']!).releases as { namespace: string; previous?: number }[];
+    expect(inflight.length).toBe(3);
+    const stuck = pendingNow();
+    expect(stuck.length).toBeGreaterThanOrEqual(3);
+    expect(inflight.map((r) => r.namespace).sort()).toEqual(stuck.map((x) => `tenant-${x}`).sort());
+
+    const post = await runAction('tenant-rollout', {}, { phase: 'post', state: main.state, runnerTemp: main.runnerTemp });
+    expect(post.code, post.stdout).toBe(0);
+    expect(pendingNow(), post.stdout).toEqual([]);
+    for (const r of inflight) {
+      const rows = kube
+        .list('secrets', r.namespace)
+        .filter((x) => x.metadata.labels?.owner === 'helm')
+        .map((x) => [Number(x.metadata.labels!.version), x.metadata.labels!.status] as const)
+        .sort((a, b) => a[0] - b[0]);
+      expect(rows.at(-1)?.[1], r.namespace).toBe('deployed');
+      // Back on the content of the revision recorded before the killed upgrade.
+      const dep = kube.get('deployments', r.namespace, r.namespace.replace(/^tenant-/, ''))!;
+      expect(dep.spec.template.spec.containers[0].image, r.namespace).not.toMatch(/:pending$/);
+    }
+    expect(post.stdout).toMatch(/post: 3 releases were not returned to a good state by main; recovering them/);
+    expect(leftovers(main.runnerTemp)).toEqual([]);
   });
 });
