@@ -12,6 +12,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 
+// The action.yml metadata the bundle carries (the CLI's flags and --help): regenerated first.
+execFileSync(process.execPath, [join(root, 'scripts/metadata.mjs')], { cwd: root, stdio: 'inherit' });
+
 // tsc emits ESM JavaScript into build/ (type errors fail the build), then ncc bundles that
 // JavaScript with its cache off (-C): its cache has been seen to mix CommonJS into ESM bundles.
 rmSync(join(root, 'build'), { recursive: true, force: true });
@@ -47,9 +50,26 @@ if (existsSync(join(root, 'action.yml'))) {
   writeFileSync(join(dist, 'root', 'post.js'), `${header}import { run } from '../lib/index.js';\nawait run('root', 'post');\n`);
 }
 mkdirSync(join(dist, 'cli'), { recursive: true });
+// The CLI's bin checks the Node version BEFORE loading the bundle: on an older Node the bundle
+// fails to load with a V8 error that prints a line of minified code (600 KB of it). Only syntax
+// every Node since 14 parses may appear before that check.
 writeFileSync(
   join(dist, 'cli', 'index.js'),
-  `#!/usr/bin/env node\n${header}import { cli } from '../lib/index.js';\nprocess.exitCode = await cli(process.argv.slice(2));\n`,
+  `#!/usr/bin/env node
+${header}const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write('deploy-actions needs Node.js 24 or later; this is Node ' + process.versions.node + ' (' + process.execPath + ')\\n');
+  process.exit(2);
+}
+try {
+  const { cli } = await import('../lib/index.js');
+  process.exitCode = await cli(process.argv.slice(2));
+} catch (err) {
+  // Never Node's default report of an uncaught error: it quotes the minified line of the bundle.
+  process.stderr.write('deploy-actions: internal error: ' + (err && err.stack ? err.stack : String(err)) + '\\n');
+  process.exitCode = 1;
+}
+`,
   { mode: 0o755 },
 );
 // The runner may execute dist/ outside this package's scope: make ESM explicit.

@@ -1,59 +1,137 @@
-import { describe, expect, it, vi } from 'vitest';
-import { cli, parseArgs } from '../src/cli/main.ts';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine, UsageError } from '../src/cli/args.ts';
+import { cli } from '../src/cli/main.ts';
+import { closest } from '../src/core/closest.ts';
+import { helmBinaries } from './support/tools.ts';
 
-async function capture(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((m: unknown) => void out.push(String(m)));
-  const error = vi.spyOn(console, 'error').mockImplementation((m: unknown) => void err.push(String(m)));
-  try {
-    const code = await cli(argv, { PATH: process.env.PATH });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
+function terminal(opts: { tty?: boolean; answer?: string } = {}) {
+  const stdin = Object.assign(new PassThrough(), { isTTY: opts.tty ?? false });
+  const sink = () => {
+    const chunks: string[] = [];
+    const s = Object.assign(new PassThrough(), { isTTY: false, columns: 100 });
+    s.on('data', (c: Buffer) => chunks.push(c.toString()));
+    return { s, text: () => chunks.join('') };
+  };
+  const out = sink();
+  const err = sink();
+  if (opts.answer !== undefined) {
+    // Answer the question once it has been asked.
+    err.s.on('data', (c: Buffer) => {
+      if (c.toString().includes('[y/N]')) stdin.write(`${opts.answer}\n`);
+    });
   }
+  return {
+    term: { stdin, stdout: out.s as unknown as NodeJS.WriteStream, stderr: err.s as unknown as NodeJS.WriteStream },
+    out: out.text,
+    err: err.text,
+  };
 }
 
+async function run(argv: string[], opts: { tty?: boolean; answer?: string } = {}) {
+  const t = terminal(opts);
+  const code = await cli(argv, { PATH: process.env.PATH }, t.term);
+  return { code, out: t.out(), err: t.err() };
+}
+
+const usage = (argv: string[]) => {
+  try {
+    parseCommandLine(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return e.message;
+    throw e;
+  }
+  return 'parsed';
+};
+
 describe('deploy-actions CLI', () => {
-  it('maps flags onto action inputs, repeating flags into lines', () => {
-    expect(parseArgs(['rollout', '--set', 'a=1', '--set=b=2', '--pilot', '2'])).toEqual({
-      action: 'tenant-rollout',
-      inputs: { set: 'a=1\nb=2', pilot: '2' },
-      json: false,
-    });
-    expect(parseArgs(['plan', '--tenants', 'a,b'])).toMatchObject({
-      action: 'tenant-rollout',
-      inputs: { phase: 'plan', chart: '.', tenants: 'a,b' },
-    });
-    expect(parseArgs(['plan', 'oops'])).toMatch(/^unexpected argument "oops"/);
-    expect(parseArgs(['plan', '--pilot'])).toBe('--pilot needs a value');
+  it('maps flags onto action inputs, repeated multi-line flags into lines', () => {
+    const p = parseCommandLine(['rollout', '--set', 'a=1', '--set=b=2', '--pilot', '2', '--yes']);
+    expect(p).toMatchObject({ inputs: { set: 'a=1\nb=2', pilot: '2' }, yes: true });
+    expect(parseCommandLine(['plan', '--tenants', 'a,b'])).toMatchObject({ inputs: { phase: 'plan', tenants: 'a,b' } });
   });
 
-  it('plans the example fleet with no cluster and prints the plan table', async () => {
-    const r = await capture(['plan', '--tenants-file', 'examples/tenants.yaml', '--pilot', '2', '--batch-size', '1,25%,100%']);
+  it('refuses what it does not know, naming the closest flag', () => {
+    expect(usage(['plan', '--piolt', '2'])).toMatch(/unknown flag --piolt; did you mean --pilot\?/);
+    expect(usage(['rollout', '--dryrun', 'server'])).toMatch(/unknown flag --dryrun; did you mean --dry-run\?/);
+    expect(usage(['status', '--pilot', '2'])).toMatch(/--pilot is not a flag of "status" \(it is one of plan, rollout\)/);
+    expect(usage(['plan', 'oops'])).toMatch(/unexpected argument "oops"/);
+    expect(usage(['plan', '--pilot'])).toMatch(/--pilot needs a value/);
+    expect(usage(['plan', '--pilot', '1', '--pilot', '2'])).toMatch(/--pilot given 2 times/);
+    expect(usage(['rolout'])).toMatch(/unknown command "rolout"; did you mean "rollout"\?/);
+    expect(usage(['plan', '--phase', 'all'])).toMatch(/--phase is not a flag of "plan" \(it is one of rollout\)/);
+  });
+
+  it('closest: typos and squashed dashes, nothing for a far name', () => {
+    expect(closest('dryrun', ['dry-run', 'pilot'])).toBe('dry-run');
+    expect(closest('batchsize', ['batch-size'])).toBe('batch-size');
+    expect(closest('zzzzzzzz', ['pilot', 'set'])).toBeUndefined();
+  });
+
+  it('-h and --help on a command list its flags with descriptions and defaults', async () => {
+    for (const h of ['-h', '--help']) {
+      const r = await run(['plan', h]);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/--pilot +Pilot tenants: [^-]*\[default: 1\]/);
+      expect(r.out).toMatch(/--batch-size [^-]*\[default: 25%\]/);
+      expect(r.out).not.toMatch(/--chart /);
+    }
+  });
+
+  it('plans the example fleet with no cluster and prints an aligned plan', async () => {
+    const r = await run(['plan', '--tenants-file', 'examples/tenants.yaml', '--pilot', '2', '--batch-size', '1,25%,100%']);
+    expect(r.err).not.toMatch(/error/);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/\| pilot \|/);
-    expect(r.err).toMatch(/plan [0-9a-f]{12}: 2 pilot tenants, \d+ waves/);
+    expect(r.out).toMatch(/^wave +tenants +ids$/m);
+    expect(r.out).toMatch(/^pilot +2 +/m);
   });
 
-  it('prints outputs as JSON, the plan among them', async () => {
-    const r = await capture(['plan', '--tenants', 'a,b,c,d', '--pilot', 'a', '--batch-size', '2', '--json']);
-    const outputs = JSON.parse(r.out) as Record<string, string>;
-    const plan = JSON.parse(outputs.plan!);
-    expect(plan.pilot.map((t: { id: string }) => t.id)).toEqual(['a']);
+  it('--json prints the outputs, the plan among them', async () => {
+    const r = await run(['plan', '--tenants', 'a,b,c,d', '--pilot', 'a', '--batch-size', '2', '--json']);
+    const plan = JSON.parse((JSON.parse(r.out) as Record<string, string>).plan!);
     expect(plan.waves.map((w: { id: string }[]) => w.map((t) => t.id))).toEqual([['b', 'c'], ['d']]);
   });
 
-  it('bad input: one clear line and exit code 2, nothing run', async () => {
-    const r = await capture(['plan', '--tenants', 'a,b', '--batch-size', '150%']);
+  it('--markdown prints the job summary', async () => {
+    const r = await run(['plan', '--tenants', 'a,b', '--markdown']);
+    expect(r.out).toMatch(/\| wave \| tenants \| ids \|/);
+  });
+
+  it('bad input: one clear line and exit code 2', async () => {
+    const r = await run(['plan', '--tenants', 'a,b', '--batch-size', '150%']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^error: input "batch-size": .*150%/);
   });
 
-  it('unknown action', async () => {
-    const r = await capture(['frobnicate']);
+  it('a mutating command is refused without --yes when stdin is not a terminal', async () => {
+    const r = await run(['rollout', '--tenants', 'a', '--chart', 'examples/charts/tenant-app']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown action "frobnicate"/);
+    expect(r.err).toMatch(/stdin is not a terminal to ask: add --yes/);
+  });
+
+  it('on a terminal it shows the plan and asks; "n" changes nothing', async () => {
+    const r = await run(
+      [
+        'rollout',
+        '--tenants',
+        'a,b,c',
+        '--pilot',
+        '1',
+        '--batch-size',
+        '1',
+        '--chart',
+        'examples/charts/tenant-app',
+        '--set',
+        'image.tag=v1.3.0',
+        '--helm',
+        helmBinaries[4],
+        '--verify-workloads',
+        'false',
+      ],
+      { tty: true, answer: 'n' },
+    );
+    expect(r.err).toMatch(/^pilot +1 +a$/m);
+    expect(r.err).toMatch(/Deploy v1\.3\.0 to 3 tenants in 3 waves\? \[y\/N\]/);
+    expect(r.err).toMatch(/nothing done: the operator declined/);
   });
 });

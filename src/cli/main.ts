@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { tmpdir } from 'node:os';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import { consoleLogger } from '../core/logger.ts';
@@ -5,69 +6,90 @@ import { Secrets } from '../core/secrets.ts';
 import type { ActionContext } from '../actions/common/context.ts';
 import { Inputs } from '../actions/common/inputs.ts';
 import { loadAction } from '../actions/index.ts';
+import type { Plan } from '../rollout/plan.ts';
+import type { RolloutReport } from '../rollout/report.ts';
+import { EXIT_CODES } from '../rollout/outcome.ts';
+import type { RolloutOutcome } from '../rollout/outcome.ts';
+import { UsageError, parseCommandLine } from './args.ts';
+import { commandHelp, globalHelp } from './help.ts';
+import { renderPlanText, renderReportText } from './render.ts';
+import type { Style } from './render.ts';
 
-const USAGE = `deploy-actions: the suite's engine, outside GitHub Actions (uses the current kube context)
-
-usage:
-  deploy-actions plan    [--tenants-file F | --tenants a,b | --selector S] [--pilot N] [--batch-size 25%] ...
-  deploy-actions rollout --chart C [--phase all|pilot|waves] [--plan plan.json-content] ...
-  deploy-actions <action> --<input> value ...     (helm-deploy, tenant-rollout, smoke-test, auto-rollback, build-images)
-
-Every --name value is the action input of the same name (see README); repeat a flag for
-multi-line inputs (--set a=1 --set b=2). --json prints the outputs as JSON instead of the summary.
-"plan" needs no cluster when given a tenants file; "plan" and "rollout" are tenant-rollout with phase plan / all.`;
-
-export function parseArgs(argv: string[]): { action: string; inputs: Record<string, string>; json: boolean } | string {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return USAGE;
-  const inputs: Record<string, string> = {};
-  let json = false;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (a === '--json') {
-      json = true;
-      continue;
-    }
-    const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(a);
-    if (!m) return `unexpected argument "${a}"\n\n${USAGE}`;
-    const value = m[2] ?? rest[++i];
-    if (value === undefined) return `--${m[1]} needs a value`;
-    inputs[m[1]!] = inputs[m[1]!] !== undefined ? `${inputs[m[1]!]}\n${value}` : value;
-  }
-  if (cmd === 'plan' || cmd === 'rollout') {
-    if (cmd === 'plan') inputs.phase = 'plan';
-    // Planning needs no chart; give tenant-rollout's required input a harmless value.
-    if (cmd === 'plan') inputs.chart ??= '.';
-    return { action: 'tenant-rollout', inputs, json };
-  }
-  return { action: cmd, inputs, json };
+/** The terminal the CLI talks to; tests pass their own. */
+export interface Terminal {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
 }
 
-export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const parsed = parseArgs(argv);
-  if (typeof parsed === 'string') {
-    console.error(parsed);
-    return parsed === USAGE ? 0 : 2;
+async function ask(term: Terminal, question: string): Promise<boolean> {
+  const rl = createInterface({ input: term.stdin, output: term.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
   }
-  const mod = await loadAction(parsed.action).catch(() => undefined);
-  if (!mod) {
-    console.error(`unknown action "${parsed.action}"\n\n${USAGE}`);
+}
+
+/**
+ * `deploy-actions <command> [flags]`: parses strictly, then runs the command's action in-process
+ * with a terminal context. stdout carries only the result (tables, --json, --markdown); progress
+ * and logs go to stderr. Returns the exit code.
+ */
+export async function cli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  term: Terminal = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const out = (s: string) => void term.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    term.stderr.write(`error: ${err.message}\n`);
     return 2;
   }
+  if ('globalHelp' in parsed) {
+    out(globalHelp());
+    return 0;
+  }
+  const { command, inputs } = parsed;
+  if (parsed.help) {
+    out(commandHelp(command));
+    return 0;
+  }
+  const interactive = !!term.stdin.isTTY;
+  const dryRun = (inputs['dry-run'] ?? 'false') !== 'false';
+  if (command.mutating && !parsed.yes && !interactive && !dryRun) {
+    term.stderr.write(`error: ${command.name} changes the cluster and stdin is not a terminal to ask: add --yes to go ahead\n`);
+    return 2;
+  }
+  if (command.name === 'rollout' && inputs.phase && !['pilot', 'waves', 'all'].includes(inputs.phase)) {
+    term.stderr.write(`error: rollout: --phase must be pilot, waves or all (got "${inputs.phase}"; see plan, status, rollback)\n`);
+    return 2;
+  }
+  const mod = await loadAction(command.action);
+  const style: Style = { color: !!term.stdout.isTTY && !env.NO_COLOR };
   const secrets = new Secrets();
   const outputs: Record<string, string> = {};
   const summaries: string[] = [];
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
+  const onSignal = () => abort.abort(new Error('cancelled by the operator'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const state: Record<string, string> = {};
   const ctx: ActionContext = {
     inputs: new Inputs(
-      (n) => parsed.inputs[n]?.trim() ?? '',
+      (n) => inputs[n]?.trim() ?? '',
       (v) => secrets.add(v),
     ),
-    logger: consoleLogger({ debug: env.DEPLOY_ACTIONS_DEBUG === '1' }),
+    logger: consoleLogger({
+      debug: env.DEPLOY_ACTIONS_DEBUG === '1',
+      live: term.stderr.isTTY ? term.stderr : undefined,
+      write: (m) => void term.stderr.write(`${m}\n`),
+    }),
     secrets,
     setOutput: (n, v) => (outputs[n] = secrets.redact(String(v))),
     summary: async (md) => void summaries.push(secrets.redact(md)),
@@ -76,22 +98,48 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env):
     signal: abort.signal,
     tempDir: tmpdir(),
     env,
+    confirm:
+      command.mutating && !parsed.yes && !dryRun
+        ? (q) => {
+            if (outputs.plan) term.stderr.write(`${renderPlanText(JSON.parse(outputs.plan) as Plan, style)}\n`);
+            return ask(term, q);
+          }
+        : undefined,
   };
   let code = 0;
   try {
+    // Actions other than tenant-rollout ask no question of their own: ask before running them.
+    if (ctx.confirm && command.action !== 'tenant-rollout' && !(await ctx.confirm(`Run ${command.name} against the cluster?`))) {
+      term.stderr.write('nothing done\n');
+      return 0;
+    }
     await mod.main(ctx);
   } catch (err) {
-    console.error(`error: ${secrets.redact(errorMessage(err))}`);
+    term.stderr.write(`error: ${secrets.redact(errorMessage(err))}
+`);
     // A rollout that ended other than succeeded carries its exit code (src/rollout/outcome.ts).
     const exitCode = (err as { exitCode?: unknown }).exitCode;
     code = err instanceof ConfigurationError ? 2 : typeof exitCode === 'number' && exitCode > 0 ? exitCode : 1;
   } finally {
     // Outside a runner there is no post step: finish its work (cancel recovery, cleanup) here.
-    if (mod.post) await mod.post(ctx).catch((e: unknown) => console.error(`error: ${errorMessage(e)}`));
+    if (mod.post) await mod.post(ctx).catch((e: unknown) => term.stderr.write(`error: ${errorMessage(e)}\n`));
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (parsed.json) console.log(JSON.stringify(outputs, null, 2));
-  else for (const s of summaries) console.log(s);
+  // The outcome output decides when the action reported one (an operation that threw after its report).
+  const outcome = outputs.outcome as RolloutOutcome | undefined;
+  if (outcome && Object.hasOwn(EXIT_CODES, outcome)) code = EXIT_CODES[outcome];
+  if (parsed.markdown) for (const s of summaries) out(s);
+  else if (parsed.json) out(outputs.report ?? outputs.status ?? JSON.stringify(outputs, null, 2));
+  else out(renderOutputs(outputs, summaries, style));
+  if (outputs['report-file']) term.stderr.write(`report: ${outputs['report-file']}\n`);
   return code;
+}
+
+/** What a terminal shows: the report (or status) as a table, else the plan, else the outputs. */
+function renderOutputs(outputs: Record<string, string>, summaries: string[], style: Style): string {
+  if (outputs.report) return renderReportText(JSON.parse(outputs.report) as RolloutReport, style);
+  if (outputs.plan) return renderPlanText(JSON.parse(outputs.plan) as Plan, style);
+  const lines = Object.entries(outputs).map(([k, v]) => `${k}: ${v}`);
+  return lines.length ? lines.join('\n') : summaries.join('\n');
 }

@@ -26,3 +26,9 @@ export function closest(name: string, known: readonly string[]): string | undefi
   if (!best) return undefined;
   return best.d <= Math.max(2, Math.floor(name.length / 3)) ? best.name : undefined;
 }
+
+/** `did you mean "x"?` or, without a close name, the list of known names. */
+export function suggest(name: string, known: readonly string[]): string {
+  const c = closest(name, known);
+  return c ? `did you mean "${c}"?` : `known: ${known.join(', ') || '(none)'}`;
+}

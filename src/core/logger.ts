@@ -9,6 +9,8 @@ export interface Logger {
   debug(message: string): void;
   /** Runs `fn` inside a collapsible group. Groups do not nest: concurrent work must not open them. */
   group<T>(title: string, fn: () => Promise<T>): Promise<T>;
+  /** A progress line that replaces the previous one (a terminal's live line); absent: use info. */
+  progress?(message: string): void;
 }
 
 /** A logger for code that must stay silent, e.g. a nested call whose caller reports instead. */
@@ -24,17 +26,31 @@ export const silentLogger: Logger = {
  * Logger for the CLI and for running actions outside a runner. Everything goes to stderr, so
  * stdout carries only the result (the summary, or the outputs with --json) and can be piped.
  */
-export function consoleLogger(opts: { debug?: boolean } = {}): Logger {
+export function consoleLogger(opts: { debug?: boolean; live?: NodeJS.WriteStream; write?: (line: string) => void } = {}): Logger {
+  const write = opts.write ?? ((m: string) => console.error(m));
+  // On a terminal the progress line is rewritten in place; any other line clears it first.
+  let live = false;
+  const say = (m: string) => {
+    if (live) opts.live!.write('\r\x1b[K');
+    live = false;
+    write(m);
+  };
   return {
-    info: (m) => console.error(m),
-    warning: (m) => console.error(`warning: ${m}`),
-    error: (m) => console.error(`error: ${m}`),
+    info: say,
+    warning: (m) => say(`warning: ${m}`),
+    error: (m) => say(`error: ${m}`),
     debug: (m) => {
-      if (opts.debug) console.error(`debug: ${m}`);
+      if (opts.debug) say(`debug: ${m}`);
     },
     async group(title, fn) {
-      console.error(`── ${title}`);
+      say(`── ${title}`);
       return fn();
     },
+    progress: opts.live
+      ? (m) => {
+          opts.live!.write(`\r\x1b[K${m.slice(0, Math.max(20, (opts.live!.columns || 100) - 1))}`);
+          live = true;
+        }
+      : undefined,
   };
 }

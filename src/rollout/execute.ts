@@ -66,6 +66,11 @@ export interface RolloutOptions {
   targetFingerprint: (tenant: Tenant) => string;
   /** Helm upgrade options for one tenant (chart, shared + tenant values, description). */
   upgradeFor: (tenant: Tenant, fingerprint: string) => UpgradeOptions;
+  /**
+   * What is done to each tenant, instead of the upgrade (the rollback operation): waves,
+   * parallelism, the failure budget, stops and the report stay the same.
+   */
+  act?: (tenant: Tenant, step: string) => Promise<TenantResult>;
   signal?: AbortSignal;
 }
 
@@ -198,12 +203,13 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     const inStep = doneInStep;
     const mean = ran ? durationSum / ran : 0;
     const eta = mean ? ` eta ${humanDuration((mean * (total - done)) / Math.max(1, o.maxParallel))}` : '';
-    p.logger.info(
-      `${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`,
-    );
+    const line = `${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`;
+    if (p.logger.progress) p.logger.progress(line);
+    else p.logger.info(line);
   };
 
   async function runTenant(t: Tenant, step: string): Promise<TenantResult> {
+    if (o.act) return o.act(t, step);
     const log = new BufferedLogger();
     const t0 = p.clock.now();
     const fingerprint = o.targetFingerprint(t);

@@ -8,7 +8,18 @@ import type { Phase, PilotSpec, WaveSpec } from './plan.ts';
 /** Everything a tenant rollout is asked to do, as plain data (the action and the CLI parse inputs into it). */
 export type TenantSource = { kind: 'file'; path: string } | { kind: 'list'; value: string } | { kind: 'namespaces'; selector: string };
 
+/** What a tenant-rollout run does: deploy (phases plan/pilot/waves/all), or one of the fleet operations. */
+export type Operation = 'rollout' | 'status' | 'rollback' | 'pause' | 'resume';
+export const OPERATIONS: readonly Operation[] = ['status', 'rollback', 'pause', 'resume'];
+
 export interface TenantRolloutInputs {
+  operation: Operation;
+  /** The fleet object in the cluster (pause, lock): ConfigMap deploy-actions-fleet-<name> in `namespace`. */
+  fleet: { name: string; namespace: string };
+  /** pause: why (recorded with who). */
+  reason: string;
+  /** rollback: the report of the run to undo (a path); empty = the selected tenants' previous deployed revision. */
+  rollbackReport: string;
   source: TenantSource;
   namespacePrefix: string;
   releaseTemplate: string;

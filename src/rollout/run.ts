@@ -43,6 +43,11 @@ export interface RunPorts {
   soakAnalysis?: RolloutPorts['soakAnalysis'];
   onInflight?: RolloutPorts['onInflight'];
   onEvent?: RolloutPorts['onEvent'];
+  /**
+   * Asked once the plan is known and before any tenant is touched (the CLI's `[y/N]`); false
+   * ends the run with no report and nothing changed. Absent: go ahead.
+   */
+  approve?: (plan: Plan, question: string) => Promise<boolean>;
 }
 
 export interface RunMeta {
@@ -59,8 +64,15 @@ export interface RunOutcome {
   planJson: string;
   appeared: string[];
   vanished: string[];
-  /** Absent for phase `plan`. */
+  /** Absent for phase `plan`, or when the operator declined. */
   report?: RolloutReport;
+  declined?: boolean;
+}
+
+/** What is being released, in the operator's words: the release version, the chart version, or the chart. */
+export function releaseLabel(inp: TenantRolloutInputs): string {
+  const tag = inp.helm.set.map((l) => /^image\.tag=(.+)$/.exec(l)?.[1]).find(Boolean);
+  return inp.releaseVersion || inp.helm.version || tag || inp.helm.chart;
 }
 
 export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts): Promise<{ tenants: Tenant[]; source: string }> {
@@ -197,6 +209,11 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   // Fingerprints read every values file: compute them all before the first tenant is touched.
   for (const st of steps) for (const t of st.tenants) targetFingerprint(t);
   const total = steps.reduce((n, s) => n + s.tenants.length, 0);
+  if (ports.approve) {
+    const what = inp.helm.dryRun === 'none' ? 'Deploy' : `Dry-run (${inp.helm.dryRun})`;
+    const question = `${what} ${releaseLabel(inp)} to ${total} tenant${total === 1 ? '' : 's'} in ${steps.length} wave${steps.length === 1 ? '' : 's'}?`;
+    if (!(await ports.approve(plan, question))) return { ...out, declined: true };
+  }
   const secretFile = Object.keys(inp.secretValues).length
     ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues))
     : undefined;

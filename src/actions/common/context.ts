@@ -21,6 +21,11 @@ export interface ActionContext {
   /** Directory for private temporary files (RUNNER_TEMP on a runner). */
   tempDir: string;
   env: NodeJS.ProcessEnv;
+  /**
+   * Asks the operator before the cluster is changed (the CLI on a terminal: `... [y/N]`).
+   * Absent on a runner (the workflow's approval gate is the question there): proceed.
+   */
+  confirm?(question: string): Promise<boolean>;
 }
 
 export interface ActionModule {

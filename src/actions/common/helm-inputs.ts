@@ -76,8 +76,13 @@ export function parseChart(
   inputs: Inputs,
   names = { chart: 'chart', version: 'chart-version', repo: 'repo-url' },
   env: NodeJS.ProcessEnv = process.env,
+  /** Used when the input is empty and the caller needs no chart (tenant-rollout's status, rollback, pause). */
+  fallback?: string,
 ): ChartRef {
-  const chart = inputs.required(names.chart, 'give a local chart path, an oci:// reference, or a chart name with repo-url');
+  const chart =
+    inputs.string(names.chart) ||
+    fallback ||
+    inputs.required(names.chart, 'give a local chart path, an oci:// reference, or a chart name with repo-url');
   const version = inputs.string(names.version) || undefined;
   const repoUrl = inputs.string(names.repo) || undefined;
   if (repoUrl) {
@@ -125,9 +130,12 @@ export function parseDryRun(inputs: Inputs, name = 'dry-run'): 'none' | 'client'
  * values files, --set lines (credential-like values masked), wait, timeout, history, dry run,
  * apply method, context.
  */
-export function parseHelmSettings(inputs: Inputs): Omit<UpgradeOptions, 'release' | 'namespace' | 'description'> {
+export function parseHelmSettings(
+  inputs: Inputs,
+  opts: { chartOptional?: boolean } = {},
+): Omit<UpgradeOptions, 'release' | 'namespace' | 'description'> {
   return {
-    ...parseChart(inputs),
+    ...parseChart(inputs, undefined, undefined, opts.chartOptional ? '.' : undefined),
     valuesFiles: parseValuesFiles(inputs),
     set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
     setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),

@@ -6,7 +6,9 @@ import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
 import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
-import type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
+import type { Operation, TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
+import { OPERATIONS } from '../../rollout/options.ts';
+import { checkNamespace } from '../../core/names.ts';
 
 export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
@@ -31,6 +33,15 @@ export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailure
       'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)',
     );
   return { kind: 'count', n: Number(v) };
+}
+
+/** A rollout phase, or the error naming every phase and operation the input accepts. */
+function parsePhaseOrOperation(v: string) {
+  try {
+    return parsePhase(v);
+  } catch {
+    throw inputError('phase', v, 'is not a phase', `use one of plan, pilot, waves, all, ${OPERATIONS.join(', ')}`);
+  }
 }
 
 function verification(inputs: Inputs) {
@@ -60,6 +71,12 @@ function maintenance(inputs: Inputs) {
 
 /** The rollout's inputs, and (`observe`) its GitHub side: records, gate check, notifications. */
 export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: ObserverInputs } {
+  const phaseText = inputs.string('phase', 'all');
+  const operation = (OPERATIONS as readonly string[]).includes(phaseText) ? (phaseText as Operation) : 'rollout';
+  const fleet = {
+    name: checkNamespace('fleet', inputs.string('fleet', 'default')),
+    namespace: checkNamespace('fleet-namespace', inputs.string('fleet-namespace', 'default')),
+  };
   const file = inputs.string('tenants-file');
   const list = inputs.string('tenants');
   const selector = inputs.string('selector', DEFAULT_TENANT_SELECTOR);
@@ -78,9 +95,14 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
       : { kind: 'namespaces', selector };
   const include = inputs.string('include');
   const exclude = inputs.string('exclude');
-  const helm = parseHelmSettings(inputs);
+  // Only deploying needs a chart: status, rollback and pause work from what the cluster recorded.
+  const helm = parseHelmSettings(inputs, { chartOptional: operation !== 'rollout' || phaseText === 'plan' });
   const maxParallel = inputs.int('max-parallel', 5, { min: 1, max: 200 });
   return {
+    operation,
+    fleet,
+    reason: inputs.string('reason'),
+    rollbackReport: inputs.string('rollback-report'),
     source,
     namespacePrefix: inputs.string('namespace-prefix', 'tenant-'),
     releaseTemplate: inputs.string('release-name', '{{ tenant.slug }}'),
@@ -89,7 +111,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     exclude: exclude ? parseSelection('exclude', exclude) : undefined,
     pilot: parsePilot(inputs.string('pilot', '1')),
     batchSize: parseBatchSize(inputs.string('batch-size', '25%')),
-    phase: parsePhase(inputs.string('phase', 'all')),
+    phase: operation === 'rollout' ? parsePhaseOrOperation(phaseText) : 'all',
     approvedPlan: inputs.string('plan'),
     releaseVersion: inputs.string('release-version'),
     ...maintenance(inputs),

@@ -11,7 +11,6 @@ import { openPrometheus } from '../common/analysis-inputs.ts';
 import { defaultCluster } from '../common/cluster.ts';
 import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
-import { writeReport } from '../common/files.ts';
 import { explainHelmError, openCredentials, openHelm, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAllAfterCancel } from '../../helm/recover.ts';
 import { toTarget } from '../../tenants/model.ts';
@@ -19,6 +18,8 @@ import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
 import { errorMessage } from '../../core/errors.ts';
+import { runOperation } from './operations.ts';
+import type { OperationDeps } from './operations.ts';
 import { renderTenant } from '../../verify/template.ts';
 import { analyze } from '../../analysis/analyze.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
@@ -27,12 +28,14 @@ import { renderFleetVersions } from '../../release/promotion.ts';
 import { openObservers } from './observers.ts';
 import { inProcessHistory } from '../common/release-history.ts';
 import { InflightJournal, readJournal, type InflightRelease } from './inflight.ts';
+import { serializePlan } from '../../rollout/plan.ts';
+import { writeReportFile } from '../common/report-file.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 
 const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown', 'rolled-back']);
 
-export interface TenantRolloutDeps {
+export interface TenantRolloutDeps extends OperationDeps {
   run?: CommandRunner;
   clock?: Clock;
   http?: Http;
@@ -63,6 +66,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
       );
       const creds = openCredentials(ctx, inp.kubeconfig);
       try {
+        if (inp.operation !== 'rollout') return await runOperation(ctx, inp, creds, deps).catch(explainHelmError);
         await observers.beforeRun(inp.phase);
         const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
         const cluster = needCluster
@@ -148,6 +152,14 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           onEvent: observers.onEvent,
           onInflight: (change) => journal().apply(change),
         };
+        if (ctx.confirm) {
+          const confirm = ctx.confirm;
+          ports.approve = async (plan, question) => {
+            // The plan is shown before the question (the CLI prints it from this output).
+            ctx.setOutput('plan', serializePlan(plan));
+            return confirm(question);
+          };
+        }
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })
           .catch(explainHelmError)
           .catch((err: unknown) => {
@@ -173,6 +185,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
           : '';
         await ctx.summary(`### tenant-rollout plan\n\n${promo}${out.planTable}\n`);
+        if (out.declined) {
+          ctx.logger.info('nothing done: the operator declined');
+          return;
+        }
         await observers.afterPlan(inp.phase, out.plan, out.promotion);
         if (!out.report) {
           ctx.logger.info(
@@ -182,7 +198,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         }
         const rep = out.report;
         const json = JSON.stringify(rep, null, 2);
-        const file = writeReport(ctx, inp.reportFile, 'tenant-rollout-report.json', ctx.secrets.redact(json));
+        const file = writeReportFile(inp.reportFile, ctx.tempDir, `${ctx.secrets.redact(json)}\n`);
+        ctx.logger.info(`report: ${file}`);
         ctx.setOutput('report', JSON.stringify(rep));
         ctx.setOutput('report-file', file);
         for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);

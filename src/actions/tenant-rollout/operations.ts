@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { systemClock } from '../../core/clock.ts';
+import type { Clock } from '../../core/clock.ts';
+import { humanDuration } from '../../core/duration.ts';
+import { ConfigurationError, errorMessage } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { CommandRunner } from '../../core/process.ts';
+import { describePause, pauseFleet, readPause, resumeFleet, withFleetLock } from '../../fleet/state.ts';
+import type { FleetStore } from '../../fleet/state.ts';
+import type { Helm } from '../../helm/helm.ts';
+import type { Revision } from '../../helm/history.ts';
+import { createCluster, loadConfig } from '../../kube/client.ts';
+import { createFleetDocuments } from '../../kube/documents.ts';
+import type { Cluster, ReleaseHealth } from '../../kube/ports.ts';
+import { executeRollout } from '../../rollout/execute.ts';
+import type { TenantRolloutInputs } from '../../rollout/options.ts';
+import { allowedFailures } from '../../rollout/options.ts';
+import { planRollout, stepsForPhase } from '../../rollout/plan.ts';
+import { buildReport, renderReport } from '../../rollout/report.ts';
+import type { RolloutReport } from '../../rollout/report.ts';
+import { previousDeployed, rollbackTenant, targetsFromReport } from '../../rollout/rollback.ts';
+import type { RollbackTarget } from '../../rollout/rollback.ts';
+import { fleetLine, renderStatusMarkdown, tenantState } from '../../rollout/status.ts';
+import type { FleetStatus } from '../../rollout/status.ts';
+import { resolveTenants } from '../../rollout/run.ts';
+import type { Tenant } from '../../tenants/model.ts';
+import type { ActionContext } from '../common/context.ts';
+import type { Credentials } from '../common/helm-session.ts';
+import { openHelm } from '../common/helm-session.ts';
+import { writeReportFile } from '../common/report-file.ts';
+
+/**
+ * tenant-rollout's fleet operations (phase status, rollback, pause, resume): the same tenants,
+ * helm and cluster as a rollout, different work.
+ */
+
+export interface OperationDeps {
+  run?: CommandRunner;
+  clock?: Clock;
+  createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
+  /** Injected in tests; defaults to ConfigMap documents in the fleet namespace. */
+  fleetStore?: (o: { kubeconfigPath?: string; context?: string; namespace: string }) => FleetStore;
+}
+
+export function runId(env: NodeJS.ProcessEnv): string {
+  if (!env.GITHUB_RUN_ID) return 'run=local';
+  return `run=${env.GITHUB_REPOSITORY ?? ''}/${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? 1}`;
+}
+
+/** Who is acting, for the pause record: the GitHub actor and run, or the local user. */
+export function actor(env: NodeJS.ProcessEnv): string {
+  if (env.GITHUB_ACTOR) return `${env.GITHUB_ACTOR} (${runId(env).slice(4)})`;
+  return `${env.USER || env.LOGNAME || 'unknown'}@${env.HOSTNAME || 'local'}`;
+}
+
+export function openFleetStore(deps: OperationDeps, o: { kubeconfigPath?: string; context?: string; namespace: string }): FleetStore {
+  if (deps.fleetStore) return deps.fleetStore(o);
+  return createFleetDocuments({ kubeConfig: loadConfig({ kubeconfigPath: o.kubeconfigPath, context: o.context }), namespace: o.namespace });
+}
+
+export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials, deps: OperationDeps): Promise<void> {
+  const clock = deps.clock ?? systemClock;
+  const where = { kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext };
+  const store = openFleetStore(deps, { ...where, namespace: inp.fleet.namespace });
+  const fleet = inp.fleet.name;
+
+  if (inp.operation === 'pause') {
+    const rec = { by: actor(ctx.env), reason: inp.reason, at: new Date(clock.now()).toISOString() };
+    if (ctx.confirm && !(await ctx.confirm(`Pause fleet ${fleet} (running rollouts stop starting tenants)?`))) return;
+    const r = await pauseFleet(store, fleet, rec);
+    const p = r.already ?? rec;
+    ctx.setOutput('paused', JSON.stringify(p));
+    ctx.logger.info(r.already ? `already paused: ${describePause(p)}` : `paused fleet ${fleet}: ${describePause(p)}`);
+    await ctx.summary(`### fleet ${fleet}: ⏸️ paused\n\n${describePause(p)}\n`);
+    return;
+  }
+  if (inp.operation === 'resume') {
+    if (ctx.confirm && !(await ctx.confirm(`Resume fleet ${fleet}?`))) return;
+    const r = await resumeFleet(store, fleet);
+    ctx.setOutput('paused', '');
+    ctx.logger.info(r.was ? `resumed fleet ${fleet} (it was ${describePause(r.was)})` : `fleet ${fleet} was not paused: nothing to do`);
+    await ctx.summary(`### fleet ${fleet}: ▶️ ${r.was ? 'resumed' : 'not paused'}\n`);
+    return;
+  }
+
+  const cluster = await (deps.createCluster ?? ((o) => createCluster(o)))(where);
+  const helm = await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
+  const { tenants } = await resolveTenants(inp, {
+    readFile: (p) => readFileSync(p, 'utf8'),
+    exists: (p) => existsSync(p),
+    listNamespaces: (sel) => cluster.listNamespaces(sel, ctx.signal),
+    writeValues: (name, content) => creds.private.write(name, content),
+    clock,
+    logger: ctx.logger,
+  });
+  if (inp.operation === 'status') return status(ctx, inp, { helm, cluster, clock, tenants, store });
+  return rollback(ctx, inp, { helm, cluster, clock, tenants, store });
+}
+
+interface OpPorts {
+  helm: Helm;
+  cluster: Cluster;
+  clock: Clock;
+  tenants: Tenant[];
+  store: FleetStore;
+}
+
+/** Histories of many tenants, a few at a time (the fleet reader replaces this with paginated Secret lists). */
+async function histories(helm: Helm, tenants: readonly Tenant[], kubeContext?: string): Promise<Map<string, Revision[] | Error>> {
+  const out = new Map<string, Revision[] | Error>();
+  const queue = [...tenants];
+  const worker = async () => {
+    for (let t = queue.shift(); t; t = queue.shift())
+      out.set(t.id, await helm.history(t.release, { namespace: t.namespace, kubeContext }).catch((e: Error) => e));
+  };
+  await Promise.all(Array.from({ length: Math.min(8, tenants.length) }, worker));
+  return out;
+}
+
+async function status(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts): Promise<void> {
+  const hist = await histories(p.helm, p.tenants, inp.helm.kubeContext);
+  let health: Map<string, ReleaseHealth> | 'unknown' | undefined;
+  if (inp.verifyWorkloads) health = await p.cluster.fleetHealth(p.tenants, { signal: ctx.signal }).catch(() => 'unknown' as const);
+  const pause = await readPause(p.store, inp.fleet.name, { clock: p.clock, signal: ctx.signal });
+  const states = p.tenants.map((t) => {
+    const h = hist.get(t.id);
+    const s = tenantState(
+      t,
+      h instanceof Error ? undefined : h,
+      health === 'unknown' ? 'unknown' : health?.get(`${t.namespace}/${t.release}`),
+    );
+    if (h instanceof Error) return { ...s, status: 'unknown', problems: [`helm history ${t.release} -n ${t.namespace}: ${h.message}`] };
+    return s;
+  });
+  const doc: FleetStatus = {
+    version: 1,
+    fleet: inp.fleet.name,
+    readAt: new Date(p.clock.now()).toISOString(),
+    line: fleetLine(states),
+    tenants: states,
+  };
+  const pauseLine =
+    'inconclusive' in pause ? `pause state unknown: ${pause.error}` : pause.paused ? describePause(pause.record) : 'not paused';
+  ctx.setOutput('status', JSON.stringify(doc));
+  ctx.setOutput('fleet-line', doc.line);
+  ctx.setOutput('fleet-paused', 'inconclusive' in pause ? 'unknown' : String(pause.paused));
+  const file = writeReportFile(inp.reportFile, ctx.tempDir, `${JSON.stringify(doc, null, 2)}\n`, 'tenant-status');
+  ctx.setOutput('report-file', file);
+  await ctx.summary(`${renderStatusMarkdown(doc)}\n${pauseLine}\n`);
+  ctx.logger.info(`fleet ${inp.fleet.name}: ${doc.line} (${pauseLine})`);
+}
+
+async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts): Promise<void> {
+  let targets: RollbackTarget[];
+  let source: string;
+  if (inp.rollbackReport) {
+    if (!existsSync(inp.rollbackReport))
+      throw new ConfigurationError(
+        'input "rollback-report"',
+        `"${inp.rollbackReport}" does not exist`,
+        'give the path of the report file a run printed',
+      );
+    let report: RolloutReport;
+    try {
+      report = JSON.parse(readFileSync(inp.rollbackReport, 'utf8')) as RolloutReport;
+      if (!Array.isArray(report.tenants)) throw new Error('no tenants list');
+    } catch (err) {
+      throw new ConfigurationError(
+        'input "rollback-report"',
+        `"${inp.rollbackReport}" is not a tenant-rollout report (${errorMessage(err)})`,
+      );
+    }
+    const r = targetsFromReport(report, p.tenants);
+    targets = r.targets;
+    source = `report ${inp.rollbackReport} (run ${report.run ?? '?'})`;
+    if (r.missing.length)
+      ctx.logger.warning(
+        `${r.missing.length} tenants of the report are not selected now; rolled back by their recorded release: ${r.missing.join(', ')}`,
+      );
+  } else {
+    const hist = await histories(p.helm, p.tenants, inp.helm.kubeContext);
+    targets = p.tenants.map((t) => {
+      const h = hist.get(t.id);
+      if (h instanceof Error) return { tenant: t, why: `history unreadable: ${h.message}` };
+      const prev = previousDeployed(h ?? []);
+      return { tenant: t, revision: prev.revision, why: prev.why };
+    });
+    source = 'the previous deployed revision of each selected tenant';
+  }
+  const byId = new Map(targets.map((x) => [x.tenant.id, x]));
+  const tenants = targets.map((x) => x.tenant);
+  const plan = planRollout(tenants, {
+    pilot: { kind: 'none', source: '0' },
+    batchSize: inp.batchSize,
+    source,
+    createdAt: new Date(p.clock.now()).toISOString(),
+  });
+  const steps = stepsForPhase({ pilot: [], waves: plan.waves.map((w) => w.map((r) => byId.get(r.id)!.tenant)) }, 'all');
+  if (ctx.confirm) {
+    const n = targets.filter((x) => x.revision !== undefined).length;
+    ctx.setOutput('plan', JSON.stringify(plan));
+    if (
+      !(await ctx.confirm(
+        `Roll back ${n} tenant${n === 1 ? '' : 's'} in ${steps.length} wave${steps.length === 1 ? '' : 's'} (${source})?`,
+      ))
+    ) {
+      ctx.logger.info('nothing done: the operator declined');
+      return;
+    }
+  }
+  const verify = inp.verifyWorkloads
+    ? async (t: Tenant) => {
+        const h = await p.cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
+        return h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
+      }
+    : undefined;
+  const started = p.clock.now();
+  const holder = `${runId(ctx.env)} ${randomBytes(4).toString('hex')}`;
+  const result = await withFleetLock(p.store, inp.fleet.name, { holder, operation: 'rollback', clock: p.clock }, () =>
+    executeRollout(
+      {
+        steps: steps.map((s) => ({ name: s.name, tenants: s.tenants })),
+        maxParallel: inp.maxParallel,
+        maxFailures: allowedFailures(inp.maxFailures, tenants.length),
+        soakMs: 0,
+        soakIntervalMs: inp.soakIntervalMs,
+        rollbackWaveOnFailure: false,
+        recoverPending: false,
+        kubeContext: inp.helm.kubeContext,
+        timeoutMs: inp.helm.timeoutMs,
+        targetFingerprint: () => '',
+        upgradeFor: () => {
+          throw new Error('a rollback upgrades nothing');
+        },
+        act: async (t, step) => {
+          const r = await rollbackTenant(
+            byId.get(t.id)!,
+            step,
+            { helm: p.helm, clock: p.clock, logger: ctx.logger, verify },
+            {
+              kubeContext: inp.helm.kubeContext,
+              timeoutMs: inp.helm.timeoutMs,
+              dryRun: inp.helm.dryRun !== 'none',
+              signal: ctx.signal,
+            },
+          );
+          logTenant(ctx.logger, r);
+          return r;
+        },
+        signal: ctx.signal,
+      },
+      { helm: p.helm, clock: p.clock, logger: ctx.logger },
+    ),
+  );
+  const rep = buildReport(result, {
+    phase: 'rollback',
+    planFingerprint: plan.fingerprint,
+    target: source.slice(0, 80),
+    run: runId(ctx.env),
+    startedAt: new Date(started).toISOString(),
+    cancelled: ctx.signal.aborted,
+  });
+  const json = JSON.stringify(rep, null, 2);
+  const file = writeReportFile(inp.reportFile, ctx.tempDir, `${ctx.secrets.redact(json)}\n`, 'tenant-rollback');
+  ctx.setOutput('report', JSON.stringify(rep));
+  ctx.setOutput('report-file', file);
+  ctx.setOutput('outcome', rep.outcome);
+  for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
+  await ctx.summary(renderReport(rep));
+  const c = rep.counts;
+  const line = `rollback ${rep.outcome}: ${c.succeeded} rolled back, ${c.unchanged} already there, ${c.failed + c['failed-untouched']} failed, ${c.skipped} skipped`;
+  if (rep.outcome !== 'succeeded') throw new Error(`${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
+  ctx.logger.info(line);
+}
+
+function logTenant(
+  log: Logger,
+  r: {
+    id: string;
+    namespace: string;
+    release: string;
+    status: string;
+    revisionBefore?: number;
+    revisionAfter?: number;
+    durationMs: number;
+    error?: string;
+  },
+) {
+  const icon = r.status === 'succeeded' || r.status === 'unchanged' ? '✓' : r.status === 'skipped' ? '·' : '✗';
+  log.info(
+    `${icon} ${r.id} (${r.namespace}/${r.release}): ${r.status} ${r.revisionBefore ?? '-'} -> ${r.revisionAfter ?? '-'} in ${humanDuration(r.durationMs)}${r.error ? `: ${r.error}` : ''}`,
+  );
+}

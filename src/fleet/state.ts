@@ -1,0 +1,172 @@
+import type { Clock } from '../core/clock.ts';
+import { errorMessage } from '../core/errors.ts';
+
+/**
+ * The fleet's object in the cluster: one JSON document (a ConfigMap, see src/kube/documents.ts)
+ * per fleet, named `deploy-actions-fleet-<fleet>`, holding the operator's pause (who, why, when)
+ * and the fleet lock (which run is changing tenants now: a rollout or a rollback). In a
+ * multi-cluster fleet it lives in the fleet's home cluster.
+ */
+
+export interface PauseRecord {
+  by: string;
+  reason: string;
+  at: string;
+}
+
+export interface LockRecord {
+  /** Who holds it: the run (`run=owner/repo/123/1` or `run=local`) and a random token of this process. */
+  holder: string;
+  operation: 'rollout' | 'rollback';
+  at: string;
+  /** A holder that died leaves its lock behind: past this time, another run may take it. */
+  expiresAt: string;
+}
+
+export interface FleetState {
+  paused?: PauseRecord;
+  lock?: LockRecord;
+}
+
+/** The part of the fleet documents store this module needs (src/kube/documents.ts implements it). */
+export interface FleetStore {
+  read<T>(name: string, signal?: AbortSignal): Promise<{ value: T; resourceVersion: string } | undefined>;
+  update<T>(
+    name: string,
+    change: (current: T | undefined) => T | undefined,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ value: T; resourceVersion: string } | undefined>;
+}
+
+export const fleetObjectName = (fleet: string) => `deploy-actions-fleet-${fleet}`;
+
+export async function pauseFleet(store: FleetStore, fleet: string, rec: PauseRecord): Promise<{ already?: PauseRecord }> {
+  let already: PauseRecord | undefined;
+  await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
+    already = cur?.paused;
+    // Paused already: keep the first pause (its who and why are what the next person needs to see).
+    return already ? undefined : { ...cur, paused: rec };
+  });
+  return { already };
+}
+
+export async function resumeFleet(store: FleetStore, fleet: string): Promise<{ was?: PauseRecord }> {
+  let was: PauseRecord | undefined;
+  await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
+    was = cur?.paused;
+    if (!cur?.paused) return undefined;
+    const { paused: _paused, ...rest } = cur;
+    return rest;
+  });
+  return { was };
+}
+
+export type PauseVerdict = { paused: false } | { paused: true; record: PauseRecord } | { inconclusive: true; error: string };
+
+/**
+ * Reads the pause, retrying a failed read: an error is NOT "not paused" (the operator may have
+ * paused exactly because the fleet is in trouble). After the retries the verdict is inconclusive,
+ * and the caller holds (starts no new tenant) rather than guesses.
+ */
+export async function readPause(
+  store: FleetStore,
+  fleet: string,
+  o: { clock: Clock; attempts?: number; backoffMs?: number; signal?: AbortSignal },
+): Promise<PauseVerdict> {
+  const attempts = o.attempts ?? 3;
+  let last = '';
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      const doc = await store.read<FleetState>(fleetObjectName(fleet), o.signal);
+      return doc?.value.paused ? { paused: true, record: doc.value.paused } : { paused: false };
+    } catch (err) {
+      last = errorMessage(err);
+      if (o.signal?.aborted) break;
+      if (i < attempts) await o.clock.sleep((o.backoffMs ?? 500) * 2 ** (i - 1), o.signal);
+    }
+  }
+  return { inconclusive: true, error: last };
+}
+
+export function describePause(p: PauseRecord): string {
+  return `fleet paused by ${p.by} at ${p.at}${p.reason ? `: ${p.reason}` : ''}`;
+}
+
+/**
+ * Takes the fleet lock with compare-and-swap: free, expired, or already ours. Returns the holder
+ * that keeps it otherwise. A rollback and a rollout of the same fleet never change tenants at once.
+ */
+export async function acquireLock(
+  store: FleetStore,
+  fleet: string,
+  want: { holder: string; operation: LockRecord['operation']; now: number; ttlMs: number },
+): Promise<{ ok: true } | { ok: false; heldBy: LockRecord }> {
+  let heldBy: LockRecord | undefined;
+  await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
+    heldBy = undefined;
+    const l = cur?.lock;
+    if (l && l.holder !== want.holder && Date.parse(l.expiresAt) > want.now) {
+      heldBy = l;
+      return undefined;
+    }
+    const lock: LockRecord = {
+      holder: want.holder,
+      operation: want.operation,
+      at: new Date(want.now).toISOString(),
+      expiresAt: new Date(want.now + want.ttlMs).toISOString(),
+    };
+    return { ...cur, lock };
+  });
+  return heldBy ? { ok: false, heldBy } : { ok: true };
+}
+
+/** Releases the lock if this holder still has it (never someone else's). */
+export async function releaseLock(store: FleetStore, fleet: string, holder: string): Promise<void> {
+  await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
+    if (cur?.lock?.holder !== holder) return undefined;
+    const { lock: _lock, ...rest } = cur;
+    return rest;
+  });
+}
+
+/**
+ * Holds the lock for the length of `fn`, renewing it while `fn` runs (so a long rollout keeps it
+ * and a dead one loses it after `ttlMs`).
+ */
+export async function withFleetLock<T>(
+  store: FleetStore,
+  fleet: string,
+  o: { holder: string; operation: LockRecord['operation']; clock: Clock; ttlMs?: number },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const ttlMs = o.ttlMs ?? 10 * 60_000;
+  const got = await acquireLock(store, fleet, { ...o, now: o.clock.now(), ttlMs });
+  if (!got.ok) throw new FleetLockedError(fleet, got.heldBy);
+  const stop = new AbortController();
+  const renew = (async () => {
+    while (!stop.signal.aborted) {
+      await o.clock.sleep(ttlMs / 3, stop.signal).catch(() => {});
+      if (stop.signal.aborted) return;
+      await acquireLock(store, fleet, { ...o, now: o.clock.now(), ttlMs }).catch(() => {});
+    }
+  })();
+  try {
+    return await fn();
+  } finally {
+    stop.abort();
+    await renew;
+    await releaseLock(store, fleet, o.holder).catch(() => {});
+  }
+}
+
+export class FleetLockedError extends Error {
+  override readonly name = 'FleetLockedError';
+  constructor(
+    readonly fleet: string,
+    readonly heldBy: LockRecord,
+  ) {
+    super(
+      `fleet "${fleet}" is locked by ${heldBy.holder} (${heldBy.operation} since ${heldBy.at}, until ${heldBy.expiresAt}): wait for it to finish, or pause the fleet to stop it`,
+    );
+  }
+}
