@@ -83,8 +83,10 @@ export interface RolloutPorts {
   /** Health of already-updated tenants, re-checked during soak windows. */
   soakCheck?: (tenants: Tenant[]) => Promise<Map<string, VerifyResult>>;
   /**
-   * Metric analysis over a soak window (auto-rollback's engine): watches `updated`, compares with
-   * `baseline` (tenants not yet updated), and calls `onFailed` as soon as a tenant breaches.
+   * Metric analysis over a soak window (auto-rollback's engine, the latency trigger): watches
+   * `updated`, compares with `baseline` (tenants not yet updated), and calls `onFailed` as soon as
+   * a tenant breaches. An `inconclusive` verdict HOLDS the rollout: no new tenant starts, those
+   * deployed stay, and the report says why. `upgradedAt` is when each tenant's upgrade started.
    */
   soakAnalysis?: (
     updated: Tenant[],
@@ -92,7 +94,8 @@ export interface RolloutPorts {
     windowMs: number,
     onFailed: (id: string, reason: string) => Promise<void>,
     signal?: AbortSignal,
-  ) => Promise<void>;
+    upgradedAt?: (id: string) => number | undefined,
+  ) => Promise<void | SoakVerdict>;
   /** Retries of transient helm failures (default HELM_RETRY); tests pass short pauses. */
   retry?: RetryPolicy;
   /**
@@ -111,6 +114,13 @@ export interface InflightChange {
   release: string;
   /** The rollback target recorded at start. */
   previous?: number;
+}
+
+/** What a soak analysis concluded over the tenants still healthy at its end. */
+export interface SoakVerdict {
+  verdict: 'healthy' | 'failed' | 'inconclusive';
+  /** For inconclusive: what had no data, in words a reader acts on. */
+  reason?: string;
 }
 
 export interface RolloutResult {
@@ -173,6 +183,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   /** The first stop wins: a later one (a second failure, a cancel during the wave rollback) does not rename it. */
   const stopWith = (outcome: RolloutStop['outcome'], reason: string) => void (stop ??= { outcome, reason });
   const inflight = new Set<string>();
+  const upgradeStartedAt = new Map<string, number>();
   // Running totals, so each completion costs O(1): re-scanning the step per completion is quadratic in a wave.
   let done = 0;
   let doneInStep = 0;
@@ -212,6 +223,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     if (o.act) return o.act(t, step);
     const log = new BufferedLogger();
     const t0 = p.clock.now();
+    upgradeStartedAt.set(t.id, t0);
     const fingerprint = o.targetFingerprint(t);
     let outcome: DeployOutcome;
     try {
@@ -344,13 +356,20 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       if (!p.soakAnalysis) return;
       const byId = new Map(updated.map((t) => [t.id, t]));
       try {
-        await p.soakAnalysis(
+        const v = await p.soakAnalysis(
           updated,
           baseline,
           o.soakMs,
           (id, reason) => degrade(byId.get(id)!, `analysis during soak after ${stepName}: ${reason}`),
           window.signal,
+          (id) => upgradeStartedAt.get(id),
         );
+        // No verdict is not a healthy verdict: hold (unless the window was cut short by a stop or a cancel).
+        if (v?.verdict === 'inconclusive' && !window.signal.aborted)
+          stopWith(
+            'held',
+            `the soak analysis after ${stepName} had no verdict, so no further tenant starts and those deployed stay: ${v.reason ?? 'inconclusive'}`,
+          );
       } catch (err) {
         // No verdict is not a healthy verdict: stop starting tenants, keep those already done.
         stopWith('held', `the soak analysis after ${stepName} could not run: ${errorMessage(err)}`);

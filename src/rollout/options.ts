@@ -1,4 +1,5 @@
 import type { Metric } from '../analysis/metrics.ts';
+import type { LatencyTrigger } from '../analysis/latency.ts';
 import type { MaintenanceWindow } from '../release/window.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
 import type { Selection } from '../tenants/select.ts';
@@ -58,6 +59,8 @@ export interface TenantRolloutInputs {
   smokeChecks: HttpCheck[];
   /** Metrics analysed during each soak (empty: health re-checks only). */
   analysis: Metric[];
+  /** The built-in latency trigger (latency-metric given): p95 > 2x its own before and > the fleet's. */
+  latency?: LatencyTrigger;
   prometheusUrl: string;
   prometheusToken: string;
   kubeconfig: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { executeRollout, ledgerDescription, onTarget } from '../../src/rollout/execute.ts';
 import type { InflightChange, RolloutOptions, RolloutPorts } from '../../src/rollout/execute.ts';
+import { buildReport, renderReport } from '../../src/rollout/report.ts';
 import type { Tenant } from '../../src/tenants/model.ts';
 import type { VerifyResult } from '../../src/helm/deploy.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
@@ -186,6 +187,49 @@ describe('executeRollout', () => {
     expect(calls).toEqual([{ updated: ['p1', 'p2'], baseline: ['a', 'b'], window: 60_000 }]);
     expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['p1'], succeeded: ['p2'], skipped: ['a', 'b'] });
     expect(r.tenants[0]!.error).toBe('analysis during soak after pilot: error-ratio: 0.31 > 0.05 (fleet median 0.02)');
+  });
+
+  it('an inconclusive analysis HOLDS: no new tenant starts, those deployed stay, the report says why', async () => {
+    const f = fleet([['p1', 'p2'], ['a'], ['b']]);
+    f.script('p1', { kind: 'ok' });
+    f.script('p2', { kind: 'ok' });
+    const r = await executeRollout(
+      f.options({ soakMs: 60_000 }),
+      f.ports({ soakAnalysis: async () => ({ verdict: 'inconclusive', reason: 'p1: latency: no verdict, no p95 now (no data)' }) }),
+    );
+    expect(byStatus(r)).toEqual({ succeeded: ['p1', 'p2'], skipped: ['a', 'b'] });
+    expect(r.stop?.outcome).toBe('held');
+    expect(r.stoppedBecause).toBe(
+      'the soak analysis after pilot had no verdict, so no further tenant starts and those deployed stay: p1: latency: no verdict, no p95 now (no data)',
+    );
+    expect(f.helm.calls.filter((c) => c.startsWith('rollback'))).toEqual([]);
+    const rep = buildReport(r, { phase: 'all', planFingerprint: 'x', target: 't', startedAt: '' });
+    expect(rep.outcome).toBe('held');
+    expect(renderReport(rep)).toMatch(/held[\s\S]*\*\*Stopped:\*\* the soak analysis after pilot had no verdict/);
+  });
+
+  it('a pilot-only run soaks against the tenants its waves will update, and passes when they agree', async () => {
+    const f = fleet([['p1']]);
+    f.script('p1', { kind: 'ok' });
+    const seen: { baseline: string[]; at?: number }[] = [];
+    const r = await executeRollout(
+      f.options({ soakMs: 60_000, notYetUpdated: ['a', 'b'].map(tenant) }),
+      f.ports({
+        soakAnalysis: async (_u, baseline, _w, _f, _s, upgradedAt) => {
+          seen.push({ baseline: baseline.map((t) => t.id), at: upgradedAt?.('p1') });
+          return { verdict: 'healthy' };
+        },
+      }),
+    );
+    expect(seen).toEqual([{ baseline: ['a', 'b'], at: expect.any(Number) }]);
+    expect(byStatus(r)).toEqual({ succeeded: ['p1'] });
+    expect(r.stoppedBecause).toBeUndefined();
+    // Without later tenants there is nothing to compare with and no soak.
+    const g = fleet([['p1']]);
+    g.script('p1', { kind: 'ok' });
+    let called = false;
+    await executeRollout(g.options({ soakMs: 60_000 }), g.ports({ soakAnalysis: async () => void (called = true) }));
+    expect(called).toBe(false);
   });
 
   it('an analysis that cannot run stops the rollout instead of counting as healthy', async () => {

@@ -7,6 +7,7 @@ import { imagesOutput } from '../../src/build/report.ts';
 import type { Release } from '../../src/build/release.ts';
 import type { TenantResult } from '../../src/rollout/execute.ts';
 import { buildReport } from '../../src/rollout/report.ts';
+import type { RolloutStop } from '../../src/rollout/outcome.ts';
 import { workflow } from './load.ts';
 import type { Step } from './load.ts';
 
@@ -78,9 +79,9 @@ const t = (
   ...extra,
 });
 
-function report(phase: string, tenants: TenantResult[], stoppedBecause?: string) {
+function report(phase: string, tenants: TenantResult[], stoppedBecause?: string, stop?: RolloutStop) {
   return buildReport(
-    { tenants, durationMs: 60_000, stoppedBecause },
+    { tenants, durationMs: 60_000, stoppedBecause, stop },
     { phase, planFingerprint: 'f'.repeat(64), target: 'chart 1.3.0', startedAt: '2026-11-22T10:00:00Z', run: 'run=dotmac/product/42/1' },
   );
 }
@@ -163,7 +164,8 @@ describe('tenant-rollout.yml report job', () => {
     });
     const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'failure' });
     expect(r.code).toBe(0);
-    expect(r.outputs.outcome).toBe('failed');
+    // A spent failure budget is the outcome "halted" (src/rollout/outcome.ts), which the report carries.
+    expect(r.outputs.outcome).toBe('halted');
     expect(r.summary).toContain('❌ the waves failed');
     expect(r.summary).toContain('### Needs attention (waves)');
     expect(r.summary).toContain('**Stopped:** failure budget (0) spent');
@@ -174,12 +176,17 @@ describe('tenant-rollout.yml report job', () => {
 
   it('a pilot that held (no verdict) says why, though no tenant failed', () => {
     const reports = writeReports({
-      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)], 'held: the latency analysis after pilot had no verdict (no data)'),
+      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)], undefined, {
+        outcome: 'held',
+        reason: 'the soak analysis after pilot had no verdict: alpha: latency: no verdict, no p95 now (no data)',
+      }),
     });
     const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'failure', WAVES_RESULT: 'skipped' });
-    expect(r.outputs.outcome).toBe('failed');
+    expect(r.outputs.outcome).toBe('held');
     expect(r.summary).toContain('### Needs attention (pilot)');
-    expect(r.summary).toContain('**Stopped:** held: the latency analysis after pilot had no verdict (no data)');
+    expect(r.summary).toContain(
+      '**Stopped:** the soak analysis after pilot had no verdict: alpha: latency: no verdict, no p95 now (no data)',
+    );
   });
 
   it('the pilot succeeded but the waves never deployed: not approved', () => {

@@ -16,6 +16,7 @@ import { placeholders } from '../../verify/template.ts';
 import { parseWindow } from '../../release/window.ts';
 import { parseObserverInputs } from './observers.ts';
 import type { ObserverInputs } from './observers.ts';
+import { DEFAULT_LATENCY } from '../../analysis/latency.ts';
 
 export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
   const v = value.trim() || '0';
@@ -53,12 +54,39 @@ function verification(inputs: Inputs) {
   }
   const checksText = inputs.string('smoke-checks');
   const analysis = readMetrics(inputs, 'analysis', { useDefault: false });
+  const prometheus = readPrometheus(inputs, analysis);
   return {
     smokeUrl,
     smokeChecks: checksText ? parseChecks(checksText, { source: 'input "smoke-checks"' }) : defaultChecks(),
     analysis,
-    ...readPrometheus(inputs, analysis),
+    latency: latencyTrigger(inputs, prometheus.prometheusUrl),
+    ...prometheus,
   };
+}
+
+function latencyTrigger(inputs: Inputs, prometheusUrl: string) {
+  const metric = inputs.string('latency-metric');
+  const label = inputs.string('latency-label', DEFAULT_LATENCY.label);
+  for (const [name, v] of [
+    ['latency-metric', metric],
+    ['latency-label', label],
+  ] as const)
+    if (v && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(v))
+      throw inputError(
+        name,
+        v,
+        'is not a Prometheus metric or label name',
+        'e.g. http_request_duration_seconds (the histogram, without _bucket)',
+      );
+  if (!metric) return undefined;
+  if (!prometheusUrl)
+    throw inputError(
+      'prometheus-url',
+      '',
+      'is required by latency-metric',
+      'give the Prometheus base URL, e.g. http://prometheus.monitoring:9090',
+    );
+  return { ...DEFAULT_LATENCY, metric: metric.replace(/_bucket$/, ''), label };
 }
 
 function maintenance(inputs: Inputs) {

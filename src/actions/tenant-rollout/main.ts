@@ -21,9 +21,9 @@ import { errorMessage } from '../../core/errors.ts';
 import { runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
 import { renderTenant } from '../../verify/template.ts';
-import { analyze } from '../../analysis/analyze.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
+import { soakAnalysis } from '../../analysis/soak.ts';
 import { renderFleetVersions } from '../../release/promotion.ts';
 import { openObservers } from './observers.ts';
 import { inProcessHistory } from '../common/release-history.ts';
@@ -129,26 +129,15 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                   return out;
                 }
               : undefined,
-          soakAnalysis: inp.analysis.length
-            ? async (updated, baseline, windowMs, onFailed, signal) => {
-                const prometheus = openPrometheus(inp, http);
-                const result = await analyze(
-                  updated.map(toTarget),
-                  inp.analysis,
-                  { clock, logger: ctx.logger, prometheus, cluster, http },
-                  {
-                    durationMs: windowMs,
-                    intervalMs: inp.soakIntervalMs,
-                    baseline: baseline.map(toTarget),
-                    signal,
-                    onTargetFailed: (ta) => onFailed(ta.target.id, ta.reason),
-                  },
-                );
-                ctx.logger.info(
-                  `soak analysis: ${result.verdict} (${result.targets.length} tenants, ${result.baseline.tenants.length} in the baseline)`,
-                );
-              }
-            : undefined,
+          soakAnalysis:
+            inp.analysis.length || inp.latency
+              ? (updated, baseline, windowMs, onFailed, signal, upgradedAt) =>
+                  soakAnalysis(
+                    { metrics: inp.analysis, latency: inp.latency, intervalMs: inp.soakIntervalMs },
+                    { clock, logger: ctx.logger, prometheus: openPrometheus(inp, http), cluster, http },
+                    { updated, baseline, windowMs, onFailed, signal, upgradedAt },
+                  )
+              : undefined,
           onEvent: observers.onEvent,
           onInflight: (change) => journal().apply(change),
         };
