@@ -870,6 +870,16 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
           'Metrics YAML (see auto-rollback) analysed during each soak; updated tenants are compared with those not yet updated. A breach rolls the tenant back and counts as a failure.',
         required: false,
       },
+      'latency-metric': {
+        description:
+          'The built-in latency trigger: a request-duration histogram (e.g. http_request_duration_seconds; <name>_bucket is queried). At the end of each soak a tenant whose p95 over the window is above 2x its own p95 over the window before its upgrade AND above the p95 of the tenants not yet updated is rolled back; no data holds the rollout. Empty: off. Needs prometheus-url.',
+        required: false,
+      },
+      'latency-label': {
+        description: 'The histogram label holding the tenant namespace.',
+        required: false,
+        default: 'namespace',
+      },
       'prometheus-url': {
         description: 'Prometheus base URL for prometheus metrics in analysis.',
         required: false,
