@@ -28,6 +28,19 @@ export interface VerifyResult {
   ok: boolean;
   /** What failed and the value measured, e.g. "pod x: CrashLoopBackOff (5 restarts)". */
   reason?: string;
+  /**
+   * No verdict: the checks could not be made (the cluster did not answer, after retries). Never a
+   * failure (a healthy tenant is not rolled back for it) and never a pass.
+   */
+  inconclusive?: boolean;
+}
+
+/** A check that threw: no verdict, with what went wrong. */
+export const noVerdict = (err: unknown): VerifyResult => ({ ok: false, inconclusive: true, reason: `no verdict: ${errorMessage(err)}` });
+
+/** `helm status <release> -n <ns> --show-resources`: what a person runs to judge a release by hand. */
+export function statusCommand(release: string, t: KubeTarget): string {
+  return `helm status ${release} -n ${t.namespace}${t.kubeContext ? ` --kube-context ${t.kubeContext}` : ''} --show-resources`;
 }
 
 export interface DeployRequest {
@@ -254,9 +267,21 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   }
 
   if (result && req.verify) {
-    const v = await req
-      .verify(result.revision)
-      .catch((err: unknown) => ({ ok: false, reason: `verification error: ${errorMessage(err)}` }));
+    const v = await req.verify(result.revision).catch(noVerdict);
+    if (v.inconclusive && !req.signal?.aborted) {
+      // Deployed, and not judged: neither rolled back (it may be healthy) nor passed (it may not).
+      const lookCommand = statusCommand(u.release, target);
+      return done({
+        status: 'unknown',
+        revision: result.revision,
+        attemptedRevision: result.revision,
+        chartVersion: result.chartVersion,
+        appVersion: result.appVersion,
+        changed: true,
+        error: `revision ${result.revision} deployed, but its verification had ${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
+        lookCommand,
+      });
+    }
     if (!v.ok) failure = `revision ${result.revision} deployed but failed verification: ${v.reason ?? 'no reason given'}`;
   }
 

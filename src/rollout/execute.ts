@@ -3,7 +3,7 @@ import { humanDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
-import { ReleaseUnreadableError, deployRelease, rollbackTo } from '../helm/deploy.ts';
+import { ReleaseUnreadableError, deployRelease, historyCommand, noVerdict, rollbackTo, statusCommand } from '../helm/deploy.ts';
 import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
 import type { RetryPolicy } from '../helm/transient.ts';
@@ -132,6 +132,16 @@ export interface RolloutResult {
   durationMs: number;
 }
 
+/** A check of a tenant already on the target got no answer: its status is `unknown` and the run holds. */
+class NoVerdictError extends Error {
+  constructor(
+    readonly lookCommand: string,
+    reason = 'no verdict',
+  ) {
+    super(reason);
+  }
+}
+
 export const LEDGER_PREFIX = 'deploy-actions target=';
 
 /** `deploy-actions target=<fingerprint> [version=<released version>] [<run>]`: parsed by ledger.ts. */
@@ -183,6 +193,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   /** The first stop wins: a later one (a second failure, a cancel during the wave rollback) does not rename it. */
   const stopWith = (outcome: RolloutStop['outcome'], reason: string) => void (stop ??= { outcome, reason });
   const inflight = new Set<string>();
+  /** Tenants whose turn started (a result, or `unknown` if the run stopped before it had one). */
+  const begun = new Set<string>();
   const upgradeStartedAt = new Map<string, number>();
   // Running totals, so each completion costs O(1): re-scanning the step per completion is quadratic in a wave.
   let done = 0;
@@ -199,7 +211,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     return stop?.reason;
   };
   const skip = (t: Tenant, step: string, why: string) => {
-    results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status: 'skipped', durationMs: 0, error: why });
+    // Not started because the run holds: `held` (a re-run resumes them); otherwise `skipped`.
+    const status = stop?.outcome === 'held' ? 'held' : 'skipped';
+    results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status, durationMs: 0, error: why });
     done++;
     doneInStep++;
   };
@@ -236,7 +250,10 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           alreadyDone: async (history) => {
             if (!onTarget(history, fingerprint)) return false;
             // On target per the ledger, but only "done" if it is still healthy.
-            const v = p.verify ? await p.verify(t, history.at(-1)!.revision) : { ok: true };
+            const v: VerifyResult = p.verify ? await p.verify(t, history.at(-1)!.revision).catch(noVerdict) : { ok: true };
+            // No verdict on a tenant already on the target: neither done nor to deploy again.
+            if (v.inconclusive)
+              throw new NoVerdictError(statusCommand(t.release, { namespace: t.namespace, kubeContext: o.kubeContext }), v.reason);
             if (!v.ok) log.warning(`already on the target revision but unhealthy (${v.reason}); deploying again`);
             return v.ok;
           },
@@ -253,18 +270,32 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       // touched (failed-untouched); one stuck pending without recover-pending, or a failed
       // recovery, may need a person, so it counts as failed.
       const untouched = err instanceof ReleaseUnreadableError;
-      outcome = {
-        status: 'failed',
-        release: t.release,
-        namespace: t.namespace,
-        revision: 0,
-        attemptedRevision: untouched ? undefined : 0,
-        chartVersion: '',
-        appVersion: '',
-        changed: false,
-        error: errorMessage(err),
-        durationMs: p.clock.now() - t0,
-      };
+      if (err instanceof NoVerdictError) {
+        outcome = {
+          status: 'unknown',
+          release: t.release,
+          namespace: t.namespace,
+          revision: 0,
+          chartVersion: '',
+          appVersion: '',
+          changed: false,
+          error: `already on the target revision, but its check had ${err.message}; left as it is (look: ${err.lookCommand})`,
+          lookCommand: err.lookCommand,
+          durationMs: p.clock.now() - t0,
+        };
+      } else
+        outcome = {
+          status: 'failed',
+          release: t.release,
+          namespace: t.namespace,
+          revision: 0,
+          attemptedRevision: untouched ? undefined : 0,
+          chartVersion: '',
+          appVersion: '',
+          changed: false,
+          error: errorMessage(err),
+          durationMs: p.clock.now() - t0,
+        };
     }
     // A release left failed on top (its rollback failed too) or in a state nobody could read stays
     // in the post step's list: the post step tries again. Everything else is where it should be.
@@ -340,17 +371,31 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     o.signal?.addEventListener('abort', onAbort, { once: true });
     const end = p.clock.now() + o.soakMs;
     const healthLoop = async () => {
+      // A look that got no answer (after the adapter's retries) is no verdict: the next look may
+      // get one. The window must end on a verdict, or the run holds.
+      let unanswered: string | undefined;
       while (p.clock.now() < end && !stopped()) {
         await p.clock.sleep(Math.min(o.soakIntervalMs, end - p.clock.now()), window.signal);
         if (window.signal.aborted) return;
         const healthy = updated.filter((t) => results.get(t.id)?.status === 'succeeded');
         if (!healthy.length) return;
-        const verdicts = p.soakCheck ? await p.soakCheck(healthy) : new Map<string, VerifyResult>();
+        let verdicts: Map<string, VerifyResult>;
+        try {
+          verdicts = p.soakCheck ? await p.soakCheck(healthy) : new Map<string, VerifyResult>();
+          unanswered = undefined;
+        } catch (err) {
+          if (window.signal.aborted) return;
+          unanswered = errorMessage(err);
+          p.logger.warning(`soak after ${stepName}: no verdict this time (${unanswered}); looking again`);
+          continue;
+        }
         for (const t of healthy) {
           const v = verdicts.get(t.id);
-          if (v?.ok === false) await degrade(t, `degraded during soak after ${stepName}: ${v.reason}`);
+          if (v?.ok === false && !v.inconclusive) await degrade(t, `degraded during soak after ${stepName}: ${v.reason}`);
         }
       }
+      if (unanswered !== undefined && !stopped())
+        stopWith('held', `the soak after ${stepName} ended without a verdict: the cluster did not answer (${unanswered})`);
     };
     const analysis = async () => {
       if (!p.soakAnalysis) return;
@@ -395,61 +440,80 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
 
   const sizes = o.steps.map((s) => ({ name: s.name, tenants: s.tenants.length }));
   const updatedSoFar: Tenant[] = [];
-  for (const [i, step] of o.steps.entries()) {
-    if (stopped()) {
-      for (const t of step.tenants) skip(t, step.name, stopped()!);
-      continue;
-    }
-    p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
-    emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
-    const queue = step.tenants;
-    let next = 0;
-    doneInStep = 0;
-    const worker = async () => {
-      // An index, not shift(): shift() on a large array is O(n) per call.
-      for (let t = queue[next++]; t; t = queue[next++]) {
-        if (stopped()) {
-          skip(t, step.name, stopped()!);
-          continue;
-        }
-        emit({ type: 'tenant-started', step: step.name, tenant: t });
-        const r = await runTenant(t, step.name);
-        results.set(t.id, r);
-        done++;
-        doneInStep++;
-        ran++;
-        durationSum += r.durationMs;
-        countFailure(r);
-        progress(i, step);
-        changed(r);
+  try {
+    for (const [i, step] of o.steps.entries()) {
+      if (stopped()) {
+        for (const t of step.tenants) skip(t, step.name, stopped()!);
+        continue;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.maxParallel, step.tenants.length) }, worker));
-
-    const succeeded = step.tenants.filter((t) => results.get(t.id)?.status === 'succeeded');
-    if (stop?.outcome === 'halted' && o.rollbackWaveOnFailure && !o.signal?.aborted) {
-      for (const t of succeeded) {
-        const r = results.get(t.id)!;
-        if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
-        try {
-          const after = await rollBack(t, r.revisionBefore);
-          Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stop.reason}` });
-        } catch (err) {
-          Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
+      p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
+      emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
+      const queue = step.tenants;
+      let next = 0;
+      doneInStep = 0;
+      const worker = async () => {
+        // An index, not shift(): shift() on a large array is O(n) per call.
+        for (let t = queue[next++]; t; t = queue[next++]) {
+          if (stopped()) {
+            skip(t, step.name, stopped()!);
+            continue;
+          }
+          emit({ type: 'tenant-started', step: step.name, tenant: t });
+          begun.add(t.id);
+          const r = await runTenant(t, step.name);
+          results.set(t.id, r);
+          // No verdict for a tenant: start no new one (held, before the budget could call it halted).
+          if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
+          done++;
+          doneInStep++;
+          ran++;
+          durationSum += r.durationMs;
+          countFailure(r);
+          progress(i, step);
+          changed(r);
         }
-        p.logger.warning(`${t.id}: ${r.status} (wave rollback)`);
-        changed(r);
+      };
+      await Promise.all(Array.from({ length: Math.min(o.maxParallel, step.tenants.length) }, worker));
+
+      const succeeded = step.tenants.filter((t) => results.get(t.id)?.status === 'succeeded');
+      if (stop?.outcome === 'halted' && o.rollbackWaveOnFailure && !o.signal?.aborted) {
+        for (const t of succeeded) {
+          const r = results.get(t.id)!;
+          if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
+          try {
+            const after = await rollBack(t, r.revisionBefore);
+            Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stop.reason}` });
+          } catch (err) {
+            Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
+          }
+          p.logger.warning(`${t.id}: ${r.status} (wave rollback)`);
+          changed(r);
+        }
+        stepFinished(i, step);
+        continue;
       }
       stepFinished(i, step);
-      continue;
+      updatedSoFar.push(...succeeded);
+      const later = [...o.steps.slice(i + 1).flatMap((s) => s.tenants), ...(o.notYetUpdated ?? [])];
+      if (later.length) await soak(updatedSoFar, step.name, later);
     }
-    stepFinished(i, step);
-    updatedSoFar.push(...succeeded);
-    const later = [...o.steps.slice(i + 1).flatMap((s) => s.tenants), ...(o.notYetUpdated ?? [])];
-    if (later.length) await soak(updatedSoFar, step.name, later);
+  } catch (err) {
+    // A bug or an error nobody foresaw: still a report, with what is known of every tenant.
+    stopWith('failed', `unexpected error: ${errorMessage(err)}`);
+    p.logger.error(`tenant-rollout stopped on an unexpected error: ${errorMessage(err)}`);
   }
 
-  const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id)!));
+  /** A tenant the run never finished: `unknown` (with the command to look) if it had started, else not started. */
+  const unfinished = (t: Tenant, step: string): TenantResult => {
+    if (!begun.has(t.id)) {
+      skip(t, step, stop?.reason ?? 'not started');
+      return results.get(t.id)!;
+    }
+    const lookCommand = historyCommand(t.release, { namespace: t.namespace, kubeContext: o.kubeContext });
+    const error = `started but not finished when the run stopped (${stop?.reason}); look: ${lookCommand}`;
+    return { id: t.id, namespace: t.namespace, release: t.release, step, status: 'unknown', durationMs: 0, error, lookCommand };
+  };
+  const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id) ?? unfinished(t, s.name)));
   stopped();
   return { tenants: ordered, stop, stoppedBecause: stop?.reason, durationMs: p.clock.now() - started };
 }

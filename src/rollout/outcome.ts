@@ -38,8 +38,11 @@ export type RolloutOutcome = 'succeeded' | 'failed' | 'halted' | 'held' | 'pause
 
 /** Why a rollout stopped starting tenants (absent: it ran to the end). */
 export interface RolloutStop {
-  /** `halted`: the failure budget is spent; `held`: no verdict (cluster unreadable); `paused`: an operator's pause; `cancelled`: the job was cancelled. */
-  outcome: Exclude<RolloutOutcome, 'succeeded' | 'failed'>;
+  /**
+   * `halted`: the failure budget is spent; `held`: no verdict (cluster unreadable); `paused`: an
+   * operator's pause; `cancelled`: the job was cancelled; `failed`: an unexpected error.
+   */
+  outcome: Exclude<RolloutOutcome, 'succeeded'>;
   reason: string;
 }
 

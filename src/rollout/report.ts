@@ -25,6 +25,8 @@ export interface RolloutReport {
   /** Tenants in the approved plan that no longer exist. */
   vanished: string[];
   tenants: TenantResult[];
+  /** Kubernetes API requests of the run and the transient failures retried (by reason: `429`, `503`, `reset`...). */
+  api?: { requests: number; retried: number; retries: number; exhausted: number; byReason: Record<string, number> };
 }
 
 const BAD = BAD_STATUSES;
@@ -85,6 +87,15 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
     .join(' · ');
   const lines = [summaryHeading(rep.outcome, rep.phase), '', `${counts} — ${humanDuration(rep.durationMs)}, target \`${rep.target}\``];
   if (rep.stoppedBecause) lines.push('', `**Stopped:** ${cell(rep.stoppedBecause)}`);
+  if (rep.api?.retries) {
+    const why = Object.entries(rep.api.byReason)
+      .map(([k, v]) => `${v}× ${k}`)
+      .join(', ');
+    lines.push(
+      '',
+      `**API retries:** ${rep.api.retries} of ${rep.api.requests} requests (${why})${rep.api.exhausted ? `, ${rep.api.exhausted} calls still failing after the last try` : ''}`,
+    );
+  }
   lines.push('', `**Next:** ${cell(rep.next)}`);
   if (rep.appeared.length) lines.push('', `**Not in the approved plan (not deployed):** ${rep.appeared.join(', ')}`);
   if (rep.vanished.length) lines.push('', `**In the plan but gone:** ${rep.vanished.join(', ')}`);

@@ -197,7 +197,7 @@ describe('executeRollout', () => {
       f.options({ soakMs: 60_000 }),
       f.ports({ soakAnalysis: async () => ({ verdict: 'inconclusive', reason: 'p1: latency: no verdict, no p95 now (no data)' }) }),
     );
-    expect(byStatus(r)).toEqual({ succeeded: ['p1', 'p2'], skipped: ['a', 'b'] });
+    expect(byStatus(r)).toEqual({ succeeded: ['p1', 'p2'], held: ['a', 'b'] });
     expect(r.stop?.outcome).toBe('held');
     expect(r.stoppedBecause).toBe(
       'the soak analysis after pilot had no verdict, so no further tenant starts and those deployed stay: p1: latency: no verdict, no p95 now (no data)',
@@ -239,7 +239,8 @@ describe('executeRollout', () => {
       f.options({ soakMs: 60_000 }),
       f.ports({ soakAnalysis: async () => Promise.reject(new Error('prometheus: connection refused')) }),
     );
-    expect(byStatus(r)).toEqual({ succeeded: ['p1'], skipped: ['a'] });
+    // Not started because the run holds: held (a re-run resumes them), not skipped.
+    expect(byStatus(r)).toEqual({ succeeded: ['p1'], held: ['a'] });
     expect(r.stop).toEqual({ outcome: 'held', reason: 'the soak analysis after pilot could not run: prometheus: connection refused' });
   });
 
@@ -367,7 +368,9 @@ describe('executeRollout', () => {
     };
     const r = await executeRollout(f.options(), f.ports());
     expect(r.tenants[0]).toMatchObject({ status: 'unknown', lookCommand: 'helm history a -n tenant-a' });
-    expect(r.stoppedBecause).toMatch(/failure budget spent/);
+    // No verdict holds the run (it is not the budget's call).
+    expect(r.stop?.outcome).toBe('held');
+    expect(r.stoppedBecause).toMatch(/^no verdict for a: /);
   });
 
   it('history unreadable before anything was done: failed-untouched (helm changed nothing)', async () => {

@@ -4,7 +4,11 @@ import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
 import { RolloutEndedError } from '../../rollout/outcome.ts';
-import { renderReport, reportLine } from '../../rollout/report.ts';
+import { buildReport, renderReport, reportLine } from '../../rollout/report.ts';
+import type { RolloutReport } from '../../rollout/report.ts';
+import type { KubeCluster } from '../../kube/client.ts';
+import type { Cluster } from '../../kube/ports.ts';
+import { transientReason } from '../../kube/retry.ts';
 import { runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
 import { openPrometheus } from '../common/analysis-inputs.ts';
@@ -17,7 +21,7 @@ import { toTarget } from '../../tenants/model.ts';
 import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
-import { errorMessage } from '../../core/errors.ts';
+import { ConfigurationError, errorMessage } from '../../core/errors.ts';
 import { runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
 import { renderTenant } from '../../verify/template.ts';
@@ -46,6 +50,38 @@ export interface TenantRolloutDeps extends OperationDeps {
 function runId(env: NodeJS.ProcessEnv): string {
   if (!env.GITHUB_RUN_ID) return 'run=local';
   return `run=${env.GITHUB_REPOSITORY ?? ''}/${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? 1}`;
+}
+
+/** The report as a file, outputs (report, counts, outcome, exit code) and the summary table. */
+async function publish(ctx: ActionContext, reportFile: string, rep: RolloutReport): Promise<string> {
+  const file = writeReportFile(reportFile, ctx.tempDir, `${ctx.secrets.redact(JSON.stringify(rep, null, 2))}\n`);
+  ctx.logger.info(`report: ${file}`);
+  ctx.setOutput('report', JSON.stringify(rep));
+  ctx.setOutput('report-file', file);
+  for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
+  ctx.setOutput('outcome', rep.outcome);
+  ctx.setOutput('exit-code', rep.exitCode);
+  await ctx.summary(renderReport(rep));
+  return file;
+}
+
+/** The API requests and the retries of transient failures (client-node adapter only), for the report. */
+function withApiStats(rep: RolloutReport, cluster: Cluster | undefined): RolloutReport {
+  const stats = (cluster as Partial<KubeCluster> | undefined)?.stats;
+  if (stats) rep.api = { requests: stats.requests, ...stats.retry };
+  return rep;
+}
+
+/**
+ * A run that ended on an error before any tenant result: a transient API failure that outlasted
+ * the retries is no verdict (`held`: re-run when the cluster answers); anything else `failed`.
+ */
+function reportOfError(err: unknown, meta: { phase: string; startedAt: string; durationMs: number }): RolloutReport {
+  const outcome = transientReason(err) ? 'held' : 'failed';
+  return buildReport(
+    { tenants: [], durationMs: meta.durationMs, stop: { outcome, reason: errorMessage(err) } },
+    { phase: meta.phase, planFingerprint: '', target: '', startedAt: meta.startedAt },
+  );
 }
 
 export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule {
@@ -149,10 +185,20 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             return confirm(question);
           };
         }
+        const startedAt = new Date(clock.now()).toISOString();
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })
           .catch(explainHelmError)
-          .catch((err: unknown) => {
+          .catch(async (err: unknown) => {
             observers.failed(inp.phase, ctx.secrets.redact(errorMessage(err)));
+            // Every exit path ends with a report, outputs and a summary, even when the run never
+            // got as far as a plan (a bad input, an unreadable cluster, a bug).
+            if (inp.phase !== 'plan') {
+              const rep = reportOfError(err, { phase: inp.phase, startedAt, durationMs: clock.now() - Date.parse(startedAt) });
+              withApiStats(rep, cluster);
+              const file = await publish(ctx, inp.reportFile, rep);
+              if (rep.outcome === 'held' && !(err instanceof ConfigurationError))
+                throw new RolloutEndedError('held', `tenant-rollout held: ${errorMessage(err)}; next: ${rep.next}; report: ${file}`);
+            }
             throw err;
           });
         // Every tenant ended (the executor returned): nothing is in flight for the post step.
@@ -185,21 +231,13 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           );
           return;
         }
-        const rep = out.report;
-        const json = JSON.stringify(rep, null, 2);
-        const file = writeReportFile(inp.reportFile, ctx.tempDir, `${ctx.secrets.redact(json)}\n`);
-        ctx.logger.info(`report: ${file}`);
-        ctx.setOutput('report', JSON.stringify(rep));
-        ctx.setOutput('report-file', file);
-        for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
-        ctx.setOutput('outcome', rep.outcome);
+        const rep = withApiStats(out.report, cluster);
         // For a caller to act on (post, page): capped, the count says how many there are.
         const failedIds = rep.tenants.filter((t) => FAILED_OUTPUT.has(t.status)).map((t) => t.id);
         ctx.setOutput('failed-tenants', failedIds.slice(0, 50).join(','));
         ctx.setOutput('failed-count', failedIds.length);
         observers.afterReport(inp.phase, rep);
-        ctx.setOutput('exit-code', rep.exitCode);
-        await ctx.summary(renderReport(rep));
+        const file = await publish(ctx, inp.reportFile, rep);
         const line = reportLine(rep);
         if (rep.outcome !== 'succeeded')
           throw new RolloutEndedError(
