@@ -430,7 +430,7 @@ describe("the suite's own CI and release", () => {
         .map(([id]) => id),
     ).toEqual(['move-major']);
     const script = move.steps!.map((s) => s.run ?? '').join('\n');
-    expect(script).toContain('git push --atomic --force origin "$SHA:refs/tags/$MAJOR"');
+    expect(script).toContain('git push --atomic --force origin "$P2:refs/tags/$TAG" "$P2:refs/tags/$MAJOR"');
     expect(w.text, 'the major tag is never deleted').not.toMatch(/git tag -d|git push[^\n]*(--delete|\s:refs\/tags)/);
   });
 });
