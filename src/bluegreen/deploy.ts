@@ -203,7 +203,7 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
   const { clock, logger, helm } = ports;
   const started = clock.now();
   const u = req.upgrade;
-  const t: KubeTarget = { namespace: u.namespace, kubeContext: u.kubeContext };
+  const t: KubeTarget = { namespace: u.namespace };
   const svc = {
     namespace: u.namespace,
     service: req.service ?? u.release,
@@ -424,7 +424,7 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
 export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: BlueGreenPorts): Promise<BlueGreenOutcome> {
   const { clock, logger, helm } = ports;
   const started = clock.now();
-  const t: KubeTarget = { namespace: req.namespace, kubeContext: req.kubeContext };
+  const t: KubeTarget = { namespace: req.namespace };
   const svc = {
     namespace: req.namespace,
     service: req.service ?? req.release,

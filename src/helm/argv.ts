@@ -12,9 +12,12 @@ import type { HelmVersion } from './version.ts';
  * - Helm 4 applies server-side by default (`--server-side auto`).
  */
 
+/**
+ * Where a release lives inside its cluster. Which cluster is not here: the helm adapter is bound
+ * to one ClusterTarget (src/core/cluster-target.ts) and passes its context to every builder below.
+ */
 export interface KubeTarget {
   namespace: string;
-  kubeContext?: string;
 }
 
 export type WaitMode = 'none' | 'ready' | 'legacy';
@@ -41,8 +44,11 @@ export interface UpgradeOptions extends KubeTarget, ChartRef {
   serverSide: 'auto' | 'true' | 'false';
 }
 
-function kubeFlags(t: KubeTarget): string[] {
-  return ['--namespace', t.namespace, ...(t.kubeContext ? ['--kube-context', t.kubeContext] : [])];
+/** `--kube-context` of the cluster the adapter is bound to (none: the kubeconfig's current context). */
+const contextFlags = (context?: string): string[] => (context ? ['--kube-context', context] : []);
+
+function kubeFlags(t: KubeTarget, context?: string): string[] {
+  return ['--namespace', t.namespace, ...contextFlags(context)];
 }
 
 function waitFlags(wait: WaitMode, v: HelmVersion): string[] {
@@ -51,8 +57,8 @@ function waitFlags(wait: WaitMode, v: HelmVersion): string[] {
   return [`--wait=${wait === 'legacy' ? 'legacy' : 'watcher'}`, '--wait-for-jobs'];
 }
 
-export function upgradeArgv(o: UpgradeOptions, v: HelmVersion): string[] {
-  const args = ['upgrade', o.release, o.chart, '--install', ...kubeFlags(o)];
+export function upgradeArgv(o: UpgradeOptions, v: HelmVersion, context?: string): string[] {
+  const args = ['upgrade', o.release, o.chart, '--install', ...kubeFlags(o, context)];
   if (o.repoUrl) args.push('--repo', o.repoUrl);
   if (o.version) args.push('--version', o.version);
   if (o.createNamespace) args.push('--create-namespace');
@@ -74,32 +80,38 @@ export function rollbackArgv(
   revision: number,
   t: KubeTarget & { wait: WaitMode; timeoutMs: number },
   v: HelmVersion,
+  context?: string,
 ): string[] {
-  return ['rollback', release, String(revision), ...kubeFlags(t), ...waitFlags(t.wait, v), '--timeout', goDuration(t.timeoutMs)];
+  return ['rollback', release, String(revision), ...kubeFlags(t, context), ...waitFlags(t.wait, v), '--timeout', goDuration(t.timeoutMs)];
 }
 
-export function uninstallArgv(release: string, t: KubeTarget & { wait: WaitMode; timeoutMs: number }, v: HelmVersion): string[] {
+export function uninstallArgv(
+  release: string,
+  t: KubeTarget & { wait: WaitMode; timeoutMs: number },
+  v: HelmVersion,
+  context?: string,
+): string[] {
   const wait = t.wait === 'none' ? [] : v.major === 3 ? ['--wait'] : ['--wait=watcher'];
-  return ['uninstall', release, ...kubeFlags(t), ...wait, '--timeout', goDuration(t.timeoutMs)];
+  return ['uninstall', release, ...kubeFlags(t, context), ...wait, '--timeout', goDuration(t.timeoutMs)];
 }
 
-export function historyArgv(release: string, t: KubeTarget): string[] {
-  return ['history', release, ...kubeFlags(t), '--max', '256', '--output', 'json'];
+export function historyArgv(release: string, t: KubeTarget, context?: string): string[] {
+  return ['history', release, ...kubeFlags(t, context), '--max', '256', '--output', 'json'];
 }
 
-export function getManifestArgv(release: string, revision: number, t: KubeTarget): string[] {
-  return ['get', 'manifest', release, '--revision', String(revision), ...kubeFlags(t)];
+export function getManifestArgv(release: string, revision: number, t: KubeTarget, context?: string): string[] {
+  return ['get', 'manifest', release, '--revision', String(revision), ...kubeFlags(t, context)];
 }
 
-export function getValuesArgv(release: string, revision: number, t: KubeTarget): string[] {
-  return ['get', 'values', release, '--revision', String(revision), ...kubeFlags(t), '--output', 'json'];
+export function getValuesArgv(release: string, revision: number, t: KubeTarget, context?: string): string[] {
+  return ['get', 'values', release, '--revision', String(revision), ...kubeFlags(t, context), '--output', 'json'];
 }
 
 /**
  * One page of every release in every namespace, in any status (helm's default page is 256).
  * Helm 3 hides some statuses unless asked with --all; Helm 4 lists all and has no --all.
  */
-export function listAllArgv(offset: number, max: number, v: HelmVersion, kubeContext?: string): string[] {
+export function listAllArgv(offset: number, max: number, v: HelmVersion, context?: string): string[] {
   return [
     'list',
     '--all-namespaces',
@@ -108,7 +120,7 @@ export function listAllArgv(offset: number, max: number, v: HelmVersion, kubeCon
     String(max),
     '--offset',
     String(offset),
-    ...(kubeContext ? ['--kube-context', kubeContext] : []),
+    ...contextFlags(context),
     '--output',
     'json',
   ];

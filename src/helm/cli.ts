@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../core/logger.ts';
 import type { CommandRunner } from '../core/process.ts';
 import type { Secrets } from '../core/secrets.ts';
+import { clusterTarget } from '../core/cluster-target.ts';
+import type { ClusterTarget } from '../core/cluster-target.ts';
 import { getManifestArgv, getValuesArgv, historyArgv, listAllArgv, rollbackArgv, uninstallArgv, upgradeArgv, versionArgv } from './argv.ts';
 import type { KubeTarget, UpgradeOptions } from './argv.ts';
 import { HelmError } from './helm.ts';
@@ -17,8 +19,13 @@ export interface HelmCliOptions {
   run: CommandRunner;
   secrets: Secrets;
   logger: Logger;
-  /** Environment for helm (KUBECONFIG and HELM_* settings); never includes our own secrets. */
+  /** Environment for helm (HELM_* settings); never includes our own secrets. */
   env: NodeJS.ProcessEnv;
+  /**
+   * The cluster every command goes to: its kubeconfig becomes helm's KUBECONFIG, its context
+   * `--kube-context` on every command line. Default: the ambient kubeconfig and its context.
+   */
+  target?: ClusterTarget;
 }
 
 export function digestOf(manifest: string, values: unknown): string {
@@ -40,16 +47,27 @@ function errorLine(stderr: string): string {
 }
 
 export class HelmCli implements Helm {
+  readonly target: ClusterTarget;
+  private readonly env: NodeJS.ProcessEnv;
   private constructor(
     private readonly o: HelmCliOptions,
     readonly version: HelmVersion,
-  ) {}
+  ) {
+    this.target = o.target ?? clusterTarget({});
+    this.env = this.target.kubeconfigPath ? { ...o.env, KUBECONFIG: this.target.kubeconfigPath } : o.env;
+  }
+
+  /** The same helm (version detected once) bound to another cluster. */
+  forTarget(target: ClusterTarget): HelmCli {
+    return new HelmCli({ ...this.o, target }, this.version);
+  }
 
   /** Detects the helm version once; every later command line is built for it. */
   static async create(o: HelmCliOptions): Promise<HelmCli> {
     let out;
     try {
-      out = await o.run(o.binary, versionArgv, { env: o.env });
+      const env = o.target?.kubeconfigPath ? { ...o.env, KUBECONFIG: o.target.kubeconfigPath } : o.env;
+      out = await o.run(o.binary, versionArgv, { env });
     } catch (err) {
       throw new HelmError(`cannot run helm "${o.binary}": ${(err as Error).message}`, 'helm version', '');
     }
@@ -61,7 +79,7 @@ export class HelmCli implements Helm {
   private async helm(args: string[], signal?: AbortSignal): Promise<string> {
     const shown = `helm ${args.slice(0, 2).join(' ')}`;
     this.o.logger.debug(this.o.secrets.redact(`${this.o.binary} ${args.join(' ')}`));
-    const r = await this.o.run(this.o.binary, args, { env: this.o.env, signal, killAfterMs: 5000 });
+    const r = await this.o.run(this.o.binary, args, { env: this.env, signal, killAfterMs: 5000 });
     if (r.exitCode !== 0 || r.aborted) {
       const stderr = this.o.secrets.redact(r.stderr);
       throw new HelmError(r.aborted ? `${shown} was interrupted: ${errorLine(stderr)}` : errorLine(stderr), shown, stderr, r.aborted);
@@ -71,7 +89,7 @@ export class HelmCli implements Helm {
 
   async history(release: string, t: KubeTarget): Promise<Revision[]> {
     try {
-      return parseHistory(await this.helm(historyArgv(release, t)));
+      return parseHistory(await this.helm(historyArgv(release, t, this.target.context)));
     } catch (err) {
       if (err instanceof HelmError && /release: not found/.test(err.output)) return [];
       throw err;
@@ -79,7 +97,7 @@ export class HelmCli implements Helm {
   }
 
   async upgrade(o: UpgradeOptions, signal?: AbortSignal): Promise<ReleaseResult> {
-    const out = await this.helm(upgradeArgv(o, this.version), signal);
+    const out = await this.helm(upgradeArgv(o, this.version, this.target.context), signal);
     // The JSON release holds the rendered manifest and user values (possibly secret): digest it,
     // keep nothing else of it.
     const rel = JSON.parse(out) as {
@@ -99,18 +117,18 @@ export class HelmCli implements Helm {
   }
 
   async rollback(release: string, revision: number, o: OpOptions): Promise<void> {
-    await this.helm(rollbackArgv(release, revision, o, this.version), o.signal);
+    await this.helm(rollbackArgv(release, revision, o, this.version, this.target.context), o.signal);
   }
 
   async uninstall(release: string, o: OpOptions): Promise<void> {
-    await this.helm(uninstallArgv(release, o, this.version), o.signal);
+    await this.helm(uninstallArgv(release, o, this.version, this.target.context), o.signal);
   }
 
-  async listAll(kubeContext?: string): Promise<ListedRelease[]> {
+  async listAll(): Promise<ListedRelease[]> {
     const page = 1000;
     const out: ListedRelease[] = [];
     for (let offset = 0; ; offset += page) {
-      const text = (await this.helm(listAllArgv(offset, page, this.version, kubeContext))).trim();
+      const text = (await this.helm(listAllArgv(offset, page, this.version, this.target.context))).trim();
       const rows = (text ? JSON.parse(text) : []) as ListedRelease[];
       out.push(...rows);
       if (rows.length < page) return out;
@@ -119,8 +137,8 @@ export class HelmCli implements Helm {
 
   async contentDigest(release: string, revision: number, t: KubeTarget): Promise<string> {
     const [manifest, values] = await Promise.all([
-      this.helm(getManifestArgv(release, revision, t)),
-      this.helm(getValuesArgv(release, revision, t)),
+      this.helm(getManifestArgv(release, revision, t, this.target.context)),
+      this.helm(getValuesArgv(release, revision, t, this.target.context)),
     ]);
     return digestOf(manifest, JSON.parse(values || 'null'));
   }

@@ -107,9 +107,9 @@ export class ReleaseUnreadableError extends Error {
   }
 }
 
-/** `helm history <release> -n <ns> [--kube-context <ctx>]`: what a person runs to see the facts. */
-export function historyCommand(release: string, t: KubeTarget): string {
-  return `helm history ${release} -n ${t.namespace}${t.kubeContext ? ` --kube-context ${t.kubeContext}` : ''}`;
+/** `helm history <release> -n <ns> [--kube-context <ctx>]`: what a person runs to see the facts (ctx: the bound cluster's). */
+export function historyCommand(release: string, t: KubeTarget, context?: string): string {
+  return `helm history ${release} -n ${t.namespace}${context ? ` --kube-context ${context}` : ''}`;
 }
 
 const retryDeps = (deps: DeployDeps, signal?: AbortSignal): RetryDeps => ({
@@ -133,7 +133,7 @@ function sameHead(a: readonly Revision[], b: readonly Revision[]): boolean {
 }
 
 function opts(u: KubeTarget & { timeoutMs: number }, signal?: AbortSignal) {
-  return { namespace: u.namespace, kubeContext: u.kubeContext, wait: 'ready' as const, timeoutMs: u.timeoutMs, signal };
+  return { namespace: u.namespace, wait: 'ready' as const, timeoutMs: u.timeoutMs, signal };
 }
 
 /**
@@ -199,7 +199,7 @@ export async function rollbackTo(helm: Helm, release: string, revision: number, 
 export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promise<DeployOutcome> {
   const started = deps.clock.now();
   const u = req.upgrade;
-  const target = { namespace: u.namespace, kubeContext: u.kubeContext };
+  const target = { namespace: u.namespace };
   let history = await readHistory(deps, u.release, target, req.signal).catch((err: unknown) => {
     throw new ReleaseUnreadableError(`${u.namespace}/${u.release}`, err);
   });
@@ -308,7 +308,7 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   // retries); when it cannot be read, the outcome says so instead of guessing.
   if (!result) after ??= await readHistory(deps, u.release, target).catch(() => undefined);
   if (!result && !after) {
-    const lookCommand = historyCommand(u.release, target);
+    const lookCommand = historyCommand(u.release, target, deps.helm.target?.context);
     return done({
       status: 'unknown',
       revision: before?.revision ?? 0,

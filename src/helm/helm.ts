@@ -1,6 +1,7 @@
 import type { Revision } from './history.ts';
 import type { UpgradeOptions, KubeTarget, WaitMode } from './argv.ts';
 import type { HelmVersion } from './version.ts';
+import type { ClusterTarget } from '../core/cluster-target.ts';
 
 /** What an upgrade produced, from `helm upgrade -o json`. */
 export interface ReleaseResult {
@@ -90,13 +91,15 @@ export interface ListedRelease {
 /** The Helm port, in the domain's words. `HelmCli` implements it over the helm binary. */
 export interface Helm {
   readonly version: HelmVersion;
+  /** The one cluster every call of this helm goes to (bound at creation, never per call). */
+  readonly target?: ClusterTarget;
   /** Revisions oldest first; empty when the release does not exist. */
   history(release: string, t: KubeTarget): Promise<Revision[]>;
   upgrade(o: UpgradeOptions, signal?: AbortSignal): Promise<ReleaseResult>;
   rollback(release: string, revision: number, o: OpOptions): Promise<void>;
   uninstall(release: string, o: OpOptions): Promise<void>;
   /** Every release in every namespace, in one helm call per 1,000 releases (what the fleet runs now). */
-  listAll(kubeContext?: string): Promise<ListedRelease[]>;
+  listAll(): Promise<ListedRelease[]>;
   /** Digest of a stored revision's manifest + user values, comparable with ReleaseResult.contentDigest. */
   contentDigest(release: string, revision: number, t: KubeTarget): Promise<string>;
 }

@@ -12,7 +12,6 @@ import type { RetryDeps, RetryPolicy } from './transient.ts';
 export interface Inflight {
   release: string;
   namespace: string;
-  kubeContext?: string;
   helm: string;
   previous?: number;
   timeoutMs: number;
@@ -35,10 +34,11 @@ export type Recovered = boolean;
  *
  * It does not wait for readiness (`wait: none`): the runner gives a cancelled job's post step
  * only a few minutes, and a rollback that is written is what matters here; helm calls that fail
- * are retried (bounded). Returns whether the release is in a good state.
+ * are retried (bounded). Returns whether the release is in a good state. `helm` is bound to the
+ * release's cluster (the target main saved).
  */
 export async function recoverAfterCancel(helm: Helm, s: Inflight, logger: Logger, o: RecoverOptions = {}): Promise<Recovered> {
-  const t = { namespace: s.namespace, kubeContext: s.kubeContext };
+  const t = { namespace: s.namespace };
   const retry: RetryDeps = { clock: o.clock ?? systemClock, logger, policy: o.retry };
   try {
     const history = await retryRead(`helm history ${s.namespace}/${s.release}`, () => helm.history(s.release, t), retry);
@@ -63,7 +63,7 @@ export async function recoverAfterCancel(helm: Helm, s: Inflight, logger: Logger
     return true;
   } catch (err) {
     logger.error(
-      `${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${errorMessage(err)}. Look with "${historyCommand(s.release, t)}", then run the deploy again with recover-pending: true`,
+      `${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${errorMessage(err)}. Look with "${historyCommand(s.release, t, helm.target?.context)}", then run the deploy again with recover-pending: true`,
     );
     return false;
   }

@@ -125,6 +125,7 @@ export function withStorageHistory(
   let disabled = false;
   return {
     version: helm.version,
+    target: helm.target,
     historyStats,
     async history(release, t) {
       if (!disabled) {
@@ -143,7 +144,7 @@ export function withStorageHistory(
     upgrade: (o, signal) => helm.upgrade(o, signal),
     rollback: (release, revision, o) => helm.rollback(release, revision, o),
     uninstall: (release, o) => helm.uninstall(release, o),
-    listAll: (ctx) => helm.listAll(ctx),
+    listAll: () => helm.listAll(),
     contentDigest: (release, revision, t) => helm.contentDigest(release, revision, t),
   };
 }

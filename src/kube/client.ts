@@ -5,18 +5,20 @@
  */
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, type V1Service } from '@kubernetes/client-node';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
+import type { ClusterTarget } from '../core/cluster-target.ts';
 import { isNotFound, toKubeError } from './errors.ts';
 import { requester, type RequestStats, type RequesterOptions } from './request.ts';
 import { judgeReleaseHealth } from './health.ts';
 import type { Cluster, NamespaceInfo, ReleaseHealth, ServiceInfo } from './ports.ts';
 
-export interface ClusterOptions {
-  /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
-  kubeconfigPath?: string;
+/**
+ * A ClusterTarget (the same one the helm adapter is bound to: kubeconfig file, default $KUBECONFIG,
+ * ~/.kube/config or the in-cluster service account; context, default its current-context), plus
+ * client tuning. Tests may pass kubeconfig content instead of a file.
+ */
+export interface ClusterOptions extends Partial<ClusterTarget> {
   /** Kubeconfig content (wins over kubeconfigPath). */
   kubeconfigYaml?: string;
-  /** A context of the kubeconfig; default: its current-context. */
-  context?: string;
   /** `limit` of each list page (default 100). */
   pageSize?: number;
   /** Per-request timeout (default 30 s). */

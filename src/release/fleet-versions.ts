@@ -20,16 +20,16 @@ export interface FleetTenant {
 export async function readFleetVersions(
   tenants: readonly FleetTenant[],
   helm: Helm,
-  opts: { kubeContext?: string; concurrency?: number },
+  opts: { concurrency?: number },
 ): Promise<TenantVersion[]> {
-  const listed = new Set((await helm.listAll(opts.kubeContext)).map((r) => `${r.namespace}/${r.name}`));
+  const listed = new Set((await helm.listAll()).map((r) => `${r.namespace}/${r.name}`));
   const out: TenantVersion[] = tenants.map((t) => ({ id: t.id, version: '', source: 'not-installed' }));
   const queue = tenants.map((t, i) => ({ t, i })).filter(({ t }) => listed.has(`${t.namespace}/${t.release}`));
   const worker = async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const { t, i } = job;
       try {
-        const history = await helm.history(t.release, { namespace: t.namespace, kubeContext: opts.kubeContext });
+        const history = await helm.history(t.release, { namespace: t.namespace });
         const ledger = liveLedger(history);
         const live = liveContentRevision(history);
         if (ledger?.version) out[i] = { id: t.id, version: ledger.version, source: 'ledger' };

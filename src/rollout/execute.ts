@@ -53,8 +53,7 @@ export interface RolloutOptions {
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
   recoverPending: boolean;
-  /** Where and how long rollbacks outside an upgrade (soak, wave) may take: the rollout's own settings. */
-  kubeContext?: string;
+  /** How long rollbacks outside an upgrade (soak, wave) may take: the rollout's own setting. */
   timeoutMs: number;
   /**
    * Tenants of the plan that later phases update (the waves, when this run is the pilot). They
@@ -325,9 +324,10 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   }
 
   /**
-   * Outside an upgrade (soak, wave): back to a revision, with the rollout's own context and
-   * timeout, retried (bounded). While it runs, and if it never succeeds, the tenant is in the
-   * post step's list, so a cancel or a kill mid-rollback still ends with it recovered.
+   * Outside an upgrade (soak, wave): back to a revision, with the rollout's own timeout (helm is
+   * bound to the tenant's cluster), retried (bounded). While it runs, and if it never succeeds,
+   * the tenant is in the post step's list, so a cancel or a kill mid-rollback still ends with it
+   * recovered.
    */
   const rollBack = async (t: Tenant, revision: number) => {
     inflight.add(t.id);
@@ -336,7 +336,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       p.helm,
       t.release,
       revision,
-      { namespace: t.namespace, kubeContext: o.kubeContext, wait: 'ready', timeoutMs: o.timeoutMs },
+      { namespace: t.namespace, wait: 'ready', timeoutMs: o.timeoutMs },
       { clock: p.clock, logger: p.logger, policy: p.retry },
     );
     inflight.delete(t.id);

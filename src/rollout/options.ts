@@ -63,7 +63,9 @@ export interface TenantRolloutInputs {
   latency?: LatencyTrigger;
   prometheusUrl: string;
   prometheusToken: string;
+  /** How to reach the cluster: kubeconfig content (empty: the ambient one) and a context of it. */
   kubeconfig: string;
+  kubeContext?: string;
   helmBinary: string;
 }
 

@@ -98,7 +98,7 @@ export async function rollbackTenant(
   target: RollbackTarget,
   step: string,
   p: RollbackPorts,
-  o: { kubeContext?: string; timeoutMs: number; dryRun: boolean; signal?: AbortSignal },
+  o: { timeoutMs: number; dryRun: boolean; signal?: AbortSignal },
 ): Promise<TenantResult> {
   const t = target.tenant;
   const t0 = p.clock.now();
@@ -109,7 +109,7 @@ export async function rollbackTenant(
     durationMs: p.clock.now() - t0,
   });
   try {
-    const kube = { namespace: t.namespace, kubeContext: o.kubeContext };
+    const kube = { namespace: t.namespace };
     const history = await p.helm.history(t.release, kube);
     const live = deployedOf(history);
     if (target.revision === undefined) return done({ status: 'skipped', revisionBefore: live?.revision, error: target.why });

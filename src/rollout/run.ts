@@ -177,7 +177,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     if (!ports.helm) throw new Error('classifying the promotion needs helm');
     // What each planned tenant runs now: its live revision's ledger (the chart appVersion as a labelled fallback).
     const planned = [...plan.pilot, ...plan.waves.flat()];
-    const fleet = await readFleetVersions(planned, ports.helm, { kubeContext: inp.helm.kubeContext, concurrency: inp.maxParallel });
+    const fleet = await readFleetVersions(planned, ports.helm, { concurrency: inp.maxParallel });
     const window = inp.window ? `${inp.window.text}${inp.changeTicket ? ` (change ticket: ${inp.changeTicket})` : ''}` : undefined;
     out.promotion = classifyPromotion(fleet, inp.releaseVersion, { maintenanceWindow: window });
   }
@@ -230,7 +230,6 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       notYetUpdated: inp.phase === 'pilot' ? waves.flat() : [],
       rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
       recoverPending: inp.recoverPending,
-      kubeContext: inp.helm.kubeContext,
       timeoutMs: inp.helm.timeoutMs,
       targetFingerprint,
       upgradeFor: (t, fp) => {

@@ -7,6 +7,8 @@ import { recoverAllAfterCancel } from '../../src/helm/recover.ts';
 import type { Inflight } from '../../src/helm/recover.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
+import { createHelmDeploy } from '../../src/actions/helm-deploy/main.ts';
+import { createTenantRollout } from '../../src/actions/tenant-rollout/main.ts';
 import type { CommandRunner } from '../../src/core/process.ts';
 import { testContext } from '../support/action-context.ts';
 
@@ -23,7 +25,12 @@ describe('openPostHelm', () => {
     const dir = mkdtempSync(join(tmpdir(), 'post-'));
     writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\n');
     const { envs, run } = capture();
-    await openPostHelm(testContext({}, { state: { 'private-dir': dir }, env: { KUBECONFIG: '/ambient' } }), 'helm', run);
+    await openPostHelm(
+      testContext({}, { state: { 'private-dir': dir }, env: { KUBECONFIG: '/ambient' } }),
+      'helm',
+      { name: 'default', kubeconfigPath: join(dir, 'kubeconfig') },
+      run,
+    );
     expect(envs[0]!.KUBECONFIG).toBe(join(dir, 'kubeconfig'));
   });
 
@@ -33,10 +40,80 @@ describe('openPostHelm', () => {
     await openPostHelm(
       testContext({}, { state: { 'private-dir': dir }, env: { KUBECONFIG: '/ambient', INPUT_KUBECONFIG: 'secret' } }),
       'helm',
+      { name: 'default', kubeconfigPath: '/ambient' },
       run,
     );
     expect(envs[0]!.KUBECONFIG).toBe('/ambient');
     expect(envs[0]!.INPUT_KUBECONFIG).toBeUndefined();
+  });
+
+  it('falls back to the ambient KUBECONFIG when the saved kubeconfig is gone, keeping the saved context', async () => {
+    const { envs, run } = capture();
+    const helm = await openPostHelm(
+      testContext({}, { env: { KUBECONFIG: '/ambient' } }),
+      'helm',
+      { name: 'eu-1', kubeconfigPath: '/gone/kubeconfig', context: 'eu-prod' },
+      run,
+    );
+    expect(envs[0]!.KUBECONFIG).toBe('/ambient');
+    expect(helm.target).toMatchObject({ name: 'eu-1', context: 'eu-prod', kubeconfigPath: '/ambient' });
+  });
+});
+
+// The post step reads the cluster from what main saved, never from a file-name convention.
+describe('the post step recovers in the cluster main saved', () => {
+  it('helm-deploy: a cancelled upgrade is rolled back with the saved kubeconfig and context', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'post-'));
+    const kubeconfig = join(dir, 'elsewhere.yaml');
+    writeFileSync(kubeconfig, 'apiVersion: v1\n');
+    const calls: { args: string[]; env: NodeJS.ProcessEnv }[] = [];
+    const history = JSON.stringify([
+      { revision: 3, updated: '', status: 'deployed', chart: 'c-1', app_version: '1', description: '' },
+      { revision: 4, updated: '', status: 'pending-upgrade', chart: 'c-2', app_version: '2', description: '' },
+    ]);
+    const run: CommandRunner = async (_f, args, o) => {
+      calls.push({ args: [...args], env: o!.env! });
+      return { exitCode: 0, stdout: args[0] === 'version' ? 'v4.1.4' : args[0] === 'history' ? history : '', stderr: '', aborted: false };
+    };
+    const target = { name: 'eu-1', kubeconfigPath: kubeconfig, context: 'eu-prod' };
+    const state = {
+      'helm-deploy-inflight': JSON.stringify({ release: 'web', namespace: 'apps', target, helm: 'helm', previous: 3, timeoutMs: 60_000 }),
+    };
+    await createHelmDeploy({ run }).post!(testContext({}, { state, env: { KUBECONFIG: '/ambient' } }));
+    const rollback = calls.find((c) => c.args[0] === 'rollback')!;
+    expect(rollback.args).toEqual(expect.arrayContaining(['web', '3', '--kube-context', 'eu-prod']));
+    expect(rollback.env.KUBECONFIG).toBe(kubeconfig);
+  });
+
+  it('tenant-rollout: every release in flight goes back in the saved cluster', async () => {
+    const calls: string[][] = [];
+    const history = JSON.stringify([
+      { revision: 1, updated: '', status: 'deployed', chart: 'c-1', app_version: '1', description: '' },
+      { revision: 2, updated: '', status: 'failed', chart: 'c-2', app_version: '2', description: '' },
+    ]);
+    const run: CommandRunner = async (_f, args) => {
+      calls.push([...args]);
+      return { exitCode: 0, stdout: args[0] === 'version' ? 'v3.17.0' : args[0] === 'history' ? history : '', stderr: '', aborted: false };
+    };
+    const state = {
+      'tenant-rollout-inflight': JSON.stringify({
+        helm: 'helm',
+        target: { name: 'us-1', context: 'us-prod' },
+        timeoutMs: 60_000,
+        releases: [
+          { namespace: 'tenant-a', release: 'a', previous: 1 },
+          { namespace: 'tenant-b', release: 'b', previous: 1 },
+        ],
+      }),
+    };
+    await createTenantRollout({ run }).post!(testContext({}, { state }));
+    const rollbacks = calls.filter((a) => a[0] === 'rollback');
+    expect(rollbacks.map((a) => a.slice(1, 3)).sort()).toEqual([
+      ['a', '1'],
+      ['b', '1'],
+    ]);
+    for (const a of rollbacks)
+      expect(a.slice(a.indexOf('--kube-context'), a.indexOf('--kube-context') + 2)).toEqual(['--kube-context', 'us-prod']);
   });
 });
 

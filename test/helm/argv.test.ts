@@ -39,7 +39,8 @@ describe('helm version detection', () => {
 });
 
 describe('upgradeArgv', () => {
-  const table: [string, Partial<UpgradeOptions>, 3 | 4, string[]][] = [
+  type Row = [string, Partial<UpgradeOptions> & { kubeContext?: string }, 3 | 4, string[]];
+  const table: Row[] = [
     [
       'helm 3 waits with a boolean and never passes --atomic',
       {},
@@ -229,14 +230,21 @@ describe('upgradeArgv', () => {
       ],
     ],
   ];
+  // The context is the bound cluster target's, passed beside the options (never inside them).
+  const split = (over: Row[1]) => {
+    const { kubeContext, ...o } = over;
+    return [{ ...base, ...o }, kubeContext] as const;
+  };
   it.each(table)('%s', (_name, over, major, argv) => {
-    expect(upgradeArgv({ ...base, ...over }, major === 3 ? helm3 : helm4)).toEqual(argv);
+    const [o, context] = split(over);
+    expect(upgradeArgv(o, major === 3 ? helm3 : helm4, context)).toEqual(argv);
   });
 
   it('never emits a flag the other major rejects', () => {
     for (const o of table) {
-      const a3 = upgradeArgv({ ...base, ...o[1] }, helm3).join(' ');
-      const a4 = upgradeArgv({ ...base, ...o[1] }, helm4).join(' ');
+      const [opts, context] = split(o[1]);
+      const a3 = upgradeArgv(opts, helm3, context).join(' ');
+      const a4 = upgradeArgv(opts, helm4, context).join(' ');
       expect(a3).not.toMatch(/--atomic|--rollback-on-failure|--server-side|--wait=/);
       expect(a4).not.toMatch(/--atomic|--wait( |$)/);
     }
@@ -277,7 +285,7 @@ describe('rollback and uninstall argv', () => {
     expect(listAllArgv(0, 1000, helm4)).toEqual(['list', '--all-namespaces', '--max', '1000', '--offset', '0', '--output', 'json']);
   });
   it('history asks for JSON and the whole history', () => {
-    expect(historyArgv('a', { namespace: 'tenant-a', kubeContext: 'c' })).toEqual([
+    expect(historyArgv('a', { namespace: 'tenant-a' }, 'c')).toEqual([
       'history',
       'a',
       '--namespace',

@@ -1,3 +1,4 @@
+import { clusterTarget } from '../../src/core/cluster-target.ts';
 import { describe, expect, it } from 'vitest';
 import { ReleaseUnreadableError, deployRelease } from '../../src/helm/deploy.ts';
 import type { DeployRequest } from '../../src/helm/deploy.ts';
@@ -244,7 +245,8 @@ describe('deployRelease', () => {
           helm.failHistoryTimes = 100;
         }
       };
-      const o = await deployRelease(req({ upgrade: { ...upgrade, kubeContext: 'prod-eu' } }), deps);
+      helm.target = clusterTarget({ context: 'prod-eu' }); // the command names the cluster helm is bound to
+      const o = await deployRelease(req(), deps);
       expect(o.status).toBe('unknown');
       expect(o.lookCommand).toBe('helm history alpha -n tenant-alpha --kube-context prod-eu');
       expect(o.error).toContain('look: helm history alpha -n tenant-alpha --kube-context prod-eu');

@@ -4,6 +4,7 @@ import type { InflightChange, RolloutOptions, RolloutPorts } from '../../src/rol
 import { buildReport, renderReport } from '../../src/rollout/report.ts';
 import type { Tenant } from '../../src/tenants/model.ts';
 import type { VerifyResult } from '../../src/helm/deploy.ts';
+import { clusterTarget } from '../../src/core/cluster-target.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
 import type { UpgradeBehaviour } from '../support/fake-helm.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -13,7 +14,8 @@ const tenant = (id: string): Tenant => ({ id, slug: id, namespace: `tenant-${id}
 const ids = (n: number, prefix = 't') => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(2, '0')}`);
 
 function fleet(stepIds: string[][], seedDeployed = true) {
-  const helm = new FakeHelm();
+  // Bound to a cluster the way the action binds HelmCli: rollbacks outside an upgrade must go there.
+  const helm = new FakeHelm(clusterTarget({ context: 'prod' }));
   const steps = stepIds.map((g, i) => ({ name: i === 0 ? 'pilot' : `wave ${i}`, tenants: g.map(tenant) }));
   if (seedDeployed)
     for (const s of steps) for (const t of s.tenants) helm.seed(t.namespace, t.release, [{ status: 'deployed', content: 'old' }]);
@@ -27,7 +29,6 @@ function fleet(stepIds: string[][], seedDeployed = true) {
     soakIntervalMs: 10_000,
     rollbackWaveOnFailure: false,
     recoverPending: false,
-    kubeContext: 'prod',
     timeoutMs: 120_000,
     targetFingerprint: () => 'fp1',
     upgradeFor: (t, fp) => ({
@@ -272,7 +273,7 @@ describe('executeRollout', () => {
     const r = await p;
     expect(byStatus(r)).toEqual({ 'failed-rolled-back': ['a'], skipped: ['b', 'c'] });
     expect(r.stop).toEqual({ outcome: 'cancelled', reason: 'the job was cancelled' });
-    expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=none');
+    expect(f.helm.calls).toContain('rollback tenant-a/a 1 wait=none ctx=prod timeout=60000');
     expect(seen).toEqual(['start tenant-a/a 1', 'end tenant-a/a']);
   });
 
@@ -367,7 +368,7 @@ describe('executeRollout', () => {
       }
     };
     const r = await executeRollout(f.options(), f.ports());
-    expect(r.tenants[0]).toMatchObject({ status: 'unknown', lookCommand: 'helm history a -n tenant-a' });
+    expect(r.tenants[0]).toMatchObject({ status: 'unknown', lookCommand: 'helm history a -n tenant-a --kube-context prod' });
     // No verdict holds the run (it is not the budget's call).
     expect(r.stop?.outcome).toBe('held');
     expect(r.stoppedBecause).toMatch(/^no verdict for a: /);

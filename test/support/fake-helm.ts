@@ -1,4 +1,5 @@
 import type { KubeTarget, UpgradeOptions } from '../../src/helm/argv.ts';
+import type { ClusterTarget } from '../../src/core/cluster-target.ts';
 import { HelmError } from '../../src/helm/helm.ts';
 import type { Helm, ListedRelease, OpOptions, ReleaseResult } from '../../src/helm/helm.ts';
 import type { Revision } from '../../src/helm/history.ts';
@@ -19,6 +20,8 @@ export type UpgradeBehaviour =
  */
 export class FakeHelm implements Helm {
   readonly version: HelmVersion = { major: 4, minor: 1, patch: 4, raw: 'v4.1.4' };
+  /** The cluster this helm is bound to (as HelmCli is); its context shows in the recorded calls. */
+  constructor(public target?: ClusterTarget) {}
   readonly releases = new Map<string, (Revision & { content: string; description: string })[]>();
   readonly calls: string[] = [];
   private readonly scripts = new Map<string, UpgradeBehaviour[]>();
@@ -130,10 +133,9 @@ export class FakeHelm implements Helm {
   }
 
   async rollback(release: string, revision: number, o: OpOptions): Promise<void> {
-    // The context and timeout show only when set, so each call site's kube target is visible.
-    this.calls.push(
-      `rollback ${o.namespace}/${release} ${revision} wait=${o.wait}${o.kubeContext ? ` ctx=${o.kubeContext} timeout=${o.timeoutMs}` : ''}`,
-    );
+    // The bound context and the timeout show only when a context is bound, so each call site's target is visible.
+    const ctx = this.target?.context;
+    this.calls.push(`rollback ${o.namespace}/${release} ${revision} wait=${o.wait}${ctx ? ` ctx=${ctx} timeout=${o.timeoutMs}` : ''}`);
     const rows = this.releases.get(this.key(o.namespace, release));
     const target = rows?.find((r) => r.revision === revision);
     if (!target) throw new HelmError(`release has no ${revision} version`, 'helm rollback', '');

@@ -28,12 +28,11 @@ export interface AutoRollbackDeps {
 }
 
 async function helmRollbacker(ctx: ActionContext, inp: AutoRollbackInputs, creds: Credentials, run?: CommandRunner): Promise<Rollbacker> {
-  const helm = await openHelm(ctx, inp.helmBinary, creds.env, run);
+  const helm = await openHelm(ctx, inp.helmBinary, creds.env, creds.target, run);
   return {
     rollback: (t, signal) =>
       helm.rollback(t.release, t.revision, {
         namespace: t.namespace,
-        kubeContext: inp.kubeContext,
         wait: 'ready',
         timeoutMs: inp.rollbackTimeoutMs,
         signal,
@@ -72,12 +71,10 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
         return;
       }
       const needCluster = inp.metrics.some((m) => m.provider === 'kubernetes' || m.provider === 'logs');
-      const creds = needCluster || inp.rollback ? openCredentials(ctx, inp.kubeconfig) : undefined;
+      const creds = needCluster || inp.rollback ? openCredentials(ctx, inp.kubeconfig, inp.kubeContext) : undefined;
       try {
         const http = deps.http ?? fetchHttp;
-        const cluster: Cluster | undefined = needCluster
-          ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds!.kubeconfigPath, context: inp.kubeContext })
-          : undefined;
+        const cluster: Cluster | undefined = needCluster ? await (deps.createCluster ?? defaultCluster)(creds!.target) : undefined;
         // Open helm before the window: a missing helm must not be found out at the moment of a rollback.
         const rollbacker: Rollbacker = inp.rollback
           ? await (deps.createRollbacker ?? ((c, i, cr) => helmRollbacker(c, i, cr, deps.run)))(ctx, inp, creds!)

@@ -128,7 +128,7 @@ export function parseDryRun(inputs: Inputs, name = 'dry-run'): 'none' | 'client'
 /**
  * The helm settings helm-deploy and tenant-rollout share, under the same input names: chart,
  * values files, --set lines (credential-like values masked), wait, timeout, history, dry run,
- * apply method, context.
+ * apply method. Which cluster (kubeconfig, kube-context) is the ClusterTarget's business.
  */
 export function parseHelmSettings(
   inputs: Inputs,
@@ -145,7 +145,6 @@ export function parseHelmSettings(
     historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
     dryRun: parseDryRun(inputs),
     serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
-    kubeContext: inputs.string('kube-context') || undefined,
   };
 }
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { ConfigurationError } from '../../core/errors.ts';
 import { runCommand } from '../../core/process.ts';
 import type { CommandRunner } from '../../core/process.ts';
+import { clusterTarget, targetFromState } from '../../core/cluster-target.ts';
+import type { ClusterTarget } from '../../core/cluster-target.ts';
 import { HelmCli } from '../../helm/cli.ts';
 import { HelmError } from '../../helm/helm.ts';
 import type { Helm } from '../../helm/helm.ts';
@@ -11,9 +13,10 @@ import { helmEnv } from './helm-inputs.ts';
 import { maskKubeconfig, PrivateDir } from './kubeconfig.ts';
 
 export interface HelmSession {
+  /** Bound to `target`. */
   helm: Helm;
-  /** Kubeconfig path for the Kubernetes client too (undefined: the ambient one). */
-  kubeconfigPath?: string;
+  /** The one cluster of this action: helm and the Kubernetes client are both built from it. */
+  target: ClusterTarget;
   env: NodeJS.ProcessEnv;
   private: PrivateDir;
   close(): void;
@@ -22,20 +25,23 @@ export interface HelmSession {
 export interface HelmSessionOptions {
   binary: string;
   kubeconfig: string;
+  /** The kube-context input (empty: the kubeconfig's current context). */
+  context?: string;
   run?: CommandRunner;
 }
 
 export const STATE_PRIVATE_DIR = 'private-dir';
 
 export interface Credentials {
-  kubeconfigPath?: string;
+  /** The cluster the inputs name, built once: main's private kubeconfig (or the runner's) and the context. */
+  target: ClusterTarget;
   /** Environment for helm and kubectl: the runner's minus INPUT_*, KUBECONFIG set. */
   env: NodeJS.ProcessEnv;
   private: PrivateDir;
 }
 
 /** Writes the kubeconfig input (masked) into a private directory recorded for the post step. */
-export function openCredentials(ctx: ActionContext, kubeconfig: string): Credentials {
+export function openCredentials(ctx: ActionContext, kubeconfig: string, context?: string): Credentials {
   const dir = new PrivateDir(ctx.tempDir);
   ctx.saveState(STATE_PRIVATE_DIR, dir.path);
   let kubeconfigPath: string | undefined;
@@ -43,13 +49,23 @@ export function openCredentials(ctx: ActionContext, kubeconfig: string): Credent
     maskKubeconfig(kubeconfig, ctx.secrets);
     kubeconfigPath = dir.write('kubeconfig', kubeconfig);
   }
-  return { kubeconfigPath: kubeconfigPath ?? (ctx.env.KUBECONFIG || undefined), env: helmEnv(ctx.env, kubeconfigPath), private: dir };
+  return {
+    target: clusterTarget({ kubeconfigPath: kubeconfigPath ?? (ctx.env.KUBECONFIG || undefined), context }),
+    env: helmEnv(ctx.env, kubeconfigPath),
+    private: dir,
+  };
 }
 
-/** A helm whose version is detected once; a helm that cannot run is one clear input error. */
-export async function openHelm(ctx: ActionContext, binary: string, env: NodeJS.ProcessEnv, run: CommandRunner = runCommand): Promise<Helm> {
+/** A helm bound to `target`, whose version is detected once; a helm that cannot run is one clear input error. */
+export async function openHelm(
+  ctx: ActionContext,
+  binary: string,
+  env: NodeJS.ProcessEnv,
+  target: ClusterTarget,
+  run: CommandRunner = runCommand,
+): Promise<HelmCli> {
   try {
-    const helm = await HelmCli.create({ binary, env, run, secrets: ctx.secrets, logger: ctx.logger });
+    const helm = await HelmCli.create({ binary, env, target, run, secrets: ctx.secrets, logger: ctx.logger });
     ctx.logger.info(`helm ${helm.version.raw} (${binary})`);
     return helm;
   } catch (err) {
@@ -65,10 +81,10 @@ export async function openHelm(ctx: ActionContext, binary: string, env: NodeJS.P
 
 /** Credentials and helm together, for actions that always deploy. */
 export async function openHelmSession(ctx: ActionContext, o: HelmSessionOptions): Promise<HelmSession> {
-  const c = openCredentials(ctx, o.kubeconfig);
+  const c = openCredentials(ctx, o.kubeconfig, o.context);
   try {
-    const helm = await openHelm(ctx, o.binary, c.env, o.run);
-    return { helm, kubeconfigPath: c.kubeconfigPath, env: c.env, private: c.private, close: () => c.private.remove() };
+    const helm = await openHelm(ctx, o.binary, c.env, c.target, o.run);
+    return { helm, target: c.target, env: c.env, private: c.private, close: () => c.private.remove() };
   } catch (err) {
     c.private.remove();
     throw err;
@@ -96,11 +112,16 @@ export function explainHelmError(err: unknown): never {
 }
 
 /**
- * The helm the post step recovers with: the binary main used, and main's private kubeconfig
- * when main was given one (otherwise the runner's own, as in main). Opened once per post step.
+ * The helm the post step recovers with: the binary main used, bound to the target main saved
+ * in its state (never guessed from where main's kubeconfig usually is). A saved kubeconfig that
+ * is gone falls back to the runner's own KUBECONFIG, as main did when it had no kubeconfig input;
+ * the context is kept. Opened once per post step.
  */
-export function openPostHelm(ctx: ActionContext, binary: string, run: CommandRunner = runCommand): Promise<Helm> {
-  const dir = ctx.getState(STATE_PRIVATE_DIR);
-  const kubeconfig = dir && existsSync(join(dir, 'kubeconfig')) ? join(dir, 'kubeconfig') : undefined;
-  return HelmCli.create({ binary, env: helmEnv(ctx.env, kubeconfig), run, secrets: ctx.secrets, logger: ctx.logger });
+export function openPostHelm(ctx: ActionContext, binary: string, saved: unknown, run: CommandRunner = runCommand): Promise<HelmCli> {
+  const target = targetFromState(saved);
+  const usable =
+    target.kubeconfigPath && existsSync(target.kubeconfigPath)
+      ? target
+      : clusterTarget({ name: target.name, kubeconfigPath: ctx.env.KUBECONFIG || undefined, context: target.context });
+  return HelmCli.create({ binary, env: helmEnv(ctx.env), target: usable, run, secrets: ctx.secrets, logger: ctx.logger });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Secrets } from '../../core/secrets.ts';
 
@@ -32,5 +32,9 @@ export class PrivateDir {
   }
   remove(): void {
     rmSync(this.path, { recursive: true, force: true });
+  }
+  /** Everything but `keep` (the kubeconfig a pending post-step recovery still needs; the post step removes the rest). */
+  removeAllBut(keep: string): void {
+    for (const f of readdirSync(this.path)) if (f !== keep) rmSync(join(this.path, f), { recursive: true, force: true });
   }
 }

@@ -4,6 +4,7 @@
  * good tenant costs one helm process (its upgrade). Only for Helm's default storage driver
  * (`HELM_DRIVER` unset or `secret`): with configmap/sql/memory storage, helm itself is asked.
  */
+import type { ClusterTarget } from '../../core/cluster-target.ts';
 import type { Helm } from '../../helm/helm.ts';
 import { withStorageHistory } from '../../helm/storage.ts';
 import { loadConfig } from '../../kube/client.ts';
@@ -16,14 +17,15 @@ export interface InProcessHistory {
   reader?: ReleaseHistoryReader;
 }
 
-export function inProcessHistory(ctx: ActionContext, helm: Helm, o: { kubeconfigPath?: string; context?: string }): InProcessHistory {
+/** `target`: the cluster `helm` is bound to; the reader goes to the same one. */
+export function inProcessHistory(ctx: ActionContext, helm: Helm, target: ClusterTarget): InProcessHistory {
   const driver = (ctx.env.HELM_DRIVER ?? '').toLowerCase();
   if (driver !== '' && driver !== 'secret' && driver !== 'secrets') {
     ctx.logger.debug(`HELM_DRIVER=${driver}: release history is read with helm history`);
     return { helm };
   }
   const reader = createReleaseHistory({
-    kubeConfig: loadConfig({ kubeconfigPath: o.kubeconfigPath, context: o.context }),
+    kubeConfig: loadConfig(target),
     onSkip: (why) => ctx.logger.debug(why),
   });
   let warned = false;

@@ -26,6 +26,7 @@ export interface HelmDeployInputs {
   rollbackOnFailure: boolean;
   recoverPending: boolean;
   kubeconfig: string;
+  kubeContext?: string;
   helm: string;
 }
 
@@ -66,6 +67,7 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
     rollbackOnFailure: inputs.bool('rollback-on-failure', true),
     recoverPending: inputs.bool('recover-pending', false),
     kubeconfig,
+    kubeContext: inputs.string('kube-context') || undefined,
     helm: inputs.string('helm', 'helm'),
   };
 }

@@ -10,6 +10,7 @@ import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import { explainHelmError, openHelmSession, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAfterCancel } from '../../helm/recover.ts';
+import type { ClusterTarget } from '../../core/cluster-target.ts';
 import type { Inflight } from '../../helm/recover.ts';
 import { parseInputs } from './inputs.ts';
 import type { HelmDeployInputs } from './inputs.ts';
@@ -21,6 +22,9 @@ import type { Logger } from '../../core/logger.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 
 export const STATE_INFLIGHT = 'helm-deploy-inflight';
+
+/** What main saves while an upgrade is in flight: the release and, explicitly, the cluster it is in. */
+type InflightState = Inflight & { target: ClusterTarget };
 
 /** What the root action adds to helm-deploy: checks after the upgrade, and a watch window after that. */
 export interface DeployExtension {
@@ -35,7 +39,6 @@ export interface DeployExtension {
     deployed: {
       namespace: string;
       release: string;
-      kubeContext?: string;
       timeoutMs: number;
       previousRevision?: number;
       blueGreen?: BlueGreenOutcome;
@@ -99,7 +102,6 @@ export function summaryMarkdown(o: DeployOutcome): string {
 const watchTarget = (u: HelmDeployInputs['upgrade'], inp: HelmDeployInputs) => ({
   namespace: u.namespace,
   release: u.release,
-  kubeContext: u.kubeContext,
   timeoutMs: u.timeoutMs,
   colorLabel: inp.blueGreen.colorLabel,
 });
@@ -109,6 +111,8 @@ async function blueGreen(
   inp: HelmDeployInputs,
   upgrade: HelmDeployInputs['upgrade'] & { description: string },
   ports: { helm: Helm; cluster: Cluster; clock: Clock; logger: Logger },
+  target: ClusterTarget,
+  saveInflight: (json: string) => void,
   ext?: DeployExtension,
 ): Promise<BlueGreenOutcome> {
   const bg = inp.blueGreen;
@@ -120,10 +124,7 @@ async function blueGreen(
     signal: ctx.signal,
   };
   const o = bg.rollback
-    ? await rollbackBlueGreen(
-        { ...common, release: upgrade.release, namespace: upgrade.namespace, kubeContext: upgrade.kubeContext },
-        ports,
-      )
+    ? await rollbackBlueGreen({ ...common, release: upgrade.release, namespace: upgrade.namespace }, ports)
     : await deployBlueGreen(
         {
           ...common,
@@ -137,21 +138,20 @@ async function blueGreen(
             ? (t) => ext.verify!({ namespace: t.namespace, release: t.release, color: t.color, service: t.service }, ports)
             : undefined,
           onUpgradeStart: (release, previous) =>
-            ctx.saveState(
-              STATE_INFLIGHT,
+            saveInflight(
               JSON.stringify({
                 release,
                 namespace: upgrade.namespace,
-                kubeContext: upgrade.kubeContext,
+                target,
                 helm: inp.helm,
                 previous,
                 timeoutMs: upgrade.timeoutMs,
-              }),
+              } satisfies InflightState),
             ),
         },
         ports,
       ).catch(explainHelmError);
-  ctx.saveState(STATE_INFLIGHT, '');
+  saveInflight('');
   const live = o.liveColor ? o.revisions[o.liveColor] : undefined;
   const prev = o.previousColor ? o.revisions[o.previousColor] : undefined;
   ctx.setOutput('status', o.status);
@@ -179,18 +179,31 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
     async main(ctx: ActionContext) {
       const inp = parseInputs(ctx.inputs);
       const ext = deps.extension?.(ctx);
-      const session = await openHelmSession(ctx, { binary: inp.helm, kubeconfig: inp.kubeconfig, run: deps.run });
+      // Whether an upgrade is left for the post step to recover (core.getState cannot read back
+      // what this same step saved, so it is tracked here).
+      let inflightLeft = false;
+      const saveInflight = (json: string) => {
+        inflightLeft = json !== '';
+        ctx.saveState(STATE_INFLIGHT, json);
+      };
+      const session = await openHelmSession(ctx, { binary: inp.helm, kubeconfig: inp.kubeconfig, context: inp.kubeContext, run: deps.run });
       try {
         const valuesFiles = [...inp.upgrade.valuesFiles];
         if (Object.keys(inp.secretValues).length)
           valuesFiles.push(session.private.write('secret-values.yaml', stringify(inp.secretValues)));
         const upgrade = { ...inp.upgrade, valuesFiles, description: inp.upgrade.description ?? runDescription(ctx.env, 'helm-deploy') };
         const cluster =
-          inp.strategy === 'blue-green' || ext?.needsCluster
-            ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: session.kubeconfigPath, context: upgrade.kubeContext })
-            : undefined;
+          inp.strategy === 'blue-green' || ext?.needsCluster ? await (deps.createCluster ?? defaultCluster)(session.target) : undefined;
         if (inp.strategy === 'blue-green') {
-          const o = await blueGreen(ctx, inp, upgrade, { helm: session.helm, cluster: cluster!, clock, logger: ctx.logger }, ext);
+          const o = await blueGreen(
+            ctx,
+            inp,
+            upgrade,
+            { helm: session.helm, cluster: cluster!, clock, logger: ctx.logger },
+            session.target,
+            saveInflight,
+            ext,
+          );
           if (ext?.watch && o.status === 'switched') {
             await ext.watch({ ...watchTarget(upgrade, inp), blueGreen: o }, { helm: session.helm, cluster, clock });
           }
@@ -208,23 +221,22 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
             signal: ctx.signal,
             // If the runner kills us mid-upgrade, the post step knows what to return to.
             onUpgradeStart: (previous) =>
-              ctx.saveState(
-                STATE_INFLIGHT,
+              saveInflight(
                 JSON.stringify({
                   release: upgrade.release,
                   namespace: upgrade.namespace,
-                  kubeContext: upgrade.kubeContext,
+                  target: session.target,
                   helm: inp.helm,
                   previous,
                   timeoutMs: upgrade.timeoutMs,
-                }),
+                } satisfies InflightState),
               ),
           },
           { helm: session.helm, logger: ctx.logger, clock },
         ).catch(explainHelmError);
         // A release this run could not return to a good state stays in the state: the post step
         // tries once more (a rollback cut short by a cancel often succeeds a few seconds later).
-        if (outcome.status !== 'failed' && outcome.status !== 'unknown') ctx.saveState(STATE_INFLIGHT, '');
+        if (outcome.status !== 'failed' && outcome.status !== 'unknown') saveInflight('');
         ctx.setOutput('status', outcome.status);
         ctx.setOutput('revision', outcome.revision);
         ctx.setOutput('previous-revision', outcome.previousRevision ?? '');
@@ -245,7 +257,10 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         }
         throw new Error(`${line}: ${outcome.error}`);
       } finally {
-        session.close();
+        // A release left for the post step to recover keeps main's kubeconfig until then (the
+        // post step removes the private directory whatever happens).
+        if (inflightLeft) session.private.removeAllBut('kubeconfig');
+        else session.close();
       }
     },
 
@@ -253,8 +268,8 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
       try {
         const inflight = ctx.getState(STATE_INFLIGHT);
         if (inflight) {
-          const s = JSON.parse(inflight) as Inflight;
-          await recoverAfterCancel(await openPostHelm(ctx, s.helm, deps.run), s, ctx.logger);
+          const s = JSON.parse(inflight) as InflightState;
+          await recoverAfterCancel(await openPostHelm(ctx, s.helm, s.target, deps.run), s, ctx.logger);
         }
       } finally {
         removePrivateDir(ctx);

@@ -62,7 +62,6 @@ function extension(ctx: ActionContext): DeployExtension {
           {
             release: d.release,
             namespace: d.namespace,
-            kubeContext: d.kubeContext,
             service: d.blueGreen.service,
             colorLabel: d.colorLabel,
             signal: ctx.signal,
@@ -73,7 +72,7 @@ function extension(ctx: ActionContext): DeployExtension {
         ctx.setOutput('live-color', back.liveColor ?? '');
         throw new Error(`watch: ${why}; switched the live Service back to ${back.liveColor ?? '(none)'} (${back.status})`);
       }
-      const t = { namespace: d.namespace, kubeContext: d.kubeContext, wait: 'ready' as const, timeoutMs: d.timeoutMs };
+      const t = { namespace: d.namespace, wait: 'ready' as const, timeoutMs: d.timeoutMs };
       if (d.previousRevision === undefined) {
         await helm.uninstall(d.release, t);
         ctx.setOutput('rolled-back', true);

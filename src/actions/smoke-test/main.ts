@@ -57,8 +57,8 @@ export function createSmokeTest(deps: SmokeTestDeps = {}): ActionModule {
       try {
         let cluster: Cluster | undefined;
         if (useCluster) {
-          creds = openCredentials(ctx, inp.kubeconfig);
-          cluster = await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.kubeContext });
+          creds = openCredentials(ctx, inp.kubeconfig, inp.kubeContext);
+          cluster = await (deps.createCluster ?? defaultCluster)(creds.target);
         }
         let report: SmokeReport;
         if (targets.length === 0) {

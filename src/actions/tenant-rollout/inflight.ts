@@ -48,6 +48,11 @@ export class InflightJournal {
     this.count(text);
   }
 
+  /** Releases still in flight (the post step will need main's kubeconfig for them). */
+  get inFlight(): number {
+    return this.live.size;
+  }
+
   /** The journal is no longer needed (the run ended with nothing in flight). */
   remove(): void {
     rmSync(this.path, { force: true });

@@ -156,6 +156,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     reportFile: inputs.string('report-file'),
     ...verification(inputs),
     kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
+    kubeContext: inputs.string('kube-context') || undefined,
     helmBinary: inputs.string('helm', 'helm'),
     observe: parseObserverInputs(inputs),
   };

@@ -15,6 +15,7 @@ import { openPrometheus } from '../common/analysis-inputs.ts';
 import { defaultCluster } from '../common/cluster.ts';
 import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
+import type { ClusterTarget } from '../../core/cluster-target.ts';
 import { explainHelmError, openCredentials, openHelm, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAllAfterCancel } from '../../helm/recover.ts';
 import { toTarget } from '../../tenants/model.ts';
@@ -38,6 +39,15 @@ import { writeReportFile } from '../common/report-file.ts';
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 
 const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown', 'rolled-back']);
+/** What main saves for the post step: the releases in flight and, explicitly, the cluster they are in. */
+interface RolloutInflight {
+  helm: string;
+  target: ClusterTarget;
+  timeoutMs: number;
+  /** The in-flight journal (see inflight.ts); `releases` inline is the older form. */
+  journal?: string;
+  releases?: InflightRelease[];
+}
 
 export interface TenantRolloutDeps extends OperationDeps {
   run?: CommandRunner;
@@ -100,21 +110,18 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           environmentUrl: inp.smokeUrl ? (t) => renderTenant(inp.smokeUrl, toTarget(t), 'input "smoke-url"') : undefined,
         },
       );
-      const creds = openCredentials(ctx, inp.kubeconfig);
+      const creds = openCredentials(ctx, inp.kubeconfig, inp.kubeContext);
+      let inflightLeft = false;
       try {
         if (inp.operation !== 'rollout') return await runOperation(ctx, inp, creds, deps).catch(explainHelmError);
         await observers.beforeRun(inp.phase);
         const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
-        const cluster = needCluster
-          ? await (deps.createCluster ?? defaultCluster)({ kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext })
-          : undefined;
+        const cluster = needCluster ? await (deps.createCluster ?? defaultCluster)(creds.target) : undefined;
         // The plan phase needs helm only to read what the fleet runs now (release-version given).
-        const cli = inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
+        const cli =
+          inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
         // Deploying: release history from Helm's storage through the API, so a good tenant costs one helm process.
-        const helm =
-          cli && inp.phase !== 'plan'
-            ? inProcessHistory(ctx, cli, { kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext }).helm
-            : cli;
+        const helm = cli && inp.phase !== 'plan' ? inProcessHistory(ctx, cli, creds.target).helm : cli;
         // Saved once; each start/end then appends one line to the journal (see inflight.ts).
         let journalFile: InflightJournal | undefined;
         const journal = () => {
@@ -124,10 +131,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             STATE_INFLIGHT,
             JSON.stringify({
               helm: inp.helmBinary,
-              kubeContext: inp.helm.kubeContext,
+              target: creds.target,
               timeoutMs: inp.helm.timeoutMs,
               journal: journalFile.path,
-            }),
+            } satisfies RolloutInflight),
           );
           return journalFile;
         };
@@ -175,7 +182,11 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                   )
               : undefined,
           onEvent: observers.onEvent,
-          onInflight: (change) => journal().apply(change),
+          onInflight: (change) => {
+            const j = journal();
+            j.apply(change);
+            inflightLeft = j.inFlight > 0;
+          },
         };
         if (ctx.confirm) {
           const confirm = ctx.confirm;
@@ -246,7 +257,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           );
         ctx.logger.info(`tenant-rollout ${line}`);
       } finally {
-        creds.private.remove();
+        // Releases left for the post step keep main's kubeconfig until then (the post step removes the directory).
+        if (inflightLeft) creds.private.removeAllBut('kubeconfig');
+        else creds.private.remove();
         // Records and notifications are off the critical path: bounded, and never the outcome.
         await observers.finish();
       }
@@ -256,21 +269,15 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
       try {
         const raw = ctx.getState(STATE_INFLIGHT);
         if (!raw) return;
-        const s = JSON.parse(raw) as {
-          helm: string;
-          kubeContext?: string;
-          timeoutMs: number;
-          journal?: string;
-          releases?: InflightRelease[];
-        };
+        const s = JSON.parse(raw) as RolloutInflight;
         const releases = s.releases ?? (s.journal ? readJournal(s.journal) : []);
         if (s.journal) rmSync(s.journal, { force: true });
         if (!releases.length) return;
-        const helm = await openPostHelm(ctx, s.helm, deps.run);
+        const helm = await openPostHelm(ctx, s.helm, s.target, deps.run);
         ctx.logger.info(`post: ${releases.length} releases were not returned to a good state by main; recovering them`);
         const left = await recoverAllAfterCancel(
           helm,
-          releases.map((r) => ({ ...r, helm: s.helm, kubeContext: s.kubeContext, timeoutMs: s.timeoutMs })),
+          releases.map((r) => ({ ...r, helm: s.helm, timeoutMs: s.timeoutMs })),
           ctx.logger,
           { clock, parallel: 8 },
         );

@@ -28,6 +28,7 @@ import type { Tenant } from '../../tenants/model.ts';
 import type { ActionContext } from '../common/context.ts';
 import type { Credentials } from '../common/helm-session.ts';
 import { openHelm } from '../common/helm-session.ts';
+import type { ClusterTarget } from '../../core/cluster-target.ts';
 import { writeReportFile } from '../common/report-file.ts';
 
 /**
@@ -38,9 +39,9 @@ import { writeReportFile } from '../common/report-file.ts';
 export interface OperationDeps {
   run?: CommandRunner;
   clock?: Clock;
-  createCluster?: (o: { kubeconfigPath?: string; context?: string }) => Promise<Cluster> | Cluster;
-  /** Injected in tests; defaults to ConfigMap documents in the fleet namespace. */
-  fleetStore?: (o: { kubeconfigPath?: string; context?: string; namespace: string }) => FleetStore;
+  createCluster?: (target: ClusterTarget) => Promise<Cluster> | Cluster;
+  /** Injected in tests; defaults to ConfigMap documents in the fleet namespace of the target cluster. */
+  fleetStore?: (o: ClusterTarget & { namespace: string }) => FleetStore;
 }
 
 export function runId(env: NodeJS.ProcessEnv): string {
@@ -54,14 +55,14 @@ export function actor(env: NodeJS.ProcessEnv): string {
   return `${env.USER || env.LOGNAME || 'unknown'}@${env.HOSTNAME || 'local'}`;
 }
 
-export function openFleetStore(deps: OperationDeps, o: { kubeconfigPath?: string; context?: string; namespace: string }): FleetStore {
+export function openFleetStore(deps: OperationDeps, o: ClusterTarget & { namespace: string }): FleetStore {
   if (deps.fleetStore) return deps.fleetStore(o);
-  return createFleetDocuments({ kubeConfig: loadConfig({ kubeconfigPath: o.kubeconfigPath, context: o.context }), namespace: o.namespace });
+  return createFleetDocuments({ kubeConfig: loadConfig(o), namespace: o.namespace });
 }
 
 export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials, deps: OperationDeps): Promise<void> {
   const clock = deps.clock ?? systemClock;
-  const where = { kubeconfigPath: creds.kubeconfigPath, context: inp.helm.kubeContext };
+  const where = creds.target;
   const store = openFleetStore(deps, { ...where, namespace: inp.fleet.namespace });
   const fleet = inp.fleet.name;
 
@@ -85,7 +86,7 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
   }
 
   const cluster = await (deps.createCluster ?? ((o) => createCluster(o)))(where);
-  const helm = await openHelm(ctx, inp.helmBinary, creds.env, deps.run);
+  const helm = await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
   const { tenants } = await resolveTenants(inp, {
     readFile: (p) => readFileSync(p, 'utf8'),
     exists: (p) => existsSync(p),
@@ -107,19 +108,19 @@ interface OpPorts {
 }
 
 /** Histories of many tenants, a few at a time (the fleet reader replaces this with paginated Secret lists). */
-async function histories(helm: Helm, tenants: readonly Tenant[], kubeContext?: string): Promise<Map<string, Revision[] | Error>> {
+async function histories(helm: Helm, tenants: readonly Tenant[]): Promise<Map<string, Revision[] | Error>> {
   const out = new Map<string, Revision[] | Error>();
   const queue = [...tenants];
   const worker = async () => {
     for (let t = queue.shift(); t; t = queue.shift())
-      out.set(t.id, await helm.history(t.release, { namespace: t.namespace, kubeContext }).catch((e: Error) => e));
+      out.set(t.id, await helm.history(t.release, { namespace: t.namespace }).catch((e: Error) => e));
   };
   await Promise.all(Array.from({ length: Math.min(8, tenants.length) }, worker));
   return out;
 }
 
 async function status(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts): Promise<void> {
-  const hist = await histories(p.helm, p.tenants, inp.helm.kubeContext);
+  const hist = await histories(p.helm, p.tenants);
   let health: Map<string, ReleaseHealth> | 'unknown' | undefined;
   if (inp.verifyWorkloads) health = await p.cluster.fleetHealth(p.tenants, { signal: ctx.signal }).catch(() => 'unknown' as const);
   const pause = await readPause(p.store, inp.fleet.name, { clock: p.clock, signal: ctx.signal });
@@ -179,7 +180,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
         `${r.missing.length} tenants of the report are not selected now; rolled back by their recorded release: ${r.missing.join(', ')}`,
       );
   } else {
-    const hist = await histories(p.helm, p.tenants, inp.helm.kubeContext);
+    const hist = await histories(p.helm, p.tenants);
     targets = p.tenants.map((t) => {
       const h = hist.get(t.id);
       if (h instanceof Error) return { tenant: t, why: `history unreadable: ${h.message}` };
@@ -227,7 +228,6 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
         soakIntervalMs: inp.soakIntervalMs,
         rollbackWaveOnFailure: false,
         recoverPending: false,
-        kubeContext: inp.helm.kubeContext,
         timeoutMs: inp.helm.timeoutMs,
         targetFingerprint: () => '',
         upgradeFor: () => {
@@ -239,7 +239,6 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
             step,
             { helm: p.helm, clock: p.clock, logger: ctx.logger, verify },
             {
-              kubeContext: inp.helm.kubeContext,
               timeoutMs: inp.helm.timeoutMs,
               dryRun: inp.helm.dryRun !== 'none',
               signal: ctx.signal,
