@@ -1,5 +1,4 @@
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigurationError } from '../../core/errors.ts';
 import { runCommand } from '../../core/process.ts';
 import type { CommandRunner } from '../../core/process.ts';
