@@ -38,9 +38,9 @@ export interface VerifyResult {
 /** A check that threw: no verdict, with what went wrong. */
 export const noVerdict = (err: unknown): VerifyResult => ({ ok: false, inconclusive: true, reason: `no verdict: ${errorMessage(err)}` });
 
-/** `helm status <release> -n <ns> --show-resources`: what a person runs to judge a release by hand. */
-export function statusCommand(release: string, t: KubeTarget): string {
-  return `helm status ${release} -n ${t.namespace}${t.kubeContext ? ` --kube-context ${t.kubeContext}` : ''} --show-resources`;
+/** `helm status <release> -n <ns> --show-resources`: what a person runs to judge a release by hand (ctx: the bound cluster's). */
+export function statusCommand(release: string, t: KubeTarget, context?: string): string {
+  return `helm status ${release} -n ${t.namespace}${context ? ` --kube-context ${context}` : ''} --show-resources`;
 }
 
 export interface DeployRequest {
@@ -270,7 +270,7 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
     const v = await req.verify(result.revision).catch(noVerdict);
     if (v.inconclusive && !req.signal?.aborted) {
       // Deployed, and not judged: neither rolled back (it may be healthy) nor passed (it may not).
-      const lookCommand = statusCommand(u.release, target);
+      const lookCommand = statusCommand(u.release, target, deps.helm.target?.context);
       return done({
         status: 'unknown',
         revision: result.revision,

@@ -252,7 +252,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
             const v: VerifyResult = p.verify ? await p.verify(t, history.at(-1)!.revision).catch(noVerdict) : { ok: true };
             // No verdict on a tenant already on the target: neither done nor to deploy again.
             if (v.inconclusive)
-              throw new NoVerdictError(statusCommand(t.release, { namespace: t.namespace, kubeContext: o.kubeContext }), v.reason);
+              throw new NoVerdictError(statusCommand(t.release, { namespace: t.namespace }, p.helm.target?.context), v.reason);
             if (!v.ok) log.warning(`already on the target revision but unhealthy (${v.reason}); deploying again`);
             return v.ok;
           },
@@ -509,7 +509,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       skip(t, step, stop?.reason ?? 'not started');
       return results.get(t.id)!;
     }
-    const lookCommand = historyCommand(t.release, { namespace: t.namespace, kubeContext: o.kubeContext });
+    const lookCommand = historyCommand(t.release, { namespace: t.namespace }, p.helm.target?.context);
     const error = `started but not finished when the run stopped (${stop?.reason}); look: ${lookCommand}`;
     return { id: t.id, namespace: t.namespace, release: t.release, step, status: 'unknown', durationMs: 0, error, lookCommand };
   };
