@@ -61,6 +61,14 @@ export function waveState(results: readonly Readonly<TenantResult>[]): Deploymen
   return results.some((r) => tenantState(r.status) === 'failure' || r.status === 'rolled-back') ? 'failure' : 'success';
 }
 
+/** A step's part of an environment name: "wave 2/5" -> "wave-2" (stable when the plan grows). */
+export function stepEnvironment(step: string): string {
+  return step
+    .replace(/\/\d+$/, '')
+    .trim()
+    .replace(/\s+/g, '-');
+}
+
 /** GitHub caps descriptions at 140 characters. */
 const desc = (s: string) => (s.length > 140 ? `${s.slice(0, 137)}...` : s);
 
@@ -158,9 +166,14 @@ export class DeploymentRecorder {
         // The wave's reservation becomes the record's.
         this.reservedForWaves = Math.max(0, this.reservedForWaves - PER_RECORD);
         this.outstanding += PER_RECORD;
-        this.open(`step:${e.step}`, `${this.o.environment}/${e.step}`, `${this.o.version}: ${e.step}, ${e.tenants.length} tenants`, {
-          tenants: e.tenants.slice(0, 50).map((t) => (t as Tenant).id),
-        });
+        this.open(
+          `step:${e.step}`,
+          `${this.o.environment}/${stepEnvironment(e.step)}`,
+          `${this.o.version}: ${e.step}, ${e.tenants.length} tenants`,
+          {
+            tenants: e.tenants.slice(0, 50).map((t) => (t as Tenant).id),
+          },
+        );
         return;
       case 'tenant-started':
         if (this.mode !== 'tenant') return;

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { GitHubApi } from '../../src/github/api.ts';
-import { DeploymentRecorder } from '../../src/github/records.ts';
+import { DeploymentRecorder, stepEnvironment } from '../../src/github/records.ts';
 import type { RecordMode } from '../../src/github/records.ts';
 import { executeRollout, ledgerDescription } from '../../src/rollout/execute.ts';
 import type { RolloutOptions } from '../../src/rollout/execute.ts';
@@ -143,6 +143,10 @@ describe('deployment records (real Octokit, GitHub REST fake)', () => {
     const creates = gh.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/deployments'));
     expect(creates.every((r) => Array.isArray(r.body?.required_contexts) && r.body?.auto_merge === false)).toBe(true);
     expect(logger.lines.filter((l) => l.level === 'warning' && /deployment record|GitHub/.test(l.message))).toEqual([]);
+  });
+
+  it('environment names from step names stay stable when the plan grows', () => {
+    expect(['pilot', 'wave 1/2', 'wave 12/40'].map(stepEnvironment)).toEqual(['pilot', 'wave-1', 'wave-12']);
   });
 
   it('per wave: one deployment per started wave', async () => {

@@ -71,6 +71,16 @@ describe('CLI: notifications and the gate check', () => {
     expect(r.out).not.toContain('cli-secret');
   });
 
+  it('gate none: nothing to check, and no approval-needed', async () => {
+    bodies.length = 0;
+    const before = gh.requests.length;
+    // Without pilot tenants the plan job is where approval-needed would go: not with gate none.
+    const r = await capture([...args('tenant', '0'), '--gate', 'none']);
+    expect(r.code, r.out).toBe(0);
+    expect(gh.requests.length).toBe(before);
+    expect(bodies.map((b) => b.event)).toEqual(['plan-ready']);
+  });
+
   it('a typo in the environment: exit 2 with the closest name, no plan-ready', async () => {
     bodies.length = 0;
     const r = await capture(args('tenant'));
