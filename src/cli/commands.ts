@@ -24,6 +24,8 @@ const TENANTS = ['tenants-file', 'tenants', 'selector', 'namespace-prefix', 'rel
 const CLUSTER = ['kubeconfig', 'kube-context', 'helm'];
 const FLEET = ['fleet', 'fleet-namespace'];
 const PLANNING = ['pilot', 'batch-size', 'plan', 'release-version', 'maintenance-window', 'tenant-values-files'];
+// GitHub side (issue 14): the gate check and the notifications a plan sends.
+const GITHUB = ['github-token', 'approval-environment', 'gate', 'notify', 'notify-events', 'notify-signing-key'];
 const EXECUTION = ['max-parallel', 'max-failures', 'timeout', 'wait', 'dry-run', 'report-file'];
 
 const rolloutInputs = Object.keys(ACTION_METADATA['tenant-rollout']!.inputs);
@@ -36,7 +38,7 @@ export const COMMANDS: Command[] = [
     summary: 'Plan a rollout (pilot + waves) and print it; changes nothing.',
     action: 'tenant-rollout',
     fixed: { phase: 'plan' },
-    flags: [...TENANTS, ...PLANNING, ...CLUSTER],
+    flags: [...TENANTS, ...PLANNING, ...GITHUB, 'fleet', ...CLUSTER],
     mutating: false,
     example: 'deploy-actions plan --tenants-file tenants.yaml --pilot 2 --batch-size 25%',
   },

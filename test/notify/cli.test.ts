@@ -5,7 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../src/cli/main.ts';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github/index.ts';
 
@@ -33,25 +34,24 @@ afterAll(async () => {
 });
 
 async function capture(argv: string[]) {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((m: unknown) => void out.push(String(m)));
-  const error = vi.spyOn(console, 'error').mockImplementation((m: unknown) => void out.push(String(m)));
-  try {
-    const env = { PATH: process.env.PATH, ...gh.env() };
-    return { code: await cli(argv, env), out: out.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+  const chunks: string[] = [];
+  const sink = () => {
+    const s = Object.assign(new PassThrough(), { isTTY: false, columns: 100 });
+    s.on('data', (c: Buffer) => chunks.push(c.toString()));
+    return s as unknown as NodeJS.WriteStream;
+  };
+  const stdin = Object.assign(new PassThrough(), { isTTY: false });
+  const code = await cli(argv, { PATH: process.env.PATH, ...gh.env() }, { stdin, stdout: sink(), stderr: sink() });
+  return { code, out: chunks.join('') };
 }
 
 describe('CLI: notifications and the gate check', () => {
-  const args = (env: string) => [
+  const args = (env: string, pilot = '1') => [
     'plan',
     '--tenants',
     'a,b,c',
     '--pilot',
-    '1',
+    pilot,
     '--github-token',
     gh.token,
     '--approval-environment',

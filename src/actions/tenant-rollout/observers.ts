@@ -93,7 +93,8 @@ export function parseObserverInputs(inputs: Inputs): ObserverInputs {
     targets,
     events: parseNotifyEvents('notify-events', inputs.list('notify-events')),
     signingKey,
-    fleet: inputs.string('fleet'),
+    // The fleet object's default name is not worth a mention in a message.
+    fleet: inputs.string('fleet') === 'default' ? '' : inputs.string('fleet'),
   };
 }
 
