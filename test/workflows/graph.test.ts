@@ -26,10 +26,12 @@ const WRITES: Record<string, string[]> = {
   '.github/workflows/release.yml#build': ['packages'],
   '.github/workflows/release-suite.yml#move-major': ['contents'],
   // A caller grants at least what the called jobs ask for: release.yml's build pushes images.
-  'workflows/release-on-tag.yml#(top level)': ['packages'],
-  // Deployment records (issue 14): the jobs that deploy write them.
+  // Deployment records (issue 14): the jobs that deploy write them, and their callers grant it.
   '.github/workflows/tenant-rollout.yml#pilot': ['deployments'],
   '.github/workflows/tenant-rollout.yml#waves': ['deployments'],
+  '.github/workflows/release.yml#tenants': ['deployments'],
+  'workflows/release-on-tag.yml#(top level)': ['deployments', 'packages'],
+  'workflows/manual-rollout.yml#(top level)': ['deployments'],
 };
 
 /** Steps whose action needs an OIDC token (id-token: write). None is used today. */
