@@ -226,6 +226,7 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
       `add "${svc.colorLabel}: blue" (or green: the color that serves now) to its selector, or, on the first deploy, set initial-color to deploy that color and let this run add the key`,
     );
   }
+  if (!from) await refuseBesideRolling(helm, u, t, svc);
   const idle: Color = from ? otherColor(from) : req.initialColor!;
   const idleRelease = colorRelease(u.release, idle);
   const target: ColorTarget = { color: idle, release: idleRelease, namespace: u.namespace, service: idleRelease };
@@ -486,4 +487,34 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
     steps,
     durationMs: clock.now() - started,
   };
+}
+
+/**
+ * A first blue-green deploy beside a release that runs today as ONE rolling release of the same
+ * name would install a second copy of the application next to it (two sets of controllers, cron
+ * jobs and migrations against one database). Stop, and say how to migrate.
+ */
+async function refuseBesideRolling(
+  helm: Helm,
+  u: UpgradeOptions,
+  t: KubeTarget,
+  svc: { namespace: string; service: string; colorLabel: string },
+): Promise<void> {
+  const history = await helm.history(u.release, t);
+  const live = lastGoodRevision(history);
+  if (!live) return;
+  const ns = u.namespace;
+  const blue = colorRelease(u.release, 'blue');
+  throw new ConfigurationError(
+    `release ${ns}/${u.release}`,
+    `runs today as one rolling release (revision ${live.revision}, ${live.chart}, ${live.status}) and Service ${ns}/${svc.service} has no "${svc.colorLabel}" key: a blue-green deploy would install ${blue} beside it, a second copy of the application. Nothing was deployed`,
+    [
+      'to stay rolling, set strategy: rolling (release.yml: platform-strategy: rolling); to migrate to blue-green, once, in a quiet moment:',
+      `1) keep the live Service when the rolling release goes: kubectl -n ${ns} annotate service ${svc.service} helm.sh/resource-policy=keep`,
+      `2) install today's version as the blue color, not yet serving: helm upgrade --install ${blue} <chart> --version <the version running now> -n ${ns} -f <its values> --set color=blue, and check it through its own Service ${blue}`,
+      `3) switch the traffic: kubectl -n ${ns} patch service ${svc.service} --type merge -p '{"spec":{"selector":{"${svc.colorLabel}":"blue"}}}' (the selector must also match only the color releases' pods)`,
+      `4) after a watch, remove the rolling copy: helm uninstall ${u.release} -n ${ns}`,
+      '5) run the release again: it reads blue as live and deploys green',
+    ].join(' '),
+  );
 }

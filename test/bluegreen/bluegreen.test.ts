@@ -254,6 +254,31 @@ describe('deployBlueGreen', () => {
     ]);
   });
 
+  it('a control plane running today as one rolling release: stops with the migration steps instead of installing a second copy', async () => {
+    const { helm, ports, req } = setup({ live: 'none', annotations: { 'meta.helm.sh/release-name': 'admin' } });
+    helm.seed(NS, 'admin', [{ status: 'superseded' }, { status: 'deployed' }]);
+    const err = await deployBlueGreen(req({ initialColor: 'blue' }), ports).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigurationError);
+    const m = (err as Error).message;
+    expect(m).toMatch(
+      /^release platform-admin\/admin: runs today as one rolling release \(revision 2, tenant-app-1\.2\.0, deployed\) and Service platform-admin\/admin has no "color" key: a blue-green deploy would install admin-blue beside it, a second copy of the application\. Nothing was deployed/,
+    );
+    for (const s of [
+      'set strategy: rolling (release.yml: platform-strategy: rolling)',
+      '1) keep the live Service when the rolling release goes: kubectl -n platform-admin annotate service admin helm.sh/resource-policy=keep',
+      "2) install today's version as the blue color, not yet serving: helm upgrade --install admin-blue",
+      `3) switch the traffic: kubectl -n platform-admin patch service admin --type merge -p '{"spec":{"selector":{"color":"blue"}}}'`,
+      '4) after a watch, remove the rolling copy: helm uninstall admin -n platform-admin',
+    ])
+      expect(m).toContain(s);
+    expect(helm.calls).toEqual(['history platform-admin/admin']); // nothing installed, nothing patched
+    // Without the rolling release (step 4 done), the first blue-green deploy goes ahead.
+    helm.releases.delete(`${NS}/admin`);
+    helm.onUpgrade(NS, 'admin-blue', { kind: 'ok' });
+    ports.cluster.setHealth(NS, 'admin-blue', 'healthy');
+    expect((await deployBlueGreen(req({ initialColor: 'blue' }), ports)).status).toBe('switched');
+  });
+
   it('a missing Service is a clear error before anything is deployed', async () => {
     const { helm, ports, req } = setup();
     const err = await deployBlueGreen(req({ service: 'admin-live' }), ports).catch((e: unknown) => e);

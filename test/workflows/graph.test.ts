@@ -349,10 +349,41 @@ describe('release.yml: build -> control plane (platform) -> tenant rollout with 
     expect(needsOf(jobs.tenants!).sort()).toEqual(['build', 'control-plane']);
     expect(envName(jobs['control-plane']!)).toBe('${{ inputs.platform-environment }}');
     expect(trigger<CallDecl>(w.doc, 'workflow_call')!.inputs!['platform-environment']!.default).toBe('platform');
-    expect(jobs['control-plane']!.steps!.some((s) => s.uses === 'dotmac/deploy-actions/helm-deploy@v1')).toBe(true);
     expect(jobs.build!.steps!.some((s) => s.uses === 'dotmac/deploy-actions/build-images@v1')).toBe(true);
-    // The tenants go ahead without a control plane (skipped), never after a failed one.
-    expect(jobs.tenants!.if).toMatch(/needs\.control-plane\.result == 'success' \|\| needs\.control-plane\.result == 'skipped'/);
+    // The tenants go ahead without a control plane (skipped), never after a failed or unverified one.
+    expect(jobs.tenants!.if).toContain(
+      "(needs.control-plane.result == 'success' && needs.control-plane.outputs.verified == 'true') || needs.control-plane.result == 'skipped'",
+    );
+  });
+
+  it('deploys the control plane blue-green by default: idle color, smoke checks before the switch, a watch with switch-back', () => {
+    const call = trigger<CallDecl>(w.doc, 'workflow_call')!;
+    expect(call.inputs!['platform-strategy']!.default).toBe('blue-green');
+    expect(call.inputs!['platform-watch']!.default).not.toMatch(/^0/);
+    const steps = jobs['control-plane']!.steps!;
+    const deploy = steps.findIndex((s) => s.id === 'deploy');
+    // The root action: deploy + smoke (blue-green: through the idle color's own Service, before the
+    // switch) + watch window whose breach switches the live Service back.
+    expect(steps[deploy]!.uses).toBe('dotmac/deploy-actions@v1');
+    expect(steps[deploy]!.with).toMatchObject({
+      strategy: '${{ inputs.platform-strategy }}',
+      'initial-color': 'blue',
+      'smoke-url': '${{ inputs.platform-smoke-url }}',
+      watch: '${{ inputs.platform-watch }}',
+      metrics: '${{ inputs.platform-metrics }}',
+    });
+    // No second deploy of the control plane anywhere else in the job.
+    expect(steps.filter((s) => s.uses?.includes('/helm-deploy@') || s.uses === 'dotmac/deploy-actions@v1')).toHaveLength(1);
+    const verified = steps.findIndex((s) => s.id === 'verified');
+    expect(verified).toBeGreaterThan(deploy);
+    expect(jobs['control-plane']!.outputs!.verified).toBe('${{ steps.verified.outputs.verified }}');
+    expect(steps[verified]!.env).toMatchObject({
+      STATUS: '${{ steps.deploy.outputs.status }}',
+      VERDICT: '${{ steps.deploy.outputs.verdict }}',
+      ROLLED_BACK: '${{ steps.deploy.outputs.rolled-back }}',
+    });
+    // Every tenant job runs after the control plane: the nested workflow is the only tenant job.
+    expect(needsOf(jobs.tenants!)).toContain('control-plane');
   });
 
   it('calls tenant-rollout.yml by repository and ref, with the digests and the version built', () => {

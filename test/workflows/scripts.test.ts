@@ -479,3 +479,26 @@ esac
     expect(calls()).toEqual([]);
   });
 });
+
+describe('release.yml: the control plane is verified before any tenant starts', () => {
+  const s = step('.github/workflows/release.yml', 'control-plane', 'verified');
+  it.each<[string, Record<string, string>, string]>([
+    ['blue-green switched, watch healthy', { STATUS: 'switched', VERDICT: 'healthy', ROLLED_BACK: 'false', WATCH: '10m' }, 'true'],
+    ['rolling deployed, watch healthy', { STATUS: 'deployed', VERDICT: 'healthy', ROLLED_BACK: 'false', WATCH: '10m' }, 'true'],
+    ['unchanged without a watch', { STATUS: 'unchanged', VERDICT: '', ROLLED_BACK: '', WATCH: '0s' }, 'true'],
+    ['a dry run', { STATUS: 'dry-run', VERDICT: '', ROLLED_BACK: '', WATCH: '10m' }, 'true'],
+    [
+      'inconclusive watch: no verdict, not verified',
+      { STATUS: 'switched', VERDICT: 'inconclusive', ROLLED_BACK: 'false', WATCH: '10m' },
+      'false',
+    ],
+    ['switched back after a breach', { STATUS: 'switched', VERDICT: 'failed', ROLLED_BACK: 'true', WATCH: '10m' }, 'false'],
+    ['a watch asked for but never run', { STATUS: 'switched', VERDICT: '', ROLLED_BACK: '', WATCH: '10m' }, 'false'],
+    ['the deploy failed', { STATUS: 'rolled-back', VERDICT: '', ROLLED_BACK: '', WATCH: '10m' }, 'false'],
+  ])('%s -> verified %s', (_n, env, verified) => {
+    const r = run(s, env);
+    expect(r.outputs.verified).toBe(verified);
+    expect(r.code).toBe(verified === 'true' ? 0 : 1);
+    if (verified === 'false') expect(r.stdout).toMatch(/::error::the control plane is not verified.*the tenants do not start/);
+  });
+});
