@@ -686,9 +686,16 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: false,
       },
       pilot: {
-        description: 'Pilot tenants: a count (2), ids (alpha,beta), a label selector (ring=pilot), or 0 for none.',
+        description:
+          'Pilot tenants: a count (2), ids (alpha,beta), a label selector (ring=pilot), per-cluster (the first tenant of each cluster), or 0 for none.',
         required: false,
         default: '1',
+      },
+      order: {
+        description:
+          'How the clusters of a multi-cluster tenants file share the waves: interleave (each wave spreads over clusters and regions) or by-cluster (cluster after cluster, in the order of the clusters section).',
+        required: false,
+        default: 'interleave',
       },
       'batch-size': {
         description:

@@ -4,7 +4,7 @@ import type { MaintenanceWindow } from '../release/window.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
 import type { Selection } from '../tenants/select.ts';
 import type { HttpCheck } from '../verify/checks.ts';
-import type { Phase, PilotSpec, WaveSpec } from './plan.ts';
+import type { ClusterOrder, Phase, PilotSpec, WaveSpec } from './plan.ts';
 
 /** Everything a tenant rollout is asked to do, as plain data (the action and the CLI parse inputs into it). */
 export type TenantSource = { kind: 'file'; path: string } | { kind: 'list'; value: string } | { kind: 'namespaces'; selector: string };
@@ -28,6 +28,8 @@ export interface TenantRolloutInputs {
   include?: Selection;
   exclude?: Selection;
   pilot: PilotSpec;
+  /** How a multi-cluster fleet's clusters share the waves (input `order`). */
+  clusterOrder: ClusterOrder;
   batchSize: WaveSpec;
   phase: Phase;
   /** The plan approved earlier (a job output), JSON; empty = plan now. */

@@ -15,7 +15,18 @@ export type PilotSpec =
   | { kind: 'none'; source: string }
   | { kind: 'count'; source: string; count: number }
   | { kind: 'ids'; source: string; ids: string[] }
-  | { kind: 'selector'; source: string; selector: Selector };
+  | { kind: 'selector'; source: string; selector: Selector }
+  /** `per-cluster`: the first tenant (in plan order) of each cluster, so every API server sees the release before the waves. */
+  | { kind: 'per-cluster'; source: string };
+
+/**
+ * How clusters share the waves. `interleave` (default): each cluster's tenants are spread evenly
+ * over the sequence, clusters taking turns by region then name, so a wave is never one region
+ * when the fleet has several. `by-cluster`: cluster after cluster in the tenants file's order
+ * (e.g. the staging cluster first), ring then id within each.
+ */
+export type ClusterOrder = 'interleave' | 'by-cluster';
+export const CLUSTER_ORDERS: readonly ClusterOrder[] = ['interleave', 'by-cluster'];
 
 /** `percent` is in hundredths of a percent (`12.5%` -> 1250) so sizes are exact integer arithmetic. */
 export type WaveEntry = { kind: 'count'; count: number } | { kind: 'percent'; basisPoints: number };
@@ -43,6 +54,7 @@ export const DEFAULT_ORDER: OrderSpec = { label: 'ring', first: ['pilot', 'canar
 export function parsePilot(value: string, input = 'pilot'): PilotSpec {
   const source = value.trim();
   if (source === '' || source === '0') return { kind: 'none', source };
+  if (source === 'per-cluster') return { kind: 'per-cluster', source };
   if (/^\d+$/.test(source)) {
     const count = Number(source);
     if (!Number.isSafeInteger(count)) throw inputError(input, value, 'is too large a pilot count');

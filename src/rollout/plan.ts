@@ -3,7 +3,8 @@ import { ConfigurationError, inputError } from '../core/errors.ts';
 import { isNamespaceName, isReleaseName } from '../core/names.ts';
 import { checkUniqueTenants, compareStrings, isTenantId, toRef, type Tenant, type TenantRef } from '../tenants/model.ts';
 import { matchesSelector } from '../tenants/selector.ts';
-import { DEFAULT_ORDER, describeOrder, waveSize, type OrderSpec, type PilotSpec, type WaveSpec } from './plan-spec.ts';
+import { DEFAULT_ORDER, describeOrder, waveSize, type ClusterOrder, type OrderSpec, type PilotSpec, type WaveSpec } from './plan-spec.ts';
+import { clusterTurns, groupByCluster, interleaveByCluster, regionOf, type ClusterSpec } from '../clusters/model.ts';
 
 export * from './plan-spec.ts';
 
@@ -47,6 +48,39 @@ export interface PlanOptions {
   createdAt?: string;
   /** Input names for messages. */
   pilotInput?: string;
+  /** The fleet's clusters (tenants carry `cluster`); with more than one, waves spread over them. */
+  clusters?: readonly ClusterSpec[];
+  /** Default `interleave`. */
+  clusterOrder?: ClusterOrder;
+}
+
+/**
+ * Ring order first (a canary ring stays first), then, within each ring, the clusters' share:
+ * interleaved (turns by region, then name) or cluster by cluster (file order).
+ */
+function spreadOverClusters(ordered: Tenant[], order: OrderSpec | null, clusters: readonly ClusterSpec[], how: ClusterOrder): Tenant[] {
+  const rankOf = new Map((order?.first ?? []).map((v, i) => [v, i]));
+  const rank = (t: Tenant) => {
+    const v = order && Object.hasOwn(t.labels, order.label) ? t.labels[order.label] : undefined;
+    return v === undefined ? rankOf.size : (rankOf.get(v) ?? rankOf.size);
+  };
+  const turns = how === 'by-cluster' ? clusters.map((c) => c.name) : clusterTurns(clusters);
+  const out: Tenant[] = [];
+  for (let i = 0; i < ordered.length;) {
+    let j = i;
+    while (j < ordered.length && rank(ordered[j]!) === rank(ordered[i]!)) j++;
+    const group = ordered.slice(i, j);
+    const region = new Map(clusters.map((c) => [c.name, regionOf(c)]));
+    out.push(...(how === 'by-cluster' ? groupByCluster(group, turns) : interleaveByCluster(group, turns, (c) => region.get(c) ?? '')));
+    i = j;
+  }
+  return out;
+}
+
+function describeClusters(clusters: readonly ClusterSpec[], how: ClusterOrder): string {
+  return how === 'by-cluster'
+    ? `; cluster by cluster: ${clusters.map((c) => c.name).join(', ')}`
+    : `; clusters interleaved: ${clusterTurns(clusters).join(', ')}`;
 }
 
 /** Stable order: rank of `order.label` among `order.first`, then id (code-unit order). O(n log n). */
@@ -69,7 +103,10 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
   const pilotInput = opts.pilotInput ?? 'pilot';
   const order = opts.order === undefined ? DEFAULT_ORDER : opts.order;
   checkUniqueTenants(tenants, (i) => ({ subject: 'tenant selection', short: `tenant "${tenants[i]!.id}"` }));
-  const ordered = orderTenants(tenants, order);
+  const clusters = opts.clusters ?? [];
+  const how = opts.clusterOrder ?? 'interleave';
+  const multi = clusters.length > 1;
+  const ordered = multi ? spreadOverClusters(orderTenants(tenants, order), order, clusters, how) : orderTenants(tenants, order);
 
   let pilot: Tenant[];
   const spec = opts.pilot;
@@ -103,6 +140,11 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
       pilot = ordered.filter((t) => wanted.has(t.id));
       break;
     }
+    case 'per-cluster': {
+      const seen = new Set<string>();
+      pilot = ordered.filter((t) => !seen.has(t.cluster ?? '') && !!seen.add(t.cluster ?? ''));
+      break;
+    }
     case 'selector':
       pilot = ordered.filter((t) => matchesSelector(spec.selector, t.labels));
       // An empty pilot would let the approval gate guard nothing: most likely a label typo.
@@ -122,7 +164,7 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
       exclude: opts.exclude ?? '',
       pilot: spec.source || 'none',
       batchSize: opts.batchSize.source,
-      order: describeOrder(order),
+      order: describeOrder(order) + (multi ? describeClusters(clusters, how) : ''),
       tenants: ordered.length,
     },
     pilot: pilot.map(toRef),
@@ -149,7 +191,7 @@ type PlanBody = Omit<Plan, 'fingerprint' | 'createdAt'>;
 
 /** The normalized contents: fixed key order, only known keys. */
 function normalize(p: PlanBody): PlanBody {
-  const ref = (r: TenantRef): TenantRef => ({ id: r.id, namespace: r.namespace, release: r.release });
+  const ref = toRef;
   const s = p.summary;
   return {
     version: 1,
@@ -227,15 +269,17 @@ export function parsePlan(text: string, input = 'plan'): Plan {
   const seen = new Set<string>();
   const ref = (r: unknown, where: string): TenantRef => {
     if (!isObj(r)) return fail(`${where} is not a tenant`);
-    onlyKeys(r, ['id', 'namespace', 'release'], where);
-    const { id, namespace, release } = r;
+    onlyKeys(r, ['id', 'namespace', 'release', 'cluster'], where);
+    const { id, namespace, release, cluster } = r;
+    if (cluster !== undefined && (typeof cluster !== 'string' || !isTenantId(cluster)))
+      fail(`${where} has an invalid cluster ${JSON.stringify(cluster)}`);
     if (typeof id !== 'string' || !isTenantId(id)) fail(`${where} has an invalid tenant id ${JSON.stringify(id)}`);
     if (typeof namespace !== 'string' || !isNamespaceName(namespace))
       fail(`${where} has an invalid namespace ${JSON.stringify(namespace)}`);
     if (typeof release !== 'string' || !isReleaseName(release)) fail(`${where} has an invalid release ${JSON.stringify(release)}`);
     if (seen.has(id as string)) fail(`lists tenant "${String(id)}" twice`);
     seen.add(id as string);
-    return { id: id as string, namespace: namespace as string, release: release as string };
+    return toRef({ id: id as string, namespace: namespace as string, release: release as string, cluster: cluster as string | undefined });
   };
   if (!Array.isArray(data.pilot)) return fail('has no pilot list');
   if (!Array.isArray(data.waves) || !data.waves.every(Array.isArray)) return fail('has no list of waves');
@@ -294,7 +338,8 @@ export function reconcilePlan(approved: Plan, current: readonly Tenant[]): Recon
       inPlan.add(r.id);
       const t = byId.get(r.id);
       if (!t) vanished.push(r);
-      else if (t.namespace !== r.namespace || t.release !== r.release) changed.push({ approved: r, current: t });
+      else if (t.namespace !== r.namespace || t.release !== r.release || (t.cluster ?? '') !== (r.cluster ?? ''))
+        changed.push({ approved: r, current: t });
       else out.push(t);
     }
     return out;

@@ -8,7 +8,8 @@ import type { VerifyResult } from '../helm/deploy.ts';
 import type { NamespaceInfo } from '../kube/ports.ts';
 import type { Tenant } from '../tenants/model.ts';
 import { selectTenants } from '../tenants/select.ts';
-import { addTemplatedValuesFiles, parseTenantsFile, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
+import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
+import type { ClusterSpec } from '../clusters/model.ts';
 import type { TenantRolloutInputs } from './options.ts';
 import { allowedFailures } from './options.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
@@ -75,7 +76,11 @@ export function releaseLabel(inp: TenantRolloutInputs): string {
   return inp.releaseVersion || inp.helm.version || tag || inp.helm.chart;
 }
 
-export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts): Promise<{ tenants: Tenant[]; source: string }> {
+export async function resolveTenants(
+  inp: TenantRolloutInputs,
+  ports: RunPorts,
+): Promise<{ tenants: Tenant[]; source: string; clusters: ClusterSpec[] }> {
+  let clusters: ClusterSpec[] = [];
   const naming = { namespacePrefix: inp.namespacePrefix, releaseTemplate: inp.releaseTemplate };
   let tenants: Tenant[];
   let source: string;
@@ -87,7 +92,7 @@ export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts):
           `"${inp.source.path}" does not exist`,
           'give the path of a tenants YAML file in the workspace',
         );
-      tenants = parseTenantsFile(ports.readFile(inp.source.path), inp.source.path, naming);
+      ({ tenants, clusters } = parseTenantsDocument(ports.readFile(inp.source.path), inp.source.path, naming));
       source = `tenants file ${inp.source.path}`;
       break;
     case 'list':
@@ -117,7 +122,7 @@ export async function resolveTenants(inp: TenantRolloutInputs, ports: RunPorts):
         );
     }
   }
-  return { tenants: selected, source };
+  return { tenants: selected, source, clusters };
 }
 
 /** The part of the target every tenant shares: chart, shared values files' contents, --set lines, secret values. */
@@ -141,7 +146,7 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
 }
 
 export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
-  const { tenants, source } = await resolveTenants(inp, ports);
+  const { tenants, source, clusters } = await resolveTenants(inp, ports);
   const createdAt = new Date(ports.clock.now()).toISOString();
   let plan: Plan;
   let pilot: Tenant[];
@@ -167,6 +172,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       include: inp.include?.source,
       exclude: inp.exclude?.source,
       createdAt,
+      clusters,
+      clusterOrder: inp.clusterOrder,
     });
     const byId = new Map(tenants.map((t) => [t.id, t]));
     pilot = plan.pilot.map((r) => byId.get(r.id)!);

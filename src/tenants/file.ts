@@ -4,6 +4,8 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import schema from '../../schemas/tenants.schema.json' with { type: 'json' };
 import { ConfigurationError } from '../core/errors.ts';
+import { closest, suggest } from '../core/closest.ts';
+import type { ClusterSpec } from '../clusters/model.ts';
 import { DEFAULT_NAMESPACE_PREFIX, checkUniqueTenants, tenantProblem, type Tenant } from './model.ts';
 import { compileReleaseTemplate, containedPath, expandReleaseName } from './template.ts';
 
@@ -23,6 +25,7 @@ export interface TenantsFileOptions {
 
 interface RawTenant {
   id: string;
+  cluster?: string;
   slug?: string;
   namespace?: string;
   release?: string;
@@ -38,6 +41,20 @@ function validate(data: unknown): ErrorObject[] {
 }
 
 type Where = { line: number; column: number };
+
+interface RawCluster {
+  name: string;
+  context?: string;
+  kubeconfigEnv?: string;
+  labels?: Record<string, string>;
+  home?: boolean;
+}
+
+/** A tenants file: its tenants and the clusters it declares (empty: the run's one cluster). */
+export interface TenantsDocument {
+  tenants: Tenant[];
+  clusters: ClusterSpec[];
+}
 
 /** Reads and parses a tenants file from disk. */
 export async function loadTenantsFile(file: string, opts: TenantsFileOptions = {}): Promise<Tenant[]> {
@@ -61,6 +78,11 @@ export async function loadTenantsFile(file: string, opts: TenantsFileOptions = {
  * `valuesFiles`, which must stay inside it).
  */
 export function parseTenantsFile(text: string, file: string, opts: TenantsFileOptions = {}): Tenant[] {
+  return parseTenantsDocument(text, file, opts).tenants;
+}
+
+/** The whole document: tenants, each tagged with its cluster, and the `clusters:` section. */
+export function parseTenantsDocument(text: string, file: string, opts: TenantsFileOptions = {}): TenantsDocument {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number): Where => {
@@ -85,6 +107,8 @@ export function parseTenantsFile(text: string, file: string, opts: TenantsFileOp
   }
 
   const raws = (data as { tenants: RawTenant[] }).tenants;
+  const clusters = parseClusters((data as { clusters?: RawCluster[] }).clusters ?? [], doc, at, fail);
+  const names = clusters.map((c) => c.name);
   const prefix = opts.namespacePrefix ?? DEFAULT_NAMESPACE_PREFIX;
   const release = compileReleaseTemplate(opts.releaseTemplateInput ?? 'release-name', opts.releaseTemplate ?? '{{ tenant.slug }}');
   const baseDir = path.posix.dirname(file.replaceAll('\\', '/'));
@@ -92,6 +116,18 @@ export function parseTenantsFile(text: string, file: string, opts: TenantsFileOp
 
   const tenants = raws.map((r, i): Tenant => {
     const where = itemWhere(i);
+    // With one declared cluster a tenant may leave it out; with several, guessing would deploy to the wrong one.
+    const cluster = r.cluster ?? (clusters.length === 1 ? clusters[0]!.name : undefined);
+    if (clusters.length > 1 && r.cluster === undefined)
+      fail(where, `tenant "${r.id}" names no cluster`, `add cluster: <one of ${names.join(', ')}>`);
+    if (r.cluster !== undefined && !names.includes(r.cluster)) {
+      const w = at(locate(doc, ['tenants', i, 'cluster']));
+      fail(
+        w,
+        `tenant "${r.id}" names unknown cluster "${r.cluster}"`,
+        clusters.length ? suggest(r.cluster, names) : 'declare it in a clusters: section',
+      );
+    }
     const slug = r.slug ?? r.id;
     const namespace = r.namespace ?? `${prefix}${slug}`;
     const labels = r.labels ?? {};
@@ -104,6 +140,7 @@ export function parseTenantsFile(text: string, file: string, opts: TenantsFileOp
         labels,
         values: r.values ?? {},
         valuesFiles: (r.valuesFiles ?? []).map((f) => containedPath(`tenant "${r.id}" valuesFiles`, f, baseDir)),
+        ...(cluster ? { cluster } : {}),
       };
       const p = tenantProblem(t);
       if (p) fail(where, `tenant "${r.id}": ${p.message}`, p.hint);
@@ -119,7 +156,41 @@ export function parseTenantsFile(text: string, file: string, opts: TenantsFileOp
     const w = itemWhere(i);
     return { subject: `${file}:${w.line}:${w.column}`, location: { file, ...w }, short: `line ${w.line}` };
   });
-  return tenants;
+  return { tenants, clusters };
+}
+
+/** The `clusters:` section: unique names, one home when there are several, a reach each. */
+function parseClusters(
+  raws: RawCluster[],
+  doc: Document,
+  at: (offset: number) => Where,
+  fail: (where: Where, message: string, hint?: string) => never,
+): ClusterSpec[] {
+  const where = (i: number, key?: string) => at(locate(doc, key ? ['clusters', i, key] : ['clusters', i]));
+  const seen = new Map<string, number>();
+  const out = raws.map((c, i): ClusterSpec => {
+    const first = seen.get(c.name);
+    if (first !== undefined) fail(where(i, 'name'), `duplicate cluster name "${c.name}" (also at line ${where(first).line})`);
+    seen.set(c.name, i);
+    const reach: ClusterSpec['reach'] = c.kubeconfigEnv
+      ? { kind: 'kubeconfig-env', env: c.kubeconfigEnv, ...(c.context ? { context: c.context } : {}) }
+      : { kind: 'context', context: c.context ?? c.name };
+    return { name: c.name, reach, labels: c.labels ?? {}, home: c.home === true };
+  });
+  const homes = out.map((c, i) => ({ c, i })).filter((x) => x.c.home);
+  if (homes.length > 1)
+    fail(
+      where(homes[1]!.i, 'home'),
+      `clusters "${homes[0]!.c.name}" and "${homes[1]!.c.name}" are both home`,
+      'mark exactly one cluster home: true',
+    );
+  if (out.length > 1 && homes.length === 0)
+    fail(
+      where(0),
+      'no cluster is the home cluster',
+      'mark the one that holds fleet-level objects (pause, lock, shard coordination) with home: true',
+    );
+  return out;
 }
 
 function firstLine(s: string): string {
@@ -183,7 +254,9 @@ const FIELD_RULES: Record<string, { what: string; hint: string }> = {
     hint: 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
   },
 };
-const TENANT_KEYS = 'id, slug, namespace, release, labels, values, valuesFiles';
+const TENANT_KEYS = ['id', 'slug', 'namespace', 'release', 'cluster', 'labels', 'values', 'valuesFiles'];
+const CLUSTER_KEYS = ['name', 'context', 'kubeconfigEnv', 'labels', 'home'];
+const TOP_KEYS = ['clusters', 'tenants'];
 
 function valueAt(data: unknown, segments: Array<string | number>): unknown {
   let v = data;
@@ -211,11 +284,13 @@ function explain(errors: ErrorObject[], doc: Document, data: unknown): { offset:
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
-      const allowed = inTenant && segs.length === 2 ? TENANT_KEYS : segs.length === 0 ? 'tenants' : undefined;
+      const inCluster = segs[0] === 'clusters' && typeof segs[1] === 'number' && segs.length === 2;
+      const allowed = inTenant && segs.length === 2 ? TENANT_KEYS : inCluster ? CLUSTER_KEYS : segs.length === 0 ? TOP_KEYS : undefined;
+      const near = allowed && closest(key, allowed);
       return {
         offset: locate(doc, [...segs, key], true),
-        message: `${where}: unknown key "${key}"`,
-        hint: allowed ? `allowed keys: ${allowed}` : undefined,
+        message: `${where}: unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`,
+        hint: allowed ? `allowed keys: ${allowed.join(', ')}` : undefined,
       };
     }
     case 'required':

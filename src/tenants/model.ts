@@ -19,6 +19,8 @@ export interface Tenant {
   values: Record<string, unknown>;
   /** Per-tenant values files, in the order helm must read them (later wins). */
   valuesFiles: string[];
+  /** The cluster its release lives in (a name of the fleet's clusters); absent: the run's one cluster. */
+  cluster?: string;
 }
 
 /** What a plan records about a tenant: enough to recognise it again and to target helm. */
@@ -26,6 +28,8 @@ export interface TenantRef {
   id: string;
   namespace: string;
   release: string;
+  /** Only in a multi-cluster fleet (so single-cluster plans and fingerprints are unchanged). */
+  cluster?: string;
 }
 
 /**
@@ -115,7 +119,7 @@ export function checkTenant(t: Tenant, subject: string, location?: Configuration
 }
 
 export function toRef(t: TenantRef): TenantRef {
-  return { id: t.id, namespace: t.namespace, release: t.release };
+  return { id: t.id, namespace: t.namespace, release: t.release, ...(t.cluster ? { cluster: t.cluster } : {}) };
 }
 
 /** Code-unit order (not locale order): identical on every machine and fast for 10,000 ids. */
@@ -145,7 +149,8 @@ export function checkUniqueTenants(
       );
     }
     ids.set(t.id, i);
-    const key = `${t.namespace}/${t.release}`;
+    // The same namespace/release in two clusters are two releases.
+    const key = `${t.cluster ?? ''}:${t.namespace}/${t.release}`;
     const other = releases.get(key);
     if (other !== undefined) {
       const here = where(i);

@@ -3,7 +3,7 @@ import type { NamespaceInfo } from '../kube/ports.ts';
 import { DEFAULT_NAMESPACE_PREFIX, checkUniqueTenants, isTenantId, tenantProblem, type Tenant } from './model.ts';
 import { compileReleaseTemplate, compileTemplate, expandReleaseName, expandValuesPath } from './template.ts';
 
-export { loadTenantsFile, parseTenantsFile, type TenantsFileOptions } from './file.ts';
+export { loadTenantsFile, parseTenantsDocument, parseTenantsFile, type TenantsDocument, type TenantsFileOptions } from './file.ts';
 
 /** Seeds convention: tenant namespaces carry this label. */
 export const DEFAULT_TENANT_SELECTOR = 'app.kubernetes.io/component=tenant';

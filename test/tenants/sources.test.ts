@@ -169,7 +169,7 @@ describe('tenants file', () => {
 
   it('points at an unknown key and lists the allowed ones', () => {
     expect(() => parseTenantsFile('tenants:\n  - id: a\n    valuesFile: x.yaml\n', file)).toThrow(
-      /^deploy\/tenants.yaml:3:5: tenants\[0\]: unknown key "valuesFile" \(allowed keys: id, slug/,
+      /^deploy\/tenants.yaml:3:5: tenants\[0\]: unknown key "valuesFile" \(did you mean "valuesFiles"\?\) \(allowed keys: id, slug/,
     );
   });
 
@@ -196,7 +196,7 @@ describe('tenants file', () => {
       /^deploy\/tenants.yaml:1:1: the document: missing required key "tenants"/,
     );
     expect(() => parseTenantsFile('tenants: []\nextra: 1\n', file)).toThrow(
-      /^deploy\/tenants.yaml:2:1: the document: unknown key "extra" \(allowed keys: tenants\)/,
+      /^deploy\/tenants.yaml:2:1: the document: unknown key "extra" \(allowed keys: clusters, tenants\)/,
     );
     expect(() => parseTenantsFile('', file)).toThrow(/^deploy\/tenants.yaml:1:1: the document must be a mapping/);
   });

@@ -1,5 +1,5 @@
 import { inputError } from '../../core/errors.ts';
-import { parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
+import { CLUSTER_ORDERS, parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
 import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
@@ -138,6 +138,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     include: include ? parseSelection('include', include) : undefined,
     exclude: exclude ? parseSelection('exclude', exclude) : undefined,
     pilot: parsePilot(inputs.string('pilot', '1')),
+    clusterOrder: inputs.oneOf('order', CLUSTER_ORDERS, 'interleave'),
     batchSize: parseBatchSize(inputs.string('batch-size', '25%')),
     phase: operation === 'rollout' ? parsePhaseOrOperation(phaseText) : 'all',
     approvedPlan: inputs.string('plan'),
