@@ -16,6 +16,8 @@ export interface RolloutReport {
   /** The process exit code of this outcome (src/rollout/outcome.ts). */
   exitCode: number;
   /** Why no new tenant was started (halted, held, paused, cancelled). */
+  /** Set on a dry run: nothing was changed, whatever the counts say. */
+  dryRun?: boolean;
   stoppedBecause?: string;
   /** What to do next, for a person reading the report. */
   next: string;
@@ -42,6 +44,8 @@ export function buildReport(
     appeared?: string[];
     vanished?: string[];
     cancelled?: boolean;
+    /** A dry run: helm rendered and validated, nothing changed. Every place that reports says so. */
+    dryRun?: boolean;
   },
 ): RolloutReport {
   const counts = Object.fromEntries(TENANT_STATUSES.map((s) => [s, 0])) as Record<TenantStatus, number>;
@@ -59,6 +63,7 @@ export function buildReport(
     planFingerprint: meta.planFingerprint,
     target: meta.target,
     run: meta.run,
+    ...(meta.dryRun ? { dryRun: true } : {}),
     startedAt: meta.startedAt,
     durationMs: r.durationMs,
     outcome,
@@ -85,7 +90,11 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
   const counts = TENANT_STATUSES.filter((s) => rep.counts[s])
     .map((s) => `${ICON[s]} ${rep.counts[s]} ${s}`)
     .join(' · ');
-  const lines = [summaryHeading(rep.outcome, rep.phase), '', `${counts} — ${humanDuration(rep.durationMs)}, target \`${rep.target}\``];
+  const lines = [
+    `${summaryHeading(rep.outcome, rep.phase)}${rep.dryRun ? ' — DRY RUN: nothing was changed' : ''}`,
+    '',
+    `${rep.dryRun ? '**Dry run:** every tenant was rendered and validated by helm; no release was changed, so "succeeded" means "would deploy". ' : ''}${counts} — ${humanDuration(rep.durationMs)}, target \`${rep.target}\``,
+  ];
   if (rep.stoppedBecause) lines.push('', `**Stopped:** ${cell(rep.stoppedBecause)}`);
   if (rep.api?.retries) {
     const why = Object.entries(rep.api.byReason)
@@ -110,4 +119,5 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
 }
 
 /** The one line the action logs (and fails the step with) at the end of a run. */
-export const reportLine = (rep: RolloutReport): string => outcomeLine(rep.outcome, rep.counts);
+export const reportLine = (rep: RolloutReport): string =>
+  `${rep.dryRun ? 'DRY RUN, nothing changed: ' : ''}${outcomeLine(rep.outcome, rep.counts)}`;

@@ -49,6 +49,8 @@ export interface RunPorts {
    * ends the run with no report and nothing changed. Absent: go ahead.
    */
   approve?: (plan: Plan, question: string) => Promise<boolean>;
+  /** Called once the plan (and promotion) is known, before any tenant is touched: show it. */
+  onPlan?: (out: RunOutcome) => Promise<void>;
 }
 
 export interface RunMeta {
@@ -188,6 +190,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     const window = inp.window ? `${inp.window.text}${inp.changeTicket ? ` (change ticket: ${inp.changeTicket})` : ''}` : undefined;
     out.promotion = classifyPromotion(fleet, inp.releaseVersion, { maintenanceWindow: window });
   }
+  // The plan is shown (log and summary) before anything runs, in every phase.
+  await ports.onPlan?.(out);
   if (inp.phase === 'plan') return out;
   if (!ports.helm) throw new Error('a rollout needs helm');
   // The gated phase checks the window when it starts, before it touches a tenant.
@@ -273,6 +277,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     appeared,
     vanished,
     cancelled: meta.signal?.aborted,
+    dryRun: inp.helm.dryRun !== 'none',
   });
   return out;
 }

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { Inputs } from '../../src/actions/common/inputs.ts';
 import { parseInputs } from '../../src/actions/tenant-rollout/inputs.ts';
 import { runTenantRollout } from '../../src/rollout/run.ts';
+import { renderReport, reportLine } from '../../src/rollout/report.ts';
 import type { RunPorts } from '../../src/rollout/run.ts';
 import type { NamespaceInfo } from '../../src/kube/ports.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
@@ -188,6 +189,35 @@ describe('runTenantRollout', () => {
     const next = (await run({ phase: 'plan', 'release-version': '1.3.5' })).promotion;
     expect(next).toMatchObject({ kind: 'downgrade', gate: 'approval', fleetVersion: 'v1.4.0' });
     expect(next?.versions).toEqual([{ version: 'v1.4.0', source: 'ledger', tenants: ['a', 'b'] }]);
+  });
+
+  it('shows the plan before anything runs, in every phase; a dry run is labelled in the report', async () => {
+    for (const phase of ['plan', 'pilot', 'waves', 'all']) {
+      const helm = new FakeHelm();
+      for (const id of ['a', 'b']) helm.onUpgrade(`tenant-${id}`, id, { kind: 'ok' });
+      const { p } = ports(helm);
+      const seen: { upgrades: number; table: string }[] = [];
+      p.onPlan = async (o) => void seen.push({ upgrades: helm.calls.filter((c) => c.startsWith('upgrade')).length, table: o.planTable });
+      const out = await runTenantRollout(inputs({ tenants: 'a,b', 'tenants-file': '', pilot: '1', phase }), p, { run: 'r' });
+      expect(seen.length, phase).toBe(1);
+      expect(seen[0]!.upgrades, `${phase}: no tenant touched before the plan is shown`).toBe(0);
+      expect(seen[0]!.table).toContain('pilot');
+      if (phase !== 'plan')
+        expect(
+          helm.calls.some((c) => c.startsWith('upgrade')),
+          phase,
+        ).toBe(true);
+      expect(out.report?.dryRun).toBeUndefined();
+    }
+    const helm = new FakeHelm();
+    for (const id of ['a', 'b']) helm.onUpgrade(`tenant-${id}`, id, { kind: 'ok' });
+    const { p } = ports(helm);
+    const dry = await runTenantRollout(inputs({ tenants: 'a,b', 'tenants-file': '', pilot: '1', 'dry-run': 'client' }), p, { run: 'r' });
+    expect(dry.report?.dryRun).toBe(true);
+    expect(renderReport(dry.report!)).toMatch(
+      /— DRY RUN: nothing was changed\n\n\*\*Dry run:\*\* every tenant was rendered and validated by helm; no release was changed/,
+    );
+    expect(reportLine(dry.report!)).toMatch(/^DRY RUN, nothing changed: /);
   });
 
   it('the waves phase checks the maintenance window before it touches a tenant', async () => {

@@ -196,6 +196,25 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             return confirm(question);
           };
         }
+        // Before anything runs, in every phase: the plan table in the log and the summary.
+        ports.onPlan = async (out) => {
+          const dry = inp.helm.dryRun !== 'none';
+          const label = dry ? ` (DRY RUN: helm ${inp.helm.dryRun} renders and validates, nothing will be changed)` : '';
+          if (out.promotion) {
+            const p = out.promotion;
+            ctx.setOutput('promotion', p.kind);
+            ctx.setOutput('gate', p.gate);
+            ctx.setOutput('fleet-version', p.fleetVersion);
+            ctx.setOutput('promotion-reason', p.reason);
+            ctx.logger.info(`promotion: ${p.kind}, gate ${p.gate}: ${p.reason}`);
+            ctx.logger.info(`who runs what:\n${renderFleetVersions(p)}`);
+          }
+          ctx.logger.info(`plan ${out.plan.fingerprint.slice(0, 12)} for phase ${inp.phase}${label}:\n${out.planTable}`);
+          const promo = out.promotion
+            ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
+            : '';
+          await ctx.summary(`### tenant-rollout plan (phase ${inp.phase})${label}\n\n${promo}${out.planTable}\n`);
+        };
         const startedAt = new Date(clock.now()).toISOString();
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })
           .catch(explainHelmError)
@@ -218,19 +237,6 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         ctx.setOutput('plan', out.planJson);
         ctx.setOutput('plan-fingerprint', out.plan.fingerprint);
         ctx.setOutput('appeared', out.appeared.join(','));
-        if (out.promotion) {
-          const p = out.promotion;
-          ctx.setOutput('promotion', p.kind);
-          ctx.setOutput('gate', p.gate);
-          ctx.setOutput('fleet-version', p.fleetVersion);
-          ctx.setOutput('promotion-reason', p.reason);
-          ctx.logger.info(`promotion: ${p.kind}, gate ${p.gate}: ${p.reason}`);
-          ctx.logger.info(`who runs what:\n${renderFleetVersions(p)}`);
-        }
-        const promo = out.promotion
-          ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
-          : '';
-        await ctx.summary(`### tenant-rollout plan\n\n${promo}${out.planTable}\n`);
         if (out.declined) {
           ctx.logger.info('nothing done: the operator declined');
           return;
