@@ -714,6 +714,27 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
           'The plan JSON approved earlier (the plan output of a plan/pilot job). Only its tenants run, in its waves; tenants that appeared since are reported, not deployed.',
         required: false,
       },
+      'plan-file': {
+        description:
+          "The approved plan as a file (the plan job's artifact), instead of plan: a large fleet's plan is too big for an input (E2BIG near 1,360 tenants).",
+        required: false,
+      },
+      shards: {
+        description:
+          'Sharded waves: how many jobs run this plan (1-256; 1 = this job runs everything). Needs plan-file. Each job runs the slices it claims; the failure budget and the wave pace are fleet-wide, coordinated through a ConfigMap in fleet-namespace.',
+        required: false,
+        default: '1',
+      },
+      'shard-index': {
+        description: "This job's shard, 0 to shards-1 (the matrix index).",
+        required: false,
+        default: '0',
+      },
+      'merge-reports': {
+        description:
+          'A directory of shard report files (*.json) to merge into one report and one summary (the report job of a sharded rollout). Deploys nothing; needs plan-file.',
+        required: false,
+      },
       'release-version': {
         description:
           "The version being released (semver, v optional; recorded in each revision's ledger). With it, the plan compares it with what each tenant runs now (its ledger; the chart appVersion as a labelled fallback) and outputs the promotion and its gate: patch none, minor approval, downgrade approval, major approval+window.",

@@ -14,6 +14,7 @@ import type { RolloutEventListener } from './events.ts';
 import { fanOut } from './events.ts';
 import { FAILURE_STATUSES } from './outcome.ts';
 import type { RolloutStop, TenantStatus } from './outcome.ts';
+import type { ShardPort, ShardSlice } from './shards.ts';
 
 /**
  * Runs the steps of a plan (the pilot, then each wave) against the fleet: deploy each tenant,
@@ -105,6 +106,8 @@ export interface RolloutPorts {
   onInflight?: (change: InflightChange) => void;
   /** Observers (deployment records, notifications): told of each step and tenant, never awaited. */
   onEvent?: RolloutEventListener;
+  /** Sharded: this process runs the slices it claims, with the fleet-wide budget and wave barrier (shards.ts). */
+  shards?: ShardPort;
 }
 
 export interface InflightChange {
@@ -204,6 +207,15 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   const tenantById = new Map(o.steps.flatMap((s) => s.tenants.map((t) => [t.id, t] as const)));
   const changed = (r: TenantResult) => emit({ type: 'tenant-finished', step: r.step, tenant: tenantById.get(r.id)!, result: { ...r } });
 
+  /** A fleet-wide stop read from the shard coordination; unreadable is no verdict: hold. */
+  const fleetCheck = async (read: () => Promise<RolloutStop | undefined>) => {
+    try {
+      const s = await read();
+      if (s) stopWith(s.outcome, s.reason);
+    } catch (err) {
+      stopWith('held', `the shard coordination could not be read: ${errorMessage(err)}`);
+    }
+  };
   const stopped = () => {
     // A cancel outranks any earlier stop: the runner is ending the job whatever else happened.
     if (o.signal?.aborted && stop?.outcome !== 'cancelled') stop = { outcome: 'cancelled', reason: 'the job was cancelled' };
@@ -443,37 +455,60 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   try {
     for (const [i, step] of o.steps.entries()) {
       if (stopped()) {
-        for (const t of step.tenants) skip(t, step.name, stopped()!);
+        // Sharded, a step this shard never claimed is not its to report (the merge reports it).
+        if (!p.shards) for (const t of step.tenants) skip(t, step.name, stopped()!);
         continue;
       }
       p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
       emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
-      const queue = step.tenants;
-      let next = 0;
       doneInStep = 0;
-      const worker = async () => {
-        // An index, not shift(): shift() on a large array is O(n) per call.
-        for (let t = queue[next++]; t; t = queue[next++]) {
-          if (stopped()) {
-            skip(t, step.name, stopped()!);
-            continue;
+      const runQueue = async (queue: readonly Tenant[]) => {
+        let next = 0;
+        const worker = async () => {
+          // An index, not shift(): shift() on a large array is O(n) per call.
+          for (let t = queue[next++]; t; t = queue[next++]) {
+            if (p.shards && !stopped()) await fleetCheck(() => p.shards!.check());
+            if (stopped()) {
+              skip(t, step.name, stopped()!);
+              continue;
+            }
+            emit({ type: 'tenant-started', step: step.name, tenant: t });
+            begun.add(t.id);
+            const r = await runTenant(t, step.name);
+            results.set(t.id, r);
+            // No verdict for a tenant: start no new one (held, before the budget could call it halted).
+            if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
+            done++;
+            doneInStep++;
+            ran++;
+            durationSum += r.durationMs;
+            countFailure(r);
+            if (p.shards && FAILURE_STATUSES.has(r.status)) await fleetCheck(() => p.shards!.failed(r.id, r.error ?? r.status));
+            progress(i, step);
+            changed(r);
           }
-          emit({ type: 'tenant-started', step: step.name, tenant: t });
-          begun.add(t.id);
-          const r = await runTenant(t, step.name);
-          results.set(t.id, r);
-          // No verdict for a tenant: start no new one (held, before the budget could call it halted).
-          if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
-          done++;
-          doneInStep++;
-          ran++;
-          durationSum += r.durationMs;
-          countFailure(r);
-          progress(i, step);
-          changed(r);
-        }
+        };
+        await Promise.all(Array.from({ length: Math.min(o.maxParallel, queue.length) }, worker));
       };
-      await Promise.all(Array.from({ length: Math.min(o.maxParallel, step.tenants.length) }, worker));
+      if (p.shards) {
+        // This shard's slices of the step, claimed one at a time; nextSlice returns nothing once the
+        // step has ended in every shard (the wave barrier) or the fleet stopped.
+        for (;;) {
+          let slice: ShardSlice<Tenant> | undefined;
+          try {
+            slice = stopped() ? undefined : await p.shards.nextSlice(i, o.signal);
+          } catch (err) {
+            stopWith('held', `the shard coordination could not be read: ${errorMessage(err)}`);
+          }
+          if (!slice) break;
+          await runQueue(slice.tenants);
+          if (stopped()) break;
+          await p.shards
+            .sliceDone(i, slice.slice)
+            .catch((err: unknown) => stopWith('held', `the shard coordination could not be written: ${errorMessage(err)}`));
+        }
+        if (!stopped()) await fleetCheck(() => p.shards!.check());
+      } else await runQueue(step.tenants);
 
       const succeeded = step.tenants.filter((t) => results.get(t.id)?.status === 'succeeded');
       if (stop?.outcome === 'halted' && o.rollbackWaveOnFailure && !o.signal?.aborted) {
@@ -513,7 +548,14 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     const error = `started but not finished when the run stopped (${stop?.reason}); look: ${lookCommand}`;
     return { id: t.id, namespace: t.namespace, release: t.release, step, status: 'unknown', durationMs: 0, error, lookCommand };
   };
-  const ordered = o.steps.flatMap((s) => s.tenants.map((t) => results.get(t.id) ?? unfinished(t, s.name)));
+  // Sharded, this shard reports the tenants it ran or began (the merge makes the fleet's report).
+  const ordered = o.steps.flatMap((s) =>
+    s.tenants.flatMap((t) => results.get(t.id) ?? (p.shards && !begun.has(t.id) ? [] : unfinished(t, s.name))),
+  );
   stopped();
+  if (p.shards) {
+    if (o.signal?.aborted) await p.shards.cancelled();
+    p.shards.close();
+  }
   return { tenants: ordered, stop, stoppedBecause: stop?.reason, durationMs: p.clock.now() - started };
 }

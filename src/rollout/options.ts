@@ -34,6 +34,10 @@ export interface TenantRolloutInputs {
   phase: Phase;
   /** The plan approved earlier (a job output), JSON; empty = plan now. */
   approvedPlan: string;
+  /** The approved plan as a file (an artifact): for fleets whose plan is too large for an input or env var. */
+  approvedPlanFile?: string;
+  /** Sharded: this job runs the slices it claims of `count` (1: not sharded); coordination in `namespace` of the home cluster. */
+  shards?: { count: number; index: number; namespace: string };
   /** The version being released: with it, the plan classifies the promotion (patch/minor/major). */
   releaseVersion: string;
   /** The maintenance window as given (text); `window` is it parsed. */

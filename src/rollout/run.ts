@@ -19,6 +19,7 @@ import { renderPlanTable } from './plan-render.ts';
 import type { Plan } from './plan.ts';
 import { buildReport } from './report.ts';
 import type { RolloutReport } from './report.ts';
+import { shardDocumentName, type ShardPort } from './shards.ts';
 import { classifyPromotion } from '../release/promotion.ts';
 import { readFleetVersions } from '../release/fleet-versions.ts';
 import { enforceWindow } from '../release/window.ts';
@@ -51,6 +52,13 @@ export interface RunPorts {
   approve?: (plan: Plan, question: string) => Promise<boolean>;
   /** Called once the plan (and promotion) is known, before any tenant is touched: show it. */
   onPlan?: (out: RunOutcome) => Promise<void>;
+  /** Sharded runs: opens this job's side of the rollout's coordination document (shards.ts). */
+  openShards?: (o: {
+    name: string;
+    planFingerprint: string;
+    maxFailures: number;
+    steps: readonly { name: string; tenants: readonly Tenant[] }[];
+  }) => Promise<ShardPort>;
 }
 
 export interface RunMeta {
@@ -155,8 +163,17 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   let waves: Tenant[][];
   let appeared: string[] = [];
   let vanished: string[] = [];
-  if (inp.approvedPlan) {
-    const r = reconcilePlan(parsePlan(inp.approvedPlan, 'plan'), tenants);
+  // A large fleet's plan travels as a file (an artifact): an input or env var sized by the fleet hits E2BIG.
+  const approved = inp.approvedPlanFile ? ports.readFile(inp.approvedPlanFile) : inp.approvedPlan;
+  const sharded = (inp.shards?.count ?? 1) > 1;
+  if (sharded && !approved)
+    throw new ConfigurationError(
+      'input "shards"',
+      `is ${inp.shards!.count} but no approved plan was given`,
+      "give plan-file (the plan job's artifact): every shard must run the same plan",
+    );
+  if (approved) {
+    const r = reconcilePlan(parsePlan(approved, inp.approvedPlanFile ? 'plan-file' : 'plan'), tenants);
     ({ plan, pilot, waves } = r);
     appeared = r.appeared.map((t) => t.id);
     vanished = [...r.vanished.map((t) => t.id), ...r.changed.map((c) => c.approved.id)];
@@ -229,11 +246,22 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues))
     : undefined;
   const started = ports.clock.now();
+  const maxFailures = allowedFailures(inp.maxFailures, total);
+  let shards: ShardPort | undefined;
+  if (sharded) {
+    if (!ports.openShards) throw new Error('a sharded rollout needs the shard coordination');
+    shards = await ports.openShards({
+      name: shardDocumentName(plan.fingerprint, meta.run),
+      planFingerprint: plan.fingerprint,
+      maxFailures,
+      steps,
+    });
+  }
   const result: RolloutResult = await executeRollout(
     {
       steps,
       maxParallel: inp.maxParallel,
-      maxFailures: allowedFailures(inp.maxFailures, total),
+      maxFailures,
       // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
       soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
       soakIntervalMs: inp.soakIntervalMs,
@@ -266,6 +294,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       soakAnalysis: ports.soakAnalysis,
       onInflight: ports.onInflight,
       onEvent: ports.onEvent,
+      shards,
     },
   );
   out.report = buildReport(result, {

@@ -1,3 +1,4 @@
+import { MAX_SHARDS } from '../../rollout/shards.ts';
 import { inputError } from '../../core/errors.ts';
 import { CLUSTER_ORDERS, parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
 import { parseSelection } from '../../tenants/select.ts';
@@ -98,7 +99,7 @@ function maintenance(inputs: Inputs) {
 }
 
 /** The rollout's inputs, and (`observe`) its GitHub side: records, gate check, notifications. */
-export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: ObserverInputs } {
+export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: ObserverInputs; mergeReports: string } {
   const phaseText = inputs.string('phase', 'all');
   const operation = (OPERATIONS as readonly string[]).includes(phaseText) ? (phaseText as Operation) : 'rollout';
   const fleet = {
@@ -126,6 +127,13 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
   // Only deploying needs a chart: status, rollback and pause work from what the cluster recorded.
   const helm = parseHelmSettings(inputs, { chartOptional: operation !== 'rollout' || phaseText === 'plan' });
   const maxParallel = inputs.int('max-parallel', 5, { min: 1, max: 200 });
+  const planText = inputs.string('plan');
+  const planFile = inputs.string('plan-file');
+  if (planText && planFile)
+    throw inputError('plan-file', planFile, 'cannot be combined with plan', 'give the approved plan once: plan-file for large fleets');
+  const count = inputs.int('shards', 1, { min: 1, max: MAX_SHARDS });
+  const index = inputs.int('shard-index', 0, { min: 0, max: MAX_SHARDS - 1 });
+  if (index >= count) throw inputError('shard-index', String(index), `must be below shards (${count})`, `use 0..${count - 1}`);
   return {
     operation,
     fleet,
@@ -141,7 +149,10 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     clusterOrder: inputs.oneOf('order', CLUSTER_ORDERS, 'interleave'),
     batchSize: parseBatchSize(inputs.string('batch-size', '25%')),
     phase: operation === 'rollout' ? parsePhaseOrOperation(phaseText) : 'all',
-    approvedPlan: inputs.string('plan'),
+    approvedPlan: planText,
+    approvedPlanFile: planFile || undefined,
+    // Shard coordination lives with the other fleet-level objects (fleet-namespace).
+    shards: { count, index, namespace: fleet.namespace },
     releaseVersion: inputs.string('release-version'),
     ...maintenance(inputs),
     helm,
@@ -160,5 +171,6 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     kubeContext: inputs.string('kube-context') || undefined,
     helmBinary: inputs.string('helm', 'helm'),
     observe: parseObserverInputs(inputs),
+    mergeReports: inputs.string('merge-reports'),
   };
 }

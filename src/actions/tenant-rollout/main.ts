@@ -1,4 +1,8 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadConfig } from '../../kube/client.ts';
+import { createFleetDocuments } from '../../kube/documents.ts';
+import { mergeReports } from '../../rollout/merge.ts';
+import { openShardCoordinator } from '../../rollout/shards.ts';
 import { join } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -33,7 +37,7 @@ import { renderFleetVersions } from '../../release/promotion.ts';
 import { openObservers } from './observers.ts';
 import { inProcessHistory } from '../common/release-history.ts';
 import { InflightJournal, readJournal, type InflightRelease } from './inflight.ts';
-import { serializePlan } from '../../rollout/plan.ts';
+import { parsePlan, serializePlan } from '../../rollout/plan.ts';
 import { writeReportFile } from '../common/report-file.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
@@ -94,12 +98,30 @@ function reportOfError(err: unknown, meta: { phase: string; startedAt: string; d
   );
 }
 
+/** The report job of a sharded rollout: the shard reports in a directory, merged into one report and one summary. */
+async function mergeShardReports(ctx: ActionContext, inp: ReturnType<typeof parseInputs>): Promise<void> {
+  if (!inp.approvedPlanFile)
+    throw new ConfigurationError('input "merge-reports"', 'needs plan-file', 'give the plan artifact the shards ran');
+  const plan = parsePlan(readFileSync(inp.approvedPlanFile, 'utf8'), 'plan-file');
+  const files = readdirSync(inp.mergeReports, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
+  const reports = files
+    .map((f) => JSON.parse(readFileSync(join(inp.mergeReports, f), 'utf8')) as RolloutReport)
+    .filter((r) => r && r.version === 1 && Array.isArray(r.tenants));
+  ctx.logger.info(`merging ${reports.length} shard reports (${files.length} files in ${inp.mergeReports})`);
+  const rep = mergeReports(plan, inp.phase, reports);
+  const file = await publish(ctx, inp.reportFile, rep);
+  if (rep.outcome !== 'succeeded')
+    throw new RolloutEndedError(rep.outcome, `tenant-rollout ${reportLine(rep)}; next: ${rep.next}; report: ${file}`);
+  ctx.logger.info(`tenant-rollout ${reportLine(rep)}`);
+}
+
 export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule {
   const clock = deps.clock ?? systemClock;
   const http = deps.http ?? fetchHttp;
   return {
     async main(ctx: ActionContext) {
       const inp = parseInputs(ctx.inputs);
+      if (inp.mergeReports) return mergeShardReports(ctx, inp);
       const observers = openObservers(
         inp.observe,
         ctx.env,
@@ -187,6 +209,21 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             j.apply(change);
             inflightLeft = j.inFlight > 0;
           },
+          openShards: async (o) => {
+            const sh = inp.shards!;
+            ctx.logger.info(`shard ${sh.index + 1}/${sh.count}: coordination in configmap ${sh.namespace}/${o.name}`);
+            return openShardCoordinator({
+              ...o,
+              docs: createFleetDocuments({
+                kubeConfig: loadConfig(creds.target),
+                namespace: sh.namespace,
+              }),
+              shard: sh.index,
+              shards: sh.count,
+              clock,
+              logger: ctx.logger,
+            });
+          },
         };
         if (ctx.confirm) {
           const confirm = ctx.confirm;
@@ -234,6 +271,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         // Every tenant ended (the executor returned): nothing is in flight for the post step.
         journalFile?.remove();
         if (journalFile) ctx.saveState(STATE_INFLIGHT, '');
+        // The plan as a file too (upload it as an artifact): a large fleet's plan is too big for an input.
+        const planFile = join(ctx.tempDir, `tenant-rollout-plan-${out.plan.fingerprint.slice(0, 12)}.json`);
+        writeFileSync(planFile, out.planJson);
+        ctx.setOutput('plan-file', planFile);
         ctx.setOutput('plan', out.planJson);
         ctx.setOutput('plan-fingerprint', out.plan.fingerprint);
         ctx.setOutput('appeared', out.appeared.join(','));

@@ -1,0 +1,81 @@
+/**
+ * One report from the reports of a sharded rollout's jobs: the union of their tenants, in plan
+ * order, plus every tenant of the phase that no shard reported (a slice nobody ran because the
+ * fleet stopped) as `skipped`. Counts and the outcome are recomputed from the union, so the merged
+ * report reads exactly as if one job had run the plan.
+ */
+import { ConfigurationError } from '../core/errors.ts';
+import type { TenantResult } from './execute.ts';
+import { decideOutcome, exitCodeOf, nextStep, TENANT_STATUSES } from './outcome.ts';
+import type { RolloutStop, TenantStatus } from './outcome.ts';
+import { stepsForPhase, type Phase, type Plan } from './plan.ts';
+import type { RolloutReport } from './report.ts';
+
+/** Which of two results for one tenant to keep (a slice taken over was run twice): the one that did something. */
+const weight = (s: TenantStatus) => (s === 'skipped' || s === 'held' ? 0 : s === 'unchanged' ? 1 : 2);
+
+const STOP_RANK: Record<RolloutStop['outcome'], number> = { cancelled: 5, failed: 4, halted: 3, held: 2, paused: 1 };
+
+export function mergeReports(plan: Plan, phase: Phase, reports: readonly RolloutReport[]): RolloutReport {
+  if (!reports.length) throw new ConfigurationError('shard reports', 'none were found', 'upload each shard report as an artifact');
+  for (const r of reports) {
+    if (r.planFingerprint !== plan.fingerprint)
+      throw new ConfigurationError(
+        'shard reports',
+        `a report is for plan ${r.planFingerprint.slice(0, 12)}, not ${plan.fingerprint.slice(0, 12)}`,
+        'merge the reports of one run',
+      );
+  }
+  const byId = new Map<string, TenantResult>();
+  for (const r of reports)
+    for (const t of r.tenants) {
+      const had = byId.get(t.id);
+      if (!had || weight(t.status) >= weight(had.status)) byId.set(t.id, t);
+    }
+  // The strongest stop any shard saw names the outcome (a cancel outranks a spent budget).
+  let stop: RolloutStop | undefined;
+  for (const r of reports) {
+    if (!r.stoppedBecause) continue;
+    const outcome = (['cancelled', 'failed', 'halted', 'held', 'paused'] as const).find((o) => o === r.outcome) ?? 'halted';
+    if (!stop || STOP_RANK[outcome] > STOP_RANK[stop.outcome]) stop = { outcome, reason: r.stoppedBecause };
+  }
+  const tenants: TenantResult[] = [];
+  for (const step of stepsForPhase(plan, phase))
+    for (const ref of step.tenants)
+      tenants.push(
+        byId.get(ref.id) ?? {
+          id: ref.id,
+          namespace: ref.namespace,
+          release: ref.release,
+          step: step.name,
+          status: 'skipped',
+          durationMs: 0,
+          error: stop?.reason ?? 'no shard ran it',
+        },
+      );
+  const counts = Object.fromEntries(TENANT_STATUSES.map((s) => [s, 0])) as Record<TenantStatus, number>;
+  for (const t of tenants) counts[t.status]++;
+  const outcome = decideOutcome(
+    tenants.map((t) => t.status),
+    stop,
+  );
+  const first = reports.reduce((a, b) => (a.startedAt <= b.startedAt ? a : b));
+  const end = Math.max(...reports.map((r) => Date.parse(r.startedAt) + r.durationMs));
+  return {
+    version: 1,
+    phase,
+    planFingerprint: plan.fingerprint,
+    target: first.target,
+    run: first.run,
+    startedAt: first.startedAt,
+    durationMs: end - Date.parse(first.startedAt),
+    outcome,
+    exitCode: exitCodeOf(outcome),
+    stoppedBecause: stop?.reason,
+    next: nextStep(outcome),
+    counts,
+    appeared: [...new Set(reports.flatMap((r) => r.appeared))],
+    vanished: [...new Set(reports.flatMap((r) => r.vanished))],
+    tenants,
+  };
+}
