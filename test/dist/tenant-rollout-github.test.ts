@@ -34,6 +34,7 @@ describe.each([4, 3] as const)('tenant-rollout GitHub side through dist/ (helm %
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         received.push({ path: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString() });
+        if (req.url!.startsWith('/hang/')) return; // a receiver that never answers
         res.writeHead(200).end('ok');
       });
     });
@@ -143,13 +144,17 @@ describe.each([4, 3] as const)('tenant-rollout GitHub side through dist/ (helm %
     expect(received.map((x) => x.headers['x-deploy-actions-event'])).not.toContain('approval-needed');
   });
 
-  it('GitHub answering 500 to everything: the rollout succeeds, with warnings', { timeout: 180_000 }, async () => {
+  it('GitHub answering 500 to everything and a webhook that never answers: the rollout succeeds, the job ends (bounded), with warnings', { timeout: 240_000 }, async () => {
     gh.fault = (q) => (q.path.includes('/environments/') ? undefined : { status: 500 });
     try {
-      const r = await rollout('1.2.0');
+      const hang = `${hookBase}/hang/never-answers-secret`;
+      const r = await rollout('1.2.0', { notify: `slack ${hang}` });
       expect(r.code).toBe(0);
       expect(r.outputs.outcome).toBe('succeeded');
       expect(r.stdout).toMatch(/::warning::.*the GitHub API failed 3 calls in a row/);
+      // Each attempt gives up at 10 s; the job waits for notifications at most 30 s.
+      expect(r.stdout).toMatch(/::warning::(notification "\S+" to slack #1 failed after|\d+ notifications still being sent after 30s: abandoned)/);
+      expect(r.stdout.replace(/::add-mask::.*/g, '')).not.toContain('never-answers-secret');
     } finally {
       gh.fault = undefined;
     }
