@@ -10,6 +10,7 @@ const ICON: Record<string, string> = {
   failed: '❌',
   inconclusive: '❔',
   'rolled-back': '↩️',
+  uninstalled: '↩️',
   'not-rolled-back': '⚠️',
 };
 

@@ -1,21 +1,27 @@
-import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { ReturnOutcome } from '../helm/recover.ts';
 import type { Metric } from './metrics.ts';
 import { analyze } from './analyze.ts';
 import type { AnalysisResult, AnalyzeOptions, TargetAnalysis } from './analyze.ts';
 import type { AnalysisPorts } from './providers.ts';
 import type { TenantTarget } from '../tenants/model.ts';
 
-/** Where to go back to: the revision recorded before the deploy, never "whatever is previous now". */
+/** A breaching release to return to a good state; `revisionBefore` is the one recorded before the deploy. */
 export interface RollbackTarget {
   namespace: string;
   release: string;
-  revision: number;
+  revisionBefore?: number;
+  /** Why (the analysis' reason), for the log. */
+  why: string;
 }
 
-/** The rollback port; the action wires it to `helm rollback <release> <revision> --wait`. */
+/**
+ * The rollback port. The action wires it to `returnToGood` (src/helm/recover.ts), so a breach is
+ * handled by the suite's one policy: back to the recorded revision, uninstall a first install,
+ * refuse to guess "previous".
+ */
 export interface Rollbacker {
-  rollback(target: RollbackTarget, signal?: AbortSignal): Promise<void>;
+  returnToGood(target: RollbackTarget, signal?: AbortSignal): Promise<ReturnOutcome>;
 }
 
 export interface RollbackOutcome {
@@ -24,10 +30,13 @@ export interface RollbackOutcome {
   release: string;
   /** The pre-deploy revision rolled back to (absent when none was recorded). */
   revision?: number;
-  status: 'rolled-back' | 'failed' | 'not-rolled-back';
+  /** `uninstalled`: a first install that breached (nothing was live before it). */
+  status: 'rolled-back' | 'uninstalled' | 'failed' | 'not-rolled-back';
   /** Why it was rolled back (the analysis' reason), or why not. */
   reason: string;
   error?: string;
+  /** When a person must act: the command to run. */
+  command?: string;
 }
 
 /** `healthy`, `rolled-back`, `inconclusive`; `failed` when a breaching target could not be rolled back. */
@@ -48,32 +57,40 @@ export interface RollbackOptions {
   signal?: AbortSignal;
 }
 
-/** Rolls one analysed target back to its pre-deploy revision (or says why it cannot). */
+/** Returns one analysed target to a good state (through the port's one policy), or says why not. */
 export async function rollBackTarget(t: TargetAnalysis, port: Rollbacker, o: RollbackOptions): Promise<RollbackOutcome> {
   const { target } = t;
   const base = { tenant: target.slug, namespace: target.namespace, release: target.release, reason: t.reason };
-  if (target.revisionBefore === undefined) {
-    const error =
-      'no revision was recorded before the deploy (a first install, or none given): not rolled back, fix forward or uninstall by hand';
-    o.logger.error(`${target.slug}: ${error}`);
-    return { ...base, status: 'failed', error };
-  }
-  const rt: RollbackTarget = { namespace: target.namespace, release: target.release, revision: target.revisionBefore };
+  const where = `${target.release} in ${target.namespace}`;
   if (o.dryRun) {
-    o.logger.warning(`${target.slug}: would roll back ${rt.release} in ${rt.namespace} to revision ${rt.revision} (rollback disabled)`);
-    return { ...base, revision: rt.revision, status: 'not-rolled-back', error: 'rollback disabled' };
+    const to = target.revisionBefore === undefined ? 'a good state' : `revision ${target.revisionBefore}`;
+    o.logger.warning(`${target.slug}: would return ${where} to ${to} (rollback disabled)`);
+    return { ...base, revision: target.revisionBefore, status: 'not-rolled-back', error: 'rollback disabled' };
   }
   o.logger.warning(
-    `${target.slug}: rolling back ${rt.release} in ${rt.namespace} to revision ${rt.revision}, recorded before the deploy (${t.reason})`,
+    target.revisionBefore === undefined
+      ? `${target.slug}: returning ${where} to a good state, no revision was recorded before the deploy (${t.reason})`
+      : `${target.slug}: rolling back ${where} to revision ${target.revisionBefore}, recorded before the deploy (${t.reason})`,
   );
-  try {
-    await port.rollback(rt, o.signal);
-    o.logger.info(`${target.slug}: rolled back to revision ${rt.revision}`);
-    return { ...base, revision: rt.revision, status: 'rolled-back' };
-  } catch (err) {
-    const error = errorMessage(err);
-    o.logger.error(`${target.slug}: rollback to revision ${rt.revision} failed: ${error}`);
-    return { ...base, revision: rt.revision, status: 'failed', error };
+  const out = await port.returnToGood(
+    { namespace: target.namespace, release: target.release, revisionBefore: target.revisionBefore, why: `${target.slug}: ${t.reason}` },
+    o.signal,
+  );
+  switch (out.action) {
+    case 'rolled-back':
+      o.logger.info(`${target.slug}: rolled back to revision ${out.to}`);
+      return { ...base, revision: out.to, status: 'rolled-back' };
+    case 'uninstalled':
+      o.logger.info(`${target.slug}: uninstalled (a first install: nothing was live before it)`);
+      return { ...base, revision: target.revisionBefore, status: 'uninstalled' };
+    case 'none':
+    case 'absent': {
+      const error = out.action === 'absent' ? 'the release no longer exists' : `already on revision ${out.revision}, nothing rolled back`;
+      return { ...base, revision: target.revisionBefore, status: 'not-rolled-back', error };
+    }
+    default:
+      o.logger.error(`${target.slug}: not returned to a good state: ${out.error}. Run: ${out.command}`);
+      return { ...base, revision: target.revisionBefore, status: 'failed', error: out.error, command: out.command };
   }
 }
 
@@ -105,12 +122,15 @@ export async function watchAndRollBack(
     for (const t of analysis.targets) if (t.verdict === 'inconclusive') pending.push(rollBackTarget(t, ports.rollbacker, ro));
   }
   const rollbacks = await Promise.all(pending);
-  const rolledBack = rollbacks.filter((r) => r.status === 'rolled-back').map((r) => `${r.namespace}/${r.release}`);
+  const rolledBack = rollbacks.filter((r) => isBack(r)).map((r) => `${r.namespace}/${r.release}`);
   return { verdict: verdictOf(analysis, rollbacks), analysis, rollbacks, rolledBack };
 }
 
+/** Back in a good state: rolled back, or a breaching first install removed. */
+const isBack = (r: RollbackOutcome) => r.status === 'rolled-back' || r.status === 'uninstalled';
+
 export function verdictOf(analysis: AnalysisResult, rollbacks: RollbackOutcome[]): Verdict {
-  if (rollbacks.some((r) => r.status !== 'rolled-back')) return 'failed';
+  if (rollbacks.some((r) => !isBack(r))) return 'failed';
   if (rollbacks.length > 0) return 'rolled-back';
   if (analysis.verdict === 'failed') return 'failed';
   return analysis.verdict;

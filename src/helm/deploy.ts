@@ -1,11 +1,13 @@
-import { ConfigurationError, errorMessage } from '../core/errors.ts';
+import { errorMessage } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions, KubeTarget } from './argv.ts';
 import { HelmError } from './helm.ts';
-import type { Helm, OpOptions } from './helm.ts';
+import type { Helm } from './helm.ts';
 import { chartVersionOf, isPending, lastGoodRevision, latest } from './history.ts';
 import type { Revision } from './history.ts';
+import { historyCommand, recoverPending, returnToGood } from './recover.ts';
+import type { PendingRecovery } from './recover.ts';
 import { HELM_RETRY, backoffMs, retryRead } from './transient.ts';
 import type { RetryDeps, RetryPolicy } from './transient.ts';
 
@@ -77,7 +79,7 @@ export interface DeployOutcome {
   appVersion: string;
   changed: boolean;
   /** A stuck pending revision this run recovered from, when there was one. */
-  recovered?: { revision: number; status: string; action: 'rolled-back' | 'uninstalled' };
+  recovered?: PendingRecovery;
   error?: string;
   /** With status `unknown`: the exact command that shows what helm recorded. */
   lookCommand?: string;
@@ -107,10 +109,7 @@ export class ReleaseUnreadableError extends Error {
   }
 }
 
-/** `helm history <release> -n <ns> [--kube-context <ctx>]`: what a person runs to see the facts (ctx: the bound cluster's). */
-export function historyCommand(release: string, t: KubeTarget, context?: string): string {
-  return `helm history ${release} -n ${t.namespace}${context ? ` --kube-context ${context}` : ''}`;
-}
+export { historyCommand } from './recover.ts';
 
 const retryDeps = (deps: DeployDeps, signal?: AbortSignal): RetryDeps => ({
   clock: deps.clock,
@@ -132,70 +131,6 @@ function sameHead(a: readonly Revision[], b: readonly Revision[]): boolean {
   return x?.revision === y?.revision && x?.status === y?.status;
 }
 
-function opts(u: KubeTarget & { timeoutMs: number }, signal?: AbortSignal) {
-  return { namespace: u.namespace, wait: 'ready' as const, timeoutMs: u.timeoutMs, signal };
-}
-
-/**
- * A release stuck in `pending-*` blocks every later upgrade ("another operation is in
- * progress"). Recovery is never silent: without `recoverPending` it is an error saying exactly
- * what to run; with it, back to the last good revision, or uninstall if there never was one.
- */
-async function recoverPending(req: DeployRequest, history: Revision[], deps: DeployDeps): Promise<DeployOutcome['recovered']> {
-  const stuck = latest(history)!;
-  const { release, namespace } = req.upgrade;
-  const good = lastGoodRevision(history);
-  const fix = good ? `helm rollback ${release} ${good.revision} -n ${namespace}` : `helm uninstall ${release} -n ${namespace}`;
-  if (!req.recoverPending) {
-    throw new ConfigurationError(
-      `release ${namespace}/${release}`,
-      `revision ${stuck.revision} is stuck in ${stuck.status} (${stuck.description || 'an interrupted operation'}), so helm refuses to upgrade it`,
-      `set recover-pending: true to ${good ? `roll back to revision ${good.revision}` : 'uninstall it (it never deployed)'}, or run "${fix}"`,
-    );
-  }
-  deps.logger.warning(`${namespace}/${release}: revision ${stuck.revision} is stuck in ${stuck.status}; recovering: ${fix}`);
-  if (good) {
-    await rollbackTo(deps.helm, release, good.revision, opts(req.upgrade, req.signal), retryDeps(deps));
-    return { revision: stuck.revision, status: stuck.status, action: 'rolled-back' };
-  }
-  await deps.helm.uninstall(release, opts(req.upgrade, req.signal));
-  return { revision: stuck.revision, status: stuck.status, action: 'uninstalled' };
-}
-
-/**
- * Rolls back to `revision` and returns the revision now live: helm records a rollback as a new
- * revision holding the old content. A failed history read after a successful rollback does not
- * turn it into a failure (the target revision is returned instead).
- *
- * With `retry`, a failed rollback is tried again (bounded, whatever the cause: a rollback that is
- * not retried leaves the tenant on the broken revision), unless history shows it did happen
- * after all (the newest revision is a deployed "Rollback to <revision>").
- */
-export async function rollbackTo(helm: Helm, release: string, revision: number, o: OpOptions, retry?: RetryDeps): Promise<number> {
-  const policy = retry?.policy ?? HELM_RETRY;
-  const attempts = retry ? policy.attempts : 1;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await helm.rollback(release, revision, o);
-      break;
-    } catch (err) {
-      if (attempt >= attempts) throw err;
-      const rows = await helm.history(release, o).catch(() => undefined);
-      const head = rows && latest(rows);
-      if (head?.status === 'deployed' && head.description === `Rollback to ${revision}`) return head.revision;
-      const wait = backoffMs(attempt, policy, retry!.random);
-      retry!.logger.warning(
-        `rollback of ${o.namespace}/${release} to revision ${revision} failed (${errorMessage(err)}); retrying in ${wait} ms (${attempt}/${attempts - 1})`,
-      );
-      await retry!.clock.sleep(wait);
-    }
-  }
-  const rows = await (
-    retry ? retryRead(`helm history ${o.namespace}/${release}`, () => helm.history(release, o), retry) : helm.history(release, o)
-  ).catch(() => []);
-  return latest(rows)?.revision ?? revision;
-}
-
 export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promise<DeployOutcome> {
   const started = deps.clock.now();
   const u = req.upgrade;
@@ -205,7 +140,8 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   });
   let recovered: DeployOutcome['recovered'];
   if (isPending(latest(history))) {
-    recovered = await recoverPending(req, history, deps);
+    const pending = { ...target, release: u.release, recover: req.recoverPending, timeoutMs: u.timeoutMs, signal: req.signal };
+    recovered = await recoverPending(deps.helm, history, pending, deps.logger, retryDeps(deps));
     history = await readHistory(deps, u.release, target, req.signal);
   }
   const before = lastGoodRevision(history);
@@ -326,26 +262,53 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   if (!req.rollbackOnFailure) {
     return done({ status: 'failed', revision: attemptedRevision, attemptedRevision, changed: true, error: failure });
   }
-  // After a cancel, helm has already been interrupted: roll back without waiting so it fits in the
+  // After a cancel, helm has already been interrupted: return without waiting so it fits in the
   // runner's grace period; the post step checks the result.
-  const cancelled = req.signal?.aborted ?? false;
-  const rbOpts = { ...opts(u), wait: cancelled ? ('none' as const) : ('ready' as const) };
-  try {
-    if (before) {
-      deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; rolling back to revision ${before.revision}`);
-      const live = await rollbackTo(deps.helm, u.release, before.revision, rbOpts, retryDeps(deps));
-      return done({ status: 'rolled-back', revision: live, attemptedRevision, changed: false, error: failure });
-    }
-    deps.logger.warning(`${u.namespace}/${u.release}: ${failure}; the release never deployed, uninstalling it`);
-    await deps.helm.uninstall(u.release, rbOpts);
-    return done({ status: 'uninstalled', revision: 0, attemptedRevision, changed: false, error: failure });
-  } catch (err) {
-    return done({
-      status: 'failed',
-      revision: attemptedRevision,
-      attemptedRevision,
-      changed: true,
-      error: `${failure}; then the rollback failed too: ${errorMessage(err)}`,
-    });
+  const back = await returnToGood(
+    deps.helm,
+    {
+      ...target,
+      release: u.release,
+      before: before?.revision,
+      why: failure!,
+      wait: req.signal?.aborted ? 'none' : 'ready',
+      timeoutMs: u.timeoutMs,
+    },
+    deps.logger,
+    retryDeps(deps),
+  );
+  switch (back.action) {
+    case 'rolled-back':
+      return done({ status: 'rolled-back', revision: back.revision, attemptedRevision, changed: false, error: failure });
+    case 'uninstalled':
+    case 'absent':
+      return done({ status: 'uninstalled', revision: 0, attemptedRevision, changed: false, error: failure });
+    case 'none':
+      return done({ status: 'failed', revision: back.revision, attemptedRevision, changed: true, error: failure });
+    case 'unknown':
+      return done({
+        status: 'unknown',
+        revision: attemptedRevision,
+        attemptedRevision,
+        changed: true,
+        error: `${failure}; then helm's history could not be read to roll back (look: ${back.command})`,
+        lookCommand: back.command,
+      });
+    case 'refused':
+      return done({
+        status: 'failed',
+        revision: back.revision,
+        attemptedRevision,
+        changed: true,
+        error: `${failure}; not returned to a good state: ${back.error} (${back.command})`,
+      });
+    case 'failed':
+      return done({
+        status: 'failed',
+        revision: attemptedRevision,
+        attemptedRevision,
+        changed: true,
+        error: `${failure}; then the rollback failed too: ${back.error}`,
+      });
   }
 }

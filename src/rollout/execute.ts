@@ -3,7 +3,9 @@ import { humanDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
-import { ReleaseUnreadableError, deployRelease, historyCommand, noVerdict, rollbackTo, statusCommand } from '../helm/deploy.ts';
+import { ReleaseUnreadableError, deployRelease, historyCommand, noVerdict, statusCommand } from '../helm/deploy.ts';
+import { isGood, returnToGood } from '../helm/recover.ts';
+import type { ReturnOutcome } from '../helm/recover.ts';
 import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
 import type { RetryPolicy } from '../helm/transient.ts';
@@ -186,6 +188,12 @@ function statusOf(o: DeployOutcome): TenantStatus {
   }
 }
 
+/** Why a return to a good state did not happen, with the command a person would run. */
+function returnError(back: ReturnOutcome): string {
+  if ('error' in back) return `${back.error} (${back.command})`;
+  return back.action === 'absent' ? 'the release no longer exists' : `revision ${back.revision} was left as it is`;
+}
+
 export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promise<RolloutResult> {
   const started = p.clock.now();
   const results = new Map<string, TenantResult>();
@@ -336,38 +344,38 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   }
 
   /**
-   * Outside an upgrade (soak, wave): back to a revision, with the rollout's own timeout (helm is
-   * bound to the tenant's cluster), retried (bounded). While it runs, and if it never succeeds,
-   * the tenant is in the post step's list, so a cancel or a kill mid-rollback still ends with it
+   * Outside an upgrade (soak, wave): `returnToGood` with the rollout's own timeout (helm is bound
+   * to the tenant's cluster), retried (bounded). While it runs, and if it never succeeds, the
+   * tenant is in the post step's list, so a cancel or a kill mid-rollback still ends with it
    * recovered.
    */
-  const rollBack = async (t: Tenant, revision: number) => {
+  const returnTenant = async (t: Tenant, before: number | undefined, why: string): Promise<ReturnOutcome> => {
     inflight.add(t.id);
-    p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous: revision });
-    const live = await rollbackTo(
+    p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous: before });
+    const back = await returnToGood(
       p.helm,
-      t.release,
-      revision,
-      { namespace: t.namespace, wait: 'ready', timeoutMs: o.timeoutMs },
-      { clock: p.clock, logger: p.logger, policy: p.retry },
+      { release: t.release, namespace: t.namespace, before, why, wait: 'ready', timeoutMs: o.timeoutMs },
+      p.logger,
+      { clock: p.clock, policy: p.retry },
     );
-    inflight.delete(t.id);
-    p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release });
-    return live;
+    if (isGood(back)) {
+      inflight.delete(t.id);
+      p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release });
+    }
+    return back;
   };
 
-  /** A tenant that degraded after its upgrade: back to its revision before, counted as a failure. */
+  /** A tenant that degraded after its upgrade: returned to a good state, counted as a failure. */
   async function degrade(t: Tenant, reason: string): Promise<void> {
     const r = results.get(t.id)!;
     if (r.status !== 'succeeded') return; // already handled (the health loop and the analysis may both see it)
     r.status = 'failed';
-    try {
-      if (r.revisionBefore === undefined) throw new Error('no earlier revision to return to');
-      const after = await rollBack(t, r.revisionBefore);
-      Object.assign(r, { status: 'failed-rolled-back', revisionAfter: after, error: reason });
-    } catch (err) {
-      Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${errorMessage(err)}` });
-    }
+    const back = await returnTenant(t, r.revisionBefore, reason);
+    if (back.action === 'rolled-back' || back.action === 'uninstalled')
+      Object.assign(r, { status: 'failed-rolled-back', revisionAfter: back.revision || undefined, error: reason });
+    else if (back.action === 'unknown')
+      Object.assign(r, { status: 'unknown', error: `${reason}; rollback: ${returnError(back)}`, lookCommand: back.command });
+    else Object.assign(r, { status: 'failed', error: `${reason}; rollback failed: ${returnError(back)}` });
     p.logger.warning(`${t.id}: ${r.error} -> ${r.status}`);
     countFailure(r);
     changed(r);
@@ -514,13 +522,13 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       if (stop?.outcome === 'halted' && o.rollbackWaveOnFailure && !o.signal?.aborted) {
         for (const t of succeeded) {
           const r = results.get(t.id)!;
-          if (r.revisionBefore === undefined) continue; // a fresh install has nothing to return to
-          try {
-            const after = await rollBack(t, r.revisionBefore);
-            Object.assign(r, { status: 'rolled-back', revisionAfter: after, error: `rolled back with its wave: ${stop.reason}` });
-          } catch (err) {
-            Object.assign(r, { status: 'failed', error: `wave rollback failed: ${errorMessage(err)}` });
-          }
+          const why = `rolled back with its wave: ${stop.reason}`;
+          const back = await returnTenant(t, r.revisionBefore, why);
+          if (back.action === 'rolled-back' || back.action === 'uninstalled')
+            Object.assign(r, { status: 'rolled-back', revisionAfter: back.revision || undefined, error: why });
+          else if (back.action === 'unknown')
+            Object.assign(r, { status: 'unknown', error: `wave rollback: ${returnError(back)}`, lookCommand: back.command });
+          else Object.assign(r, { status: 'failed', error: `wave rollback failed: ${returnError(back)}` });
           p.logger.warning(`${t.id}: ${r.status} (wave rollback)`);
           changed(r);
         }

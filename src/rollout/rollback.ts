@@ -1,10 +1,10 @@
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { rollbackTo } from '../helm/deploy.ts';
 import type { VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
 import type { Revision } from '../helm/history.ts';
+import { returnToGood } from '../helm/recover.ts';
 import type { Tenant } from '../tenants/model.ts';
 import type { TenantResult } from './execute.ts';
 import type { RolloutReport } from './report.ts';
@@ -133,12 +133,22 @@ export async function rollbackTenant(
         revisionAfter: live?.revision,
         error: `dry run: would roll back to ${target.revision}`,
       });
-    const after = await rollbackTo(p.helm, t.release, target.revision, {
-      ...kube,
-      wait: 'ready',
-      timeoutMs: o.timeoutMs,
-      signal: o.signal,
-    });
+    const back = await returnToGood(
+      p.helm,
+      { ...kube, release: t.release, before: target.revision, why: target.why, wait: 'ready', timeoutMs: o.timeoutMs, signal: o.signal },
+      p.logger,
+      { clock: p.clock },
+    );
+    if (back.action !== 'rolled-back')
+      return done({
+        status: back.action === 'none' ? 'unchanged' : 'failed',
+        revisionBefore: live?.revision,
+        error:
+          'error' in back
+            ? `rollback to ${target.revision} failed: ${back.error} (${back.command})`
+            : `nothing rolled back (${back.action})`,
+      });
+    const after = back.revision;
     const v = p.verify ? await p.verify(t, after) : { ok: true };
     if (!v.ok)
       return done({

@@ -148,6 +148,17 @@ describe('analysis and rollback (fake ports, virtual clock)', () => {
     });
   });
 
+  it('a breaching first install (nothing deployed before it) is uninstalled: the one returnToGood policy', async () => {
+    const prom = new FakePrometheus().on(Q('tenant-new'), 0.5);
+    const rollbacker = new RecordingRollbacker([], { new: ['deployed'] });
+    const { result } = await watch([tenant('new')], errorRate(), { prometheus: prom }, {}, rollbacker);
+    expect(rollbacker.uninstalled).toEqual(['tenant-new/new']);
+    expect(rollbacker.calls).toEqual([]);
+    expect(result.rollbacks[0]).toMatchObject({ status: 'uninstalled' });
+    expect(result.rolledBack).toEqual(['tenant-new/new']);
+    expect(result.verdict).toBe('rolled-back');
+  });
+
   it('a rollback that fails makes the verdict failed and names the error', async () => {
     const prom = new FakePrometheus().on(Q('tenant-a'), 0.5).on(Q('tenant-b'), 0.5);
     const { result } = await watch([tenant('a', 2), tenant('b', 7)], errorRate(), { prometheus: prom }, {}, new RecordingRollbacker(['b']));

@@ -90,7 +90,10 @@ describe('auto-rollback action', () => {
     const run: CommandRunner = async (file, args, opts) => {
       argv.push([file, ...args]);
       expect(opts?.env?.KUBECONFIG).toMatch(/kubeconfig$/);
-      return { exitCode: 0, stdout: args[0] === 'version' ? 'v3.17.3' : '', stderr: '', aborted: false };
+      // What helm recorded: revision 6 (recorded as revision-before) then the breaching 7.
+      const rows = [6, 7].map((revision) => ({ revision, status: revision === 7 ? 'deployed' : 'superseded', chart: 'isp-1.0.0' }));
+      const stdout = args[0] === 'version' ? 'v3.17.3' : args[0] === 'history' ? JSON.stringify(rows) : '';
+      return { exitCode: 0, stdout, stderr: '', aborted: false };
     };
     const c = new FakeCluster().setHealth(
       'tenant-isp',
@@ -115,8 +118,23 @@ describe('auto-rollback action', () => {
     await expect(createAutoRollback({ clock: new VirtualClock(), createCluster: () => c, run }).main(ctx)).rejects.toThrow(
       /rolled back to their pre-deploy revision: tenant-isp\/isp/,
     );
+    // returnToGood reads the history first (the facts) and after (the revision now live).
+    const history = [
+      '/opt/helm',
+      'history',
+      'isp',
+      '--namespace',
+      'tenant-isp',
+      '--kube-context',
+      'prod',
+      '--max',
+      '256',
+      '--output',
+      'json',
+    ];
     expect(argv).toEqual([
       ['/opt/helm', 'version', '--template', '{{.Version}}'],
+      history,
       [
         '/opt/helm',
         'rollback',
@@ -131,6 +149,7 @@ describe('auto-rollback action', () => {
         '--timeout',
         '90s',
       ],
+      history,
     ]);
   });
 

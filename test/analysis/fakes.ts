@@ -1,6 +1,11 @@
 import { PrometheusError } from '../../src/analysis/prometheus.ts';
 import type { PrometheusApi, PromResult } from '../../src/analysis/prometheus.ts';
 import type { Rollbacker, RollbackTarget } from '../../src/analysis/rollback.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import type { Helm } from '../../src/helm/helm.ts';
+import type { Revision } from '../../src/helm/history.ts';
+import { returnToGood } from '../../src/helm/recover.ts';
+import type { ReturnOutcome } from '../../src/helm/recover.ts';
 
 /** One answer: a value, `null` for no series, NaN, several values (several series), or an error. */
 export type PromAnswer = number | null | number[] | Error;
@@ -31,12 +36,51 @@ export class FakePrometheus implements PrometheusApi {
 export const unreachable = () =>
   new PrometheusError('unreachable', 'cannot reach Prometheus at http://prometheus.test:9090: connect ECONNREFUSED 10.0.0.1:9090');
 
-/** Records rollbacks; fails for the releases told to. */
+/**
+ * The rollback port over the real `returnToGood` policy and a tiny in-memory helm: each release
+ * holds `revisionBefore` deployed revisions then the one that breached (or, without a recorded
+ * revision, the statuses `histories` gives, by default an upgrade nobody recorded). Records the
+ * rollbacks and uninstalls; rollbacks fail for the releases told to.
+ */
 export class RecordingRollbacker implements Rollbacker {
-  readonly calls: RollbackTarget[] = [];
-  constructor(private readonly failFor: string[] = []) {}
-  async rollback(t: RollbackTarget): Promise<void> {
-    this.calls.push(t);
-    if (this.failFor.includes(t.release)) throw new Error(`helm rollback ${t.release}: timed out waiting for the condition`);
+  readonly calls: { namespace: string; release: string; revision: number }[] = [];
+  readonly uninstalled: string[] = [];
+  constructor(
+    private readonly failFor: string[] = [],
+    private readonly histories: Record<string, string[]> = {},
+  ) {}
+  async returnToGood(t: RollbackTarget): Promise<ReturnOutcome> {
+    const statuses =
+      this.histories[t.release] ??
+      (t.revisionBefore === undefined ? ['superseded', 'deployed'] : [...Array<string>(t.revisionBefore).fill('superseded'), 'deployed']);
+    const rows: Revision[] = statuses.map((status, i) => ({
+      revision: i + 1,
+      status,
+      updated: '',
+      chart: 'app-1.0.0',
+      app_version: '1',
+      description: '',
+    }));
+    const helm: Pick<Helm, 'history' | 'rollback' | 'uninstall'> = {
+      history: async () => rows.map((r) => ({ ...r })),
+      rollback: async (release, revision, o) => {
+        this.calls.push({ namespace: o.namespace, release, revision });
+        if (this.failFor.includes(release)) throw new Error(`helm rollback ${release}: timed out waiting for the condition`);
+        rows.push({ ...rows[revision - 1]!, revision: rows.length + 1, status: 'deployed', description: `Rollback to ${revision}` });
+      },
+      uninstall: async (release, o) => {
+        this.uninstalled.push(`${o.namespace}/${release}`);
+        rows.length = 0;
+      },
+    };
+    const r = {
+      namespace: t.namespace,
+      release: t.release,
+      before: t.revisionBefore,
+      why: t.why,
+      wait: 'ready' as const,
+      timeoutMs: 60_000,
+    };
+    return returnToGood(helm as Helm, r, silentLogger);
   }
 }

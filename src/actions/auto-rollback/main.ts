@@ -1,6 +1,7 @@
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
+import { returnToGood } from '../../helm/recover.ts';
 import type { Cluster } from '../../kube/ports.ts';
 import { analysisSummary } from '../../analysis/report.ts';
 import { watchAndRollBack } from '../../analysis/rollback.ts';
@@ -23,27 +24,41 @@ export interface AutoRollbackDeps {
   clock?: Clock;
   run?: CommandRunner;
   createCluster?: ClusterFactory;
-  /** Injected in tests; defaults to `helm rollback <release> <revision> --wait` through the Helm port. */
+  /** Injected in tests; defaults to `returnToGood` (src/helm/recover.ts) through the Helm port. */
   createRollbacker?: (ctx: ActionContext, inp: AutoRollbackInputs, creds: Credentials) => Promise<Rollbacker>;
 }
 
-async function helmRollbacker(ctx: ActionContext, inp: AutoRollbackInputs, creds: Credentials, run?: CommandRunner): Promise<Rollbacker> {
+async function helmRollbacker(
+  ctx: ActionContext,
+  inp: AutoRollbackInputs,
+  creds: Credentials,
+  clock: Clock,
+  run?: CommandRunner,
+): Promise<Rollbacker> {
   const helm = await openHelm(ctx, inp.helmBinary, creds.env, creds.target, run);
   return {
-    rollback: (t, signal) =>
-      helm.rollback(t.release, t.revision, {
-        namespace: t.namespace,
-        wait: 'ready',
-        timeoutMs: inp.rollbackTimeoutMs,
-        signal,
-      }),
+    returnToGood: (t, signal) =>
+      returnToGood(
+        helm,
+        {
+          release: t.release,
+          namespace: t.namespace,
+          before: t.revisionBefore,
+          why: t.why,
+          wait: 'ready',
+          timeoutMs: inp.rollbackTimeoutMs,
+          signal,
+        },
+        ctx.logger,
+        { clock },
+      ),
   };
 }
 
 function failureLine(r: WatchResult): string {
   const bad = r.analysis.targets.filter((t) => t.verdict !== 'healthy');
   const first = bad[0] ? `; ${bad[0].target.slug}: ${bad[0].reason}` : '';
-  const notBack = r.rollbacks.filter((b) => b.status !== 'rolled-back');
+  const notBack = r.rollbacks.filter((b) => b.status !== 'rolled-back' && b.status !== 'uninstalled');
   const rb = notBack.length ? `; not rolled back: ${notBack.map((b) => `${b.tenant} (${b.error})`).join(', ')}` : '';
   switch (r.verdict) {
     case 'rolled-back':
@@ -77,8 +92,8 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
         const cluster: Cluster | undefined = needCluster ? await (deps.createCluster ?? defaultCluster)(creds!.target) : undefined;
         // Open helm before the window: a missing helm must not be found out at the moment of a rollback.
         const rollbacker: Rollbacker = inp.rollback
-          ? await (deps.createRollbacker ?? ((c, i, cr) => helmRollbacker(c, i, cr, deps.run)))(ctx, inp, creds!)
-          : { rollback: () => Promise.reject(new Error('rollback disabled')) };
+          ? await (deps.createRollbacker ?? ((c, i, cr) => helmRollbacker(c, i, cr, deps.clock ?? systemClock, deps.run)))(ctx, inp, creds!)
+          : { returnToGood: () => Promise.reject(new Error('rollback disabled')) };
         const result = await ctx.logger.group(`auto-rollback: watching ${inp.targets.length} target(s)`, () =>
           watchAndRollBack(
             inp.targets,

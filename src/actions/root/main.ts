@@ -1,6 +1,6 @@
 import { analyze } from '../../analysis/analyze.ts';
 import { rollbackBlueGreen } from '../../bluegreen/index.ts';
-import { rollbackTo } from '../../helm/deploy.ts';
+import { returnToGood } from '../../helm/recover.ts';
 import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import { openPrometheus } from '../common/analysis-inputs.ts';
@@ -72,17 +72,34 @@ function extension(ctx: ActionContext): DeployExtension {
         ctx.setOutput('live-color', back.liveColor ?? '');
         throw new Error(`watch: ${why}; switched the live Service back to ${back.liveColor ?? '(none)'} (${back.status})`);
       }
-      const t = { namespace: d.namespace, wait: 'ready' as const, timeoutMs: d.timeoutMs };
-      if (d.previousRevision === undefined) {
-        await helm.uninstall(d.release, t);
+      const back = await returnToGood(
+        helm,
+        {
+          release: d.release,
+          namespace: d.namespace,
+          before: d.previousRevision,
+          why: `watch: ${why}`,
+          wait: 'ready',
+          timeoutMs: d.timeoutMs,
+          signal: ctx.signal,
+        },
+        ctx.logger,
+        { clock },
+      );
+      if (back.action === 'uninstalled') {
         ctx.setOutput('rolled-back', true);
         throw new Error(`watch: ${why}; the release had no earlier revision and was uninstalled`);
       }
-      const live = await rollbackTo(helm, d.release, d.previousRevision, t);
-      ctx.setOutput('rolled-back', true);
-      ctx.setOutput('revision', live);
-      ctx.setOutput('status', 'rolled-back');
-      throw new Error(`watch: ${why}; rolled back to revision ${d.previousRevision}`);
+      if (back.action === 'rolled-back') {
+        ctx.setOutput('rolled-back', true);
+        ctx.setOutput('revision', back.revision);
+        ctx.setOutput('status', 'rolled-back');
+        throw new Error(`watch: ${why}; rolled back to revision ${back.to}`);
+      }
+      ctx.setOutput('rolled-back', false);
+      const problem =
+        'error' in back ? `${back.error}; run: ${back.command}` : `the release is ${back.action === 'absent' ? 'gone' : 'unchanged'}`;
+      throw new Error(`watch: ${why}; not returned to a good state: ${problem}`);
     },
   };
 }

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { clusterTarget } from '../../src/core/cluster-target.ts';
+import type { Revision } from '../../src/helm/history.ts';
+import { decideReturn, returnToGood } from '../../src/helm/recover.ts';
+import type { ReturnDecision, ReturnRequest } from '../../src/helm/recover.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { FakeHelm } from '../support/fake-helm.ts';
+import { RecordingLogger } from '../support/logger.ts';
+
+// The one "return to a good state" policy (README: "Returning to a good state"), as a table:
+// what was recorded before the run + what helm's history says now -> what is done.
+const rows = (...statuses: string[]): Revision[] =>
+  statuses.map((status, i) => ({ revision: i + 1, status, updated: '', chart: 'app-1.0.0', app_version: '1', description: '' }));
+
+const table: [string, Revision[], Pick<ReturnRequest, 'before' | 'onlyIfBroken'>, ReturnDecision['action'], number?][] = [
+  ['the release does not exist', rows(), { before: 2 }, 'absent'],
+  ['recorded 2, the upgrade to 3 failed', rows('superseded', 'deployed', 'failed'), { before: 2 }, 'rollback', 2],
+  ['recorded 2, revision 3 deployed but failed its checks', rows('superseded', 'superseded', 'deployed'), { before: 2 }, 'rollback', 2],
+  ['recorded 2, revision 3 left pending by a kill', rows('superseded', 'deployed', 'pending-upgrade'), { before: 2 }, 'rollback', 2],
+  ['recorded 2, already back on 2', rows('superseded', 'deployed'), { before: 2 }, 'none'],
+  ['recorded 2, pruned from the history by max-history', rows('superseded', 'deployed'), { before: 9 }, 'refuse'],
+  ['post step: the interrupted run did deploy', rows('superseded', 'deployed'), { before: 1, onlyIfBroken: true }, 'none'],
+  ['post step: the interrupted run left it pending', rows('deployed', 'pending-upgrade'), { before: 1, onlyIfBroken: true }, 'rollback', 1],
+  ['nothing recorded, a failed first install', rows('failed'), {}, 'uninstall'],
+  ['nothing recorded, a pending first install', rows('pending-install'), {}, 'uninstall'],
+  ['nothing recorded, a first install that failed its checks', rows('deployed'), {}, 'uninstall'],
+  ['nothing recorded, failed installs only, then one deployed', rows('failed', 'failed', 'deployed'), {}, 'uninstall'],
+  ['nothing recorded, an upgrade failed on top of deployed 2', rows('superseded', 'deployed', 'failed'), {}, 'rollback', 2],
+  ['nothing recorded, stuck pending on top of deployed 2', rows('superseded', 'deployed', 'pending-rollback'), {}, 'rollback', 2],
+  ['nothing recorded, a failed upgrade after a failed rollback', rows('superseded', 'failed', 'failed'), {}, 'rollback', 1],
+  ['nothing recorded, deployed 2 on top of superseded 1: "previous" is a guess', rows('superseded', 'deployed'), {}, 'refuse', 1],
+];
+
+describe('decideReturn: the policy table', () => {
+  it.each(table)('%s', (_name, history, req, action, to) => {
+    const d = decideReturn(history, req);
+    expect(d.action).toBe(action);
+    if (to !== undefined) expect('to' in d && d.to).toBe(to);
+  });
+});
+
+describe('returnToGood', () => {
+  const req = (o: Partial<ReturnRequest> = {}): ReturnRequest => ({
+    namespace: 'tenant-a',
+    release: 'a',
+    why: 'a metric breached',
+    wait: 'ready',
+    timeoutMs: 60_000,
+    ...o,
+  });
+
+  it('uninstalls what a failed first install left, and says why', async () => {
+    const helm = new FakeHelm();
+    helm.seed('tenant-a', 'a', [{ status: 'failed' }]);
+    const logger = new RecordingLogger();
+    expect(await returnToGood(helm, req(), logger)).toEqual({ action: 'uninstalled', revision: 0 });
+    expect(helm.calls).toEqual(['history tenant-a/a', 'uninstall tenant-a/a']);
+    expect(logger.text()).toContain('tenant-a/a: a metric breached; the release was never deployed before, uninstalling it');
+  });
+
+  it('rolls back to the recorded revision and reports the one now live', async () => {
+    const helm = new FakeHelm(clusterTarget({ context: 'prod' }));
+    helm.seed('tenant-a', 'a', [{ status: 'superseded' }, { status: 'deployed', content: 'good' }, { status: 'failed' }]);
+    expect(await returnToGood(helm, req({ before: 2 }), new RecordingLogger())).toEqual({
+      action: 'rolled-back',
+      to: 2,
+      revision: 4,
+    });
+    expect(helm.calls).toContain('rollback tenant-a/a 2 wait=ready ctx=prod timeout=60000');
+    expect(helm.releases.get('tenant-a/a')!.at(-1)).toMatchObject({ status: 'deployed', content: 'good' });
+  });
+
+  it('refuses to guess "previous" and names the command a person would run; nothing is touched', async () => {
+    const helm = new FakeHelm(clusterTarget({ context: 'prod' }));
+    helm.seed('tenant-a', 'a', [{ status: 'superseded' }, { status: 'deployed' }]);
+    const out = await returnToGood(helm, req(), new RecordingLogger());
+    expect(out).toMatchObject({ action: 'refused', command: 'helm rollback a 1 -n tenant-a --kube-context prod', revision: 2 });
+    expect(helm.calls).toEqual(['history tenant-a/a']);
+  });
+
+  it('a history that cannot be read is `unknown`, with the command to look (retried first)', async () => {
+    const helm = new FakeHelm();
+    helm.seed('tenant-a', 'a', [{ status: 'deployed' }, { status: 'failed' }]);
+    helm.failHistoryTimes = 10;
+    const out = await returnToGood(helm, req({ before: 1 }), new RecordingLogger(), { clock: new FakeClock() });
+    expect(out).toMatchObject({ action: 'unknown', command: 'helm history a -n tenant-a' });
+    expect(helm.calls.filter((c) => c.startsWith('history'))).toHaveLength(4);
+    expect(helm.calls.some((c) => c.startsWith('rollback'))).toBe(false);
+  });
+
+  it('a rollback that keeps failing is `failed` with helm`s error and the command, never thrown', async () => {
+    const helm = new FakeHelm();
+    helm.seed('tenant-a', 'a', [{ status: 'deployed' }, { status: 'failed' }]);
+    helm.failRollback = true;
+    const out = await returnToGood(helm, req({ before: 1 }), new RecordingLogger(), { clock: new FakeClock() });
+    expect(out).toEqual({
+      action: 'failed',
+      error: 'rollback failed: timed out waiting for the condition',
+      command: 'helm rollback a 1 -n tenant-a',
+      revision: 2,
+    });
+    expect(helm.calls.filter((c) => c.startsWith('rollback'))).toHaveLength(4);
+  });
+});
