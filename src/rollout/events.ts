@@ -1,5 +1,5 @@
 import type { Tenant } from '../tenants/model.ts';
-import type { TenantResult } from './execute.ts';
+import type { TenantResult } from './result.ts';
 
 /**
  * What the executor tells observers while it works (deployment records, notifications). One port,

@@ -16,6 +16,7 @@ import type { RolloutEventListener } from './events.ts';
 import { fanOut } from './events.ts';
 import { FAILURE_STATUSES } from './outcome.ts';
 import type { RolloutStop, TenantStatus } from './outcome.ts';
+import type { TenantResult } from './result.ts';
 import type { ShardPort, ShardSlice } from './shards.ts';
 
 /**
@@ -27,20 +28,7 @@ import type { ShardPort, ShardSlice } from './shards.ts';
 
 export type { TenantStatus } from './outcome.ts';
 
-export interface TenantResult {
-  id: string;
-  namespace: string;
-  release: string;
-  step: string;
-  status: TenantStatus;
-  revisionBefore?: number;
-  revisionAfter?: number;
-  durationMs: number;
-  /** The check that failed and its measured value, or helm's error. */
-  error?: string;
-  /** With status `unknown`: the exact command that shows what helm recorded. */
-  lookCommand?: string;
-}
+export type { TenantResult } from './result.ts';
 
 export interface RolloutStep {
   name: string;
