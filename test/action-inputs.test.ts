@@ -44,3 +44,27 @@ describe.each(actionDirs)('$dir/action.yml', ({ dir, name, dist }) => {
     expect(Object.keys(example).filter((k) => !declared.includes(k))).toEqual([]);
   });
 });
+
+// Defaults written once: an input left empty must give the same parsed inputs whether the runner
+// fills in the action.yml default (as GitHub does) or the code falls back on its own. A code
+// fallback that disagrees with action.yml makes the two parses differ.
+describe.each(actionDirs)('$dir/action.yml defaults', ({ dir, name }) => {
+  it("the code's fallbacks equal the action.yml defaults", async () => {
+    const yml = parse(readFileSync(join(repoRoot, dir, 'action.yml'), 'utf8')) as {
+      inputs?: Record<string, { default?: unknown }>;
+    };
+    const mod = (await import(`../src/actions/${name}/inputs.ts`)) as { parseInputs(i: Inputs): unknown };
+    const example = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/inputs', `${name}.json`), 'utf8')) as Record<string, string>;
+    const differing: string[] = [];
+    for (const [input, spec] of Object.entries(yml.inputs ?? {})) {
+      // `${{ github.token }}` and the like are the runner's to evaluate: the code cannot repeat them.
+      if (spec.default === undefined || String(spec.default).includes('${{')) continue;
+      // Every other input as in the example; this one given its default, or left empty.
+      const read = (value: string) => new Inputs((n) => (n === input ? value : (example[n] ?? '')));
+      const withYml = mod.parseInputs(read(String(spec.default)));
+      const withCode = mod.parseInputs(read(''));
+      if (JSON.stringify(withYml) !== JSON.stringify(withCode)) differing.push(`${input} (action.yml: ${JSON.stringify(spec.default)})`);
+    }
+    expect(differing.join('; ')).toBe('');
+  });
+});
