@@ -72,7 +72,7 @@ describe('deploy-actions CLI', () => {
     for (const h of ['-h', '--help']) {
       const r = await run(['plan', h]);
       expect(r.code).toBe(0);
-      expect(r.out).toMatch(/--pilot +Pilot tenants: [^-]*\[default: 1\]/);
+      expect(r.out).toMatch(/--pilot +Pilot tenants: [\s\S]*?\[default: 1\]/);
       expect(r.out).toMatch(/--batch-size [^-]*\[default: 25%\]/);
       expect(r.out).not.toMatch(/--chart /);
     }

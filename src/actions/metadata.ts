@@ -855,6 +855,12 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: false,
         default: '5',
       },
+      'max-parallel-per-cluster': {
+        description:
+          'At most this many upgrades at once in any one cluster of a multi-cluster tenants file (each API server is protected), beside max-parallel; 0 = no per-cluster limit.',
+        required: false,
+        default: '0',
+      },
       'max-failures': {
         description:
           'Failure budget in tenants: a count (2) or a percentage of the tenants in this run (5%). Past it: in-flight tenants finish, no new one starts, the step fails.',

@@ -38,6 +38,8 @@ export interface RolloutStep {
 export interface RolloutOptions {
   steps: RolloutStep[];
   maxParallel: number;
+  /** Upgrades at once in any one cluster (each API server is protected); default: no limit beyond maxParallel. */
+  maxParallelPerCluster?: number;
   /** Failures allowed before the rollout stops (already resolved from a count or a percentage). */
   maxFailures: number;
   soakMs: number;
@@ -65,7 +67,10 @@ export interface RolloutOptions {
 }
 
 export interface RolloutPorts {
+  /** The helm of a single-cluster run (and of tenants without a cluster). */
   helm: Helm;
+  /** The helm bound to a tenant's cluster (multi-cluster fleets); default `helm`. */
+  helmFor?: (tenant: Tenant) => Helm;
   clock: Clock;
   logger: Logger;
   /** Checks after a tenant's upgrade (readiness of its workloads, smoke tests). */
@@ -106,6 +111,8 @@ export interface InflightChange {
   release: string;
   /** The rollback target recorded at start. */
   previous?: number;
+  /** The tenant's cluster (multi-cluster fleets), so the post step recovers it there. */
+  cluster?: string;
 }
 
 /** What a soak analysis concluded over the tenants still healthy at its end. */
@@ -217,6 +224,11 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     if (o.signal?.aborted && stop?.outcome !== 'cancelled') stop = { outcome: 'cancelled', reason: 'the job was cancelled' };
     return stop?.reason;
   };
+  const hold = (t: Tenant, step: string, why: string) => {
+    results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status: 'held', durationMs: 0, error: why });
+    done++;
+    doneInStep++;
+  };
   const skip = (t: Tenant, step: string, why: string) => {
     // Not started because the run holds: `held` (a re-run resumes them); otherwise `skipped`.
     const status = stop?.outcome === 'held' ? 'held' : 'skipped';
@@ -240,6 +252,11 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     else p.logger.info(line);
   };
 
+  const helmOf = (t: Tenant): Helm => p.helmFor?.(t) ?? p.helm;
+  // Clusters that stopped answering mid-rollout: their tenants are held, the others go on.
+  const down = new Map<string, string>();
+  const running = new Map<string, number>();
+
   async function runTenant(t: Tenant, step: string): Promise<TenantResult> {
     if (o.act) return o.act(t, step);
     const log = new BufferedLogger();
@@ -260,17 +277,17 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
             const v: VerifyResult = p.verify ? await p.verify(t, history.at(-1)!.revision).catch(noVerdict) : { ok: true };
             // No verdict on a tenant already on the target: neither done nor to deploy again.
             if (v.inconclusive)
-              throw new NoVerdictError(statusCommand(t.release, { namespace: t.namespace }, p.helm.target?.context), v.reason);
+              throw new NoVerdictError(statusCommand(t.release, { namespace: t.namespace }, helmOf(t).target?.context), v.reason);
             if (!v.ok) log.warning(`already on the target revision but unhealthy (${v.reason}); deploying again`);
             return v.ok;
           },
           verify: p.verify ? (rev) => p.verify!(t, rev) : undefined,
           onUpgradeStart: (previous) => {
             inflight.add(t.id);
-            p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous });
+            p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous, ...clusterOf(t) });
           },
         },
-        { helm: p.helm, logger: log, clock: p.clock, retry: p.retry },
+        { helm: helmOf(t), logger: log, clock: p.clock, retry: p.retry },
       );
     } catch (err) {
       // Errors outside an upgrade. A release whose history could not even be read was not
@@ -307,7 +324,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     // A release left failed on top (its rollback failed too) or in a state nobody could read stays
     // in the post step's list: the post step tries again. Everything else is where it should be.
     const recovered = !(outcome.status === 'unknown' || (outcome.status === 'failed' && outcome.attemptedRevision !== undefined));
-    if (recovered && inflight.delete(t.id)) p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release });
+    if (recovered && inflight.delete(t.id)) p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release, ...clusterOf(t) });
     const r: TenantResult = {
       id: t.id,
       namespace: t.namespace,
@@ -339,16 +356,16 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
    */
   const returnTenant = async (t: Tenant, before: number | undefined, why: string): Promise<ReturnOutcome> => {
     inflight.add(t.id);
-    p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous: before });
+    p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous: before, ...clusterOf(t) });
     const back = await returnToGood(
-      p.helm,
+      helmOf(t),
       { release: t.release, namespace: t.namespace, before, why, wait: 'ready', timeoutMs: o.timeoutMs },
       p.logger,
       { clock: p.clock, policy: p.retry },
     );
     if (isGood(back)) {
       inflight.delete(t.id);
-      p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release });
+      p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release, ...clusterOf(t) });
     }
     return back;
   };
@@ -459,21 +476,46 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
       doneInStep = 0;
       const runQueue = async (queue: readonly Tenant[]) => {
-        let next = 0;
+        const take = takeNext(queue, running, o.maxParallelPerCluster);
         const worker = async () => {
-          // An index, not shift(): shift() on a large array is O(n) per call.
-          for (let t = queue[next++]; t; t = queue[next++]) {
+          for (let t = await take.next(); t; t = await take.next()) {
             if (p.shards && !stopped()) await fleetCheck(() => p.shards!.check());
             if (stopped()) {
+              take.done(t);
               skip(t, step.name, stopped()!);
+              continue;
+            }
+            const gone = t.cluster !== undefined ? down.get(t.cluster) : undefined;
+            if (gone !== undefined) {
+              take.done(t);
+              hold(t, step.name, gone);
               continue;
             }
             emit({ type: 'tenant-started', step: step.name, tenant: t });
             begun.add(t.id);
-            const r = await runTenant(t, step.name);
+            let r: TenantResult;
+            try {
+              r = await runTenant(t, step.name);
+            } finally {
+              take.done(t);
+            }
             results.set(t.id, r);
+            // Its cluster stopped answering: hold that cluster's tenants, let the others finish.
+            if (
+              t.cluster !== undefined &&
+              p.helmFor &&
+              (r.status === 'unknown' || r.status === 'failed-untouched') &&
+              unreachable(r.error)
+            ) {
+              if (!down.has(t.cluster)) {
+                down.set(t.cluster, `cluster ${t.cluster} is unreachable (${r.error})`);
+                p.logger.warning(`cluster ${t.cluster} is unreachable: its tenants are held, the other clusters go on`);
+              }
+              // Never touched (its history could not be read): held, not failed.
+              if (r.status === 'failed-untouched') Object.assign(r, { status: 'held', error: down.get(t.cluster) });
+            }
             // No verdict for a tenant: start no new one (held, before the budget could call it halted).
-            if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
+            else if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
             done++;
             doneInStep++;
             ran++;
@@ -540,7 +582,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       skip(t, step, stop?.reason ?? 'not started');
       return results.get(t.id)!;
     }
-    const lookCommand = historyCommand(t.release, { namespace: t.namespace }, p.helm.target?.context);
+    const lookCommand = historyCommand(t.release, { namespace: t.namespace }, helmOf(t).target?.context);
     const error = `started but not finished when the run stopped (${stop?.reason}); look: ${lookCommand}`;
     return { id: t.id, namespace: t.namespace, release: t.release, step, status: 'unknown', durationMs: 0, error, lookCommand };
   };
@@ -548,6 +590,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   const ordered = o.steps.flatMap((s) =>
     s.tenants.flatMap((t) => results.get(t.id) ?? (p.shards && !begun.has(t.id) ? [] : unfinished(t, s.name))),
   );
+  // A cluster went away and nothing else stopped the run: it ends held (a re-run resumes those tenants).
+  if (down.size && !stop) stop = { outcome: 'held', reason: [...down.values()].join('; ') };
   stopped();
   if (p.shards) {
     if (o.signal?.aborted) await p.shards.cancelled();
@@ -555,3 +599,51 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   }
   return { tenants: ordered, stop, stoppedBecause: stop?.reason, durationMs: p.clock.now() - started };
 }
+
+/** The API server did not answer (helm's or client-node's words for it). */
+export function unreachable(error: string | undefined): boolean {
+  return /cluster unreachable|connection refused|ECONNREFUSED|no such host|dial tcp|i\/o timeout|EHOSTUNREACH|ENOTFOUND|ECONNRESET|socket hang up/i.test(
+    error ?? '',
+  );
+}
+
+/**
+ * The next tenant of a step to start: in plan order, skipping (for now) tenants whose cluster
+ * already has `perCluster` upgrades running, and waiting for a slot when every remaining tenant
+ * is in a full cluster. Without a per-cluster limit, an index walk (O(1) per tenant).
+ */
+function takeNext(queue: readonly Tenant[], running: Map<string, number>, perCluster?: number) {
+  let next = 0;
+  if (!perCluster) return { next: async () => queue[next++], done: (_t: Tenant) => {} };
+  const pending = [...queue];
+  let wake: (() => void) | undefined;
+  return {
+    /** Counted as running in its cluster from the moment it is taken, until `done`. */
+    async next(): Promise<Tenant | undefined> {
+      for (;;) {
+        if (!pending.length) return undefined;
+        const i = pending.findIndex((t) => (running.get(t.cluster ?? '') ?? 0) < perCluster);
+        if (i >= 0) {
+          const t = pending.splice(i, 1)[0]!;
+          running.set(t.cluster ?? '', (running.get(t.cluster ?? '') ?? 0) + 1);
+          return t;
+        }
+        await new Promise<void>((r) => {
+          const prev = wake;
+          wake = () => {
+            prev?.();
+            r();
+          };
+        });
+      }
+    },
+    done(t: Tenant) {
+      running.set(t.cluster ?? '', running.get(t.cluster ?? '')! - 1);
+      const w = wake;
+      wake = undefined;
+      w?.();
+    },
+  };
+}
+
+const clusterOf = (t: Tenant) => (t.cluster ? { cluster: t.cluster } : {});

@@ -53,6 +53,8 @@ export interface TenantRolloutInputs {
   secretValues: Record<string, unknown>;
   identityValues: boolean;
   maxParallel: number;
+  /** Upgrades at once in any one cluster (0: only maxParallel). */
+  maxParallelPerCluster: number;
   maxFailures: { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
   soakMs: number;
   soakIntervalMs: number;

@@ -38,6 +38,12 @@ export interface RunPorts {
   /** Writes a values file (per tenant) into the private directory; returns its path. */
   writeValues(name: string, content: string): string;
   helm?: Helm;
+  /**
+   * Multi-cluster fleets: told the clusters the tenants file declares, before anything runs (the
+   * action builds one target, helm and client per cluster); then the helm of a tenant's cluster.
+   */
+  bindClusters?: (clusters: readonly ClusterSpec[]) => Promise<void>;
+  helmFor?: (tenant: Tenant) => Helm;
   clock: Clock;
   logger: Logger;
   verify?: (tenant: Tenant, revision: number) => Promise<VerifyResult>;
@@ -157,6 +163,16 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
 
 export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
   const { tenants, source, clusters } = await resolveTenants(inp, ports);
+  if (clusters.length > 1) {
+    // Every tenant goes to its own cluster's API server: without per-cluster helm there is no safe way to deploy.
+    if (!ports.bindClusters || !ports.helmFor)
+      throw new ConfigurationError(
+        `input "tenants-file"`,
+        'declares several clusters, but this runner cannot reach several',
+        'use tenant-rollout (the action) for multi-cluster fleets',
+      );
+    await ports.bindClusters(clusters);
+  }
   const createdAt = new Date(ports.clock.now()).toISOString();
   let plan: Plan;
   let pilot: Tenant[];
@@ -261,6 +277,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     {
       steps,
       maxParallel: inp.maxParallel,
+      maxParallelPerCluster: inp.maxParallelPerCluster || undefined,
       maxFailures,
       // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
       soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
@@ -287,6 +304,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     },
     {
       helm: ports.helm,
+      helmFor: clusters.length > 1 ? ports.helmFor : undefined,
       clock: ports.clock,
       logger: ports.logger,
       verify: ports.verify,

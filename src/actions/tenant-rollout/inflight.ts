@@ -15,6 +15,8 @@ export interface InflightRelease {
   namespace: string;
   release: string;
   previous?: number;
+  /** Its cluster, in a multi-cluster fleet. */
+  cluster?: string;
 }
 
 export interface JournalStats {
@@ -24,7 +26,7 @@ export interface JournalStats {
   compactions: number;
 }
 
-const key = (r: { namespace: string; release: string }) => `${r.namespace}/${r.release}`;
+const key = (r: { namespace: string; release: string; cluster?: string }) => `${r.cluster ?? ''}:${r.namespace}/${r.release}`;
 const line = (c: InflightChange) => `${JSON.stringify(c)}\n`;
 
 export class InflightJournal {
@@ -89,7 +91,8 @@ export function readJournal(path: string): InflightRelease[] {
     } catch {
       continue;
     }
-    if (c.op === 'start') live.set(key(c), { namespace: c.namespace, release: c.release, previous: c.previous });
+    if (c.op === 'start')
+      live.set(key(c), { namespace: c.namespace, release: c.release, previous: c.previous, ...(c.cluster ? { cluster: c.cluster } : {}) });
     else live.delete(key(c));
   }
   return [...live.values()];

@@ -20,6 +20,10 @@ import { defaultCluster } from '../common/cluster.ts';
 import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import type { ClusterTarget } from '../../core/cluster-target.ts';
+import { clientOf, targetOf } from './clusters.ts';
+import type { Helm } from '../../helm/helm.ts';
+import type { Tenant } from '../../tenants/model.ts';
+import type { BoundCluster } from './clusters.ts';
 import { explainHelmError, openCredentials, openHelm, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAllAfterCancel } from '../../helm/recover.ts';
 import { toTarget } from '../../tenants/model.ts';
@@ -47,6 +51,8 @@ const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-bac
 interface RolloutInflight {
   helm: string;
   target: ClusterTarget;
+  /** Multi-cluster fleets: each cluster's target, by name (journal entries name their cluster). */
+  targets?: Record<string, ClusterTarget>;
   timeoutMs: number;
   /** The in-flight journal (see inflight.ts); `releases` inline is the older form. */
   journal?: string;
@@ -144,6 +150,11 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
         // Deploying: release history from Helm's storage through the API, so a good tenant costs one helm process.
         const helm = cli && inp.phase !== 'plan' ? inProcessHistory(ctx, cli, creds.target).helm : cli;
+        // Multi-cluster fleets: one target, helm and client per cluster of the tenants file.
+        const bound = new Map<string, BoundCluster<Helm>>();
+        const targets = (): Record<string, ClusterTarget> | undefined =>
+          bound.size ? Object.fromEntries([...bound].map(([n, b]) => [n, b.target])) : undefined;
+        const clientFor = (t: { cluster?: string }) => clientOf(bound, cluster, t.cluster);
         // Saved once; each start/end then appends one line to the journal (see inflight.ts).
         let journalFile: InflightJournal | undefined;
         const journal = () => {
@@ -154,6 +165,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             JSON.stringify({
               helm: inp.helmBinary,
               target: creds.target,
+              targets: targets(),
               timeoutMs: inp.helm.timeoutMs,
               journal: journalFile.path,
             } satisfies RolloutInflight),
@@ -169,6 +181,22 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           },
           writeValues: (name, content) => creds.private.write(name, content),
           helm,
+          bindClusters: async (specs) => {
+            for (const spec of specs) {
+              const target = targetOf(spec, creds.target, ctx.env, creds.private, ctx.secrets);
+              bound.set(spec.name, {
+                target,
+                helm: cli && inp.phase !== 'plan' ? inProcessHistory(ctx, cli.forTarget(target), target).helm : cli?.forTarget(target),
+                client: needCluster ? await (deps.createCluster ?? defaultCluster)(target) : undefined,
+              });
+            }
+            ctx.logger.info(`clusters: ${[...bound].map(([n, b]) => `${n} (${b.target.context ?? 'current context'})`).join(', ')}`);
+          },
+          helmFor: (t) => {
+            const h = t.cluster !== undefined ? bound.get(t.cluster)?.helm : undefined;
+            if (!h) throw new Error(`no helm bound for cluster "${t.cluster}" of tenant ${t.id}`);
+            return h;
+          },
           clock,
           logger: ctx.logger,
           verify: async (t) => {
@@ -177,18 +205,23 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             const res = await checkDeployedRelease(
               { name: t.id, namespace: t.namespace, release: t.release },
               { workloads: inp.verifyWorkloads, url, checks: inp.smokeChecks, tenant, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal },
-              { cluster, clock, http },
+              { cluster: clientFor(t), clock, http },
             );
             return { ok: res.ok, reason: res.reason };
           },
           soakCheck:
             cluster && inp.verifyWorkloads
               ? async (tenants) => {
-                  // One fleet-wide look per interval, however many tenants are soaking.
-                  const health = await cluster.fleetHealth(tenants, { signal: ctx.signal });
+                  // One fleet-wide look per interval and cluster, however many tenants are soaking.
+                  const groups = new Map<string, Tenant[]>();
+                  for (const t of tenants) groups.set(t.cluster ?? '', [...(groups.get(t.cluster ?? '') ?? []), t]);
+                  const health = new Map<string, Awaited<ReturnType<Cluster['fleetHealth']>> extends Map<string, infer H> ? H : never>();
+                  for (const [c, ts] of groups)
+                    for (const [k, h] of await (clientFor({ cluster: c || undefined }) ?? cluster).fleetHealth(ts, { signal: ctx.signal }))
+                      health.set(`${c}:${k}`, h);
                   const out = new Map<string, VerifyResult>();
                   for (const t of tenants) {
-                    const h = health.get(`${t.namespace}/${t.release}`);
+                    const h = health.get(`${t.cluster ?? ''}:${t.namespace}/${t.release}`);
                     out.set(t.id, !h || h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') });
                   }
                   return out;
@@ -320,14 +353,22 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         const releases = s.releases ?? (s.journal ? readJournal(s.journal) : []);
         if (s.journal) rmSync(s.journal, { force: true });
         if (!releases.length) return;
-        const helm = await openPostHelm(ctx, s.helm, s.target, deps.run);
         ctx.logger.info(`post: ${releases.length} releases were not returned to a good state by main; recovering them`);
-        const left = await recoverAllAfterCancel(
-          helm,
-          releases.map((r) => ({ ...r, helm: s.helm, timeoutMs: s.timeoutMs })),
-          ctx.logger,
-          { clock, parallel: 8 },
-        );
+        // Each release in the cluster main saved for it (multi-cluster fleets), else main's one target.
+        const byCluster = new Map<string, InflightRelease[]>();
+        for (const r of releases) byCluster.set(r.cluster ?? '', [...(byCluster.get(r.cluster ?? '') ?? []), r]);
+        const left: InflightRelease[] = [];
+        for (const [c, rs] of byCluster) {
+          const helm = await openPostHelm(ctx, s.helm, (c && s.targets?.[c]) || s.target, deps.run);
+          left.push(
+            ...(await recoverAllAfterCancel(
+              helm,
+              rs.map((r) => ({ ...r, helm: s.helm, timeoutMs: s.timeoutMs })),
+              ctx.logger,
+              { clock, parallel: 8 },
+            )),
+          );
+        }
         if (left.length)
           throw new Error(
             `post: ${left.length} releases could not be recovered: ${left.map((r) => `${r.namespace}/${r.release}`).join(', ')}`,
