@@ -298,7 +298,7 @@ describe('podLogs', () => {
       ['proxy', '300'],
     ]);
     // Without the container name the fake answers like the real server.
-    const res = await fetch(`${kube.url}/api/v1/namespaces/ns/pods/p/log`);
+    const res = await fetch(`${kube.url}/api/v1/namespaces/ns/pods/p/log`, { headers: { Authorization: `Bearer ${kube.token}` } });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toBe(
       'a container name must be specified for pod p, choose one of: [app proxy]',

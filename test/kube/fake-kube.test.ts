@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startFakeKube, type FakeKube, type KubeObject } from '../support/fake-kube/index.ts';
 import { fixturesDir } from '../support/tools.ts';
+import { createCluster } from '../../src/kube/client.ts';
 
 const fixture = (file: string) => JSON.parse(readFileSync(join(fixturesDir, file), 'utf8'));
 
@@ -21,7 +22,7 @@ afterEach(async () => {
 async function api(method: string, path: string, body?: unknown, contentType = 'application/json') {
   const res = await fetch(`${kube.url}${path}`, {
     method,
-    headers: { 'Content-Type': contentType, 'User-Agent': 'curl/8.5.0' },
+    headers: { 'Content-Type': contentType, 'User-Agent': 'curl/8.5.0', Authorization: `Bearer ${kube.token}` },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -51,7 +52,7 @@ const service = (name: string, ns: string): KubeObject => ({
 
 /** Reads a watch stream line by line until `until` says stop (or the server ends it). */
 async function readWatch(path: string, until: (events: { type: string; object: KubeObject }[]) => boolean, signal?: AbortSignal) {
-  const res = await fetch(`${kube.url}${path}`, { signal });
+  const res = await fetch(`${kube.url}${path}`, { signal, headers: { Authorization: `Bearer ${kube.token}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/json');
   const events: { type: string; object: KubeObject }[] = [];
@@ -84,7 +85,10 @@ describe('discovery', () => {
   it('answers /version, /api and /apis like the recorded server, in plain JSON even when aggregated discovery is asked for', async () => {
     expect((await api('GET', '/version')).json).toEqual(fixture('version.json'));
     const aggregated = await fetch(`${kube.url}/api`, {
-      headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' },
+      headers: {
+        Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json',
+        Authorization: `Bearer ${kube.token}`,
+      },
     });
     // A plain content type is what makes client-go fall back to the legacy documents.
     expect(aggregated.headers.get('content-type')).toBe('application/json');
@@ -527,5 +531,121 @@ describe('watch', () => {
     kube = await startFakeKube();
     const timed = await readWatch('/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1', () => false);
     expect(timed.ended).toBe(true);
+  });
+});
+
+describe('harsher: what a large real cluster does to clients', () => {
+  it('401 without the kubeconfig token (the public info endpoints stay open); client-node sends it', async () => {
+    await kube.close();
+    kube = await startFakeKube({ requireToken: true });
+    const anon = (path: string) =>
+      fetch(`${kube.url}${path}`).then(async (r) => ({ status: r.status, json: await r.json().catch(() => undefined) }));
+    const denied = await anon('/api/v1/namespaces');
+    expect(denied.status).toBe(401);
+    expect(denied.json).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
+    const wrong = await fetch(`${kube.url}/api/v1/namespaces`, { headers: { Authorization: 'Bearer not-the-token' } });
+    expect(wrong.status).toBe(401);
+    expect((await anon('/version')).status).toBe(200);
+    expect((await api('GET', '/api/v1/namespaces')).status).toBe(200);
+    expect((await createCluster({ kubeconfigYaml: kube.kubeconfigYaml }).listNamespaces('')).length).toBeGreaterThan(0);
+  });
+
+  it('429 with Retry-After (header and Status details), deterministic: skip N, then M times', async () => {
+    const rule = kube.inject({ path: '/api/v1/namespaces', verb: 'list' }, { status: 429, retryAfterSeconds: 3 }, { skip: 1, times: 2 });
+    const codes: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${kube.url}/api/v1/namespaces`, { headers: { Authorization: `Bearer ${kube.token}` } });
+      codes.push(r.status);
+      if (r.status === 429) {
+        retryAfter = r.headers.get('retry-after');
+        expect(await r.json()).toMatchObject({ reason: 'TooManyRequests', code: 429, details: { retryAfterSeconds: 3 } });
+      } else await r.body?.cancel();
+    }
+    expect(codes).toEqual([200, 429, 429, 200]);
+    expect(retryAfter).toBe('3');
+    expect([rule.matched, rule.injected]).toEqual([4, 2]);
+    expect(kube.requests.filter((r) => r.fault).map((r) => r.fault)).toEqual(['status 429', 'status 429']);
+  });
+
+  it('5xx as the component that sends it: apiserver Status for 500/503/504, the load balancer page for 502', async () => {
+    for (const code of [500, 503, 504]) {
+      kube.inject({ path: '/api/v1/namespaces/default' }, { status: code });
+      const r = await api('GET', '/api/v1/namespaces/default');
+      expect([r.status, r.contentType, r.json.kind, r.json.code]).toEqual([code, 'application/json', 'Status', code]);
+    }
+    kube.inject({ path: '/api/v1/namespaces/default' }, { status: 502 });
+    const lb = await fetch(`${kube.url}/api/v1/namespaces/default`, { headers: { Authorization: `Bearer ${kube.token}` } });
+    expect([lb.status, lb.headers.get('content-type')]).toEqual([502, 'text/html']);
+    expect(await lb.text()).toContain('502 Bad Gateway');
+  });
+
+  it('a dropped connection: the client sees the socket close, nothing is written', async () => {
+    kube.inject({ method: 'POST' }, { drop: true });
+    await expect(api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dropped' } })).rejects.toThrow(
+      /fetch failed/,
+    );
+    expect(kube.get('namespaces', undefined, 'dropped')).toBeUndefined();
+    expect(kube.requests.at(-1)).toMatchObject({ method: 'POST', fault: 'drop', status: 0 });
+  });
+
+  it('latency on any path, then the normal answer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      kube.inject(() => true, { latencyMs: 5_000 });
+      let done = false;
+      const p = api('GET', '/api/v1/namespaces/default').then((r) => ((done = true), r));
+      await vi.waitFor(() => expect(kube.requests.at(-1)?.fault).toBe('latency 5000ms'));
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect((await p).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('faults at a seeded rate: the same requests fail for the same seed', async () => {
+    const pattern = async (seed: number) => {
+      kube.clearFaults();
+      kube.inject({ path: '/api/v1/namespaces/default' }, { status: 503 }, { rate: 0.3, seed });
+      const out: number[] = [];
+      for (let i = 0; i < 30; i++) out.push((await api('GET', '/api/v1/namespaces/default')).status);
+      return out;
+    };
+    const a = await pattern(11);
+    expect(a.filter((c) => c === 503).length).toBeGreaterThan(3);
+    expect(a.filter((c) => c === 503).length).toBeLessThan(20);
+    expect(await pattern(11)).toEqual(a);
+    expect(await pattern(12)).not.toEqual(a);
+  });
+
+  it('409 for a stale resourceVersion on update and patch', async () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'doc', namespace: 'default' }, data: { a: '1' } };
+    const created = (await api('POST', '/api/v1/namespaces/default/configmaps', cm)).json;
+    const stale = created.metadata.resourceVersion;
+    expect(
+      (
+        await api('PUT', '/api/v1/namespaces/default/configmaps/doc', {
+          ...cm,
+          metadata: { ...cm.metadata, resourceVersion: stale },
+          data: { a: '2' },
+        })
+      ).status,
+    ).toBe(200);
+    const again = await api('PUT', '/api/v1/namespaces/default/configmaps/doc', {
+      ...cm,
+      metadata: { ...cm.metadata, resourceVersion: stale },
+      data: { a: '3' },
+    });
+    expect([again.status, again.json.reason]).toEqual([409, 'Conflict']);
+    expect(again.json.message).toMatch(/the object has been modified; please apply your changes to the latest version and try again/);
+    const patch = await api(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/doc',
+      { metadata: { resourceVersion: stale }, data: { a: '4' } },
+      'application/merge-patch+json',
+    );
+    expect(patch.status).toBe(409);
+    expect(kube.get('configmaps', 'default', 'doc')!.data).toEqual({ a: '2' });
   });
 });

@@ -41,6 +41,12 @@ export interface FakeKubeOptions {
   podReadyDelayMs?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 1000 ms). */
   bookmarkIntervalMs?: number;
+  /**
+   * Answer 401 to requests without the kubeconfig's bearer token (/version and /healthz stay open).
+   * Default false: helm (client-go) sends no bearer token to a plain-http server, so only
+   * client-node and raw clients can be held to it.
+   */
+  requireToken?: boolean;
   /** Receives one line per request and per unknown path (default: silent; FAKE_KUBE_DEBUG=1 prints to stderr). */
   log?: (line: string) => void;
 }
@@ -112,7 +118,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   });
   const debugEnv = process.env.FAKE_KUBE_DEBUG === '1';
   const log = options.log ?? (debugEnv ? (l: string) => process.stderr.write(`[fake-kube] ${l}\n`) : () => {});
+  const token = `fake-token-${randomBytes(12).toString('hex')}`;
   const handler = new Handler(store, controllers, {
+    token: options.requireToken ? token : undefined,
     version: readJson(dir, 'version.json', { major: '1', minor: '32', gitVersion: 'v1.32.13', platform: 'linux/amd64' }),
     discoveryApi: readJson(dir, 'discovery-api.json', { kind: 'APIVersions', versions: ['v1'] }),
     discoveryApis: readJson(dir, 'discovery-apis.json', { kind: 'APIGroupList', apiVersion: 'v1', groups: [] }),
@@ -163,7 +171,6 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const addr = server.address();
   if (!addr || typeof addr === 'string') throw new Error('fake-kube: no port');
   const url = `http://127.0.0.1:${addr.port}`;
-  const token = `fake-token-${randomBytes(12).toString('hex')}`;
   const kubeconfigYaml = [
     'apiVersion: v1',
     'kind: Config',

@@ -54,6 +54,8 @@ export interface Injection {
 }
 
 export interface ServerOptions {
+  /** The bearer token a request must carry (401 otherwise); undefined: anyone may ask. */
+  token?: string;
   version: Json;
   discoveryApi: Json;
   discoveryApis: Json;
@@ -129,6 +131,13 @@ export class Handler {
     this.opts.debug(
       `${rec.method} ${rec.path}${rec.rawQuery ? `?${rec.rawQuery}` : ''} ${rec.contentType ?? ''} accept=${rec.accept ?? ''}`,
     );
+    // Authentication: like a cluster with anonymous auth limited to the public info endpoints.
+    if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
+      if (!['/version', '/healthz', '/livez', '/readyz'].includes(url.pathname)) {
+        this.sendJson(res, 401, status(401, 'Unauthorized', 'Unauthorized').body, rec);
+        return;
+      }
+    }
     const target0 = this.parseTarget(url.pathname);
     const fault = this.faults.pick(rec, verbOf(rec, !!target0?.name));
     if (fault) {
