@@ -50,7 +50,7 @@ export class InflightJournal {
     this.count(text);
   }
 
-  /** Releases still in flight (the post step will need main's kubeconfig for them). */
+  /** Releases started and not ended: in flight, or left unrecovered for the post step (which needs main's kubeconfig for them). */
   get inFlight(): number {
     return this.live.size;
   }

@@ -301,9 +301,12 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             }
             throw err;
           });
-        // Every tenant ended (the executor returned): nothing is in flight for the post step.
-        journalFile?.remove();
-        if (journalFile) ctx.saveState(STATE_INFLIGHT, '');
+        // Releases the executor could not return (a rollback that kept failing, a state nobody could
+        // read) stay in the journal: the post step, which the runner always runs, tries again.
+        if (journalFile && journalFile.inFlight === 0) {
+          journalFile.remove();
+          ctx.saveState(STATE_INFLIGHT, '');
+        }
         // The plan as a file too (upload it as an artifact): a large fleet's plan is too big for an input.
         const planFile = join(ctx.tempDir, `tenant-rollout-plan-${out.plan.fingerprint.slice(0, 12)}.json`);
         writeFileSync(planFile, out.planJson);
