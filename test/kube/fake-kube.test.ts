@@ -649,3 +649,70 @@ describe('harsher: what a large real cluster does to clients', () => {
     expect(kube.get('configmaps', 'default', 'doc')!.data).toEqual({ a: '2' });
   });
 });
+
+describe('422 Invalid, as the real server validates', () => {
+  const post = (path: string, body: unknown) => api('POST', path, body);
+  const deploy = (name: string, over: (d: KubeObject) => void = () => {}) => {
+    const d = deployment(name, 'default', 'app:1');
+    over(d);
+    return d;
+  };
+
+  it('a selector that does not match the template labels, negative replicas, an out-of-range port', async () => {
+    const r = await post(
+      '/apis/apps/v1/namespaces/default/deployments',
+      deploy('web', (d) => (d.spec.template.metadata.labels = { app: 'other' })),
+    );
+    expect([r.status, r.json.reason]).toEqual([422, 'Invalid']);
+    expect(r.json.message).toMatch(
+      /^Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: .*`selector` does not match template `labels`/,
+    );
+    expect(r.json.details.causes[0].field).toBe('spec.template.metadata.labels');
+    const neg = await post(
+      '/apis/apps/v1/namespaces/default/deployments',
+      deploy('neg', (d) => (d.spec.replicas = -1)),
+    );
+    expect([neg.status, neg.json.details.causes[0].field]).toEqual([422, 'spec.replicas']);
+    const port = await post(
+      '/apis/apps/v1/namespaces/default/deployments',
+      deploy('port', (d) => (d.spec.template.spec.containers[0].ports[0].containerPort = 70000)),
+    );
+    expect(port.json.message).toMatch(/containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive/);
+    expect(kube.list('deployments', 'default')).toEqual([]);
+  });
+
+  it('invalid names and label values', async () => {
+    const bad = await post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'Tenant_A' } });
+    expect([bad.status, bad.json.details.causes[0].field]).toEqual([422, 'metadata.name']);
+    expect(bad.json.message).toMatch(/a lowercase RFC 1123 label must consist of/);
+    const label = await post('/api/v1/namespaces/default/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'c', labels: { ring: 'not valid!' } },
+    });
+    expect([label.status, label.json.details.causes[0].field]).toEqual([422, 'metadata.labels']);
+  });
+
+  it('immutable fields: a Deployment selector, a Service clusterIP', async () => {
+    expect((await post('/apis/apps/v1/namespaces/default/deployments', deploy('web'))).status).toBe(201);
+    const sel = await api(
+      'PATCH',
+      '/apis/apps/v1/namespaces/default/deployments/web',
+      { spec: { selector: { matchLabels: { app: 'web', v: '2' } }, template: { metadata: { labels: { app: 'web', v: '2' } } } } },
+      'application/merge-patch+json',
+    );
+    expect([sel.status, sel.json.details.causes.at(-1).field]).toEqual([422, 'spec.selector']);
+    expect(sel.json.message).toMatch(/field is immutable/);
+    expect((await post('/api/v1/namespaces/default/services', service('svc', 'default'))).status).toBe(201);
+    const ip = await api(
+      'PATCH',
+      '/api/v1/namespaces/default/services/svc',
+      { spec: { clusterIP: '10.96.99.99' } },
+      'application/merge-patch+json',
+    );
+    expect([ip.status, ip.json.message]).toEqual([
+      422,
+      expect.stringMatching(/spec.clusterIP: Invalid value: "10.96.99.99": field is immutable/),
+    ]);
+  });
+});

@@ -44,6 +44,7 @@ import {
 } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
 import { FaultInjector, verbOf, type Fault } from './faults.ts';
+import { validate } from './validation.ts';
 import { clone, deepEqual, isPlainObject, nowTimestamp, type Json, type KubeObject, type RecordedRequest } from './types.ts';
 
 export interface Injection {
@@ -553,6 +554,10 @@ export class Handler {
       else delete obj.status;
     }
     applyDefaults(obj);
+    if (opts.subresource !== 'status') {
+      const invalid = validate(t, obj, before);
+      if (invalid) throw invalid;
+    }
     if (t.generation) {
       if (!before) obj.metadata.generation = 1;
       else if (!deepEqual(before.spec, obj.spec)) obj.metadata.generation = (before.metadata.generation ?? 1) + 1;
