@@ -82,7 +82,10 @@ const ICON = STATUS_ICON;
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /** Results table for the job summary: failures first, with the reason for each. */
-export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}): string {
+/** Bytes of one report summary: GitHub keeps 1 MiB per step, and the plan table shares the step. */
+export const SUMMARY_BUDGET = 800 * 1024;
+
+export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBytes?: number } = {}): string {
   const order = (t: TenantResult) =>
     t.status === 'failed' || t.status === 'unknown' ? 0 : BAD.has(t.status) ? 1 : t.status === 'skipped' || t.status === 'held' ? 3 : 2;
   const rows = [...rep.tenants].sort((a, b) => order(a) - order(b));
@@ -108,13 +111,44 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number } = {}
   lines.push('', `**Next:** ${cell(rep.next)}`);
   if (rep.appeared.length) lines.push('', `**Not in the approved plan (not deployed):** ${rep.appeared.join(', ')}`);
   if (rep.vanished.length) lines.push('', `**In the plan but gone:** ${rep.vanished.join(', ')}`);
-  lines.push('', '| tenant | step | status | revision | duration | reason |', '|---|---|---|---|---|---|');
-  for (const t of rows.slice(0, max)) {
-    lines.push(
-      `| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`,
-    );
+  // Large fleets: per-step counts, then every failure and rollback in full; the complete
+  // per-tenant table is in the report file. Whatever the fleet, the text stays under the budget
+  // (GitHub drops a step summary's tail past 1 MiB, and the failures may be in that tail).
+  const large = rows.length > max;
+  if (large) {
+    const steps = new Map<string, Record<string, number>>();
+    for (const t of rep.tenants) {
+      const c = steps.get(t.step) ?? {};
+      c[t.status] = (c[t.status] ?? 0) + 1;
+      steps.set(t.step, c);
+    }
+    const present = TENANT_STATUSES.filter((st) => rep.counts[st]);
+    lines.push('', `| step | ${present.map((st) => `${ICON[st]} ${st}`).join(' | ')} |`, `|---|${present.map(() => '---|').join('')}`);
+    for (const [step, c] of steps) lines.push(`| ${step} | ${present.map((st) => c[st] ?? 0).join(' | ')} |`);
   }
-  if (rows.length > max) lines.push('', `… and ${rows.length - max} more tenants (see the report file).`);
+  const shown = large ? rows.filter((t) => order(t) < 2) : rows;
+  lines.push('', '| tenant | step | status | revision | duration | reason |', '|---|---|---|---|---|---|');
+  const budget = opts.maxBytes ?? SUMMARY_BUDGET;
+  let bytes = Buffer.byteLength(lines.join('\n'));
+  let written = 0;
+  for (const t of shown) {
+    const line = `| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`;
+    const n = Buffer.byteLength(line) + 1;
+    if (bytes + n > budget - 512) break;
+    lines.push(line);
+    bytes += n;
+    written++;
+  }
+  if (written < shown.length)
+    lines.push(
+      '',
+      `… ${shown.length - written} more ${large ? 'failed or rolled-back ' : ''}tenants did not fit in the summary: see the report file.`,
+    );
+  if (large)
+    lines.push(
+      '',
+      `${rows.length - shown.length} tenants that succeeded, were unchanged or skipped are in the report file (the complete per-tenant table).`,
+    );
   return `${lines.join('\n')}\n`;
 }
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
+import { readJournal } from '../../src/actions/tenant-rollout/inflight.ts';
 import { leftovers, runAction } from './run-action.ts';
 
 const tenants = Array.from({ length: 12 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
@@ -244,7 +245,8 @@ describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire
     );
     expect(killed).toBe(true);
     expect(main.outputs.report).toBeUndefined(); // killed: main never got to write one
-    const inflight = JSON.parse(main.state['tenant-rollout-inflight']!).releases as { namespace: string; previous?: number }[];
+    // The state names the in-flight journal (one line per start/end); replayed, it lists those in flight.
+    const inflight = readJournal((JSON.parse(main.state['tenant-rollout-inflight']!) as { journal: string }).journal);
     expect(inflight.length).toBe(3);
     const stuck = pendingNow();
     expect(stuck.length).toBeGreaterThanOrEqual(3);

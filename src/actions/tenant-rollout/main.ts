@@ -45,6 +45,8 @@ import { parsePlan, serializePlan } from '../../rollout/plan.ts';
 import { writeReportFile } from '../common/report-file.ts';
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
+/** Largest report given as the `report` output (bytes); larger ones are the file only. */
+export const REPORT_OUTPUT_MAX = 256 * 1024;
 
 const FAILED_OUTPUT: ReadonlySet<string> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown', 'rolled-back']);
 /** What main saves for the post step: the releases in flight and, explicitly, the cluster they are in. */
@@ -76,7 +78,14 @@ function runId(env: NodeJS.ProcessEnv): string {
 async function publish(ctx: ActionContext, reportFile: string, rep: RolloutReport): Promise<string> {
   const file = writeReportFile(reportFile, ctx.tempDir, `${ctx.secrets.redact(JSON.stringify(rep, null, 2))}\n`);
   ctx.logger.info(`report: ${file}`);
-  ctx.setOutput('report', JSON.stringify(rep));
+  // A job's outputs hold 1 MB in all (the report of ~700 tenants): past REPORT_OUTPUT_MAX the
+  // report travels only as the file (report-file, an artifact), and the output says so.
+  const text = JSON.stringify(rep);
+  if (Buffer.byteLength(text) <= REPORT_OUTPUT_MAX) ctx.setOutput('report', text);
+  else {
+    ctx.setOutput('report', '');
+    ctx.logger.info(`the report (${Buffer.byteLength(text)} bytes) is too large for a job output: read report-file`);
+  }
   ctx.setOutput('report-file', file);
   for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
   ctx.setOutput('outcome', rep.outcome);
