@@ -12,7 +12,8 @@ import { EXIT_CODES } from '../rollout/outcome.ts';
 import type { RolloutOutcome } from '../rollout/outcome.ts';
 import { UsageError, parseCommandLine } from './args.ts';
 import { commandHelp, globalHelp } from './help.ts';
-import { renderPlanText, renderReportText } from './render.ts';
+import { renderPlanText, renderReportText, renderStatusText } from './render.ts';
+import type { FleetStatus } from '../rollout/status.ts';
 import type { Style } from './render.ts';
 
 /** The terminal the CLI talks to; tests pass their own. */
@@ -139,6 +140,7 @@ export async function cli(
 /** What a terminal shows: the report (or status) as a table, else the plan, else the outputs. */
 function renderOutputs(outputs: Record<string, string>, summaries: string[], style: Style): string {
   if (outputs.report) return renderReportText(JSON.parse(outputs.report) as RolloutReport, style);
+  if (outputs.status) return renderStatusText(JSON.parse(outputs.status) as FleetStatus, style);
   if (outputs.plan) return renderPlanText(JSON.parse(outputs.plan) as Plan, style);
   const lines = Object.entries(outputs).map(([k, v]) => `${k}: ${v}`);
   return lines.length ? lines.join('\n') : summaries.join('\n');

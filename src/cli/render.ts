@@ -1,6 +1,7 @@
 import { humanDuration } from '../core/duration.ts';
 import type { Plan } from '../rollout/plan.ts';
 import type { RolloutReport } from '../rollout/report.ts';
+import type { FleetStatus } from '../rollout/status.ts';
 
 /**
  * The terminal's view of plans and reports: aligned columns, with colour on a TTY (none in a pipe
@@ -87,5 +88,24 @@ export function renderReportText(rep: RolloutReport, style: Style): string {
     table(['tenant', 'step', 'status', 'revision', 'duration', 'reason'], rows, style),
     '',
     `${statusWord(rep.outcome, style)}: ${counts || 'no tenants'} in ${humanDuration(rep.durationMs)}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}`,
+  ].join('\n');
+}
+
+export function renderStatusText(s: FleetStatus, style: Style): string {
+  const rows = s.tenants.map((t) => [
+    t.id,
+    `${t.namespace}/${t.release}`,
+    String(t.revision ?? '-'),
+    `${statusWord(t.status, style)}${t.drifted ? paint(' (drifted)', 'yellow', style) : ''}${t.held ? paint(` (held: ${t.held})`, 'blue', style) : ''}`,
+    t.chartVersion || '-',
+    t.appVersion || '-',
+    t.fingerprint ?? '-',
+    t.run ?? '-',
+    `${t.health === 'healthy' ? paint(t.health, 'green', style) : t.health === 'unhealthy' ? paint(t.health, 'red', style) : t.health}${t.problems.length ? `: ${t.problems.join('; ')}` : ''}`,
+  ]);
+  return [
+    table(['tenant', 'release', 'revision', 'status', 'chart', 'app', 'rollout', 'run', 'health'], rows, style),
+    '',
+    `fleet ${s.fleet}: ${s.line}`,
   ].join('\n');
 }

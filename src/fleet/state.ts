@@ -170,3 +170,26 @@ export class FleetLockedError extends Error {
     );
   }
 }
+
+/**
+ * The executor's gate over the fleet's pause: one read shared by every worker asking at the same
+ * moment, and re-read at most every `minIntervalMs` (so a pause stops new tenants within one
+ * tenant's time without a read per tenant on a large fleet). A read that still fails after its
+ * retries is `held`: no verdict on the pause is not "not paused".
+ */
+export function pauseGate(
+  store: FleetStore,
+  fleet: string,
+  o: { clock: Clock; minIntervalMs?: number; signal?: AbortSignal; attempts?: number; backoffMs?: number },
+): () => Promise<{ outcome: 'paused' | 'held'; reason: string } | undefined> {
+  let last: { at: number; verdict: Promise<PauseVerdict> } | undefined;
+  const min = o.minIntervalMs ?? 1000;
+  return async () => {
+    const now = o.clock.now();
+    if (!last || now - last.at >= min) last = { at: now, verdict: readPause(store, fleet, o) };
+    const v = await last.verdict;
+    if ('inconclusive' in v)
+      return { outcome: 'held', reason: `the fleet's pause could not be read (${v.error}): holding rather than guessing` };
+    return v.paused ? { outcome: 'paused', reason: describePause(v.record) } : undefined;
+  };
+}

@@ -63,6 +63,11 @@ export interface RolloutOptions {
    * parallelism, the failure budget, stops and the report stay the same.
    */
   act?: (tenant: Tenant, step: string) => Promise<TenantResult>;
+  /**
+   * Asked before each tenant starts (the fleet's pause): a stop ends the starting of tenants, those
+   * in flight finish. It must never answer "go" when it could not tell (a read error is `held`).
+   */
+  gate?: () => Promise<{ outcome: 'paused' | 'held'; reason: string } | undefined>;
   signal?: AbortSignal;
 }
 
@@ -480,6 +485,10 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
         const worker = async () => {
           for (let t = await take.next(); t; t = await take.next()) {
             if (p.shards && !stopped()) await fleetCheck(() => p.shards!.check());
+            if (!stopped() && o.gate) {
+              const g = await o.gate();
+              if (g) stopWith(g.outcome, g.reason);
+            }
             if (stopped()) {
               take.done(t);
               skip(t, step.name, stopped()!);

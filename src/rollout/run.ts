@@ -7,13 +7,14 @@ import type { Helm } from '../helm/helm.ts';
 import type { VerifyResult } from '../helm/deploy.ts';
 import type { NamespaceInfo } from '../kube/ports.ts';
 import type { Tenant } from '../tenants/model.ts';
+import { activeHold, describeHold } from '../tenants/model.ts';
 import { selectTenants } from '../tenants/select.ts';
 import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
 import type { ClusterSpec } from '../clusters/model.ts';
 import type { TenantRolloutInputs } from './options.ts';
 import { allowedFailures } from './options.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
-import type { RolloutPorts, RolloutResult } from './execute.ts';
+import type { RolloutOptions, RolloutPorts, RolloutResult, TenantResult } from './execute.ts';
 import { parsePlan, planRollout, reconcilePlan, serializePlan, stepsForPhase } from './plan.ts';
 import { renderPlanTable } from './plan-render.ts';
 import type { Plan } from './plan.ts';
@@ -65,6 +66,10 @@ export interface RunPorts {
     maxFailures: number;
     steps: readonly { name: string; tenants: readonly Tenant[] }[];
   }) => Promise<ShardPort>;
+  /** Asked before each tenant starts: the fleet's pause (see RolloutOptions.gate). */
+  gate?: RolloutOptions['gate'];
+  /** Holds the fleet lock around the execution (after the plan was approved). */
+  withLock?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface RunMeta {
@@ -81,6 +86,8 @@ export interface RunOutcome {
   planJson: string;
   appeared: string[];
   vanished: string[];
+  /** Tenants held now (a hold in the tenants file or on the namespace): not planned, not deployed. */
+  held: TenantResult[];
   /** Absent for phase `plan`, or when the operator declined. */
   report?: RolloutReport;
   declined?: boolean;
@@ -161,8 +168,29 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
+/** Tenants whose hold is in force now: planned as held, never deployed, listed in the report. */
+export function splitHeld(tenants: readonly Tenant[], now: number): { free: Tenant[]; held: TenantResult[] } {
+  const free: Tenant[] = [];
+  const held: TenantResult[] = [];
+  for (const t of tenants) {
+    const h = activeHold(t, now);
+    if (!h) free.push(t);
+    else
+      held.push({
+        id: t.id,
+        namespace: t.namespace,
+        release: t.release,
+        step: 'held',
+        status: 'held',
+        durationMs: 0,
+        error: describeHold(h),
+      });
+  }
+  return { free, held };
+}
+
 export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
-  const { tenants, source, clusters } = await resolveTenants(inp, ports);
+  const { tenants: resolvedTenants, source, clusters } = await resolveTenants(inp, ports);
   if (clusters.length > 1) {
     // Every tenant goes to its own cluster's API server: without per-cluster helm there is no safe way to deploy.
     if (!ports.bindClusters || !ports.helmFor)
@@ -173,6 +201,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       );
     await ports.bindClusters(clusters);
   }
+  const { free: tenants, held } = splitHeld(resolvedTenants, ports.clock.now());
+  for (const h of held) ports.logger.info(`${h.id}: ${h.error}: not deployed`);
   const createdAt = new Date(ports.clock.now()).toISOString();
   let plan: Plan;
   let pilot: Tenant[];
@@ -192,7 +222,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     const r = reconcilePlan(parsePlan(approved, inp.approvedPlanFile ? 'plan-file' : 'plan'), tenants);
     ({ plan, pilot, waves } = r);
     appeared = r.appeared.map((t) => t.id);
-    vanished = [...r.vanished.map((t) => t.id), ...r.changed.map((c) => c.approved.id)];
+    const heldIds = new Set(held.map((h) => h.id));
+    vanished = [...r.vanished.map((t) => t.id), ...r.changed.map((c) => c.approved.id)].filter((id) => !heldIds.has(id));
     if (appeared.length)
       ports.logger.warning(`${appeared.length} tenants are not in the approved plan and will not be deployed: ${appeared.join(', ')}`);
     for (const c of r.changed)
@@ -214,7 +245,8 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     pilot = plan.pilot.map((r) => byId.get(r.id)!);
     waves = plan.waves.map((w) => w.map((r) => byId.get(r.id)!));
   }
-  const out: RunOutcome = { plan, planTable: renderPlanTable(plan), planJson: serializePlan(plan), appeared, vanished };
+  const heldLine = held.length ? `\n**Held (not deployed):** ${held.map((h) => `\`${h.id}\` ${h.error}`).join('; ')}\n` : '';
+  const out: RunOutcome = { plan, planTable: renderPlanTable(plan) + heldLine, planJson: serializePlan(plan), appeared, vanished, held };
   if (inp.releaseVersion) {
     if (!ports.helm) throw new Error('classifying the promotion needs helm');
     // What each planned tenant runs now: its live revision's ledger (the chart appVersion as a labelled fallback).
@@ -273,48 +305,54 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
       steps,
     });
   }
-  const result: RolloutResult = await executeRollout(
-    {
-      steps,
-      maxParallel: inp.maxParallel,
-      maxParallelPerCluster: inp.maxParallelPerCluster || undefined,
-      maxFailures,
-      // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
-      soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
-      soakIntervalMs: inp.soakIntervalMs,
-      // The pilot phase soaks against the tenants its waves will update (the plan knows them).
-      notYetUpdated: inp.phase === 'pilot' ? waves.flat() : [],
-      rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
-      recoverPending: inp.recoverPending,
-      timeoutMs: inp.helm.timeoutMs,
-      targetFingerprint,
-      upgradeFor: (t, fp) => {
-        const values = deepMerge(inp.identityValues ? { tenant: { id: t.id, slug: t.slug } } : {}, t.values);
-        const tenantFile = Object.keys(values).length ? [ports.writeValues(`values-${t.id}.yaml`, stringify(values))] : [];
-        return {
-          ...inp.helm,
-          release: t.release,
-          namespace: t.namespace,
-          // Later files win: shared, the tenant's own files, its inline values, then secrets.
-          valuesFiles: [...inp.helm.valuesFiles, ...t.valuesFiles, ...tenantFile, ...(secretFile ? [secretFile] : [])],
-          description: ledgerDescription(fp, meta.run, inp.releaseVersion),
-        };
+  const lock = ports.withLock ?? (<T>(fn: () => Promise<T>) => fn());
+  const result: RolloutResult = await lock(() =>
+    executeRollout(
+      {
+        steps,
+        maxParallel: inp.maxParallel,
+        maxParallelPerCluster: inp.maxParallelPerCluster || undefined,
+        maxFailures,
+        // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
+        soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
+        soakIntervalMs: inp.soakIntervalMs,
+        // The pilot phase soaks against the tenants its waves will update (the plan knows them).
+        notYetUpdated: inp.phase === 'pilot' ? waves.flat() : [],
+        rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
+        recoverPending: inp.recoverPending,
+        timeoutMs: inp.helm.timeoutMs,
+        targetFingerprint,
+        upgradeFor: (t, fp) => {
+          const values = deepMerge(inp.identityValues ? { tenant: { id: t.id, slug: t.slug } } : {}, t.values);
+          const tenantFile = Object.keys(values).length ? [ports.writeValues(`values-${t.id}.yaml`, stringify(values))] : [];
+          return {
+            ...inp.helm,
+            release: t.release,
+            namespace: t.namespace,
+            // Later files win: shared, the tenant's own files, its inline values, then secrets.
+            valuesFiles: [...inp.helm.valuesFiles, ...t.valuesFiles, ...tenantFile, ...(secretFile ? [secretFile] : [])],
+            description: ledgerDescription(fp, meta.run, inp.releaseVersion),
+          };
+        },
+        gate: ports.gate,
+        signal: meta.signal,
       },
-      signal: meta.signal,
-    },
-    {
-      helm: ports.helm,
-      helmFor: clusters.length > 1 ? ports.helmFor : undefined,
-      clock: ports.clock,
-      logger: ports.logger,
-      verify: ports.verify,
-      soakCheck: ports.soakCheck,
-      soakAnalysis: ports.soakAnalysis,
-      onInflight: ports.onInflight,
-      onEvent: ports.onEvent,
-      shards,
-    },
+      {
+        helm: ports.helm!,
+        helmFor: clusters.length > 1 ? ports.helmFor : undefined,
+        clock: ports.clock,
+        logger: ports.logger,
+        verify: ports.verify,
+        soakCheck: ports.soakCheck,
+        soakAnalysis: ports.soakAnalysis,
+        onInflight: ports.onInflight,
+        onEvent: ports.onEvent,
+        shards,
+      },
+    ),
   );
+  // Held tenants are in every report, after those the run touched.
+  result.tenants.push(...held);
   out.report = buildReport(result, {
     phase: inp.phase,
     planFingerprint: plan.fingerprint,

@@ -32,6 +32,7 @@ interface RawTenant {
   labels?: Record<string, string>;
   values?: Record<string, unknown>;
   valuesFiles?: string[];
+  hold?: { reason: string; until?: string };
 }
 
 let validator: ValidateFunction | undefined;
@@ -141,7 +142,14 @@ export function parseTenantsDocument(text: string, file: string, opts: TenantsFi
         values: r.values ?? {},
         valuesFiles: (r.valuesFiles ?? []).map((f) => containedPath(`tenant "${r.id}" valuesFiles`, f, baseDir)),
         ...(cluster ? { cluster } : {}),
+        ...(r.hold ? { hold: { ...r.hold, source: `tenants file ${file}` } } : {}),
       };
+      if (r.hold?.until && Number.isNaN(Date.parse(r.hold.until)))
+        fail(
+          where,
+          `tenant "${r.id}": hold.until "${r.hold.until}" is not a time`,
+          'write an ISO 8601 time with a zone, e.g. 2026-12-24T00:00:00Z',
+        );
       const p = tenantProblem(t);
       if (p) fail(where, `tenant "${r.id}": ${p.message}`, p.hint);
       return t;
@@ -254,7 +262,7 @@ const FIELD_RULES: Record<string, { what: string; hint: string }> = {
     hint: 'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
   },
 };
-const TENANT_KEYS = ['id', 'slug', 'namespace', 'release', 'cluster', 'labels', 'values', 'valuesFiles'];
+const TENANT_KEYS = ['id', 'slug', 'namespace', 'release', 'cluster', 'labels', 'values', 'valuesFiles', 'hold'];
 const CLUSTER_KEYS = ['name', 'context', 'kubeconfigEnv', 'labels', 'home'];
 const TOP_KEYS = ['clusters', 'tenants'];
 

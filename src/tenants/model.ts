@@ -21,6 +21,31 @@ export interface Tenant {
   valuesFiles: string[];
   /** The cluster its release lives in (a name of the fleet's clusters); absent: the run's one cluster. */
   cluster?: string;
+  /** Kept out of rollouts and rollbacks (tenants file `hold`, or the namespace's hold annotations). */
+  hold?: TenantHold;
+}
+
+export interface TenantHold {
+  reason: string;
+  /** ISO time the hold ends; absent: until removed. */
+  until?: string;
+  /** Where it was set: the tenants file or the namespace annotation. */
+  source: string;
+}
+
+/** Namespace annotations that hold a tenant: the reason, and an optional ISO end time. */
+export const HOLD_ANNOTATION = 'deploy-actions.dotmac.io/hold';
+export const HOLD_UNTIL_ANNOTATION = 'deploy-actions.dotmac.io/hold-until';
+
+/** The hold in force at `now`, if any (an expired one no longer holds). */
+export function activeHold(t: Tenant, now: number): TenantHold | undefined {
+  if (!t.hold) return undefined;
+  if (t.hold.until && Date.parse(t.hold.until) <= now) return undefined;
+  return t.hold;
+}
+
+export function describeHold(h: TenantHold): string {
+  return `held (${h.source}): ${h.reason}${h.until ? ` until ${h.until}` : ''}`;
 }
 
 /** What a plan records about a tenant: enough to recognise it again and to target helm. */

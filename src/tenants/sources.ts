@@ -1,6 +1,14 @@
 import { ConfigurationError, inputError } from '../core/errors.ts';
 import type { NamespaceInfo } from '../kube/ports.ts';
-import { DEFAULT_NAMESPACE_PREFIX, checkUniqueTenants, isTenantId, tenantProblem, type Tenant } from './model.ts';
+import {
+  DEFAULT_NAMESPACE_PREFIX,
+  HOLD_ANNOTATION,
+  HOLD_UNTIL_ANNOTATION,
+  checkUniqueTenants,
+  isTenantId,
+  tenantProblem,
+  type Tenant,
+} from './model.ts';
 import { compileReleaseTemplate, compileTemplate, expandReleaseName, expandValuesPath } from './template.ts';
 
 export { loadTenantsFile, parseTenantsDocument, parseTenantsFile, type TenantsDocument, type TenantsFileOptions } from './file.ts';
@@ -74,6 +82,17 @@ export function tenantsFromNamespaces(namespaces: readonly NamespaceInfo[], opts
       values: {},
       valuesFiles: [],
     };
+    const reason = ns.annotations[HOLD_ANNOTATION]?.trim();
+    if (reason) {
+      const until = ns.annotations[HOLD_UNTIL_ANNOTATION]?.trim() || undefined;
+      if (until && Number.isNaN(Date.parse(until)))
+        throw new ConfigurationError(
+          subject,
+          `annotation ${HOLD_UNTIL_ANNOTATION} "${until}" is not a time`,
+          'write an ISO 8601 time with a zone, e.g. 2026-12-24T00:00:00Z',
+        );
+      t.hold = { reason, until, source: `annotation on namespace ${ns.name}` };
+    }
     const p = tenantProblem(t);
     if (p) throw new ConfigurationError(subject, p.message, p.hint);
     return t;

@@ -31,7 +31,7 @@ import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
-import { runOperation } from './operations.ts';
+import { fleetGuards, runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
 import { renderTenant } from '../../verify/template.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
@@ -295,6 +295,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           await ctx.summary(`### tenant-rollout plan (phase ${inp.phase})${label}\n\n${promo}${out.planTable}\n`);
         };
         const startedAt = new Date(clock.now()).toISOString();
+        const guards = inp.phase === 'plan' ? undefined : fleetGuards(ctx, inp, creds, deps);
+        ports.gate = guards?.gate;
+        ports.withLock = guards?.withLock;
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })
           .catch(explainHelmError)
           .catch(async (err: unknown) => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -6,7 +5,7 @@ import { humanDuration } from '../../core/duration.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { CommandRunner } from '../../core/process.ts';
-import { describePause, pauseFleet, readPause, resumeFleet, withFleetLock } from '../../fleet/state.ts';
+import { describePause, pauseFleet, pauseGate, readPause, resumeFleet, withFleetLock } from '../../fleet/state.ts';
 import type { FleetStore } from '../../fleet/state.ts';
 import type { Helm } from '../../helm/helm.ts';
 import type { Revision } from '../../helm/history.ts';
@@ -23,12 +22,16 @@ import { previousDeployed, rollbackTenant, targetsFromReport } from '../../rollo
 import type { RollbackTarget } from '../../rollout/rollback.ts';
 import { fleetLine, renderStatusMarkdown, tenantState } from '../../rollout/status.ts';
 import type { FleetStatus } from '../../rollout/status.ts';
-import { resolveTenants } from '../../rollout/run.ts';
+import { resolveTenants, splitHeld } from '../../rollout/run.ts';
+import type { TenantResult } from '../../rollout/execute.ts';
+import { activeHold, describeHold } from '../../tenants/model.ts';
 import type { Tenant } from '../../tenants/model.ts';
 import type { ActionContext } from '../common/context.ts';
 import type { Credentials } from '../common/helm-session.ts';
 import { openHelm } from '../common/helm-session.ts';
 import type { ClusterTarget } from '../../core/cluster-target.ts';
+import { inProcessHistory } from '../common/release-history.ts';
+import type { ReleaseHistoryReader } from '../../kube/release-history.ts';
 import { writeReportFile } from '../common/report-file.ts';
 
 /**
@@ -60,6 +63,29 @@ export function openFleetStore(deps: OperationDeps, o: ClusterTarget & { namespa
   return createFleetDocuments({ kubeConfig: loadConfig(o), namespace: o.namespace });
 }
 
+/** A holder name for the fleet lock: the run, plus who and which process when local. */
+export function lockHolder(env: NodeJS.ProcessEnv): string {
+  const run = runId(env);
+  return run === 'run=local' ? `${run} ${actor(env)} pid ${process.pid}` : run;
+}
+
+/**
+ * What a deploying rollout owes the fleet: it checks the pause before each tenant, and holds the
+ * fleet lock while it runs (so a rollback of the same fleet never runs at the same time). A dry run
+ * changes nothing and takes no lock.
+ */
+export function fleetGuards(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials, deps: OperationDeps) {
+  const clock = deps.clock ?? systemClock;
+  const store = openFleetStore(deps, { ...creds.target, namespace: inp.fleet.namespace });
+  return {
+    gate: pauseGate(store, inp.fleet.name, { clock, signal: ctx.signal }),
+    withLock: <T>(fn: () => Promise<T>): Promise<T> =>
+      inp.helm.dryRun !== 'none'
+        ? fn()
+        : withFleetLock(store, inp.fleet.name, { holder: lockHolder(ctx.env), operation: 'rollout', clock }, fn),
+  };
+}
+
 export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials, deps: OperationDeps): Promise<void> {
   const clock = deps.clock ?? systemClock;
   const where = creds.target;
@@ -86,8 +112,10 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
   }
 
   const cluster = await (deps.createCluster ?? ((o) => createCluster(o)))(where);
-  const helm = await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
-  const { tenants } = await resolveTenants(inp, {
+  // Histories from Helm's storage Secrets in paginated lists (the fleet in a few requests, not a
+  // helm process per tenant); helm itself when the storage driver is not Secrets.
+  const { helm, reader } = inProcessHistory(ctx, await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run), where);
+  const resolved = await resolveTenants(inp, {
     readFile: (p) => readFileSync(p, 'utf8'),
     exists: (p) => existsSync(p),
     listNamespaces: (sel) => cluster.listNamespaces(sel, ctx.signal),
@@ -95,8 +123,12 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
     clock,
     logger: ctx.logger,
   });
-  if (inp.operation === 'status') return status(ctx, inp, { helm, cluster, clock, tenants, store });
-  return rollback(ctx, inp, { helm, cluster, clock, tenants, store });
+  // A held tenant is never changed, by a rollback either; status shows the hold.
+  const { free, held } = splitHeld(resolved.tenants, clock.now());
+  const tenants = inp.operation === 'status' ? resolved.tenants : free;
+  const ports: OpPorts = { helm, cluster, clock, tenants, store, reader, held };
+  if (inp.operation === 'status') return status(ctx, inp, ports);
+  return rollback(ctx, inp, ports);
 }
 
 interface OpPorts {
@@ -105,11 +137,26 @@ interface OpPorts {
   clock: Clock;
   tenants: Tenant[];
   store: FleetStore;
+  reader?: ReleaseHistoryReader;
+  held: TenantResult[];
 }
 
-/** Histories of many tenants, a few at a time (the fleet reader replaces this with paginated Secret lists). */
-async function histories(helm: Helm, tenants: readonly Tenant[]): Promise<Map<string, Revision[] | Error>> {
+/**
+ * Histories of many tenants: one paginated list of Helm's storage Secrets (cluster-wide, or per
+ * namespace when that is forbidden); failing that, helm history a few tenants at a time.
+ */
+async function histories(p: OpPorts, signal?: AbortSignal): Promise<Map<string, Revision[] | Error>> {
+  const { helm, tenants } = p;
   const out = new Map<string, Revision[] | Error>();
+  if (p.reader) {
+    try {
+      const all = await p.reader.fleet([...new Set(tenants.map((t) => t.namespace))], signal);
+      for (const t of tenants) out.set(t.id, all.histories.get(`${t.namespace}/${t.release}`) ?? []);
+      return out;
+    } catch {
+      // Fall through to helm: it reports per tenant what it cannot read.
+    }
+  }
   const queue = [...tenants];
   const worker = async () => {
     for (let t = queue.shift(); t; t = queue.shift())
@@ -120,16 +167,18 @@ async function histories(helm: Helm, tenants: readonly Tenant[]): Promise<Map<st
 }
 
 async function status(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts): Promise<void> {
-  const hist = await histories(p.helm, p.tenants);
+  const hist = await histories(p, ctx.signal);
   let health: Map<string, ReleaseHealth> | 'unknown' | undefined;
   if (inp.verifyWorkloads) health = await p.cluster.fleetHealth(p.tenants, { signal: ctx.signal }).catch(() => 'unknown' as const);
   const pause = await readPause(p.store, inp.fleet.name, { clock: p.clock, signal: ctx.signal });
   const states = p.tenants.map((t) => {
     const h = hist.get(t.id);
+    const hold = activeHold(t, p.clock.now());
     const s = tenantState(
       t,
       h instanceof Error ? undefined : h,
       health === 'unknown' ? 'unknown' : health?.get(`${t.namespace}/${t.release}`),
+      hold ? describeHold(hold) : undefined,
     );
     if (h instanceof Error) return { ...s, status: 'unknown', problems: [`helm history ${t.release} -n ${t.namespace}: ${h.message}`] };
     return s;
@@ -180,7 +229,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
         `${r.missing.length} tenants of the report are not selected now; rolled back by their recorded release: ${r.missing.join(', ')}`,
       );
   } else {
-    const hist = await histories(p.helm, p.tenants);
+    const hist = await histories(p, ctx.signal);
     targets = p.tenants.map((t) => {
       const h = hist.get(t.id);
       if (h instanceof Error) return { tenant: t, why: `history unreadable: ${h.message}` };
@@ -217,8 +266,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
       }
     : undefined;
   const started = p.clock.now();
-  const holder = `${runId(ctx.env)} ${randomBytes(4).toString('hex')}`;
-  const result = await withFleetLock(p.store, inp.fleet.name, { holder, operation: 'rollback', clock: p.clock }, () =>
+  const result = await withFleetLock(p.store, inp.fleet.name, { holder: lockHolder(ctx.env), operation: 'rollback', clock: p.clock }, () =>
     executeRollout(
       {
         steps: steps.map((s) => ({ name: s.name, tenants: s.tenants })),
@@ -233,6 +281,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
         upgradeFor: () => {
           throw new Error('a rollback upgrades nothing');
         },
+        // No pause gate: a rollback is what an operator runs on a paused fleet (Ctrl-C stops it).
         act: async (t, step) => {
           const r = await rollbackTenant(
             byId.get(t.id)!,
@@ -252,6 +301,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
       { helm: p.helm, clock: p.clock, logger: ctx.logger },
     ),
   );
+  result.tenants.push(...p.held);
   const rep = buildReport(result, {
     phase: 'rollback',
     planFingerprint: plan.fingerprint,
