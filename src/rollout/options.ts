@@ -5,6 +5,7 @@ import type { UpgradeOptions } from '../helm/argv.ts';
 import type { Selection } from '../tenants/select.ts';
 import type { HttpCheck } from '../verify/checks.ts';
 import type { ClusterOrder, Phase, PilotSpec, WaveSpec } from './plan.ts';
+import type { FailureBudget } from './plan-spec.ts';
 
 /** Everything a tenant rollout is asked to do, as plain data (the action and the CLI parse inputs into it). */
 export type TenantSource = { kind: 'file'; path: string } | { kind: 'list'; value: string } | { kind: 'namespaces'; selector: string };
@@ -55,7 +56,7 @@ export interface TenantRolloutInputs {
   maxParallel: number;
   /** Upgrades at once in any one cluster (0: only maxParallel). */
   maxParallelPerCluster: number;
-  maxFailures: { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
+  maxFailures: FailureBudget;
   soakMs: number;
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
@@ -75,9 +76,4 @@ export interface TenantRolloutInputs {
   kubeconfig: string;
   kubeContext?: string;
   helmBinary: string;
-}
-
-/** Failures allowed for a run over `total` tenants: a percentage rounds down (5% of 10 allows 0). */
-export function allowedFailures(m: TenantRolloutInputs['maxFailures'], total: number): number {
-  return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
 }

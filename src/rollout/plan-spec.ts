@@ -113,3 +113,30 @@ export function waveSize(entry: WaveEntry, total: number): number {
 export function describeOrder(order: OrderSpec | null): string {
   return order && order.first.length ? `${order.label}: ${order.first.join(', ')}, then the rest; by id within each` : 'by id';
 }
+
+/** max-failures: how many tenants may fail before the rollout stops, a count or a percentage. */
+export type FailureBudget = { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
+
+/** `2`, `5%`; empty is 0 (stop at the first failure). */
+export function parseMaxFailures(value: string): FailureBudget {
+  const v = value.trim() || '0';
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(v);
+  if (pct) {
+    const n = Number(pct[1]);
+    if (n > 100) throw inputError('max-failures', value, 'is over 100%', 'use a count such as 2 or a percentage such as 5%');
+    return { kind: 'percent', pct: n };
+  }
+  if (!/^\d+$/.test(v))
+    throw inputError(
+      'max-failures',
+      value,
+      'is not a count or a percentage',
+      'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)',
+    );
+  return { kind: 'count', n: Number(v) };
+}
+
+/** Failures allowed for a run over `total` tenants: a percentage rounds down (5% of 10 allows 0). */
+export function allowedFailures(m: FailureBudget, total: number): number {
+  return m.kind === 'count' ? m.n : Math.floor((m.pct * total) / 100);
+}

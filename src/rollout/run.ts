@@ -12,7 +12,7 @@ import { selectTenants } from '../tenants/select.ts';
 import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
 import type { ClusterSpec } from '../clusters/model.ts';
 import type { TenantRolloutInputs } from './options.ts';
-import { allowedFailures } from './options.ts';
+import { allowedFailures } from './plan-spec.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
 import type { RolloutOptions, RolloutPorts, RolloutResult, TenantResult } from './execute.ts';
 import { parsePlan, planRollout, reconcilePlan, serializePlan, stepsForPhase } from './plan.ts';

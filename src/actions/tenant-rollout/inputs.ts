@@ -1,6 +1,7 @@
 import { MAX_SHARDS } from '../../rollout/shards.ts';
 import { inputError } from '../../core/errors.ts';
 import { CLUSTER_ORDERS, parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
+import { parseMaxFailures } from '../../rollout/plan-spec.ts';
 import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
@@ -18,24 +19,6 @@ import { parseWindow } from '../../release/window.ts';
 import { parseObserverInputs } from './observers.ts';
 import type { ObserverInputs } from './observers.ts';
 import { DEFAULT_LATENCY } from '../../analysis/latency.ts';
-
-export function parseMaxFailures(value: string): TenantRolloutInputs['maxFailures'] {
-  const v = value.trim() || '0';
-  const pct = /^(\d+(?:\.\d+)?)%$/.exec(v);
-  if (pct) {
-    const n = Number(pct[1]);
-    if (n > 100) throw inputError('max-failures', value, 'is over 100%', 'use a count such as 2 or a percentage such as 5%');
-    return { kind: 'percent', pct: n };
-  }
-  if (!/^\d+$/.test(v))
-    throw inputError(
-      'max-failures',
-      value,
-      'is not a count or a percentage',
-      'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)',
-    );
-  return { kind: 'count', n: Number(v) };
-}
 
 /** A rollout phase, or the error naming every phase and operation the input accepts. */
 function parsePhaseOrOperation(v: string) {

@@ -14,7 +14,7 @@ import { createFleetDocuments } from '../../kube/documents.ts';
 import type { Cluster, ReleaseHealth } from '../../kube/ports.ts';
 import { executeRollout } from '../../rollout/execute.ts';
 import type { TenantRolloutInputs } from '../../rollout/options.ts';
-import { allowedFailures } from '../../rollout/options.ts';
+import { allowedFailures } from '../../rollout/plan-spec.ts';
 import { planRollout, stepsForPhase } from '../../rollout/plan.ts';
 import { buildReport, renderReport } from '../../rollout/report.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
