@@ -1,3 +1,4 @@
+import { humanDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
@@ -60,9 +61,31 @@ export interface DeployRequest {
   verify?: (revision: number) => Promise<VerifyResult>;
   /** Compare the new revision's content with the previous one for `changed` (two more helm calls). */
   compareContent?: boolean;
+  /**
+   * The release's lease (src/kube/leases.ts): held while this run changes the release, and the
+   * evidence that lets a stuck `pending-*` revision be recovered without `recoverPending`.
+   */
+  guard?: ReleaseGuard;
+  /** With a guard: a pending revision whose lease is absent is recovered once older than this (input pending-stale-after). */
+  pendingStaleAfterMs?: number;
   /** Called right before the upgrade starts, with the rollback target (for cancel recovery state). */
   onUpgradeStart?: (previousRevision: number | undefined) => void;
   signal?: AbortSignal;
+}
+
+/** What taking the lease found about the run that held it before. */
+export type LeaseFinding =
+  | { previous: 'none' } // no lease: nobody has held it (or it was released)
+  | { previous: 'ours' } // this run already held it
+  | { previous: 'expired'; holder: string; expiredMsAgo: number } // its holder stopped renewing: gone
+  | { previous: 'unavailable'; why: string }; // leases cannot be used here (e.g. no RBAC): no evidence either way
+
+/** A release lease as deployRelease needs it; the adapter renews it while held. */
+export interface ReleaseGuard {
+  /** Takes it for this run; throws a ConfigurationError naming the holder when another run holds it live. */
+  take(): Promise<LeaseFinding>;
+  /** Stops renewing and gives it up; never throws (an unreleased lease expires). */
+  release(): Promise<void>;
 }
 
 export interface DeployOutcome {
@@ -131,6 +154,29 @@ function sameHead(a: readonly Revision[], b: readonly Revision[]): boolean {
   return x?.revision === y?.revision && x?.status === y?.status;
 }
 
+/**
+ * Why a stuck `pending-*` revision may be recovered without `recoverPending`, from the lease
+ * evidence: its holder's lease expired (the owner is gone), or there is no lease at all and the
+ * revision is older than `pendingStaleAfterMs`. Undefined: no proof the owner is gone.
+ */
+export function ownerGone(
+  stuck: Revision,
+  finding: LeaseFinding | undefined,
+  staleAfterMs: number | undefined,
+  now: number,
+): string | undefined {
+  if (!finding) return undefined;
+  if (finding.previous === 'expired')
+    return `its lease holder "${finding.holder}" stopped renewing ${humanDuration(finding.expiredMsAgo)} ago`;
+  if (finding.previous === 'ours') return 'this run holds its lease';
+  if (finding.previous === 'none' && staleAfterMs !== undefined) {
+    const at = Date.parse(stuck.updated);
+    if (Number.isFinite(at) && now - at > staleAfterMs)
+      return `no run holds its lease and it is ${humanDuration(now - at)} old (pending-stale-after ${humanDuration(staleAfterMs)})`;
+  }
+  return undefined;
+}
+
 export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promise<DeployOutcome> {
   const started = deps.clock.now();
   const u = req.upgrade;
@@ -138,12 +184,32 @@ export async function deployRelease(req: DeployRequest, deps: DeployDeps): Promi
   let history = await readHistory(deps, u.release, target, req.signal).catch((err: unknown) => {
     throw new ReleaseUnreadableError(`${u.namespace}/${u.release}`, err);
   });
-  let recovered: DeployOutcome['recovered'];
-  if (isPending(latest(history))) {
-    const pending = { ...target, release: u.release, recover: req.recoverPending, timeoutMs: u.timeoutMs, signal: req.signal };
-    recovered = await recoverPending(deps.helm, history, pending, deps.logger, retryDeps(deps));
-    history = await readHistory(deps, u.release, target, req.signal);
+  // The lease is taken before anything changes and held to the end (rollbacks included).
+  const finding = req.guard ? await req.guard.take() : undefined;
+  try {
+    let recovered: DeployOutcome['recovered'];
+    if (isPending(latest(history))) {
+      const gone = ownerGone(latest(history)!, finding, req.pendingStaleAfterMs, deps.clock.now());
+      if (gone && !req.recoverPending) deps.logger.warning(`${u.namespace}/${u.release}: its owner is gone (${gone}); recovering it`);
+      const pending = { ...target, release: u.release, recover: req.recoverPending || !!gone, timeoutMs: u.timeoutMs, signal: req.signal };
+      recovered = await recoverPending(deps.helm, history, pending, deps.logger, retryDeps(deps));
+      history = await readHistory(deps, u.release, target, req.signal);
+    }
+    return await deployFrom(req, deps, history, started, recovered);
+  } finally {
+    await req.guard?.release();
   }
+}
+
+async function deployFrom(
+  req: DeployRequest,
+  deps: DeployDeps,
+  history: Revision[],
+  started: number,
+  recovered: DeployOutcome['recovered'],
+): Promise<DeployOutcome> {
+  const u = req.upgrade;
+  const target = { namespace: u.namespace };
   const before = lastGoodRevision(history);
   const base: Omit<DeployOutcome, 'status' | 'revision' | 'changed' | 'durationMs'> = {
     release: u.release,

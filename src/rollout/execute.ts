@@ -6,7 +6,7 @@ import type { UpgradeOptions } from '../helm/argv.ts';
 import { ReleaseUnreadableError, deployRelease, historyCommand, noVerdict, statusCommand } from '../helm/deploy.ts';
 import { isGood, returnToGood } from '../helm/recover.ts';
 import type { ReturnOutcome } from '../helm/recover.ts';
-import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
+import type { DeployOutcome, ReleaseGuard, VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
 import type { RetryPolicy } from '../helm/transient.ts';
 import type { Revision } from '../helm/history.ts';
@@ -46,6 +46,8 @@ export interface RolloutOptions {
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
   recoverPending: boolean;
+  /** With leases: a pending revision whose lease is absent is recovered once older than this. */
+  pendingStaleAfterMs?: number;
   /** How long rollbacks outside an upgrade (soak, wave) may take: the rollout's own setting. */
   timeoutMs: number;
   /**
@@ -98,6 +100,8 @@ export interface RolloutPorts {
   ) => Promise<void | SoakVerdict>;
   /** Retries of transient helm failures (default HELM_RETRY); tests pass short pauses. */
   retry?: RetryPolicy;
+  /** The release lease of a tenant (src/kube/leases.ts), held while this run upgrades or rolls it back. */
+  guardFor?: (tenant: Tenant) => ReleaseGuard;
   /**
    * A tenant's upgrade or rollback started (`start`), or it is back in a good state (`end`); a
    * tenant whose recovery failed gets no `end`, so the post step tries again. One call per change,
@@ -275,6 +279,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           upgrade: o.upgradeFor(t, fingerprint),
           rollbackOnFailure: true,
           recoverPending: o.recoverPending,
+          guard: p.guardFor?.(t),
+          pendingStaleAfterMs: o.pendingStaleAfterMs,
           signal: o.signal,
           alreadyDone: async (history) => {
             if (!onTarget(history, fingerprint)) return false;
@@ -362,12 +368,15 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   const returnTenant = async (t: Tenant, before: number | undefined, why: string): Promise<ReturnOutcome> => {
     inflight.add(t.id);
     p.onInflight?.({ op: 'start', namespace: t.namespace, release: t.release, previous: before, ...clusterOf(t) });
+    // Held like an upgrade's: a later run must not take a rollback in progress for a stuck release.
+    const guard = p.guardFor?.(t);
+    await guard?.take();
     const back = await returnToGood(
       helmOf(t),
       { release: t.release, namespace: t.namespace, before, why, wait: 'ready', timeoutMs: o.timeoutMs },
       p.logger,
       { clock: p.clock, policy: p.retry },
-    );
+    ).finally(() => guard?.release());
     if (isGood(back)) {
       inflight.delete(t.id);
       p.onInflight?.({ op: 'end', namespace: t.namespace, release: t.release, ...clusterOf(t) });

@@ -61,6 +61,8 @@ export interface TenantRolloutInputs {
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
   recoverPending: boolean;
+  /** A pending-* revision with no release lease is recovered by itself once older than this (input pending-stale-after). */
+  pendingStaleAfterMs: number;
   verifyWorkloads: boolean;
   reportFile: string;
   /** Per-tenant base URL template for the smoke checks after each upgrade (empty: none). */

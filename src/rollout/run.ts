@@ -70,6 +70,7 @@ export interface RunPorts {
   gate?: RolloutOptions['gate'];
   /** Holds the fleet lock around the execution (after the plan was approved). */
   withLock?: <T>(fn: () => Promise<T>) => Promise<T>;
+  guardFor?: RolloutPorts['guardFor'];
 }
 
 export interface RunMeta {
@@ -320,6 +321,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
         notYetUpdated: inp.phase === 'pilot' ? waves.flat() : [],
         rollbackWaveOnFailure: inp.rollbackWaveOnFailure,
         recoverPending: inp.recoverPending,
+        pendingStaleAfterMs: inp.pendingStaleAfterMs,
         timeoutMs: inp.helm.timeoutMs,
         targetFingerprint,
         upgradeFor: (t, fp) => {
@@ -346,6 +348,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
         soakCheck: ports.soakCheck,
         soakAnalysis: ports.soakAnalysis,
         onInflight: ports.onInflight,
+        guardFor: ports.guardFor,
         onEvent: ports.onEvent,
         shards,
       },

@@ -148,6 +148,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     soakIntervalMs: inputs.duration('soak-interval', '30s'),
     rollbackWaveOnFailure: inputs.bool('rollback-wave-on-failure', false),
     recoverPending: inputs.bool('recover-pending', false),
+    pendingStaleAfterMs: inputs.duration('pending-stale-after', '30m'),
     verifyWorkloads: inputs.bool('verify-workloads', true),
     reportFile: inputs.string('report-file'),
     ...verification(inputs),

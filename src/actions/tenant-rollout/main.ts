@@ -1,9 +1,11 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadConfig } from '../../kube/client.ts';
 import { createFleetDocuments } from '../../kube/documents.ts';
 import { mergeReports } from '../../rollout/merge.ts';
 import { openShardCoordinator } from '../../rollout/shards.ts';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '../../kube/client.ts';
+import { createReleaseLeases, leaseGuard } from '../../kube/leases.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CommandRunner } from '../../core/process.ts';
@@ -43,6 +45,9 @@ import { inProcessHistory } from '../common/release-history.ts';
 import { InflightJournal, readJournal, type InflightRelease } from './inflight.ts';
 import { parsePlan, serializePlan } from '../../rollout/plan.ts';
 import { writeReportFile } from '../common/report-file.ts';
+
+/** A killed run's leases expire this long after its last renewal (renewed every 20 s while held). */
+const LEASE_DURATION_MS = 60_000;
 
 export const STATE_INFLIGHT = 'tenant-rollout-inflight';
 /** Largest report given as the `report` output (bytes); larger ones are the file only. */
@@ -181,7 +186,26 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           );
           return journalFile;
         };
+        // Release leases (src/kube/leases.ts): held by this run while it changes a release; what
+        // lets a later run recover a stuck release whose owner is provably gone.
+        const leases =
+          inp.phase !== 'plan' && inp.helm.dryRun === 'none'
+            ? createReleaseLeases({
+                kubeConfig: loadConfig({ kubeconfigPath: creds.target.kubeconfigPath, context: creds.target.context }),
+              })
+            : undefined;
+        const holder = `${runId(ctx.env)} ${hostname()} pid ${process.pid}`;
         const ports: RunPorts = {
+          guardFor: leases
+            ? (t) =>
+                leaseGuard(leases, {
+                  namespace: t.namespace,
+                  release: t.release,
+                  holder,
+                  durationMs: LEASE_DURATION_MS,
+                  logger: ctx.logger,
+                })
+            : undefined,
           readFile: (p) => readFileSync(p, 'utf8'),
           exists: (p) => existsSync(p),
           listNamespaces: (sel) => {

@@ -49,6 +49,8 @@ export const resourceTypes: ResourceType[] = [
   apps('controllerrevisions', 'ControllerRevision', { generation: false }),
   { group: 'events.k8s.io', version: 'v1', resource: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'] },
   { group: 'batch', version: 'v1', resource: 'jobs', kind: 'Job', namespaced: true, generation: true, subresources: ['status'] },
+  // Release leases (src/kube/leases.ts): stored and compare-and-swapped like any object; nothing expires them.
+  { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true },
 ];
 
 export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
