@@ -268,5 +268,7 @@ describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire
     }
     expect(post.stdout).toMatch(/post: 3 releases were not returned to a good state by main; recovering them/);
     expect(leftovers(main.runnerTemp)).toEqual([]);
+    // The killed main's release leases are given up by its post step: the next run is not refused.
+    expect(inflight.map((r) => kube.get('leases', r.namespace, `deploy-actions-${r.release}`))).toEqual(inflight.map(() => undefined));
   });
 });

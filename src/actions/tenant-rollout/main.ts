@@ -46,6 +46,15 @@ import { InflightJournal, readJournal, type InflightRelease } from './inflight.t
 import { parsePlan, serializePlan } from '../../rollout/plan.ts';
 import { writeReportFile } from '../common/report-file.ts';
 
+/**
+ * Who holds this run's release leases. main and post of one job are both children of the
+ * runner's worker (one parent pid), so post can give up what a killed main left; two runs on
+ * one machine (two CLIs) have different parents.
+ */
+function leaseHolder(env: NodeJS.ProcessEnv): string {
+  return `${runId(env)} ${hostname()} ppid ${process.ppid}`;
+}
+
 /** A killed run's leases expire this long after its last renewal (renewed every 20 s while held). */
 const LEASE_DURATION_MS = 60_000;
 
@@ -194,7 +203,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                 kubeConfig: loadConfig({ kubeconfigPath: creds.target.kubeconfigPath, context: creds.target.context }),
               })
             : undefined;
-        const holder = `${runId(ctx.env)} ${hostname()} pid ${process.pid}`;
+        const holder = leaseHolder(ctx.env);
         const ports: RunPorts = {
           guardFor: leases
             ? (t) =>
@@ -407,6 +416,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
               { clock, parallel: 8 },
             )),
           );
+          // main's leases on these releases (a killed main never gave them up): this run is done with them.
+          const t = (c && s.targets?.[c]) || s.target;
+          const leases = createReleaseLeases({ kubeConfig: loadConfig({ kubeconfigPath: t.kubeconfigPath, context: t.context }) });
+          await Promise.all(rs.map((x) => leases.release(x.namespace, x.release, leaseHolder(ctx.env))));
         }
         if (left.length)
           throw new Error(
