@@ -846,9 +846,15 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
       },
       'recover-pending': {
         description:
-          'Roll back (or uninstall) releases stuck in pending-* before upgrading them. Off: such a tenant fails with the exact command to run.',
+          'Roll back (or uninstall) releases stuck in pending-* before upgrading them. Off: such a tenant fails with the exact command to run, unless its owner is provably gone (see pending-stale-after).',
         required: false,
         default: 'false',
+      },
+      'pending-stale-after': {
+        description:
+          'A release stuck in pending-* whose lease (coordination.k8s.io Lease deploy-actions-<release> in its namespace) has expired is recovered without recover-pending; one with no lease at all once its pending revision is older than this. A live lease is never overridden: the tenant fails naming its holder.',
+        required: false,
+        default: '30m',
       },
       'max-parallel': {
         description: 'Tenants deployed at once within a wave.',

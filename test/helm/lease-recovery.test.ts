@@ -100,7 +100,7 @@ describe.each([3, 4] as const)('release leases with the real helm %i', (major) =
       spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds, renewTime: new Date(Date.now() - renewedMsAgo).toISOString() },
     });
 
-  it('holds the lease while deploying and gives it up at the end', { timeout: 60_000 }, async () => {
+  it('holds the lease while deploying and gives it up at the end', { timeout: 180_000 }, async () => {
     kube.clearRequests();
     const o = await deploy('alpha', '1.0.0', 'run=A');
     expect(o.status).toBe('deployed');
@@ -112,7 +112,7 @@ describe.each([3, 4] as const)('release leases with the real helm %i', (major) =
 
   it(
     'a live holder is refused by name; once its lease expired the next run recovers the release by itself',
-    { timeout: 120_000 },
+    { timeout: 300_000 },
     async () => {
       await deploy('beta', '1.0.0', 'run=A');
       await killedMidUpgrade('beta');
@@ -131,7 +131,7 @@ describe.each([3, 4] as const)('release leases with the real helm %i', (major) =
     },
   );
 
-  it('no lease at all: recovered only when the stuck revision is older than pending-stale-after', { timeout: 120_000 }, async () => {
+  it('no lease at all: recovered only when the stuck revision is older than pending-stale-after', { timeout: 300_000 }, async () => {
     await deploy('gamma', '1.0.0', 'run=A');
     await killedMidUpgrade('gamma');
     expect(kube.get('leases', NS, leaseName('gamma'))).toBeUndefined();

@@ -85,6 +85,14 @@ export function parseChart(
     inputs.required(names.chart, 'give a local chart path, an oci:// reference, or a chart name with repo-url');
   const version = inputs.string(names.version) || undefined;
   const repoUrl = inputs.string(names.repo) || undefined;
+  // helm reads an argument starting with "-" as an option, whatever position it is in.
+  if (chart.startsWith('-'))
+    throw inputError(
+      names.chart,
+      chart,
+      'starts with "-", which helm would read as an option',
+      "give the chart's name, e.g. isp-ops-tenant",
+    );
   if (repoUrl) {
     if (!/^(https?|oci):\/\//.test(repoUrl))
       throw inputError(names.repo, repoUrl, 'is not an http(s) or oci URL', 'e.g. https://charts.example.com');

@@ -1,5 +1,6 @@
 import { MAX_SHARDS } from '../../rollout/shards.ts';
 import { inputError } from '../../core/errors.ts';
+import { parseVersion } from '../../core/semver.ts';
 import { CLUSTER_ORDERS, parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
 import { parseMaxFailures } from '../../rollout/plan-spec.ts';
 import { parseSelection } from '../../tenants/select.ts';
@@ -27,6 +28,20 @@ function parsePhaseOrOperation(v: string) {
   } catch {
     throw inputError('phase', v, 'is not a phase', `use one of plan, pilot, waves, all, ${OPERATIONS.join(', ')}`);
   }
+}
+
+/** Checked here, before anything is deployed: later it is only a log line (and every tenant deploys). */
+function releaseVersion(v: string): string {
+  if (v && !parseVersion(v))
+    throw inputError('release-version', v, 'is not a semantic version', 'give the version being released, e.g. v1.4.0 or 1.4.0-rc.1');
+  return v;
+}
+
+/** Namespaces are `<prefix><id>`: the prefix must itself start a valid namespace name (no `../`). */
+function namespacePrefix(v: string): string {
+  if (v && !/^[a-z0-9][-a-z0-9]{0,39}$/.test(v))
+    throw inputError('namespace-prefix', v, 'is not the start of a namespace name', 'use lower-case letters, digits and "-", e.g. tenant-');
+  return v;
 }
 
 function verification(inputs: Inputs) {
@@ -123,7 +138,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     reason: inputs.string('reason'),
     rollbackReport: inputs.string('rollback-report'),
     source,
-    namespacePrefix: inputs.string('namespace-prefix', 'tenant-'),
+    namespacePrefix: namespacePrefix(inputs.string('namespace-prefix', 'tenant-')),
     releaseTemplate: inputs.string('release-name', '{{ tenant.slug }}'),
     tenantValuesFiles: inputs.lines('tenant-values-files'),
     include: include ? parseSelection('include', include) : undefined,
@@ -136,7 +151,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     approvedPlanFile: planFile || undefined,
     // Shard coordination lives with the other fleet-level objects (fleet-namespace).
     shards: { count, index, namespace: fleet.namespace },
-    releaseVersion: inputs.string('release-version'),
+    releaseVersion: releaseVersion(inputs.string('release-version')),
     ...maintenance(inputs),
     helm,
     secretValues: secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v)),
