@@ -417,9 +417,14 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             )),
           );
           // main's leases on these releases (a killed main never gave them up): this run is done with them.
-          const t = (c && s.targets?.[c]) || s.target;
-          const leases = createReleaseLeases({ kubeConfig: loadConfig({ kubeconfigPath: t.kubeconfigPath, context: t.context }) });
-          await Promise.all(rs.map((x) => leases.release(x.namespace, x.release, leaseHolder(ctx.env))));
+          // Best effort: a lease that cannot be given up expires by itself.
+          try {
+            const t = (c && s.targets?.[c]) || s.target;
+            const leases = createReleaseLeases({ kubeConfig: loadConfig({ kubeconfigPath: t.kubeconfigPath, context: t.context }) });
+            await Promise.all(rs.map((x) => leases.release(x.namespace, x.release, leaseHolder(ctx.env))));
+          } catch (err) {
+            ctx.logger.debug(`post: could not give up the release leases: ${errorMessage(err)}`);
+          }
         }
         if (left.length)
           throw new Error(
