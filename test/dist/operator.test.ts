@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import type { FleetStatus } from '../../src/rollout/status.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
@@ -24,7 +24,9 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
   let kube: FakeKube;
   let home = '';
   beforeAll(async () => {
-    kube = await startFakeKube({ crashLoopIntervalMs: 200 });
+    // Pods take 3 s to become Ready, so a rollout outlasts the few seconds a second CLI process
+    // (the operator's `pause`) needs to start on a loaded machine.
+    kube = await startFakeKube({ crashLoopIntervalMs: 200, podReadyDelayMs: 3000 });
     kube.addTenantNamespaces([...tenants, 't05'].map((t) => `tenant-${t}`));
     home = mkdtempSync(join(tmpdir(), 'operator-'));
   });
@@ -96,6 +98,10 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
           atPause = soFar.length;
           return p;
         });
+    });
+    // Whatever happens below, the next test must not inherit a paused fleet.
+    onTestFinished(async () => {
+      await run(['resume', '--yes']);
     });
     expect(((await paused) as { code: number }).code).toBe(0);
     expect(r.code, r.stderr).toBe(5);

@@ -224,6 +224,9 @@ describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire
       {
         chart: exampleChart,
         set: 'image.tag=pending', // pods never start: every upgrade waits until killed
+        // Its own fleet: the killed run before this one still holds the default fleet's lock
+        // (a killed main cannot release it; it expires).
+        fleet: 'kill-test',
         pilot: '0',
         'batch-size': '100%',
         'max-parallel': '3',
