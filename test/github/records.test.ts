@@ -10,14 +10,12 @@ import { DeploymentRecorder, stepEnvironment } from '../../src/github/records.ts
 import type { RecordMode } from '../../src/github/records.ts';
 import { executeRollout, ledgerDescription } from '../../src/rollout/execute.ts';
 import type { RolloutOptions } from '../../src/rollout/execute.ts';
-import type { Tenant } from '../../src/tenants/model.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
 import { startFakeGitHub } from '../support/fake-github/index.ts';
 import type { FakeGitHub } from '../support/fake-github/index.ts';
 import { RecordingLogger } from '../support/logger.ts';
-
-const tenant = (id: string): Tenant => ({ id, slug: id, namespace: `tenant-${id}`, release: id, labels: {}, values: {}, valuesFiles: [] });
+import { tenant } from '../support/rollout-fleet.ts';
 
 let gh: FakeGitHub | undefined;
 afterEach(async () => {

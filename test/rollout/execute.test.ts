@@ -9,8 +9,8 @@ import { FakeHelm } from '../support/fake-helm.ts';
 import type { UpgradeBehaviour } from '../support/fake-helm.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingLogger } from '../support/logger.ts';
+import { tenant, testUpgrade } from '../support/rollout-fleet.ts';
 
-const tenant = (id: string): Tenant => ({ id, slug: id, namespace: `tenant-${id}`, release: id, labels: {}, values: {}, valuesFiles: [] });
 const ids = (n: number, prefix = 't') => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(2, '0')}`);
 
 function fleet(stepIds: string[][], seedDeployed = true) {
@@ -31,20 +31,7 @@ function fleet(stepIds: string[][], seedDeployed = true) {
     recoverPending: false,
     timeoutMs: 120_000,
     targetFingerprint: () => 'fp1',
-    upgradeFor: (t, fp) => ({
-      release: t.release,
-      namespace: t.namespace,
-      chart: 'examples/charts/tenant-app',
-      valuesFiles: [],
-      set: [],
-      setString: [],
-      createNamespace: false,
-      wait: 'ready',
-      timeoutMs: 60_000,
-      dryRun: 'none',
-      serverSide: 'auto',
-      description: ledgerDescription(fp, 'run 7/1'),
-    }),
+    upgradeFor: testUpgrade,
     ...over,
   });
   const ports = (over: Partial<RolloutPorts> = {}): RolloutPorts => ({ helm, clock, logger, ...over });

@@ -4,16 +4,15 @@
  * tenant, and still ends with a full report, as it does after an unexpected error.
  */
 import { describe, expect, it } from 'vitest';
-import { executeRollout, ledgerDescription } from '../../src/rollout/execute.ts';
+import { executeRollout } from '../../src/rollout/execute.ts';
 import type { RolloutOptions, RolloutPorts } from '../../src/rollout/execute.ts';
 import { KubeApiError } from '../../src/kube/errors.ts';
 import { buildReport } from '../../src/rollout/report.ts';
-import type { Tenant } from '../../src/tenants/model.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingLogger } from '../support/logger.ts';
+import { tenant, testUpgrade } from '../support/rollout-fleet.ts';
 
-const tenant = (id: string): Tenant => ({ id, slug: id, namespace: `tenant-${id}`, release: id, labels: {}, values: {}, valuesFiles: [] });
 const unreadable = () => new KubeApiError('the server is currently unable to handle the request', 503, 'ServiceUnavailable');
 
 function fleet(stepIds: string[][]) {
@@ -35,20 +34,7 @@ function fleet(stepIds: string[][]) {
     recoverPending: false,
     timeoutMs: 120_000,
     targetFingerprint: () => 'fp1',
-    upgradeFor: (t, fp) => ({
-      release: t.release,
-      namespace: t.namespace,
-      chart: 'examples/charts/tenant-app',
-      valuesFiles: [],
-      set: [],
-      setString: [],
-      createNamespace: false,
-      wait: 'ready',
-      timeoutMs: 60_000,
-      dryRun: 'none',
-      serverSide: 'auto',
-      description: ledgerDescription(fp, 'run 7/1'),
-    }),
+    upgradeFor: testUpgrade,
     ...over,
   });
   const ports = (over: Partial<RolloutPorts> = {}): RolloutPorts => ({ helm, clock, logger: new RecordingLogger(), ...over });
