@@ -867,6 +867,12 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: false,
         default: '0',
       },
+      'adaptive-parallelism': {
+        description:
+          "Under sustained throttling of a cluster's API server (429s, 5xx, helm's transient failures, latency 3x its calm level) halve its effective max-parallel (floor 1), and raise it by one per 30 s without throttling, back to the limit. The figures are in the report and the summary. false: a constant max-parallel.",
+        required: false,
+        default: 'true',
+      },
       'max-failures': {
         description:
           'Failure budget in tenants: a count (2) or a percentage of the tenants in this run (5%). Past it: in-flight tenants finish, no new one starts, the step fails.',

@@ -13,6 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { toKubeError } from './errors.ts';
 import { newRetryStats, withRetries, type RetryPolicy, type RetryStats } from './retry.ts';
+import { THROTTLE_REASONS, reportApiPressure } from './pressure.ts';
 
 export interface RequestStats {
   /** HTTP requests sent (pages and retries included). */
@@ -70,15 +71,27 @@ export function requester(kc: KubeConfig, opt: number | RequesterOptions = {}): 
     },
     async call(fn, signal, idempotent = true) {
       try {
-        return await withRetries(() => fn(), {
-          idempotent,
-          signal,
-          policy: ro.retry,
-          stats: stats.retry,
-          sleep: ro.sleep,
-          random: ro.random,
-          onRetry: ro.onRetry,
-        });
+        return await withRetries(
+          async () => {
+            // Latency of answered requests only: what adaptive parallelism compares with the calm level.
+            const t0 = performance.now();
+            const r = await fn();
+            reportApiPressure({ server, kind: 'latency', ms: performance.now() - t0 });
+            return r;
+          },
+          {
+            idempotent,
+            signal,
+            policy: ro.retry,
+            stats: stats.retry,
+            sleep: ro.sleep,
+            random: ro.random,
+            onRetry: (reason, retry, waitMs) => {
+              if (THROTTLE_REASONS.has(reason)) reportApiPressure({ server, kind: 'throttled', reason });
+              ro.onRetry?.(reason, retry, waitMs);
+            },
+          },
+        );
       } catch (e) {
         if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : e;
         throw toKubeError(e, server, secrets);

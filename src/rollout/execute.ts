@@ -18,6 +18,9 @@ import { FAILURE_STATUSES } from './outcome.ts';
 import type { RolloutStop, TenantStatus } from './outcome.ts';
 import type { TenantResult } from './result.ts';
 import type { ShardPort, ShardSlice } from './shards.ts';
+import { isTransient } from '../helm/transient.ts';
+import { AdaptiveParallelism } from './adaptive.ts';
+import type { AdaptivePolicy, ParallelismFigures, PressurePort } from './adaptive.ts';
 
 /**
  * Runs the steps of a plan (the pilot, then each wave) against the fleet: deploy each tenant,
@@ -40,6 +43,11 @@ export interface RolloutOptions {
   maxParallel: number;
   /** Upgrades at once in any one cluster (each API server is protected); default: no limit beyond maxParallel. */
   maxParallelPerCluster?: number;
+  /**
+   * Adaptive parallelism (adaptive.ts): under sustained throttling a cluster's effective limit
+   * halves, and rises by one per calm period back to the ceiling. `false`: a constant limit.
+   */
+  adaptive?: AdaptivePolicy | false;
   /** Failures allowed before the rollout stops (already resolved from a count or a percentage). */
   maxFailures: number;
   soakMs: number;
@@ -112,6 +120,8 @@ export interface RolloutPorts {
   onEvent?: RolloutEventListener;
   /** Sharded: this process runs the slices it claims, with the fleet-wide budget and wave barrier (shards.ts). */
   shards?: ShardPort;
+  /** What the API servers say about their load (throttled requests, latency), per cluster: what adaptive parallelism follows. */
+  pressure?: PressurePort;
 }
 
 export interface InflightChange {
@@ -138,6 +148,8 @@ export interface RolloutResult {
   /** `stop.reason`, kept for readers of the report. */
   stoppedBecause?: string;
   durationMs: number;
+  /** Adaptive parallelism's figures (absent when it was off). */
+  parallelism?: ParallelismFigures;
 }
 
 /** A check of a tenant already on the target got no answer: its status is `unknown` and the run holds. */
@@ -261,7 +273,43 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     else p.logger.info(line);
   };
 
-  const helmOf = (t: Tenant): Helm => p.helmFor?.(t) ?? p.helm;
+  const ceiling = Math.min(o.maxParallel, o.maxParallelPerCluster || o.maxParallel);
+  const adaptive =
+    o.adaptive === false
+      ? undefined
+      : new AdaptiveParallelism(ceiling, p.clock, o.adaptive, (c, from, to, why) =>
+          p.logger.info(`parallelism${c ? ` in cluster ${c}` : ''}: ${from} -> ${to} (${why})`),
+        );
+  const unsubscribe =
+    adaptive &&
+    p.pressure?.subscribe((c, sig) => (sig.kind === 'latency' ? adaptive.latency(c, sig.ms) : adaptive.throttled(c, sig.reason)));
+  // helm's transient failures (429/5xx, an unreachable server) are throttling its cluster reported.
+  const watched = new Map<Helm, Helm>();
+  const watch = (h: Helm, cluster: string): Helm => {
+    if (!adaptive) return h;
+    let w = watched.get(h);
+    if (!w) {
+      w = new Proxy(h, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop, target) as unknown;
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+            return r instanceof Promise
+              ? r.catch((err: unknown) => {
+                  if (isTransient(err)) adaptive.throttled(cluster, 'helm');
+                  throw err;
+                })
+              : r;
+          };
+        },
+      });
+      watched.set(h, w);
+    }
+    return w;
+  };
+  const helmOf = (t: Tenant): Helm => watch(p.helmFor?.(t) ?? p.helm, t.cluster ?? '');
+  const limitOf = (cluster: string) => Math.min(o.maxParallelPerCluster || o.maxParallel, adaptive?.limit(cluster) ?? Infinity);
   // Clusters that stopped answering mid-rollout: their tenants are held, the others go on.
   const down = new Map<string, string>();
   const running = new Map<string, number>();
@@ -490,7 +538,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
       doneInStep = 0;
       const runQueue = async (queue: readonly Tenant[]) => {
-        const take = takeNext(queue, running, o.maxParallelPerCluster);
+        const take = takeNext(queue, running, adaptive || o.maxParallelPerCluster ? limitOf : undefined);
         const worker = async () => {
           for (let t = await take.next(); t; t = await take.next()) {
             if (p.shards && !stopped()) await fleetCheck(() => p.shards!.check());
@@ -611,11 +659,18 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   // A cluster went away and nothing else stopped the run: it ends held (a re-run resumes those tenants).
   if (down.size && !stop) stop = { outcome: 'held', reason: [...down.values()].join('; ') };
   stopped();
+  unsubscribe?.();
   if (p.shards) {
     if (o.signal?.aborted) await p.shards.cancelled();
     p.shards.close();
   }
-  return { tenants: ordered, stop, stoppedBecause: stop?.reason, durationMs: p.clock.now() - started };
+  return {
+    tenants: ordered,
+    stop,
+    stoppedBecause: stop?.reason,
+    durationMs: p.clock.now() - started,
+    ...(adaptive ? { parallelism: adaptive.figures() } : {}),
+  };
 }
 
 /** The API server did not answer (helm's or client-node's words for it). */
@@ -627,23 +682,39 @@ export function unreachable(error: string | undefined): boolean {
 
 /**
  * The next tenant of a step to start: in plan order, skipping (for now) tenants whose cluster
- * already has `perCluster` upgrades running, and waiting for a slot when every remaining tenant
- * is in a full cluster. Without a per-cluster limit, an index walk (O(1) per tenant).
+ * is at its limit (max-parallel-per-cluster, or adaptive parallelism's lower one), and waiting
+ * for a slot when every remaining tenant is in a full cluster. One queue per cluster, so a take
+ * costs O(clusters), not O(tenants). Without a limit, an index walk.
  */
-function takeNext(queue: readonly Tenant[], running: Map<string, number>, perCluster?: number) {
+function takeNext(queue: readonly Tenant[], running: Map<string, number>, limitOf?: (cluster: string) => number) {
   let next = 0;
-  if (!perCluster) return { next: async () => queue[next++], done: (_t: Tenant) => {} };
-  const pending = [...queue];
+  if (!limitOf) return { next: async () => queue[next++], done: (_t: Tenant) => {} };
+  // Each cluster's tenants in plan order, with their plan positions (the earliest ready one goes first).
+  const queues = new Map<string, { at: number[]; tenants: Tenant[]; head: number }>();
+  queue.forEach((t, at) => {
+    const c = t.cluster ?? '';
+    const q = queues.get(c) ?? { at: [], tenants: [], head: 0 };
+    q.at.push(at);
+    q.tenants.push(t);
+    queues.set(c, q);
+  });
+  let left = queue.length;
   let wake: (() => void) | undefined;
   return {
     /** Counted as running in its cluster from the moment it is taken, until `done`. */
     async next(): Promise<Tenant | undefined> {
       for (;;) {
-        if (!pending.length) return undefined;
-        const i = pending.findIndex((t) => (running.get(t.cluster ?? '') ?? 0) < perCluster);
-        if (i >= 0) {
-          const t = pending.splice(i, 1)[0]!;
-          running.set(t.cluster ?? '', (running.get(t.cluster ?? '') ?? 0) + 1);
+        if (!left) return undefined;
+        let best: string | undefined;
+        for (const [c, q] of queues) {
+          if (q.head >= q.tenants.length || (running.get(c) ?? 0) >= limitOf(c)) continue;
+          if (best === undefined || q.at[q.head]! < queues.get(best)!.at[queues.get(best)!.head]!) best = c;
+        }
+        if (best !== undefined) {
+          const q = queues.get(best)!;
+          const t = q.tenants[q.head++]!;
+          left--;
+          running.set(best, (running.get(best) ?? 0) + 1);
           return t;
         }
         await new Promise<void>((r) => {

@@ -56,6 +56,8 @@ export interface TenantRolloutInputs {
   maxParallel: number;
   /** Upgrades at once in any one cluster (0: only maxParallel). */
   maxParallelPerCluster: number;
+  /** Lower the effective max-parallel of a throttled cluster, raise it when it recovers (default on). */
+  adaptiveParallelism?: boolean;
   maxFailures: FailureBudget;
   soakMs: number;
   soakIntervalMs: number;

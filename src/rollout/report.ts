@@ -2,6 +2,7 @@ import { humanDuration } from '../core/duration.ts';
 import type { RolloutResult, TenantResult } from './execute.ts';
 import { BAD_STATUSES, STATUS_ICON, TENANT_STATUSES, decideOutcome, exitCodeOf, nextStep, outcomeLine, summaryHeading } from './outcome.ts';
 import type { RolloutOutcome, RolloutStop, TenantStatus } from './outcome.ts';
+import type { ParallelismFigures } from './adaptive.ts';
 
 /** The rollout's one JSON document: a job output, a file, and what later steps (smoke-test, auto-rollback, rollback workflows) read. */
 export interface RolloutReport {
@@ -29,6 +30,8 @@ export interface RolloutReport {
   tenants: TenantResult[];
   /** Kubernetes API requests of the run and the transient failures retried (by reason: `429`, `503`, `reset`...). */
   api?: { requests: number; retried: number; retries: number; exhausted: number; byReason: Record<string, number> };
+  /** Adaptive parallelism: the effective max-parallel's lowest, highest and final value, and the throttled requests that moved it. */
+  parallelism?: ParallelismFigures;
 }
 
 const BAD = BAD_STATUSES;
@@ -74,6 +77,7 @@ export function buildReport(
     appeared: meta.appeared ?? [],
     vanished: meta.vanished ?? [],
     tenants: r.tenants,
+    ...(r.parallelism ? { parallelism: r.parallelism } : {}),
   };
 }
 
@@ -106,6 +110,18 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
     lines.push(
       '',
       `**API retries:** ${rep.api.retries} of ${rep.api.requests} requests (${why})${rep.api.exhausted ? `, ${rep.api.exhausted} calls still failing after the last try` : ''}`,
+    );
+  }
+  const par = rep.parallelism;
+  if (par && (par.throttled || par.slow || par.decreases)) {
+    const per = par.byCluster
+      ? ` — ${Object.entries(par.byCluster)
+          .map(([c, f]) => `${c}: lowest ${f.min}, final ${f.final}`)
+          .join('; ')}`
+      : '';
+    lines.push(
+      '',
+      `**Adaptive parallelism:** ${par.throttled} throttled requests${par.slow ? `, ${par.slow} slow responses` : ''}; max-parallel ${par.ceiling}, lowest ${par.min}, final ${par.final} (${par.decreases} decreases, ${par.increases} increases)${per}`,
     );
   }
   lines.push('', `**Next:** ${cell(rep.next)}`);

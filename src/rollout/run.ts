@@ -71,6 +71,8 @@ export interface RunPorts {
   /** Holds the fleet lock around the execution (after the plan was approved). */
   withLock?: <T>(fn: () => Promise<T>) => Promise<T>;
   guardFor?: RolloutPorts['guardFor'];
+  /** The API servers' load (throttled requests, latency) per cluster: what adaptive parallelism follows. */
+  pressure?: RolloutPorts['pressure'];
 }
 
 export interface RunMeta {
@@ -313,6 +315,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
         steps,
         maxParallel: inp.maxParallel,
         maxParallelPerCluster: inp.maxParallelPerCluster || undefined,
+        adaptive: inp.adaptiveParallelism === false ? false : undefined,
         maxFailures,
         // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
         soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
@@ -350,6 +353,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
         onInflight: ports.onInflight,
         guardFor: ports.guardFor,
         onEvent: ports.onEvent,
+        pressure: ports.pressure,
         shards,
       },
     ),

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCluster, type KubeCluster } from '../../src/kube/client.ts';
 import { KubeApiError } from '../../src/kube/errors.ts';
 import { backoffMs, DEFAULT_RETRY, transientReason, withRetries } from '../../src/kube/retry.ts';
+import { onApiPressure, type ApiPressure } from '../../src/kube/pressure.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 
 let kube: FakeKube;
@@ -49,6 +50,23 @@ describe('transient API failures are retried and never change the answer', () =>
     expect(c.stats.retry).toEqual({ retried: 1, retries: 2, exhausted: 0, byReason: { [reason]: 2 } });
     expect(c.stats.requests).toBe(5); // 3 pages + 2 retries
     if ('retryAfterSeconds' in fault) expect(waits.every((w) => w >= 2000)).toBe(true);
+  });
+
+  it("reports the pressure it saw (what adaptive parallelism follows): throttled answers and each answer's latency", async () => {
+    const c = cluster();
+    const seen: ApiPressure[] = [];
+    const off = onApiPressure((e) => seen.push(e));
+    kube.inject({ path: NS, verb: 'list' }, { status: 429, retryAfterSeconds: 1 }, { times: 2 });
+    kube.inject({ path: NS, verb: 'list' }, { drop: true }, { skip: 2, times: 1 });
+    await c.listNamespaces('');
+    off();
+    await c.listNamespaces('');
+    // The reset says nothing about load: only the 429s are throttling.
+    expect(seen.filter((e) => e.kind === 'throttled').map((e) => (e.kind === 'throttled' ? e.reason : ''))).toEqual(['429', '429']);
+    const latencies = seen.filter((e) => e.kind === 'latency');
+    expect(latencies.length).toBeGreaterThan(0);
+    expect(latencies.every((e) => e.server === c.server && e.kind === 'latency' && e.ms >= 0)).toBe(true);
+    expect(seen.length).toBe(2 + latencies.length); // nothing after the unsubscribe
   });
 
   it('a request slower than the per-request timeout is retried as a timeout', async () => {

@@ -158,6 +158,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     identityValues: inputs.bool('identity-values', true),
     maxParallel,
     maxParallelPerCluster: inputs.int('max-parallel-per-cluster', 0, { min: 0, max: 200 }),
+    adaptiveParallelism: inputs.bool('adaptive-parallelism', true),
     maxFailures: parseMaxFailures(inputs.string('max-failures', '0')),
     soakMs: inputs.duration('soak', '0s'),
     soakIntervalMs: inputs.duration('soak-interval', '30s'),

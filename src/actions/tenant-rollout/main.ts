@@ -15,6 +15,7 @@ import type { RolloutReport } from '../../rollout/report.ts';
 import type { KubeCluster } from '../../kube/client.ts';
 import type { Cluster } from '../../kube/ports.ts';
 import { transientReason } from '../../kube/retry.ts';
+import { onApiPressure } from '../../kube/pressure.ts';
 import { runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
 import { openPrometheus } from '../common/analysis-inputs.ts';
@@ -278,6 +279,22 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                     { updated, baseline, windowMs, onFailed, signal, upgradedAt },
                   )
               : undefined,
+          // Each API server's load, by the cluster it serves ('' the run's own), for adaptive parallelism.
+          pressure: {
+            subscribe: (fn) => {
+              const byServer = new Map<string, string>();
+              for (const [name, b] of bound) {
+                const server = loadConfig(b.target).getCurrentCluster()?.server;
+                if (server && !byServer.has(server)) byServer.set(server, name);
+              }
+              return onApiPressure((e) =>
+                fn(
+                  byServer.get(e.server) ?? '',
+                  e.kind === 'latency' ? { kind: 'latency', ms: e.ms } : { kind: 'throttled', reason: e.reason },
+                ),
+              );
+            },
+          },
           onEvent: observers.onEvent,
           onInflight: (change) => {
             const j = journal();
