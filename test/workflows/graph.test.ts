@@ -234,16 +234,31 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
     expect(call.inputs!['ungated-environment']!.default).toBe('tenants-auto');
   });
 
-  it('plans once, and the pilot and the waves run that plan', () => {
+  it('plans once, and the pilot and the waves run that plan, handed over as an artifact', () => {
     expect(rollout(jobs.plan!).with?.phase).toBe('plan');
-    expect(jobs.plan!.outputs?.plan).toBe('${{ steps.plan.outputs.plan }}');
+    // The plan job keeps the plan file the action wrote, under one artifact name.
+    const keep = jobs.plan!.steps!.find((s) => s.name === 'Show the plan and the promotion gate')!;
+    expect(keep.env?.PLAN_FILE).toBe('${{ steps.plan.outputs.plan-file }}');
+    expect(keep.run).toContain('cp "$PLAN_FILE" "$RUNNER_TEMP/tenant-rollout-plan/plan.json"');
+    const up = jobs.plan!.steps!.find((s) => s.uses?.startsWith('actions/upload-artifact@'))!;
+    expect(up.with).toMatchObject({ path: '${{ runner.temp }}/tenant-rollout-plan/plan.json', 'if-no-files-found': 'error' });
+    expect(up.with?.name).toBe(jobs.plan!.outputs!['plan-artifact']);
+    expect(jobs.plan!.outputs!['plan-fingerprint']).toBe('${{ steps.plan.outputs.plan-fingerprint }}');
     for (const [id, phase] of [
       ['pilot', 'pilot'],
       ['waves', 'waves'],
     ] as const) {
+      const steps = jobs[id]!.steps!;
       const s = rollout(jobs[id]!);
       expect(s.with?.phase, id).toBe(phase);
-      expect(s.with?.plan, `${id} runs the approved plan`).toBe('${{ needs.plan.outputs.plan }}');
+      expect(s.with?.plan, `${id}: never the plan by value`).toBeUndefined();
+      const down = steps.findIndex((x) => x.uses?.startsWith('actions/download-artifact@') && x.with?.name);
+      expect(steps[down]?.with, id).toEqual({
+        name: '${{ needs.plan.outputs.plan-artifact }}',
+        path: '${{ runner.temp }}/tenant-rollout-plan',
+      });
+      expect(down, `${id}: the plan is fetched before it runs`).toBeLessThan(steps.indexOf(s));
+      expect(s.with?.['plan-file'], `${id} runs the approved plan`).toBe('${{ runner.temp }}/tenant-rollout-plan/plan.json');
     }
     // The tenant selection is the same in every job (the plan checks it, but keep them equal).
     const sel = ['tenants-file', 'tenants', 'selector', 'include', 'exclude', 'release-name', 'namespace-prefix', 'pilot', 'batch-size'];
@@ -260,7 +275,10 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
       'promotion-reason': '${{ steps.plan.outputs.promotion-reason }}',
     });
     const show = jobs.plan!.steps!.find((s) => s.run?.includes('GITHUB_STEP_SUMMARY'));
-    expect(show?.env).toMatchObject({ PLAN: '${{ steps.plan.outputs.plan }}', REASON: '${{ steps.plan.outputs.promotion-reason }}' });
+    expect(show?.env).toMatchObject({
+      PLAN_FILE: '${{ steps.plan.outputs.plan-file }}',
+      REASON: '${{ steps.plan.outputs.promotion-reason }}',
+    });
     expect(rollout(jobs.plan!).with).toMatchObject({
       'release-version': '${{ inputs.release-version }}',
       'maintenance-window': '${{ inputs.maintenance-window }}',
@@ -300,9 +318,97 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
       expect(up?.if, id).toBe('always()');
       expect(String(up?.with?.name)).toMatch(new RegExp(`^tenant-rollout-report-${id}`));
     }
-    const down = jobs.report!.steps!.find((s) => s.uses?.startsWith('actions/download-artifact@'));
-    expect(String(down?.with?.pattern)).toMatch(/^tenant-rollout-report-\*/);
+    expect(jobs.report!.if).toBe('always()');
     expect(jobs.report!.permissions).toEqual({});
+  });
+
+  describe('sharded waves (issue 13)', () => {
+    const SFX = "${{ inputs.fleet && format('-{0}', inputs.fleet) || '' }}";
+    const waves = jobs.waves!;
+    const report = jobs.report!;
+    const step = (j: Job, pred: (s: Step) => boolean) => j.steps!.find(pred);
+
+    it('takes shards (default 1) and validates it in the plan job, before anything else', () => {
+      expect(call.inputs!.shards).toMatchObject({ type: 'number', default: 1 });
+      const first = jobs.plan!.steps![0]!;
+      expect(first.id).toBe('shards');
+      expect(first.env).toEqual({ SHARDS: '${{ inputs.shards }}' });
+      expect(jobs.plan!.outputs!['shard-indexes']).toBe('${{ steps.shards.outputs.indexes }}');
+    });
+
+    it('runs the waves as a matrix over the shard indexes, fail-fast off, each shard its slice', () => {
+      expect(waves.strategy?.['fail-fast']).toBe(false);
+      expect(waves.strategy?.matrix).toEqual({ 'shard-index': '${{ fromJSON(needs.plan.outputs.shard-indexes) }}' });
+      // No max-parallel: a shard never waits for one that has not started (the live ones take its slices).
+      expect(waves.strategy?.['max-parallel']).toBeUndefined();
+      expect(rollout(waves).with).toMatchObject({ shards: '${{ inputs.shards }}', 'shard-index': '${{ matrix.shard-index }}' });
+      // Matrix outputs are whichever shard finished last: the report job owns the outputs.
+      expect(waves.outputs).toBeUndefined();
+    });
+
+    it('each shard uploads its own report under its own name, which the report job downloads', () => {
+      const file = String(rollout(waves).with!['report-file']);
+      expect(file).toBe('${{ runner.temp }}/tenant-rollout-reports/waves-shard-${{ matrix.shard-index }}.json');
+      const up = step(waves, (s) => !!s.uses?.startsWith('actions/upload-artifact@'))!;
+      expect(up.with).toMatchObject({
+        name: `tenant-rollout-report-waves-shard-\${{ matrix.shard-index }}${SFX}`,
+        path: '${{ runner.temp }}/tenant-rollout-reports/',
+      });
+      const down = step(report, (s) => s.name === 'Fetch the shard reports')!;
+      expect(down.uses).toMatch(/^actions\/download-artifact@/);
+      expect(down.with).toEqual({
+        pattern: `tenant-rollout-report-waves-shard-*${SFX}`,
+        path: '${{ runner.temp }}/tenant-rollout-shards',
+        'merge-multiple': true,
+      });
+      // The pattern matches every shard's name and nothing of the pilot's.
+      const pattern = new RegExp(`^${String(down.with!.pattern).replace(SFX, '').replace('*', '.*')}$`);
+      expect(String(up.with!.name).replace(SFX, '').replace('${{ matrix.shard-index }}', '17')).toMatch(pattern);
+      const pilotUp = step(jobs.pilot!, (s) => !!s.uses?.startsWith('actions/upload-artifact@'))!;
+      expect(String(pilotUp.with!.name).replace(SFX, '')).not.toMatch(pattern);
+      // The plan the shards ran is the plan the report job merges against.
+      const plan = step(report, (s) => s.name === 'Fetch the plan')!;
+      expect(plan.with).toMatchObject({ pattern: jobs.plan!.outputs!['plan-artifact'], path: '${{ runner.temp }}/tenant-rollout-plan' });
+    });
+
+    it('the report job merges the shard reports into one report artifact and one summary, and owns the outputs', () => {
+      const steps = report.steps!;
+      const merge = steps.findIndex((s) => s.id === 'merge');
+      const m = steps[merge]!;
+      expect(m.uses).toBe('dotmac/deploy-actions/tenant-rollout@v1');
+      expect(m.with).toMatchObject({
+        phase: 'waves',
+        'plan-file': '${{ runner.temp }}/tenant-rollout-plan/plan.json',
+        'merge-reports': '${{ runner.temp }}/tenant-rollout-shards',
+        'report-file': '${{ runner.temp }}/tenant-rollout-reports/waves.json',
+      });
+      expect(m['continue-on-error'], 'a failed rollout still gets its summary and outputs').toBe(true);
+      expect(m.if).toBe("steps.found.outputs.reports != '0'");
+      // Exactly one merge, one merged upload, and the summary after them.
+      expect(steps.filter((s) => s.uses?.startsWith('dotmac/deploy-actions/tenant-rollout@'))).toHaveLength(1);
+      const ups = steps.filter((s) => s.uses?.startsWith('actions/upload-artifact@'));
+      expect(ups).toHaveLength(1);
+      expect(ups[0]!.with).toMatchObject({
+        name: `tenant-rollout-report-waves${SFX}`,
+        path: '${{ runner.temp }}/tenant-rollout-reports/waves.json',
+      });
+      expect(steps.indexOf(ups[0]!)).toBeGreaterThan(merge);
+      const summary = steps.findIndex((s) => s.id === 'summary');
+      expect(summary).toBeGreaterThan(merge);
+      expect(steps[summary]!.env).toMatchObject({
+        REPORTS: '${{ runner.temp }}/tenant-rollout-reports',
+        MERGED: "${{ steps.merge.outputs.report-file != '' }}",
+      });
+      expect(report.outputs!['report-url']).toBe('${{ steps.upload.outputs.artifact-url || needs.pilot.outputs.report-url }}');
+      expect(call.outputs!['plan-artifact']!.value).toBe('${{ jobs.plan.outputs.plan-artifact }}');
+    });
+
+    it('hands nothing sized by the fleet over by value: no plan or report in an output, input or env', () => {
+      const outs = Object.entries(jobs).flatMap(([id, j]) => Object.entries(j.outputs ?? {}).map(([k, v]) => [`${id}.${k}`, v] as const));
+      for (const [k, v] of outs) expect(v, k).not.toMatch(/outputs\.(plan|report)\b(?!-)/);
+      for (const { at, expr } of expressions(jobs)) expect(expr, at).not.toMatch(/outputs\.(plan|report) ?(\}|$)/);
+      expect(Object.keys(call.outputs ?? {})).not.toContain('plan');
+    });
   });
 
   it('takes credentials as secrets only, and every knob as an input', () => {

@@ -28,6 +28,7 @@ export interface Job {
   secrets?: string | Record<string, string>;
   steps?: Step[];
   services?: Record<string, unknown>;
+  strategy?: { 'fail-fast'?: unknown; 'max-parallel'?: unknown; matrix?: Record<string, unknown> };
 }
 
 export interface InputDecl {

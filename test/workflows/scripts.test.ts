@@ -97,6 +97,7 @@ describe('tenant-rollout.yml report job', () => {
   const s = step('.github/workflows/tenant-rollout.yml', 'report', 'summary');
   const base = {
     FLEET: '',
+    MERGED: 'false',
     RELEASE_VERSION: '1.3.0',
     FINGERPRINT: 'f'.repeat(64),
     PROMOTION: 'minor',
@@ -174,6 +175,25 @@ describe('tenant-rollout.yml report job', () => {
     expect(r.summary).not.toContain('| beta | tenant-beta');
   });
 
+  it('merged shard reports: the waves failures are left to the merged summary, the pilot stays listed', () => {
+    const reports = writeReports({
+      'pilot.json': report('pilot', [t('alpha', 'failed-untouched', 3, 3)]),
+      'waves.json': report('waves', [t('beta', 'succeeded', 7, 8), t('gamma', 'failed', 5, 6)], 'failure budget (0) spent'),
+    });
+    const env = { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'failure' };
+    const merged = run(s, { ...env, MERGED: 'true' });
+    expect(merged.code).toBe(0);
+    expect(merged.outputs).toMatchObject({ outcome: 'halted', 'failed-count': '2', 'failed-tenants': 'alpha,gamma' });
+    expect(merged.summary).toContain('| waves | failure | halted | 1 | 0 | 0 | 0 | 1 | 0 | 0 |');
+    expect(merged.summary).toContain('### Needs attention (pilot)');
+    expect(merged.summary).not.toContain('### Needs attention (waves)');
+    expect(merged.summary).toContain("every failure and rollback in the merged report's summary");
+    // Without a merged summary (the merge did not run), the waves failures are listed here.
+    const plain = run(s, { ...env, MERGED: 'false' });
+    expect(plain.summary).toContain('### Needs attention (waves)');
+    expect(plain.summary).toContain('| gamma | tenant-gamma/gamma | failed |');
+  });
+
   it('a pilot that held (no verdict) says why, though no tenant failed', () => {
     const reports = writeReports({
       'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)], undefined, {
@@ -224,8 +244,13 @@ describe('tenant-rollout.yml report job', () => {
 
 describe('tenant-rollout.yml plan summary', () => {
   const s = step('.github/workflows/tenant-rollout.yml', 'plan', 'Show the plan and the promotion gate');
-  const base = {
-    PLAN: '{"version":1,"pilot":[{"id":"alpha"}],"waves":[]}',
+  const PLAN = '{"version":1,"pilot":[{"id":"alpha"}],"waves":[]}';
+  let base: Record<string, string>;
+  beforeEach(() => {
+    writeFileSync(join(dir, 'action-plan.json'), PLAN);
+    base = { ...fields, PLAN_FILE: join(dir, 'action-plan.json') };
+  });
+  const fields = {
     FINGERPRINT: 'abcdef0123456789',
     FLEET_VERSION: '1.3.0',
     RELEASE_VERSION: 'v1.3.1',
@@ -240,6 +265,8 @@ describe('tenant-rollout.yml plan summary', () => {
     expect(r.summary).toContain('**Why:** 1.3.0 -> v1.3.1 is a patch release');
     expect(r.summary).toContain('Plan `abcdef012345`');
     expect(r.summary).toContain('"id": "alpha"');
+    // The artifact is the action's file byte for byte (its fingerprint is its content).
+    expect(readFileSync(join(dir, 'tenant-rollout-plan/plan.json'), 'utf8')).toBe(PLAN);
   });
 
   it('a major: the window is shown to the approvers', () => {
@@ -252,6 +279,31 @@ describe('tenant-rollout.yml plan summary', () => {
     expect(r.code).toBe(0);
     expect(r.summary).toContain('### Promotion: not classified');
     expect(r.summary).toContain('**Gate:** approval: the reviewers of the waves environment approve this plan after the pilot.');
+  });
+});
+
+describe('tenant-rollout.yml shard count', () => {
+  const s = step('.github/workflows/tenant-rollout.yml', 'plan', 'shards');
+  it.each([
+    ['1', '[0]'],
+    ['3', '[0,1,2]'],
+    ['08', '[0,1,2,3,4,5,6,7]'],
+  ])('%s shards: the matrix %s', (n, matrix) => {
+    const r = run(s, { SHARDS: n });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.outputs.indexes).toBe(matrix);
+  });
+
+  it('256 shards: the largest matrix', () => {
+    const r = run(s, { SHARDS: '256' });
+    expect(JSON.parse(r.outputs.indexes!)).toEqual(Array.from({ length: 256 }, (_, i) => i));
+  });
+
+  it.each(['0', '257', '1000', '2.5', '-1', 'two', ''])('refuses %j before the plan', (n) => {
+    const r = run(s, { SHARDS: n });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`::error::input "shards" is "${n}": use a whole number from 1 to 256`);
+    expect(r.outputs.indexes).toBeUndefined();
   });
 });
 

@@ -122,8 +122,11 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
       : { kind: 'namespaces', selector };
   const include = inputs.string('include');
   const exclude = inputs.string('exclude');
-  // Only deploying needs a chart: status, rollback and pause work from what the cluster recorded.
-  const helm = parseHelmSettings(inputs, { chartOptional: operation !== 'rollout' || phaseText === 'plan' });
+  // Only deploying needs a chart: status, rollback and pause work from what the cluster recorded,
+  // and merging shard reports (the report job, which has no checkout) deploys nothing.
+  const helm = parseHelmSettings(inputs, {
+    chartOptional: operation !== 'rollout' || phaseText === 'plan' || inputs.string('merge-reports') !== '',
+  });
   const maxParallel = inputs.int('max-parallel', 5, { min: 1, max: 200 });
   const planText = inputs.string('plan');
   const planFile = inputs.string('plan-file');
