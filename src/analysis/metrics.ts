@@ -5,7 +5,8 @@ import { DEFAULT_CHECKS_YAML, parseChecks } from '../verify/checks.ts';
 import type { CheckDefaults, HttpCheck } from '../verify/checks.ts';
 import { ExpressionError, parseCondition } from '../verify/expression.ts';
 import type { Condition } from '../verify/expression.ts';
-import { placeholders } from '../verify/template.ts';
+import { compileTemplate } from '../core/template.ts';
+import { TENANT_TEMPLATE } from '../tenants/model.ts';
 
 export const PROVIDERS = ['prometheus', 'kubernetes', 'http', 'logs'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -204,7 +205,7 @@ function parseMetric(
     fleet: raw.fleet === undefined || raw.fleet === false ? undefined : parseFleet(raw.fleet, failureCondition, fail),
   };
   const placeholdersOk = (field: string, v: string) => {
-    placeholders(v, `${subject}: field "${field}"`);
+    compileTemplate(v, `${subject}: field "${field}"`, TENANT_TEMPLATE);
     return v;
   };
   switch (p) {

@@ -8,7 +8,8 @@ import { formatMs } from '../core/format.ts';
 import type { Http } from '../core/http.ts';
 import { mapLimit } from '../core/pool.ts';
 import { runSmokeChecks } from '../verify/smoke.ts';
-import { promqlString, renderTenant } from '../verify/template.ts';
+import { promqlString } from '../core/template.ts';
+import { renderForTenant } from '../tenants/model.ts';
 import type { TenantTarget } from '../tenants/model.ts';
 import type { HttpMetric, KubernetesMetric, LogsMetric, Metric, PrometheusMetric } from './metrics.ts';
 import type { PrometheusApi } from './prometheus.ts';
@@ -46,11 +47,11 @@ export function renderQuery(metric: Metric, t: TenantTarget): string {
   const subject = `metric "${metric.name}"`;
   switch (metric.provider) {
     case 'prometheus':
-      return renderTenant(metric.query, t, `${subject}: query`, promqlString);
+      return renderForTenant(metric.query, t, `${subject}: query`, { escape: promqlString });
     case 'kubernetes':
       return `${metric.query} of release ${t.release} in ${t.namespace}`;
     case 'http':
-      return `${metric.checks.length} checks at ${renderTenant(metric.url, t, `${subject}: url`, encodeURIComponent)}`;
+      return `${metric.checks.length} checks at ${renderForTenant(metric.url, t, `${subject}: url`, { escape: encodeURIComponent })}`;
     case 'logs':
       return `lines matching /${metric.errorPattern.source}/ per line matching /${metric.requestPattern.source}/ in the logs of release ${t.release} in ${t.namespace}`;
   }
@@ -159,7 +160,7 @@ async function measureKubernetes(metric: KubernetesMetric, t: TenantTarget, port
 
 async function measureHttp(metric: HttpMetric, t: TenantTarget, ports: AnalysisPorts, ctx: MeasureContext): Promise<Reading> {
   const query = renderQuery(metric, t);
-  const url = renderTenant(metric.url, t, `metric "${metric.name}": url`, encodeURIComponent);
+  const url = renderForTenant(metric.url, t, `metric "${metric.name}": url`, { escape: encodeURIComponent });
   const report = await runSmokeChecks(
     [{ name: t.slug, url, tenant: t }],
     metric.checks,

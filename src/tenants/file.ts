@@ -6,8 +6,15 @@ import schema from '../../schemas/tenants.schema.json' with { type: 'json' };
 import { ConfigurationError } from '../core/errors.ts';
 import { closest, suggest } from '../core/closest.ts';
 import type { ClusterSpec } from '../clusters/model.ts';
-import { DEFAULT_NAMESPACE_PREFIX, checkUniqueTenants, tenantProblem, type Tenant } from './model.ts';
-import { compileReleaseTemplate, containedPath, expandReleaseName } from './template.ts';
+import { containedPath } from '../core/paths.ts';
+import {
+  DEFAULT_NAMESPACE_PREFIX,
+  checkUniqueTenants,
+  compileReleaseTemplate,
+  expandReleaseName,
+  tenantProblem,
+  type Tenant,
+} from './model.ts';
 
 /**
  * The tenants file: `{ tenants: [ { id, slug?, namespace?, release?, labels?, values?, valuesFiles? } ] }`,
@@ -111,7 +118,7 @@ export function parseTenantsDocument(text: string, file: string, opts: TenantsFi
   const clusters = parseClusters((data as { clusters?: RawCluster[] }).clusters ?? [], doc, at, fail);
   const names = clusters.map((c) => c.name);
   const prefix = opts.namespacePrefix ?? DEFAULT_NAMESPACE_PREFIX;
-  const release = compileReleaseTemplate(opts.releaseTemplateInput ?? 'release-name', opts.releaseTemplate ?? '{{ tenant.slug }}');
+  const release = compileReleaseTemplate(opts.releaseTemplateInput, opts.releaseTemplate);
   const baseDir = path.posix.dirname(file.replaceAll('\\', '/'));
   const itemWhere = (i: number): Where => at(rangeStart(nodeAt(doc, ['tenants', i])?.node) ?? 0);
 

@@ -1,5 +1,8 @@
 import { ConfigurationError } from '../core/errors.ts';
 import { isNamespaceName, isReleaseName } from '../core/names.ts';
+import { containedPath } from '../core/paths.ts';
+import { compileTemplate, expandTemplate } from '../core/template.ts';
+import type { Dialect, ExpandOptions, Ref, Template, TemplateValues } from '../core/template.ts';
 
 /**
  * One tenant of the product: its own namespace and its own Helm release of the shared chart.
@@ -76,6 +79,91 @@ export interface TenantTarget {
 /** The target view of a tenant, for checks and analysis. */
 export function toTarget(t: Tenant): TenantTarget {
   return { id: t.id, slug: t.slug, namespace: t.namespace, release: t.release, labels: t.labels };
+}
+
+/**
+ * `{{ tenant.<field> }}` templates (release names, values-file paths, smoke URLs, check paths and
+ * headers, metric queries): id, slug, namespace, release and labels.<key>, nothing else.
+ */
+export const TENANT_FIELDS = ['tenant.id', 'tenant.slug', 'tenant.namespace', 'tenant.release'] as const;
+const TENANT_HINT = 'use {{ tenant.id }}, {{ tenant.slug }}, {{ tenant.namespace }}, {{ tenant.release }} or {{ tenant.labels.<key> }}';
+export const TENANT_TEMPLATE: Dialect = { fields: TENANT_FIELDS, maps: ['tenant.labels'], hint: TENANT_HINT };
+/** Release-name templates may not refer to the release itself. */
+export const RELEASE_NAME_TEMPLATE: Dialect = { ...TENANT_TEMPLATE, forbid: ['tenant.release'] };
+
+/** What a tenant template may read; `release` is absent while the release name itself is being made. */
+export type TenantContext = Pick<TenantTarget, 'id' | 'slug' | 'namespace'> & { release?: string; labels?: Record<string, string> };
+
+export function tenantValues(t: TenantContext): TemplateValues {
+  return {
+    'tenant.id': t.id,
+    'tenant.slug': t.slug,
+    'tenant.namespace': t.namespace,
+    'tenant.release': t.release,
+    'tenant.labels': t.labels ?? {},
+  };
+}
+
+function missingTenantValue(ref: Ref, t: Template, tenant: TenantContext | undefined): never {
+  if (!tenant)
+    throw new ConfigurationError(
+      t.subject,
+      `"${ref.raw}" needs a tenant, but the target is a single URL or release`,
+      'give tenants (a tenant-rollout report or a tenants list), or remove the placeholder',
+    );
+  if (ref.key !== undefined)
+    throw new ConfigurationError(
+      t.subject,
+      `template "${t.source}" needs label "${ref.key}", which tenant "${tenant.id}" does not have`,
+      `label every tenant with "${ref.key}" or change the template`,
+    );
+  throw new ConfigurationError(t.subject, `template "${t.source}" cannot use ${ref.name} here`, TENANT_HINT);
+}
+
+/**
+ * Expands the `{{ tenant.* }}` placeholders of `t` for one tenant (none: a template that needs one
+ * is an error); other placeholders are left for another pass. `escape` for URL or PromQL contexts.
+ */
+export function expandForTenant(t: Template, tenant: TenantContext | undefined, escape?: ExpandOptions['escape']): string {
+  return expandTemplate(t, tenant ? tenantValues(tenant) : {}, {
+    escape,
+    keep: (ref) => !ref.name.startsWith('tenant.'),
+    missing: (ref) => missingTenantValue(ref, t, tenant),
+  });
+}
+
+/** Compiles `source` (in `dialect`, by default tenant fields only) and expands it for one tenant. */
+export function renderForTenant(
+  source: string,
+  tenant: TenantContext | undefined,
+  subject: string,
+  opts: { escape?: ExpandOptions['escape']; dialect?: Dialect } = {},
+): string {
+  return expandForTenant(compileTemplate(source, subject, opts.dialect ?? TENANT_TEMPLATE), tenant, opts.escape);
+}
+
+/** The release name template of every tenant source; the default is the slug. */
+export const DEFAULT_RELEASE_TEMPLATE = '{{ tenant.slug }}';
+
+export function compileReleaseTemplate(input = 'release-name', source = DEFAULT_RELEASE_TEMPLATE): Template {
+  return compileTemplate(source, `input "${input}"`, RELEASE_NAME_TEMPLATE);
+}
+
+export function expandReleaseName(t: Template, tenant: TenantContext): string {
+  const name = expandForTenant(t, tenant);
+  if (!isReleaseName(name)) {
+    throw new ConfigurationError(
+      t.subject,
+      `template "${t.source}" gives "${name}" for tenant "${tenant.id}", which is not a valid Helm release name`,
+      'the result must be at most 53 lowercase letters, digits, "-" and "."',
+    );
+  }
+  return name;
+}
+
+/** Expands a values-file path template for one tenant and keeps it inside `baseDir`. */
+export function expandValuesPath(t: Template, tenant: TenantContext, baseDir: string): string {
+  return containedPath(`${t.subject} (template "${t.source}", tenant "${tenant.id}")`, expandForTenant(t, tenant), baseDir);
 }
 
 /** Seeds convention: tenant namespaces are `tenant-<slug>`. */

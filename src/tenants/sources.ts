@@ -4,12 +4,16 @@ import {
   DEFAULT_NAMESPACE_PREFIX,
   HOLD_ANNOTATION,
   HOLD_UNTIL_ANNOTATION,
+  TENANT_TEMPLATE,
   checkUniqueTenants,
+  compileReleaseTemplate,
+  expandReleaseName,
+  expandValuesPath,
   isTenantId,
   tenantProblem,
   type Tenant,
 } from './model.ts';
-import { compileReleaseTemplate, compileTemplate, expandReleaseName, expandValuesPath } from './template.ts';
+import { compileTemplate } from '../core/template.ts';
 
 export { loadTenantsFile, parseTenantsDocument, parseTenantsFile, type TenantsDocument, type TenantsFileOptions } from './file.ts';
 
@@ -17,7 +21,6 @@ export { loadTenantsFile, parseTenantsDocument, parseTenantsFile, type TenantsDo
 export const DEFAULT_TENANT_SELECTOR = 'app.kubernetes.io/component=tenant';
 export const DEFAULT_ID_KEY = 'dotmac.io/tenant-id';
 export const DEFAULT_SLUG_KEY = 'dotmac.io/tenant-slug';
-export const DEFAULT_RELEASE_TEMPLATE = '{{ tenant.slug }}';
 
 export interface NamespaceSourceOptions {
   /** Label, else annotation, holding the tenant id. Default `dotmac.io/tenant-id`. */
@@ -46,7 +49,7 @@ export function tenantsFromNamespaces(namespaces: readonly NamespaceInfo[], opts
   const idKey = opts.idKey ?? DEFAULT_ID_KEY;
   const slugKey = opts.slugKey ?? DEFAULT_SLUG_KEY;
   const prefix = opts.namespacePrefix ?? DEFAULT_NAMESPACE_PREFIX;
-  const release = compileReleaseTemplate(opts.releaseTemplateInput ?? 'release-name', opts.releaseTemplate ?? DEFAULT_RELEASE_TEMPLATE);
+  const release = compileReleaseTemplate(opts.releaseTemplateInput, opts.releaseTemplate);
   const pick = (ns: NamespaceInfo, key: string): string | undefined => {
     const v = Object.hasOwn(ns.labels, key) ? ns.labels[key] : Object.hasOwn(ns.annotations, key) ? ns.annotations[key] : undefined;
     return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -113,7 +116,7 @@ export interface ListSourceOptions {
  */
 export function tenantsFromList(input: string, value: string, opts: ListSourceOptions = {}): Tenant[] {
   const prefix = opts.namespacePrefix ?? DEFAULT_NAMESPACE_PREFIX;
-  const release = compileReleaseTemplate(opts.releaseTemplateInput ?? 'release-name', opts.releaseTemplate ?? DEFAULT_RELEASE_TEMPLATE);
+  const release = compileReleaseTemplate(opts.releaseTemplateInput, opts.releaseTemplate);
   const ids = value.split(/[\s,]+/).filter(Boolean);
   const tenants = ids.map((id): Tenant => {
     if (!isTenantId(id))
@@ -163,7 +166,7 @@ export function addTemplatedValuesFiles(
   const templates = opts.templates
     .map((t) => t.trim())
     .filter(Boolean)
-    .map((t) => compileTemplate(input, t));
+    .map((t) => compileTemplate(t, `input "${input}"`, TENANT_TEMPLATE));
   const missing: Array<{ id: string; path: string }> = [];
   const out = tenants.map((t) => {
     const added: string[] = [];

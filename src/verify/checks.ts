@@ -4,7 +4,16 @@ import { ConfigurationError } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
 import { ExpressionError, parseJsonExpectation } from './expression.ts';
 import type { JsonExpectation } from './expression.ts';
-import { placeholders, renderSecrets } from './template.ts';
+import { compileTemplate, expandTemplate } from '../core/template.ts';
+import type { Dialect } from '../core/template.ts';
+import { TENANT_FIELDS, TENANT_TEMPLATE } from '../tenants/model.ts';
+
+/** Check paths, headers and bodies: the tenant's fields, and the named secrets of the `secrets` input. */
+export const CHECK_TEMPLATE: Dialect = {
+  fields: TENANT_FIELDS,
+  maps: ['tenant.labels', 'secrets'],
+  hint: `${TENANT_TEMPLATE.hint}, or {{ secrets.NAME }}`,
+};
 
 /** One HTTP smoke check, validated. `path` and header values may hold `{{ tenant.* }}` placeholders. */
 export interface HttpCheck {
@@ -193,8 +202,13 @@ function parseCheck(
   };
   const withPlaceholders = (field: string, v: string): string => {
     try {
-      placeholders(v, `${subject}: field "${field}"`, ['tenant', 'secrets']);
-      return renderSecrets(v, secrets, `${subject}: field "${field}"`);
+      // Secrets now, once; the tenant's fields per target, when the check is sent.
+      const t = compileTemplate(v, `${subject}: field "${field}"`, CHECK_TEMPLATE);
+      return expandTemplate(
+        t,
+        { secrets },
+        { keep: (ref) => ref.name !== 'secrets', missing: (ref) => unknownSecret(ref.raw, secrets, t.subject) },
+      );
     } catch (err) {
       throw err instanceof ConfigurationError && loc ? withLocation(err, loc) : err;
     }
@@ -335,4 +349,13 @@ export function parseNamedSecrets(lines: string[], input: string): Record<string
     out[m[1]!] = m[2]!;
   }
   return out;
+}
+
+function unknownSecret(raw: string, secrets: Record<string, string>, subject: string): never {
+  const known = Object.keys(secrets);
+  throw new ConfigurationError(
+    subject,
+    `"${raw}" names no secret given in the "secrets" input`,
+    known.length ? `known secrets: ${known.join(', ')}` : 'add NAME=value lines to the "secrets" input',
+  );
 }

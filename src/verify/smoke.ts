@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.ts';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Cluster } from '../kube/ports.ts';
-import { statusMatches } from './checks.ts';
+import { CHECK_TEMPLATE, statusMatches } from './checks.ts';
 import type { HttpCheck } from './checks.ts';
 import { runClusterChecks } from './cluster-checks.ts';
 import type { ClusterCheckOptions } from './cluster-checks.ts';
@@ -11,7 +11,7 @@ import { evaluateExpectation, show } from './expression.ts';
 import { formatMs } from '../core/format.ts';
 import type { Http, HttpResponse } from '../core/http.ts';
 import { createLimiter } from '../core/pool.ts';
-import { renderTenant } from './template.ts';
+import { renderForTenant } from '../tenants/model.ts';
 import type { TenantTarget } from '../tenants/model.ts';
 
 /** What one target is checked at: a base URL for HTTP checks, a release for in-cluster checks. */
@@ -201,8 +201,10 @@ async function runHttpCheck(target: SmokeTarget, check: HttpCheck, ports: SmokeP
   let headers: Record<string, string>;
   try {
     const subject = `check "${check.name}"`;
-    url = joinUrl(target.url!, renderTenant(check.path, target.tenant, subject, encodeURIComponent));
-    headers = Object.fromEntries(Object.entries(check.headers).map(([k, v]) => [k, renderTenant(v, target.tenant, subject)]));
+    const render = (v: string, escape?: (v: string) => string) =>
+      renderForTenant(v, target.tenant, subject, { escape, dialect: CHECK_TEMPLATE });
+    url = joinUrl(target.url!, render(check.path, encodeURIComponent));
+    headers = Object.fromEntries(Object.entries(check.headers).map(([k, v]) => [k, render(v)]));
   } catch (err) {
     if (err instanceof ConfigurationError) return { ...base, measured: 'not run', problems: [err.message] };
     throw err;

@@ -1,7 +1,8 @@
 import { ConfigurationError } from '../core/errors.ts';
 import { isNamespaceName, isReleaseName } from '../core/names.ts';
 import type { SmokeTarget } from './smoke.ts';
-import { hasTenantPlaceholder, placeholders, renderTenant } from './template.ts';
+import { compileTemplate } from '../core/template.ts';
+import { TENANT_TEMPLATE, expandForTenant, renderForTenant } from '../tenants/model.ts';
 import type { TenantTarget } from '../tenants/model.ts';
 
 /** Namespace of a tenant by the seeds' convention. */
@@ -78,7 +79,7 @@ export function tenantsFromSlugs(slugs: string[], input: string, releaseTemplate
     if (!isNamespaceName(tenantNamespace(slug)))
       throw new ConfigurationError(`input "${input}"`, `"${slug}" is not a valid tenant slug`, 'use lowercase letters, digits and "-"');
     const t: TenantTarget = { id: slug, slug, namespace: tenantNamespace(slug), release: slug };
-    if (releaseTemplate) t.release = renderTenant(releaseTemplate, t, 'input "release"');
+    if (releaseTemplate) t.release = renderForTenant(releaseTemplate, t, 'input "release"');
     return t;
   });
 }
@@ -94,8 +95,8 @@ export interface SmokeTargetInputs {
 
 /** One target per tenant (URL template expanded), or one target for a single URL / release. */
 export function smokeTargets(i: SmokeTargetInputs): SmokeTarget[] {
+  const url = i.url ? compileTemplate(i.url, 'input "url"', TENANT_TEMPLATE) : undefined;
   if (i.url) {
-    placeholders(i.url, 'input "url"');
     if (!/^https?:\/\//.test(i.url))
       throw new ConfigurationError(
         'input "url"',
@@ -107,13 +108,13 @@ export function smokeTargets(i: SmokeTargetInputs): SmokeTarget[] {
     if (i.tenants.length === 0) return [];
     return i.tenants.map((t) => ({
       name: t.slug,
-      url: i.url ? renderTenant(i.url, t, 'input "url"', encodeURIComponent) : undefined,
+      url: url ? expandForTenant(url, t, encodeURIComponent) : undefined,
       tenant: t,
       namespace: t.namespace,
       release: t.release,
     }));
   }
-  if (i.url && hasTenantPlaceholder(i.url)) {
+  if (url && url.parts.some((p) => typeof p !== 'string')) {
     throw new ConfigurationError(
       'input "url"',
       `"${i.url}" is a per-tenant template, but no tenants were given`,

@@ -303,7 +303,7 @@ describe('addTemplatedValuesFiles', () => {
 
   it('rejects an unknown field even for an empty fleet', () => {
     expect(() => addTemplatedValuesFiles([], { templates: ['values/{{ tenant.name }}.yaml'], exists: () => true })).toThrow(
-      /uses unknown field "tenant.name"/,
+      /unknown tenant field in "\{\{ tenant.name \}\}"/,
     );
   });
 });

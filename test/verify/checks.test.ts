@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/core/errors.ts';
 import { defaultChecks, parseChecks, parseNamedSecrets, secretHeaderValues, statusMatches } from '../../src/verify/checks.ts';
 import { parseRolloutReport, smokeTargets, tenantsFromSlugs, withStatus } from '../../src/verify/targets.ts';
-import { renderTenant } from '../../src/verify/template.ts';
+import { renderForTenant } from '../../src/tenants/model.ts';
 
 const parse = (yaml: string, secrets?: Record<string, string>) => parseChecks(yaml, { source: 'input "checks"', secrets });
 
@@ -226,11 +226,11 @@ describe('targets', () => {
       ['metro-net', 'https://metro-net.isp.example.com', 'tenant-metro-net', 'metro-net-isp'],
     ]);
     expect(
-      renderTenant(
+      renderForTenant(
         '{{tenant.labels.ring}}/{{ tenant.id }}',
         { id: 'a b', slug: 'a', namespace: 'n', release: 'r', labels: { ring: 'pilot' } },
         'x',
-        encodeURIComponent,
+        { escape: encodeURIComponent },
       ),
     ).toBe('pilot/a%20b');
   });

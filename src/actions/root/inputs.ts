@@ -1,4 +1,6 @@
 import { inputError } from '../../core/errors.ts';
+import { compileTemplate, expandTemplate } from '../../core/template.ts';
+import type { Dialect, Template } from '../../core/template.ts';
 import type { Metric } from '../../analysis/metrics.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import type { HttpCheck } from '../../verify/checks.ts';
@@ -9,7 +11,8 @@ import type { HelmDeployInputs } from '../helm-deploy/inputs.ts';
 
 /** What the root action reads on top of helm-deploy's inputs. */
 export interface RootExtraInputs {
-  smokeUrl: string;
+  /** The smoke URL template; undefined: no HTTP checks. */
+  smokeUrl?: Template;
   smokeChecks: HttpCheck[];
   verifyWorkloads: boolean;
   watchMs: number;
@@ -19,24 +22,19 @@ export interface RootExtraInputs {
   prometheusToken: string;
 }
 
-const SMOKE_FIELDS = ['release', 'namespace', 'color', 'service'];
+/** The root action deploys one release: its smoke URL names the release, not a tenant. */
+export const SMOKE_URL: Dialect = {
+  fields: ['release', 'namespace', 'color', 'service'],
+  hint: 'use {{ release }}, {{ namespace }}, {{ color }} or {{ service }}',
+};
 
-/** Expands `{{ release }}`, `{{ namespace }}`, `{{ color }}`, `{{ service }}` in the smoke URL. */
-export function expandSmokeUrl(template: string, v: Record<string, string | undefined>): string {
-  return template.replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_m, k: string) => v[k] ?? '');
+/** Expands the smoke URL for the deployed release; `color` is empty for a rolling deploy. */
+export function expandSmokeUrl(t: Template, v: { release: string; namespace: string; color?: string; service: string }): string {
+  return expandTemplate(t, v, { missing: () => '' });
 }
 
 export function parseExtra(inputs: Inputs): RootExtraInputs {
   const smokeUrl = inputs.string('smoke-url');
-  for (const m of smokeUrl.matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)) {
-    if (!SMOKE_FIELDS.includes(m[1]!))
-      throw inputError(
-        'smoke-url',
-        smokeUrl,
-        `has an unknown placeholder "${m[1]}"`,
-        `use ${SMOKE_FIELDS.map((f) => `{{ ${f} }}`).join(', ')}`,
-      );
-  }
   if (smokeUrl && !/^https?:\/\//.test(smokeUrl))
     throw inputError(
       'smoke-url',
@@ -57,7 +55,7 @@ export function parseExtra(inputs: Inputs): RootExtraInputs {
   const metrics = readMetrics(inputs, 'metrics', { useDefault: true });
   const prometheus = readPrometheus(inputs, metrics, watchMs > 0);
   return {
-    smokeUrl,
+    smokeUrl: smokeUrl ? compileTemplate(smokeUrl, 'input "smoke-url"', SMOKE_URL) : undefined,
     smokeChecks: checks ? parseChecks(checks, { source: 'input "smoke-checks"' }) : defaultChecks(),
     verifyWorkloads: inputs.bool('verify-workloads', true),
     watchMs,

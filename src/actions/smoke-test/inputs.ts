@@ -3,7 +3,6 @@ import { checkNamespace, checkRelease } from '../../core/names.ts';
 import { DEFAULT_CHECKS_YAML, parseChecks } from '../../verify/checks.ts';
 import type { CheckDefaults, HttpCheck } from '../../verify/checks.ts';
 import { parseRolloutReport, tenantsFromSlugs, withStatus } from '../../verify/targets.ts';
-import { placeholders } from '../../verify/template.ts';
 import type { TenantTarget } from '../../tenants/model.ts';
 import { readNamedSecrets } from '../common/analysis-inputs.ts';
 import { reportText, textOrFile } from '../common/files.ts';
@@ -47,7 +46,6 @@ export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?
     return { tenants: withStatus(all, statuses), all };
   }
   if (slugs.length) {
-    if (release) placeholders(release, 'input "release"');
     return { tenants: tenantsFromSlugs(slugs, 'tenants', release) };
   }
   return {};

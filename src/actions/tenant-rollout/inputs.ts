@@ -5,6 +5,7 @@ import { CLUSTER_ORDERS, parseBatchSize, parsePhase, parsePilot } from '../../ro
 import { parseMaxFailures } from '../../rollout/plan-spec.ts';
 import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
+import { TENANT_TEMPLATE } from '../../tenants/model.ts';
 import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
 import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
@@ -15,7 +16,7 @@ import { checkNamespace } from '../../core/names.ts';
 
 export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
-import { placeholders } from '../../verify/template.ts';
+import { compileTemplate } from '../../core/template.ts';
 import { parseWindow } from '../../release/window.ts';
 import { parseObserverInputs } from './observers.ts';
 import type { ObserverInputs } from './observers.ts';
@@ -47,7 +48,7 @@ function namespacePrefix(v: string): string {
 function verification(inputs: Inputs) {
   const smokeUrl = inputs.string('smoke-url');
   if (smokeUrl) {
-    placeholders(smokeUrl, 'input "smoke-url"');
+    compileTemplate(smokeUrl, 'input "smoke-url"', TENANT_TEMPLATE);
     if (!/^https?:\/\//.test(smokeUrl))
       throw inputError('smoke-url', smokeUrl, 'is not an http(s) URL template', 'e.g. https://{{ tenant.slug }}.isp.example.com');
   }

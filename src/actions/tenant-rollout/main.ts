@@ -29,14 +29,13 @@ import type { Tenant } from '../../tenants/model.ts';
 import type { BoundCluster } from './clusters.ts';
 import { explainHelmError, openCredentials, openHelm, openPostHelm, removePrivateDir } from '../common/helm-session.ts';
 import { recoverAllAfterCancel } from '../../helm/recover.ts';
-import { toTarget } from '../../tenants/model.ts';
+import { renderForTenant, toTarget } from '../../tenants/model.ts';
 import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
 import { fleetGuards, runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
-import { renderTenant } from '../../verify/template.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
 import { soakAnalysis } from '../../analysis/soak.ts';
@@ -159,7 +158,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         {
           phase: inp.phase,
           version: inp.releaseVersion || inp.helm.version || '',
-          environmentUrl: inp.smokeUrl ? (t) => renderTenant(inp.smokeUrl, toTarget(t), 'input "smoke-url"') : undefined,
+          environmentUrl: inp.smokeUrl ? (t) => renderForTenant(inp.smokeUrl, toTarget(t), 'input "smoke-url"') : undefined,
         },
       );
       const creds = openCredentials(ctx, inp.kubeconfig, inp.kubeContext);
@@ -244,7 +243,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           logger: ctx.logger,
           verify: async (t) => {
             const tenant = toTarget(t);
-            const url = inp.smokeUrl ? renderTenant(inp.smokeUrl, tenant, 'input "smoke-url"') : '';
+            const url = inp.smokeUrl ? renderForTenant(inp.smokeUrl, tenant, 'input "smoke-url"') : '';
             const res = await checkDeployedRelease(
               { name: t.id, namespace: t.namespace, release: t.release },
               { workloads: inp.verifyWorkloads, url, checks: inp.smokeChecks, tenant, deadlineMs: inp.helm.timeoutMs, signal: ctx.signal },
