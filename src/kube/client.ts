@@ -6,9 +6,10 @@
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, type V1Service } from '@kubernetes/client-node';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import type { ClusterTarget } from '../core/cluster-target.ts';
-import { isNotFound, toKubeError } from './errors.ts';
+import { isNotFound } from './errors.ts';
 import { requester, type RequestStats, type RequesterOptions } from './request.ts';
 import { judgeReleaseHealth } from './health.ts';
+import { allPages as listAllPages, type Page } from './pages.ts';
 import type { Cluster, NamespaceInfo, ReleaseHealth, ServiceInfo } from './ports.ts';
 
 /**
@@ -110,23 +111,9 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
   const options = (o: CallOptions = {}) => req.options(o);
   const call = <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => req.call(fn, signal);
 
-  /** Follows `continue` until the list is complete. */
-  async function allPages<T>(
-    page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
-    signal?: AbortSignal,
-  ): Promise<T[]> {
-    const out: T[] = [];
-    const seen = new Set<string>();
-    let cont: string | undefined;
-    do {
-      const res = await call(() => page(cont), signal);
-      out.push(...res.items);
-      cont = res.metadata?._continue || undefined;
-      if (cont && seen.has(cont)) throw toKubeError(new Error(`the API server returned the same continue token twice`), server);
-      if (cont) seen.add(cont);
-    } while (cont);
-    return out;
-  }
+  /** Follows `continue` until the list is complete, starting over when the token expires (pages.ts). */
+  const allPages = <T>(page: (cont: string | undefined) => Promise<Page<T>>, signal?: AbortSignal): Promise<T[]> =>
+    listAllPages(page, (fn) => call(fn, signal), server);
 
   return {
     server,

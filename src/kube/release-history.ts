@@ -9,6 +9,7 @@ import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-no
 import type { Revision } from '../helm/history.ts';
 import { HELM_HISTORY_MAX, OWNER_SELECTOR, historiesFrom } from '../helm/storage.ts';
 import { KubeApiError } from './errors.ts';
+import { allPages, type Page } from './pages.ts';
 import { requester, type RequestStats } from './request.ts';
 
 export interface FleetHistories {
@@ -44,22 +45,8 @@ export function createReleaseHistory(o: ReleaseHistoryOptions): ReleaseHistoryRe
   const core = o.kubeConfig.makeApiClient(CoreV1Api);
   const limit = o.pageSize ?? 100;
 
-  async function pages(
-    list: (cont: string | undefined) => Promise<{ items: V1Secret[]; metadata?: { _continue?: string } }>,
-    signal?: AbortSignal,
-  ): Promise<V1Secret[]> {
-    const out: V1Secret[] = [];
-    const seen = new Set<string>();
-    let cont: string | undefined;
-    do {
-      const res = await req.call(() => list(cont), signal);
-      out.push(...res.items);
-      cont = res.metadata?._continue || undefined;
-      if (cont && seen.has(cont)) throw new KubeApiError(`the API server at ${req.server} returned the same continue token twice`);
-      if (cont) seen.add(cont);
-    } while (cont);
-    return out;
-  }
+  const pages = (list: (cont: string | undefined) => Promise<Page<V1Secret>>, signal?: AbortSignal): Promise<V1Secret[]> =>
+    allPages(list, (fn) => req.call(fn, signal), req.server);
 
   const inNamespace = (namespace: string, labelSelector: string, signal?: AbortSignal) =>
     pages((cont) => core.listNamespacedSecret({ namespace, labelSelector, limit, _continue: cont }, req.options({ signal })), signal);

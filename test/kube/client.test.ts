@@ -56,6 +56,54 @@ describe('listNamespaces', () => {
     expect(cluster.stats.requests).toBe(3);
   });
 
+  it('starts the list over when the continue token expired (410), keeping no page of the old snapshot', async () => {
+    kube.addTenantNamespaces(['tenant-alpha', 'tenant-beta', 'tenant-gamma']);
+    const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml, pageSize: 2 });
+    // Between page 1 and page 2 the cluster moves on and etcd compacts: page 2 answers 410 Expired.
+    let compacted = 0;
+    kube.inject(
+      (r) => {
+        if (r.query.continue && compacted === 0) {
+          compacted++;
+          kube.addTenantNamespaces(['tenant-aaa']);
+          kube.compact();
+        }
+        return false;
+      },
+      { latencyMs: 0 },
+    );
+    const got = await cluster.listNamespaces('app.kubernetes.io/component=tenant');
+    // The restarted list sees the new namespace once, and nothing twice.
+    expect(got.map((n) => n.name)).toEqual(['tenant-aaa', 'tenant-alpha', 'tenant-beta', 'tenant-gamma']);
+    const lists = kube.requests.filter((r) => r.path === '/api/v1/namespaces');
+    expect(lists.map((r) => [r.query.continue ? 'continue' : 'first', r.status])).toEqual([
+      ['first', 200],
+      ['continue', 410],
+      ['first', 200],
+      ['continue', 200],
+    ]);
+  });
+
+  it('gives up with one clear line when the token keeps expiring', async () => {
+    kube.addTenantNamespaces(['tenant-alpha', 'tenant-beta', 'tenant-gamma']);
+    const cluster = createCluster({ kubeconfigYaml: kube.kubeconfigYaml, pageSize: 2 });
+    kube.inject(
+      (r) => {
+        if (r.query.continue) {
+          kube.addNamespaces([`churn-${kube.requests.length}`]);
+          kube.compact();
+        }
+        return false;
+      },
+      { latencyMs: 0 },
+      { times: Infinity },
+    );
+    const err = await cluster.listNamespaces('app.kubernetes.io/component=tenant').catch((e) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect(err.message).toMatch(/expired the list's continue token 4 times in a row \(410 Expired\)/);
+    expect(kube.requests.filter((r) => r.status === 410)).toHaveLength(4);
+  });
+
   it('reads the recorded namespace pages served verbatim', async () => {
     const page1 = fixture('namespaces-page1.json');
     const page2 = fixture('namespaces-page2.json');

@@ -82,17 +82,12 @@ async function readWatch(path: string, until: (events: { type: string; object: K
 }
 
 describe('discovery', () => {
-  it('answers /version, /api and /apis like the recorded server, in plain JSON even when aggregated discovery is asked for', async () => {
+  it('answers /version, /api and /apis like the recorded server when the legacy documents are asked for', async () => {
     expect((await api('GET', '/version')).json).toEqual(fixture('version.json'));
-    const aggregated = await fetch(`${kube.url}/api`, {
-      headers: {
-        Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json',
-        Authorization: `Bearer ${kube.token}`,
-      },
-    });
-    // A plain content type is what makes client-go fall back to the legacy documents.
-    expect(aggregated.headers.get('content-type')).toBe('application/json');
-    expect(await aggregated.json()).toEqual(fixture('discovery-api.json'));
+    const legacy = await fetch(`${kube.url}/api`, { headers: { Accept: 'application/json', Authorization: `Bearer ${kube.token}` } });
+    expect(legacy.headers.get('content-type')).toBe('application/json');
+    expect(legacy.headers.get('vary')).toBe('Accept');
+    expect(await legacy.json()).toEqual(fixture('discovery-api.json'));
     const apis = (await api('GET', '/apis')).json;
     expect(apis.groups.map((g: { name: string }) => g.name)).toEqual(
       fixture('discovery-apis.json').groups.map((g: { name: string }) => g.name),
@@ -102,6 +97,45 @@ describe('discovery', () => {
     expect(core.resources.map((r: { name: string }) => r.name)).toContain('pods/log');
     const apps = (await api('GET', '/apis/apps/v1')).json;
     expect(apps.resources.find((r: { name: string }) => r.name === 'deployments')).toMatchObject({ namespaced: true, kind: 'Deployment' });
+  });
+
+  it('serves aggregated discovery (APIGroupDiscoveryList v2, v2beta1 for older clients) as 1.30+ servers do', async () => {
+    const ask = async (path: string, accept: string) => {
+      const res = await fetch(`${kube.url}${path}`, { headers: { Accept: accept, Authorization: `Bearer ${kube.token}` } });
+      return { contentType: res.headers.get('content-type'), json: await res.json() };
+    };
+    // What client-go (helm 3 and 4, kubectl) sends.
+    const clientGo =
+      'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+    const core = await ask('/api', clientGo);
+    // The content type is how client-go knows it got the aggregated document (a plain one makes it fall back).
+    expect(core.contentType).toBe('application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList');
+    expect(core.json).toMatchObject({ kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2' });
+    expect(core.json.items).toHaveLength(1);
+    expect(core.json.items[0].metadata.name).toBeUndefined(); // the core group has no name
+    const v1 = core.json.items[0].versions[0];
+    expect(v1).toMatchObject({ version: 'v1', freshness: 'Current' });
+    const pods = v1.resources.find((r: { resource: string }) => r.resource === 'pods');
+    expect(pods).toMatchObject({ responseKind: { group: '', version: 'v1', kind: 'Pod' }, scope: 'Namespaced', singularResource: 'pod' });
+    expect(pods.subresources.map((s: { subresource: string }) => s.subresource)).toEqual(['status', 'log']);
+    const ns = v1.resources.find((r: { resource: string }) => r.resource === 'namespaces');
+    expect(ns).toMatchObject({ scope: 'Cluster', shortNames: ['ns'] });
+
+    const apis = await ask('/apis', clientGo);
+    const names = apis.json.items.map((g: { metadata: { name: string } }) => g.metadata.name);
+    expect(names).toEqual(expect.arrayContaining(['apps', 'batch', 'coordination.k8s.io']));
+    const apps = apis.json.items.find((g: { metadata: { name: string } }) => g.metadata.name === 'apps');
+    const deploy = apps.versions[0].resources.find((r: { resource: string }) => r.resource === 'deployments');
+    expect(deploy).toMatchObject({ responseKind: { group: 'apps', version: 'v1', kind: 'Deployment' }, shortNames: ['deploy'] });
+    expect(deploy.subresources.find((s: { subresource: string }) => s.subresource === 'scale').responseKind).toEqual({
+      group: 'autoscaling',
+      version: 'v1',
+      kind: 'Scale',
+    });
+
+    const beta = await ask('/apis', 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json');
+    expect(beta.contentType).toBe('application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList');
+    expect(beta.json.apiVersion).toBe('apidiscovery.k8s.io/v2beta1');
   });
 
   it('serves the OpenAPI v3 index helm 3 needs to skip client-side validation, and 404s what it does not know', async () => {
@@ -143,6 +177,45 @@ describe('lists', () => {
     const unfiltered = (await api('GET', '/api/v1/namespaces?limit=2')).json;
     expect(unfiltered.metadata.remainingItemCount).toBe(5); // 7 namespaces (3 built-in), 2 shown
     expect((await api('GET', '/api/v1/namespaces?limit=2&continue=garbage')).status).toBe(400);
+  });
+
+  it("serves later pages from the first page's snapshot: objects created or deleted meanwhile do not show", async () => {
+    kube.addTenantNamespaces(['tenant-a', 'tenant-c', 'tenant-e']);
+    const sel = encodeURIComponent('app.kubernetes.io/component=tenant');
+    const page1 = (await api('GET', `/api/v1/namespaces?labelSelector=${sel}&limit=1`)).json;
+    expect(page1.items.map((n: KubeObject) => n.metadata.name)).toEqual(['tenant-a']);
+    kube.addTenantNamespaces(['tenant-b', 'tenant-d']); // created after the first page, in its key range
+    kube.remove('Namespace', undefined, 'tenant-e'); // deleted after the first page
+    const rest: string[] = [];
+    let cont: string | undefined = page1.metadata.continue;
+    while (cont) {
+      const page = (await api('GET', `/api/v1/namespaces?labelSelector=${sel}&limit=1&continue=${encodeURIComponent(cont)}`)).json;
+      expect(page.metadata.resourceVersion).toBe(page1.metadata.resourceVersion);
+      rest.push(...page.items.map((n: KubeObject) => n.metadata.name));
+      cont = page.metadata.continue;
+    }
+    expect(rest).toEqual(['tenant-c', 'tenant-e']);
+    // A new list sees the present.
+    const now = (await api('GET', `/api/v1/namespaces?labelSelector=${sel}`)).json;
+    expect(now.items.map((n: KubeObject) => n.metadata.name)).toEqual(['tenant-a', 'tenant-b', 'tenant-c', 'tenant-d']);
+  });
+
+  it('answers 410 Expired to a continue token older than the last compaction, as etcd does', async () => {
+    kube.addTenantNamespaces(['tenant-a', 'tenant-b', 'tenant-c']);
+    const page1 = (await api('GET', '/api/v1/namespaces?limit=2')).json;
+    kube.addNamespaces(['later']); // the cluster moves on; compaction drops the revision page 1 was read at
+    kube.compact();
+    const expired = await api('GET', `/api/v1/namespaces?limit=2&continue=${encodeURIComponent(page1.metadata.continue)}`);
+    expect(expired.status).toBe(410);
+    expect(expired.json).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 });
+    expect(expired.json.message).toMatch(/^The provided continue parameter is too old to display a consistent list result/);
+    expect(typeof expired.json.metadata.continue).toBe('string');
+    // Watches from before the compaction expire too; a fresh list works.
+    const watch = await fetch(`${kube.url}/api/v1/namespaces?watch=true&resourceVersion=${page1.metadata.resourceVersion}`, {
+      headers: { Authorization: `Bearer ${kube.token}` },
+    });
+    expect(JSON.parse((await watch.text()).split('\n')[0]!)).toMatchObject({ type: 'ERROR', object: { code: 410, reason: 'Expired' } });
+    expect((await api('GET', '/api/v1/namespaces?limit=2')).status).toBe(200);
   });
 
   it('filters with every label selector operator and metadata.name field selectors', async () => {
@@ -647,6 +720,52 @@ describe('harsher: what a large real cluster does to clients', () => {
     );
     expect(patch.status).toBe(409);
     expect(kube.get('configmaps', 'default', 'doc')!.data).toEqual({ a: '2' });
+  });
+});
+
+describe('a deleted namespace is Terminating for a while', () => {
+  it('turns Terminating, deletes its content, refuses new content (403) and re-creation (409), then is gone', async () => {
+    await kube.close();
+    kube = await startFakeKube({ namespaceTerminationMs: 300 });
+    kube.addTenantNamespaces(['tenant-x']);
+    await kube.apply(deployment('web', 'tenant-x', 'nginx:1'));
+    await api('POST', '/api/v1/namespaces/tenant-x/configmaps', { metadata: { name: 'keep' }, data: {} });
+
+    const del = await api('DELETE', '/api/v1/namespaces/tenant-x');
+    expect(del.status).toBe(200);
+    expect(del.json).toMatchObject({ kind: 'Namespace', metadata: { name: 'tenant-x' }, spec: { finalizers: ['kubernetes'] } });
+    expect(del.json.status.phase).toBe('Terminating');
+    expect(del.json.metadata.deletionTimestamp).toEqual(expect.any(String));
+    const read = (await api('GET', '/api/v1/namespaces/tenant-x')).json;
+    expect(read.status.phase).toBe('Terminating');
+    // Still listed (a label-selected discovery sees it), its content already going.
+    const listed = (await api('GET', `/api/v1/namespaces?labelSelector=${encodeURIComponent('app.kubernetes.io/component=tenant')}`)).json;
+    expect(listed.items.map((n: KubeObject) => [n.metadata.name, n.status.phase])).toEqual([['tenant-x', 'Terminating']]);
+    expect(kube.list('deployments', 'tenant-x')).toEqual([]);
+    expect(kube.list('configmaps', 'tenant-x')).toEqual([]);
+
+    const create = await api('POST', '/api/v1/namespaces/tenant-x/secrets', { metadata: { name: 'sh.helm.release.v1.web.v2' } });
+    expect(create.status).toBe(403);
+    expect(create.json).toMatchObject({
+      reason: 'Forbidden',
+      message:
+        'secrets "sh.helm.release.v1.web.v2" is forbidden: unable to create new content in namespace tenant-x because it is being terminated',
+      details: { causes: [{ reason: 'NamespaceTerminating', field: 'metadata.namespace' }] },
+    });
+    // Server-side apply of a new object is a create too (helm 4).
+    const ssa = await api(
+      'PATCH',
+      '/apis/coordination.k8s.io/v1/namespaces/tenant-x/leases/l?fieldManager=t',
+      { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' } },
+      'application/apply-patch+yaml',
+    );
+    expect(ssa.status).toBe(403);
+    const again = await api('POST', '/api/v1/namespaces', { metadata: { name: 'tenant-x' } });
+    expect(again.status).toBe(409);
+    expect(again.json.message).toBe('object is being deleted: namespaces "tenant-x" already exists');
+
+    await vi.waitFor(async () => expect((await api('GET', '/api/v1/namespaces/tenant-x')).status).toBe(404), { timeout: 5000 });
+    expect((await api('POST', '/api/v1/namespaces', { metadata: { name: 'tenant-x' } })).status).toBe(201);
   });
 });
 

@@ -68,6 +68,12 @@ describe.each([3, 4] as const)('helm %i against the fake API server', (major) =>
     expect(install.exitCode, install.stderr).toBe(0);
     expect(install.stdout).toContain('STATUS: deployed');
     expect(deployedImage('alpha')).toBe(`${IMAGE}:1.0.0`);
+    // Discovery as on a 1.30+ server: helm asks for the aggregated documents, gets them, and so
+    // never reads the per-group-version lists (client-go falls back to those only on a plain answer).
+    const discovery = kube.requests.filter((r) => r.path === '/api' || r.path === '/apis');
+    expect(discovery.length).toBeGreaterThan(0);
+    for (const r of discovery) expect(r.accept).toContain('g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList');
+    expect(kube.requests.filter((r) => r.path === '/api/v1' || r.path === '/apis/apps/v1')).toEqual([]);
     // helm's default storage: one Secret per revision, labelled like helm-release-secrets-alpha.json.
     const secret = kube.get('secrets', NS, 'sh.helm.release.v1.alpha.v1')!;
     expect(secret.type).toBe('helm.sh/release.v1');

@@ -41,6 +41,8 @@ export interface FakeKubeOptions {
   podReadyDelayMs?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 1000 ms). */
   bookmarkIntervalMs?: number;
+  /** How long a namespace deleted through the API stays Terminating before it is gone (default 1000 ms). */
+  namespaceTerminationMs?: number;
   /**
    * Answer 401 to requests without the kubeconfig's bearer token (/version and /healthz stay open).
    * Default false: helm (client-go) sends no bearer token to a plain-http server, so only
@@ -93,6 +95,11 @@ export interface FakeKube {
    * requests: deterministically (`skip` N, then `times` M) or at a seeded `rate`. See faults.ts.
    */
   inject(match: RequestMatch | ((r: RecordedRequest) => boolean), fault: Fault, opts?: InjectOptions): FaultRule;
+  /**
+   * Compacts the history up to the current resourceVersion, as etcd does every 5 minutes: `continue`
+   * tokens and watch resourceVersions older than it get 410 Gone `Expired`.
+   */
+  compact(): void;
   /** Ends every injected fault rule. */
   clearFaults(): void;
   /** Forgets the recorded requests. */
@@ -125,6 +132,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     discoveryApi: readJson(dir, 'discovery-api.json', { kind: 'APIVersions', versions: ['v1'] }),
     discoveryApis: readJson(dir, 'discovery-apis.json', { kind: 'APIGroupList', apiVersion: 'v1', groups: [] }),
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
+    namespaceTerminationMs: options.namespaceTerminationMs ?? 1000,
     debug: log,
   });
 
@@ -238,6 +246,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     failNext: (predicate, code, opts = {}) =>
       void handler.injections.push({ predicate, code, message: opts.message, remaining: opts.times ?? 1 }),
     inject: (match, fault, opts) => handler.faults.add(match, fault, opts),
+    compact: () => store.compact(),
     clearFaults: () => handler.faults.clear(),
     clearRequests: () => void handler.requests.splice(0),
     async close() {

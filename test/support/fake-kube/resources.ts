@@ -106,6 +106,57 @@ export function apiResourceList(group: string, version: string): object {
 }
 
 /**
+ * Which aggregated discovery version an `Accept` header asks for (`v2`, or `v2beta1` from
+ * clients older than 1.30), or undefined for the legacy documents. client-go sends
+ * `application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,...;v=v2beta1;...,application/json`.
+ */
+export function aggregatedVersion(accept: string | undefined): 'v2' | 'v2beta1' | undefined {
+  const offered = (accept ?? '').split(',').map((m) => m.replace(/\s+/g, ''));
+  const asks = (v: string) =>
+    offered.some((m) => m.includes('g=apidiscovery.k8s.io') && m.includes(`v=${v};`) && m.includes('as=APIGroupDiscoveryList'));
+  return asks('v2') ? 'v2' : asks('v2beta1') ? 'v2beta1' : undefined;
+}
+
+/**
+ * The aggregated discovery document (`APIGroupDiscoveryList`) a 1.30+ server serves for `/api`
+ * (the core group, unnamed) or `/apis`: every group, version and resource in one answer, so
+ * helm 4 and kubectl need no per-group-version request.
+ */
+export function aggregatedDiscovery(groups: { name: string; versions: { version: string }[] }[], version: 'v2' | 'v2beta1'): object {
+  const items = groups.map((g) => ({
+    metadata: { ...(g.name ? { name: g.name } : {}), creationTimestamp: null },
+    versions: g.versions.map(({ version: v }) => ({
+      version: v,
+      resources: resourceTypes
+        .filter((t) => t.group === g.name && t.version === v)
+        .map((t) => ({
+          resource: t.resource,
+          responseKind: { group: t.group, version: t.version, kind: t.kind },
+          scope: t.namespaced ? 'Namespaced' : 'Cluster',
+          singularResource: t.kind.toLowerCase(),
+          verbs: t.resource === 'namespaces' ? verbs.filter((x) => x !== 'deletecollection') : verbs,
+          ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+          ...(t.group === 'apps' && t.kind !== 'ControllerRevision' ? { categories: ['all'] } : {}),
+          ...(t.subresources?.length
+            ? {
+                subresources: t.subresources.map((sub) => ({
+                  subresource: sub,
+                  responseKind:
+                    sub === 'scale'
+                      ? { group: 'autoscaling', version: 'v1', kind: 'Scale' }
+                      : { group: t.group, version: t.version, kind: t.kind },
+                  verbs: sub === 'log' ? ['get'] : sub === 'finalize' ? ['update'] : ['get', 'patch', 'update'],
+                })),
+              }
+            : {}),
+        })),
+      freshness: 'Current',
+    })),
+  }));
+  return { kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items };
+}
+
+/**
  * `GET /openapi/v3`: the index of per-group-version documents. Helm 3 (kubectl's validator) reads
  * it to learn whether the server validates fields itself (the `fieldValidation` query parameter
  * of PATCH operations); when it does, no client-side schema (the protobuf /openapi/v2) is needed.

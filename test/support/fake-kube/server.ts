@@ -11,6 +11,8 @@ import { PROTOBUF, ProtobufError, decodeProtobuf } from './protobuf.ts';
 import { applyDefaults, defaultListKeys } from './defaults.ts';
 import { PatchError, jsonMergePatch, jsonPatch, strategicMergePatch } from './patch.ts';
 import {
+  aggregatedDiscovery,
+  aggregatedVersion,
   apiResourceList,
   apiVersionOf,
   findByKind,
@@ -33,6 +35,7 @@ import { ApplyConflictError, printManager, recordUpdate, serverSideApply } from 
 import {
   StatusError,
   alreadyExists,
+  qualified,
   badRequest,
   injected,
   methodNotAllowed,
@@ -61,6 +64,8 @@ export interface ServerOptions {
   discoveryApi: Json;
   discoveryApis: Json;
   bookmarkIntervalMs: number;
+  /** How long a deleted namespace stays Terminating before it is gone. */
+  namespaceTerminationMs: number;
   debug: (line: string) => void;
 }
 
@@ -83,6 +88,7 @@ export class Handler {
   readonly faults = new FaultInjector();
   readonly podLogs = new Map<string, string>();
   private readonly open = new Set<ServerResponse>();
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   private readonly store: ObjectStore;
   private readonly controllers: Controllers;
@@ -98,6 +104,8 @@ export class Handler {
   closeStreams(): void {
     for (const res of this.open) res.destroy();
     this.open.clear();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -217,7 +225,7 @@ export class Handler {
     res.end(text);
   }
 
-  private sendJson(res: ServerResponse, code: number, body: unknown, rec: RecordedRequest): void {
+  private sendJson(res: ServerResponse, code: number, body: unknown, rec: RecordedRequest, contentType = 'application/json'): void {
     rec.status = code;
     if (res.headersSent) {
       res.end();
@@ -225,7 +233,9 @@ export class Handler {
     }
     const text = JSON.stringify(body);
     res.writeHead(code, {
-      'Content-Type': 'application/json',
+      'Content-Type': contentType,
+      // /api and /apis answer by Accept (aggregated or legacy): caches must keep both.
+      ...(rec.path === '/api' || rec.path === '/apis' ? { Vary: 'Accept' } : {}),
       'Content-Length': Buffer.byteLength(text),
       'Cache-Control': 'no-cache, private',
     });
@@ -261,6 +271,11 @@ export class Handler {
   private async route(rec: RecordedRequest, url: URL, res: ServerResponse): Promise<void> {
     const p = url.pathname.replace(/\/+$/, '') || '/';
     if (rec.method === 'GET') {
+      const aggregated = (p === '/api' || p === '/apis') && aggregatedVersion(rec.accept);
+      if (aggregated) {
+        const doc = aggregatedDiscovery(p === '/api' ? [{ name: '', versions: [{ version: 'v1' }] }] : this.groupList().groups, aggregated);
+        return this.sendJson(res, 200, doc, rec, `application/json;g=apidiscovery.k8s.io;v=${aggregated};as=APIGroupDiscoveryList`);
+      }
       const doc = this.discovery(p);
       if (doc !== undefined) return this.sendJson(res, 200, doc, rec);
       if (p === '/healthz' || p === '/livez' || p === '/readyz') return this.sendText(res, 200, 'ok', rec);
@@ -370,22 +385,35 @@ export class Handler {
 
   private list(rec: RecordedRequest, target: Target): Json {
     const { labels, fields } = this.selectors(rec);
-    const rv = this.store.resourceVersion;
-    let items = this.store
-      .list(target.t, target.namespace)
-      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
+    let rv = this.store.resourceVersion;
+    let all = this.store.list(target.t, target.namespace);
     const keyOf = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
+    let start: string | undefined;
     if (rec.query.continue) {
-      let start: string;
+      let tok: { v: string; rv: number; start: string };
       try {
-        const tok = JSON.parse(Buffer.from(rec.query.continue, 'base64').toString('utf8')) as { v: string; rv: number; start: string };
-        if (tok.v !== 'meta.k8s.io/v1' || typeof tok.start !== 'string') throw new Error('bad token');
-        start = tok.start;
+        tok = JSON.parse(Buffer.from(rec.query.continue, 'base64').toString('utf8')) as { v: string; rv: number; start: string };
+        if (tok.v !== 'meta.k8s.io/v1' || typeof tok.start !== 'string' || typeof tok.rv !== 'number') throw new Error('bad token');
       } catch {
         throw badRequest(`continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)`);
       }
-      items = items.filter((o) => keyOf(o) >= start);
+      // Later pages are read at the first page's revision (a consistent snapshot), as etcd does;
+      // once that revision is compacted the token has expired: 410, and the client starts over.
+      const snapshot = this.store.listAt(target.t, target.namespace, tok.rv);
+      if (!snapshot) {
+        const fresh = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: -1, start: tok.start })).toString('base64');
+        const err = status(
+          410,
+          'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+        );
+        err.body.metadata = { continue: fresh };
+        throw err;
+      }
+      [rv, all, start] = [tok.rv, snapshot, tok.start];
     }
+    let items = all.filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
+    if (start !== undefined) items = items.filter((o) => keyOf(o) >= start);
     const limit = Number(rec.query.limit ?? 0);
     const meta: Json = { resourceVersion: String(rv) };
     if (limit > 0 && items.length > limit) {
@@ -519,10 +547,63 @@ export class Handler {
     return rec.query.dryRun === 'All';
   }
 
-  private ensureNamespace(t: ResourceType, ns: string | undefined): void {
+  /** A create in `ns` must find it, and not Terminating (the NamespaceLifecycle admission plugin). */
+  private ensureNamespace(t: ResourceType, ns: string | undefined, name: string): void {
     if (!t.namespaced) return;
     const nsType = findByKind('v1', 'Namespace')!;
-    if (!ns || !this.store.get(nsType, undefined, ns)) throw notFound(nsType, ns ?? '');
+    const found = ns ? this.store.get(nsType, undefined, ns) : undefined;
+    if (!found) throw notFound(nsType, ns ?? '');
+    if (found.metadata.deletionTimestamp) {
+      throw status(
+        403,
+        'Forbidden',
+        `${qualified(t)} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        {
+          name,
+          ...(t.group ? { group: t.group } : {}),
+          kind: t.resource,
+          causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
+        },
+      );
+    }
+  }
+
+  /**
+   * A deleted namespace is not gone at once: it turns Terminating (deletionTimestamp, phase,
+   * the `kubernetes` finalizer) while the namespace controller deletes its content, and only
+   * then disappears. Until it does, nothing new can be created in it and it cannot be re-created.
+   */
+  private terminateNamespace(t: ResourceType, obj: KubeObject): KubeObject {
+    if (obj.metadata.deletionTimestamp) return obj;
+    const next = clone(obj);
+    next.metadata.deletionTimestamp = nowTimestamp();
+    next.spec = { ...(next.spec ?? {}), finalizers: ['kubernetes'] };
+    next.status = {
+      ...(next.status ?? {}),
+      phase: 'Terminating',
+      conditions: [
+        {
+          type: 'NamespaceDeletionContentFailure',
+          status: 'False',
+          lastTransitionTime: nowTimestamp(),
+          reason: 'ContentDeleted',
+          message: 'All content successfully deleted, may be waiting on finalization',
+        },
+      ],
+    };
+    const stored = this.store.update(t, next, 'controller');
+    const name = obj.metadata.name;
+    for (const [ct, o] of [...this.store.all()]) if (o.metadata.namespace === name) this.cascadeDelete(ct, o, 'Background');
+    this.controllers.run();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      const cur = this.store.get(t, undefined, name);
+      if (cur && cur.metadata.uid === obj.metadata.uid) this.cascadeDelete(t, cur, 'Background');
+      this.controllers.run();
+    }, this.opts.namespaceTerminationMs);
+    timer.unref();
+    this.timers.add(timer);
+    return stored;
   }
 
   /** Defaults, generation, status protection, field ownership; then stores (unless dry run). */
@@ -598,8 +679,16 @@ export class Handler {
         causes: [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }],
       });
     }
-    this.ensureNamespace(t, target.namespace);
-    if (this.store.get(t, target.namespace, obj.metadata.name)) throw alreadyExists(t, obj.metadata.name);
+    this.ensureNamespace(t, target.namespace, obj.metadata.name);
+    const existing = this.store.get(t, target.namespace, obj.metadata.name);
+    if (existing?.metadata.deletionTimestamp) {
+      throw status(409, 'AlreadyExists', `object is being deleted: ${qualified(t)} "${obj.metadata.name}" already exists`, {
+        name: obj.metadata.name,
+        ...(t.group ? { group: t.group } : {}),
+        kind: t.resource,
+      });
+    }
+    if (existing) throw alreadyExists(t, obj.metadata.name);
     for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'deletionTimestamp'] as const) delete obj.metadata[k];
     return this.persist(rec, t, undefined, obj);
   }
@@ -636,7 +725,7 @@ export class Handler {
         throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
       }
       if (!rec.query.fieldManager) throw badRequest('PATCH, application/apply-patch+yaml requires fieldManager to be set');
-      if (!before) this.ensureNamespace(t, target.namespace);
+      if (!before) this.ensureNamespace(t, target.namespace, name);
       const desired = clone(applied);
       desired.metadata = { ...(desired.metadata ?? {}), name, ...(t.namespaced ? { namespace: target.namespace } : {}) };
       defaultListKeys(desired);
@@ -717,6 +806,8 @@ export class Handler {
       );
     }
     if (preconditions?.resourceVersion && preconditions.resourceVersion !== obj.metadata.resourceVersion) throw modifiedConflict(t, name);
+    // The API answers a namespace delete with the namespace, now Terminating.
+    if (t.kind === 'Namespace') return this.dryRun(rec) ? obj : this.terminateNamespace(t, obj);
     if (!this.dryRun(rec)) {
       this.cascadeDelete(t, obj, policy);
       this.controllers.run();

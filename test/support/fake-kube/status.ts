@@ -4,7 +4,8 @@ import type { ResourceType } from './resources.ts';
 export interface StatusBody {
   kind: 'Status';
   apiVersion: 'v1';
-  metadata: Record<string, never>;
+  /** `continue` only on a 410 for an expired continue token (the inconsistent way to go on). */
+  metadata: { continue?: string };
   status: 'Failure' | 'Success';
   message: string;
   reason: string;

@@ -27,8 +27,23 @@ export class ObjectStore {
   private readonly subscribers = new Set<(e: StoreEvent) => void>();
 
   private readonly logLimit: number;
+  /** Changes at or before this resourceVersion are compacted: no list snapshot or watch reaches back there. */
+  private compactedRv = 0;
   constructor(logLimit = 10_000) {
     this.logLimit = logLimit;
+  }
+
+  /** Forgets the history up to now, as etcd's periodic compaction does (every 5 minutes on a real cluster). */
+  compact(): void {
+    this.compactedRv = this.rv;
+    this.log.splice(0);
+  }
+
+  /** Whether the history still reaches back to `rv` (the log has every change after it). */
+  private reaches(rv: number): boolean {
+    if (rv < this.compactedRv) return false;
+    const first = this.log[0];
+    return !(first && rv < first.rv - 1 && this.log.length >= this.logLimit);
   }
 
   get resourceVersion(): number {
@@ -49,6 +64,26 @@ export class ObjectStore {
   list(t: ResourceType, namespace?: string): KubeObject[] {
     const out: [string, KubeObject][] = [];
     for (const [k, o] of this.bucket(t)) if (!namespace || !t.namespaced || o.metadata.namespace === namespace) out.push([k, o]);
+    out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return out.map(([, o]) => clone(o));
+  }
+
+  /**
+   * The objects of a type as they were at resourceVersion `rv` (current state with every later
+   * change undone), or undefined when the history no longer reaches back there: a consistent
+   * snapshot across list pages, as etcd serves later pages at the first page's revision.
+   */
+  listAt(t: ResourceType, namespace: string | undefined, rv: number): KubeObject[] | undefined {
+    if (!this.reaches(rv)) return undefined;
+    const key = (o: KubeObject) => objectKey(t.namespaced ? o.metadata.namespace : undefined, o.metadata.name);
+    const state = new Map(this.bucket(t));
+    for (let i = this.log.length - 1; i >= 0 && this.log[i]!.rv > rv; i--) {
+      const e = this.log[i]!;
+      if (typeKey(e.t) !== typeKey(t)) continue;
+      if (e.type === 'ADDED') state.delete(key(e.object));
+      else state.set(key(e.previous!), e.previous!);
+    }
+    const out = [...state].filter(([, o]) => !namespace || !t.namespaced || o.metadata.namespace === namespace);
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return out.map(([, o]) => clone(o));
   }
@@ -111,8 +146,7 @@ export class ObjectStore {
 
   /** Changes after `rv`, or undefined when the log no longer reaches back that far (410 Gone). */
   eventsSince(rv: number): StoreEvent[] | undefined {
-    const first = this.log[0];
-    if (first && rv < first.rv - 1 && this.log.length >= this.logLimit) return undefined;
+    if (!this.reaches(rv)) return undefined;
     return this.log.filter((e) => e.rv > rv);
   }
 
