@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startFakeKube, type FakeKube, type KubeObject } from '../support/fake-kube/index.ts';
 import { fixturesDir } from '../support/tools.ts';
+import type { Json } from '../support/fake-kube/types.ts';
 import { createCluster } from '../../src/kube/client.ts';
 
 const fixture = (file: string) => JSON.parse(readFileSync(join(fixturesDir, file), 'utf8'));
@@ -102,7 +103,7 @@ describe('discovery', () => {
   it('serves aggregated discovery (APIGroupDiscoveryList v2, v2beta1 for older clients) as 1.30+ servers do', async () => {
     const ask = async (path: string, accept: string) => {
       const res = await fetch(`${kube.url}${path}`, { headers: { Accept: accept, Authorization: `Bearer ${kube.token}` } });
-      return { contentType: res.headers.get('content-type'), json: await res.json() };
+      return { contentType: res.headers.get('content-type'), json: (await res.json()) as Json };
     };
     // What client-go (helm 3 and 4, kubectl) sends.
     const clientGo =
