@@ -873,6 +873,11 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: false,
         default: 'true',
       },
+      'previous-report': {
+        description:
+          "Path of an earlier run's report file (report-file, e.g. downloaded as an artifact): each wave starts the tenants that took longest then first, so the wave's tail is shorter. An order of this run only, not part of the plan or its fingerprint. A missing file warns and keeps the plan order.",
+        required: false,
+      },
       'max-failures': {
         description:
           'Failure budget in tenants: a count (2) or a percentage of the tenants in this run (5%). Past it: in-flight tenants finish, no new one starts, the step fails.',

@@ -20,6 +20,7 @@ import type { TenantResult } from './result.ts';
 import type { ShardPort, ShardSlice } from './shards.ts';
 import { isTransient } from '../helm/transient.ts';
 import { AdaptiveParallelism } from './adaptive.ts';
+import { longestFirst } from './order.ts';
 import type { AdaptivePolicy, ParallelismFigures, PressurePort } from './adaptive.ts';
 
 /**
@@ -43,6 +44,11 @@ export interface RolloutOptions {
   maxParallel: number;
   /** Upgrades at once in any one cluster (each API server is protected); default: no limit beyond maxParallel. */
   maxParallelPerCluster?: number;
+  /**
+   * Each tenant's duration in an earlier run: each wave (and each shard slice) starts its longest
+   * tenants first (order.ts). The plan's order otherwise; never part of the plan.
+   */
+  durations?: ReadonlyMap<string, number>;
   /**
    * Adaptive parallelism (adaptive.ts): under sustained throttling a cluster's effective limit
    * halves, and rises by one per calm period back to the ceiling. `false`: a constant limit.
@@ -537,7 +543,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       p.logger.info(`${step.name} (${i + 1}/${o.steps.length}): ${step.tenants.length} tenants, up to ${o.maxParallel} at a time`);
       emit({ type: 'step-started', step: step.name, index: i, steps: o.steps.length, tenants: step.tenants, plan: sizes });
       doneInStep = 0;
-      const runQueue = async (queue: readonly Tenant[]) => {
+      const runQueue = async (planned: readonly Tenant[]) => {
+        const queue = o.durations ? longestFirst(planned, o.durations) : planned;
         const take = takeNext(queue, running, adaptive || o.maxParallelPerCluster ? limitOf : undefined);
         const worker = async () => {
           for (let t = await take.next(); t; t = await take.next()) {

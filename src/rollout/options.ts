@@ -58,6 +58,8 @@ export interface TenantRolloutInputs {
   maxParallelPerCluster: number;
   /** Lower the effective max-parallel of a throttled cluster, raise it when it recovers (default on). */
   adaptiveParallelism?: boolean;
+  /** A previous run's report file: each wave starts its longest tenants first (not part of the plan). */
+  previousReport?: string;
   maxFailures: FailureBudget;
   soakMs: number;
   soakIntervalMs: number;

@@ -13,6 +13,7 @@ import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenants
 import type { ClusterSpec } from '../clusters/model.ts';
 import type { TenantRolloutInputs } from './options.ts';
 import { allowedFailures } from './plan-spec.ts';
+import { previousDurations } from './order.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
 import type { RolloutOptions, RolloutPorts, RolloutResult, TenantResult } from './execute.ts';
 import { parsePlan, planRollout, reconcilePlan, serializePlan, stepsForPhase } from './plan.ts';
@@ -296,6 +297,14 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   const secretFile = Object.keys(inp.secretValues).length
     ? ports.writeValues('secret-values.yaml', stringify(inp.secretValues))
     : undefined;
+  // Longest-first within each wave, from the last run's durations: an order of this run, not of the plan.
+  let durations: Map<string, number> | undefined;
+  if (inp.previousReport) {
+    if (ports.exists(inp.previousReport)) {
+      durations = previousDurations(ports.readFile(inp.previousReport));
+      ports.logger.info(`each wave starts its longest tenants first (${durations.size} durations from ${inp.previousReport})`);
+    } else ports.logger.warning(`previous-report "${inp.previousReport}" does not exist (a first run?): each wave runs in plan order`);
+  }
   const started = ports.clock.now();
   const maxFailures = allowedFailures(inp.maxFailures, total);
   let shards: ShardPort | undefined;
@@ -316,6 +325,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
         maxParallel: inp.maxParallel,
         maxParallelPerCluster: inp.maxParallelPerCluster || undefined,
         adaptive: inp.adaptiveParallelism === false ? false : undefined,
+        durations,
         maxFailures,
         // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
         soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,

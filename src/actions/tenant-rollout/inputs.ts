@@ -163,6 +163,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     maxParallel,
     maxParallelPerCluster: inputs.int('max-parallel-per-cluster', 0, { min: 0, max: 200 }),
     adaptiveParallelism: inputs.bool('adaptive-parallelism', true),
+    previousReport: inputs.string('previous-report') || undefined,
     maxFailures: parseMaxFailures(inputs.string('max-failures', '0')),
     soakMs: inputs.duration('soak', '0s'),
     soakIntervalMs: inputs.duration('soak-interval', '30s'),
