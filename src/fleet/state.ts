@@ -120,13 +120,20 @@ export async function acquireLock(
   return heldBy ? { ok: false, heldBy } : { ok: true };
 }
 
-/** Releases the lock if this holder still has it (never someone else's). */
-export async function releaseLock(store: FleetStore, fleet: string, holder: string): Promise<void> {
+/**
+ * Releases the lock if this holder still has it (never someone else's). Returns whether it did;
+ * false: the lock was free, or another run holds it (it took the lock after ours expired).
+ */
+export async function releaseLock(store: FleetStore, fleet: string, holder: string): Promise<boolean> {
+  let released = false;
   await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
+    released = false;
     if (cur?.lock?.holder !== holder) return undefined;
+    released = true;
     const { lock: _lock, ...rest } = cur;
     return rest;
   });
+  return released;
 }
 
 /**

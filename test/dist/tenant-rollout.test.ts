@@ -224,8 +224,7 @@ describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire
       {
         chart: exampleChart,
         set: 'image.tag=pending', // pods never start: every upgrade waits until killed
-        // Its own fleet: the killed run before this one still holds the default fleet's lock
-        // (a killed main cannot release it; it expires).
+        // Its own fleet: the fleet lock of each killed run is its own test's concern (fleet-lock.test.ts).
         fleet: 'kill-test',
         pilot: '0',
         'batch-size': '100%',

@@ -117,10 +117,13 @@ export function explainHelmError(err: unknown): never {
  * the context is kept. Opened once per post step.
  */
 export function openPostHelm(ctx: ActionContext, binary: string, saved: unknown, run: CommandRunner = runCommand): Promise<HelmCli> {
+  return HelmCli.create({ binary, env: helmEnv(ctx.env), target: postTarget(ctx, saved), run, secrets: ctx.secrets, logger: ctx.logger });
+}
+
+/** The target main saved, for the post step: its kubeconfig if still there, else the runner's own, the context kept. */
+export function postTarget(ctx: ActionContext, saved: unknown): ClusterTarget {
   const target = targetFromState(saved);
-  const usable =
-    target.kubeconfigPath && existsSync(target.kubeconfigPath)
-      ? target
-      : clusterTarget({ name: target.name, kubeconfigPath: ctx.env.KUBECONFIG || undefined, context: target.context });
-  return HelmCli.create({ binary, env: helmEnv(ctx.env), target: usable, run, secrets: ctx.secrets, logger: ctx.logger });
+  return target.kubeconfigPath && existsSync(target.kubeconfigPath)
+    ? target
+    : clusterTarget({ name: target.name, kubeconfigPath: ctx.env.KUBECONFIG || undefined, context: target.context });
 }

@@ -34,7 +34,7 @@ import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
-import { fleetGuards, runOperation } from './operations.ts';
+import { fleetGuards, releaseSavedLock, runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
@@ -411,46 +411,51 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
 
     async post(ctx: ActionContext) {
       try {
-        const raw = ctx.getState(STATE_INFLIGHT);
-        if (!raw) return;
-        const s = JSON.parse(raw) as RolloutInflight;
-        const releases = s.releases ?? (s.journal ? readJournal(s.journal) : []);
-        if (s.journal) rmSync(s.journal, { force: true });
-        if (!releases.length) return;
-        ctx.logger.info(`post: ${releases.length} releases were not returned to a good state by main; recovering them`);
-        // Each release in the cluster main saved for it (multi-cluster fleets), else main's one target.
-        const byCluster = new Map<string, InflightRelease[]>();
-        for (const r of releases) byCluster.set(r.cluster ?? '', [...(byCluster.get(r.cluster ?? '') ?? []), r]);
-        const left: InflightRelease[] = [];
-        for (const [c, rs] of byCluster) {
-          const helm = await openPostHelm(ctx, s.helm, (c && s.targets?.[c]) || s.target, deps.run);
-          left.push(
-            ...(await recoverAllAfterCancel(
-              helm,
-              rs.map((r) => ({ ...r, helm: s.helm, timeoutMs: s.timeoutMs })),
-              ctx.logger,
-              { clock, parallel: 8 },
-            )),
-          );
-          // main's leases on these releases (a killed main never gave them up): this run is done with them.
-          // Best effort: a lease that cannot be given up expires by itself.
-          try {
-            const t = (c && s.targets?.[c]) || s.target;
-            const leases = createReleaseLeases({ kubeConfig: loadConfig({ kubeconfigPath: t.kubeconfigPath, context: t.context }) });
-            await Promise.all(rs.map((x) => leases.release(x.namespace, x.release, leaseHolder(ctx.env))));
-          } catch (err) {
-            ctx.logger.debug(`post: could not give up the release leases: ${errorMessage(err)}`);
-          }
-        }
-        if (left.length)
-          throw new Error(
-            `post: ${left.length} releases could not be recovered: ${left.map((r) => `${r.namespace}/${r.release}`).join(', ')}`,
-          );
+        await recoverInflight(ctx);
       } finally {
+        // After the recovery (which still changes tenants under the lock): the lock a killed main left.
+        await releaseSavedLock(ctx, deps);
         removePrivateDir(ctx);
       }
     },
   };
+
+  /** The releases a killed or cancelled main left in flight, back to a good state. */
+  async function recoverInflight(ctx: ActionContext): Promise<void> {
+    const raw = ctx.getState(STATE_INFLIGHT);
+    if (!raw) return;
+    const s = JSON.parse(raw) as RolloutInflight;
+    const releases = s.releases ?? (s.journal ? readJournal(s.journal) : []);
+    if (s.journal) rmSync(s.journal, { force: true });
+    if (!releases.length) return;
+    ctx.logger.info(`post: ${releases.length} releases were not returned to a good state by main; recovering them`);
+    // Each release in the cluster main saved for it (multi-cluster fleets), else main's one target.
+    const byCluster = new Map<string, InflightRelease[]>();
+    for (const r of releases) byCluster.set(r.cluster ?? '', [...(byCluster.get(r.cluster ?? '') ?? []), r]);
+    const left: InflightRelease[] = [];
+    for (const [c, rs] of byCluster) {
+      const helm = await openPostHelm(ctx, s.helm, (c && s.targets?.[c]) || s.target, deps.run);
+      left.push(
+        ...(await recoverAllAfterCancel(
+          helm,
+          rs.map((r) => ({ ...r, helm: s.helm, timeoutMs: s.timeoutMs })),
+          ctx.logger,
+          { clock, parallel: 8 },
+        )),
+      );
+      // main's leases on these releases (a killed main never gave them up): this run is done with them.
+      // Best effort: a lease that cannot be given up expires by itself.
+      try {
+        const t = (c && s.targets?.[c]) || s.target;
+        const leases = createReleaseLeases({ kubeConfig: loadConfig({ kubeconfigPath: t.kubeconfigPath, context: t.context }) });
+        await Promise.all(rs.map((x) => leases.release(x.namespace, x.release, leaseHolder(ctx.env))));
+      } catch (err) {
+        ctx.logger.debug(`post: could not give up the release leases: ${errorMessage(err)}`);
+      }
+    }
+    if (left.length)
+      throw new Error(`post: ${left.length} releases could not be recovered: ${left.map((r) => `${r.namespace}/${r.release}`).join(', ')}`);
+  }
 }
 
 export const tenantRollout = createTenantRollout();

@@ -5,7 +5,7 @@ import { humanDuration } from '../../core/duration.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { CommandRunner } from '../../core/process.ts';
-import { describePause, pauseFleet, pauseGate, readPause, resumeFleet, withFleetLock } from '../../fleet/state.ts';
+import { describePause, pauseFleet, pauseGate, readPause, releaseLock, resumeFleet, withFleetLock } from '../../fleet/state.ts';
 import type { FleetStore } from '../../fleet/state.ts';
 import type { Helm } from '../../helm/helm.ts';
 import type { Revision } from '../../helm/history.ts';
@@ -28,7 +28,7 @@ import { activeHold, describeHold } from '../../tenants/model.ts';
 import type { Tenant } from '../../tenants/model.ts';
 import type { ActionContext } from '../common/context.ts';
 import type { Credentials } from '../common/helm-session.ts';
-import { openHelm } from '../common/helm-session.ts';
+import { openHelm, postTarget } from '../common/helm-session.ts';
 import type { ClusterTarget } from '../../core/cluster-target.ts';
 import { inProcessHistory } from '../common/release-history.ts';
 import type { ReleaseHistoryReader } from '../../kube/release-history.ts';
@@ -69,6 +69,57 @@ export function lockHolder(env: NodeJS.ProcessEnv): string {
   return run === 'run=local' ? `${run} ${actor(env)} pid ${process.pid}` : run;
 }
 
+/** The fleet lock main holds, for the post step: a main killed while it holds the lock never releases it. */
+export const STATE_FLEET_LOCK = 'tenant-rollout-fleet-lock';
+
+/** What the post step needs to release the lock: where the fleet object lives, and who holds it. */
+export interface SavedFleetLock {
+  target: ClusterTarget;
+  namespace: string;
+  fleet: string;
+  holder: string;
+}
+
+/**
+ * withFleetLock, recorded for the post step: a main killed (SIGKILL) while it holds the lock
+ * never reaches its `finally`, and the lock would block the next run of the fleet until it
+ * expires. Recorded before the lock is taken, so no kill can leave a lock the post step does not
+ * know of (releasing a lock this run does not hold changes nothing); cleared once released.
+ */
+function recordedLock<T>(
+  ctx: ActionContext,
+  store: FleetStore,
+  o: { target: ClusterTarget; namespace: string; fleet: string; operation: 'rollout' | 'rollback'; clock: Clock },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const holder = lockHolder(ctx.env);
+  ctx.saveState(
+    STATE_FLEET_LOCK,
+    JSON.stringify({ target: o.target, namespace: o.namespace, fleet: o.fleet, holder } satisfies SavedFleetLock),
+  );
+  return withFleetLock(store, o.fleet, { holder, operation: o.operation, clock: o.clock }, fn).finally(() =>
+    ctx.saveState(STATE_FLEET_LOCK, ''),
+  );
+}
+
+/**
+ * The post step's half of the fleet lock: releases the lock a killed main left, only while this
+ * run still holds it (a lock another run took after ours expired is theirs). Best effort: a lock
+ * that cannot be released expires by itself.
+ */
+export async function releaseSavedLock(ctx: ActionContext, deps: OperationDeps): Promise<void> {
+  const raw = ctx.getState(STATE_FLEET_LOCK);
+  if (!raw) return;
+  try {
+    const s = JSON.parse(raw) as SavedFleetLock;
+    const store = openFleetStore(deps, { ...postTarget(ctx, s.target), namespace: s.namespace });
+    if (await releaseLock(store, s.fleet, s.holder)) ctx.logger.info(`post: released the lock of fleet ${s.fleet} that main held`);
+    else ctx.logger.debug(`post: the lock of fleet ${s.fleet} is not this run's (free, or another run's): left alone`);
+  } catch (err) {
+    ctx.logger.warning(`post: could not release the fleet lock (it expires by itself): ${errorMessage(err)}`);
+  }
+}
+
 /**
  * What a deploying rollout owes the fleet: it checks the pause before each tenant, and holds the
  * fleet lock while it runs (so a rollback of the same fleet never runs at the same time). A dry run
@@ -82,7 +133,12 @@ export function fleetGuards(ctx: ActionContext, inp: TenantRolloutInputs, creds:
     withLock: <T>(fn: () => Promise<T>): Promise<T> =>
       inp.helm.dryRun !== 'none'
         ? fn()
-        : withFleetLock(store, inp.fleet.name, { holder: lockHolder(ctx.env), operation: 'rollout', clock }, fn),
+        : recordedLock(
+            ctx,
+            store,
+            { target: creds.target, namespace: inp.fleet.namespace, fleet: inp.fleet.name, operation: 'rollout', clock },
+            fn,
+          ),
   };
 }
 
@@ -126,7 +182,7 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
   // A held tenant is never changed, by a rollback either; status shows the hold.
   const { free, held } = splitHeld(resolved.tenants, clock.now());
   const tenants = inp.operation === 'status' ? resolved.tenants : free;
-  const ports: OpPorts = { helm, cluster, clock, tenants, store, reader, held };
+  const ports: OpPorts = { helm, cluster, clock, tenants, store, reader, held, target: where };
   if (inp.operation === 'status') return status(ctx, inp, ports);
   return rollback(ctx, inp, ports);
 }
@@ -139,6 +195,8 @@ interface OpPorts {
   store: FleetStore;
   reader?: ReleaseHistoryReader;
   held: TenantResult[];
+  /** The cluster the fleet object lives in (the run's own). */
+  target: ClusterTarget;
 }
 
 /**
@@ -266,7 +324,14 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
       }
     : undefined;
   const started = p.clock.now();
-  const result = await withFleetLock(p.store, inp.fleet.name, { holder: lockHolder(ctx.env), operation: 'rollback', clock: p.clock }, () =>
+  const lockAt = {
+    target: p.target,
+    namespace: inp.fleet.namespace,
+    fleet: inp.fleet.name,
+    operation: 'rollback' as const,
+    clock: p.clock,
+  };
+  const result = await recordedLock(ctx, p.store, lockAt, () =>
     executeRollout(
       {
         steps: steps.map((s) => ({ name: s.name, tenants: s.tenants })),
