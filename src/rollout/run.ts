@@ -72,6 +72,11 @@ export interface RunPorts {
   /** Holds the fleet lock around the execution (after the plan was approved). */
   withLock?: <T>(fn: () => Promise<T>) => Promise<T>;
   guardFor?: RolloutPorts['guardFor'];
+  /**
+   * Start-up work that runs beside discovery and planning (the action's helm version detection):
+   * awaited before helm is first used; a planning error waits for it and yields to its error.
+   */
+  ready?: () => Promise<void>;
   /** The API servers' load (throttled requests, latency) per cluster: what adaptive parallelism follows. */
   pressure?: RolloutPorts['pressure'];
 }
@@ -194,6 +199,20 @@ export function splitHeld(tenants: readonly Tenant[], now: number): { free: Tena
 }
 
 export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
+  // Start-up work begun beside discovery and planning (helm version detection): a planning error
+  // waits for it, and its own error comes first, as it did when start-up ran before planning.
+  let planning: Awaited<ReturnType<typeof planPhase>>;
+  try {
+    planning = await planPhase(inp, ports);
+  } catch (err) {
+    await ports.ready?.();
+    throw err;
+  }
+  await ports.ready?.();
+  return executePhase(inp, ports, meta, planning);
+}
+
+async function planPhase(inp: TenantRolloutInputs, ports: RunPorts) {
   const { tenants: resolvedTenants, source, clusters } = await resolveTenants(inp, ports);
   if (clusters.length > 1) {
     // Every tenant goes to its own cluster's API server: without per-cluster helm there is no safe way to deploy.
@@ -249,6 +268,15 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
     pilot = plan.pilot.map((r) => byId.get(r.id)!);
     waves = plan.waves.map((w) => w.map((r) => byId.get(r.id)!));
   }
+  return { plan, pilot, waves, appeared, vanished, held, clusters, sharded };
+}
+
+async function executePhase(
+  inp: TenantRolloutInputs,
+  ports: RunPorts,
+  meta: RunMeta,
+  { plan, pilot, waves, appeared, vanished, held, clusters, sharded }: Awaited<ReturnType<typeof planPhase>>,
+): Promise<RunOutcome> {
   const heldLine = held.length ? `\n**Held (not deployed):** ${held.map((h) => `\`${h.id}\` ${h.error}`).join('; ')}\n` : '';
   const out: RunOutcome = { plan, planTable: renderPlanTable(plan) + heldLine, planJson: serializePlan(plan), appeared, vanished, held };
   if (inp.releaseVersion) {

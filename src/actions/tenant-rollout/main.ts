@@ -165,14 +165,27 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
       let inflightLeft = false;
       try {
         if (inp.operation !== 'rollout') return await runOperation(ctx, inp, creds, deps).catch(explainHelmError);
+        // Start-up overlapped: `helm version` (a process, 50-600 ms) runs while observers start and
+        // the tenants are discovered and planned. Errors stay as a serial start-up gave them: an
+        // earlier step's error wins (helm's is dropped), and helm's comes before any planning
+        // error (runTenantRollout awaits `ready` before throwing one).
+        // The plan phase needs helm only to read what the fleet runs now (release-version given).
+        const helmStart =
+          inp.phase === 'plan' && !inp.releaseVersion
+            ? Promise.resolve(undefined)
+            : openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
+        helmStart.catch(() => {}); // awaited below (ready); an earlier step's error may end the run first
         await observers.beforeRun(inp.phase);
         const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
         const cluster = needCluster ? await (deps.createCluster ?? defaultCluster)(creds.target) : undefined;
-        // The plan phase needs helm only to read what the fleet runs now (release-version given).
-        const cli =
-          inp.phase === 'plan' && !inp.releaseVersion ? undefined : await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
-        // Deploying: release history from Helm's storage through the API, so a good tenant costs one helm process.
-        const helm = cli && inp.phase !== 'plan' ? inProcessHistory(ctx, cli, creds.target).helm : cli;
+        let cli: Awaited<typeof helmStart>;
+        let helm: Helm | undefined;
+        const helmReady = helmStart.then((c) => {
+          cli = c;
+          // Deploying: release history from Helm's storage through the API, so a good tenant costs one helm process.
+          helm = c && inp.phase !== 'plan' ? inProcessHistory(ctx, c, creds.target).helm : c;
+        });
+        helmReady.catch(() => {});
         // Multi-cluster fleets: one target, helm and client per cluster of the tenants file.
         const bound = new Map<string, BoundCluster<Helm>>();
         const targets = (): Record<string, ClusterTarget> | undefined =>
@@ -222,8 +235,12 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             return cluster.listNamespaces(sel, ctx.signal);
           },
           writeValues: (name, content) => creds.private.write(name, content),
-          helm,
+          get helm() {
+            return helm;
+          },
+          ready: () => helmReady,
           bindClusters: async (specs) => {
+            await helmReady;
             for (const spec of specs) {
               const target = targetOf(spec, creds.target, ctx.env, creds.private, ctx.secrets);
               bound.set(spec.name, {
