@@ -22,8 +22,9 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: true,
       },
       chart: {
-        description: 'Chart: a local path, an oci:// reference, repo/name (after "helm repo add"), or a bare name with repo-url.',
-        required: true,
+        description:
+          'Chart: a local path, an oci:// reference, repo/name (after "helm repo add"), or a bare name with repo-url. Required, except with blue-green-rollback (both colors are already installed).',
+        required: false,
       },
       'chart-version': {
         description: 'Chart version (required for oci:// and repository charts to be reproducible).',
@@ -140,9 +141,14 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
       },
       'blue-green-rollback': {
         description:
-          'Blue-green: switch the live Service back to the other color (while it still exists and is healthy) instead of deploying.',
+          'Blue-green: instead of deploying, switch the live Service back to the color that was live before the last switch (recorded on the Service), or to blue-green-rollback-color. Never to a color that is gone or does not serve; a second run finds it live and does nothing. No chart needed.',
         required: false,
         default: 'false',
+      },
+      'blue-green-rollback-color': {
+        description:
+          'Blue-green rollback: the color to go back to (blue or green). Empty: the one recorded as live before the last switch.',
+        required: false,
       },
       kubeconfig: {
         description: "Kubeconfig content (a secret). Empty: the runner's KUBECONFIG or ~/.kube/config, e.g. set by a cloud login action.",
@@ -408,8 +414,9 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: true,
       },
       chart: {
-        description: 'Chart: a local path, an oci:// reference, repo/name (after "helm repo add"), or a bare name with repo-url.',
-        required: true,
+        description:
+          'Chart: a local path, an oci:// reference, repo/name (after "helm repo add"), or a bare name with repo-url. Required, except with blue-green-rollback (both colors are already installed).',
+        required: false,
       },
       'chart-version': {
         description: 'Chart version (required for oci:// and repository charts to be reproducible).',
@@ -526,9 +533,14 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
       },
       'blue-green-rollback': {
         description:
-          'Blue-green: switch the live Service back to the other color (while it still exists and is healthy) instead of deploying.',
+          'Blue-green: instead of deploying, switch the live Service back to the color that was live before the last switch (recorded on the Service), or to blue-green-rollback-color. Never to a color that is gone or does not serve; a second run finds it live and does nothing. No chart needed.',
         required: false,
         default: 'false',
+      },
+      'blue-green-rollback-color': {
+        description:
+          'Blue-green rollback: the color to go back to (blue or green). Empty: the one recorded as live before the last switch.',
+        required: false,
       },
       kubeconfig: {
         description: "Kubeconfig content (a secret). Empty: the runner's KUBECONFIG or ~/.kube/config, e.g. set by a cloud login action.",

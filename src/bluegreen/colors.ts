@@ -28,6 +28,12 @@ export const colorRelease = (release: string, color: Color): string => `${releas
 
 /** The label written on the managed fields of every selector switch. */
 export const FIELD_MANAGER = 'deploy-actions';
+/**
+ * Written on the live Service by every deploy's switch, in the same patch: the color that was
+ * live before it. A rollback goes back to it (a destination, not a toggle) and leaves it as it
+ * is, so a second rollback finds that color live and does nothing.
+ */
+export const PREVIOUS_COLOR_ANNOTATION = 'deploy-actions/previous-color';
 const HELM_RELEASE_ANNOTATION = 'meta.helm.sh/release-name';
 
 export const formatSelector = (s: Record<string, string>): string =>

@@ -19,6 +19,8 @@ import { deployRelease } from '../helm/deploy.ts';
 import type { DeployOutcome, VerifyResult } from '../helm/deploy.ts';
 import type { Helm } from '../helm/helm.ts';
 import { lastGoodRevision } from '../helm/history.ts';
+import { returnToGood } from '../helm/recover.ts';
+import type { ColorSwitch } from '../helm/recover.ts';
 import type { Cluster } from '../kube/ports.ts';
 import {
   COLORS,
@@ -28,7 +30,9 @@ import {
   describeWithFingerprint,
   fingerprintOf,
   formatSelector,
+  isColor,
   otherColor,
+  PREVIOUS_COLOR_ANNOTATION,
   readLiveService,
   servingProblems,
   versionFingerprint,
@@ -95,6 +99,8 @@ export interface BlueGreenRequest extends Common {
 export interface BlueGreenRollbackRequest extends Common, KubeTarget {
   /** Base release name (colors add `-blue`/`-green`). */
   release: string;
+  /** The color to go back to (default: the one recorded as live before the last switch). */
+  to?: Color;
 }
 
 export type BlueGreenStatus =
@@ -183,6 +189,7 @@ async function switchSelector(
   o: { namespace: string; service: string; colorLabel: string; fieldManager: string },
   from: Color | undefined,
   to: Color,
+  annotations?: Record<string, string | null>,
 ): Promise<void> {
   const current = await ports.cluster.readService(o.namespace, o.service);
   if (!current) throw new Error(`Service ${o.namespace}/${o.service} disappeared before the switch`);
@@ -192,7 +199,13 @@ async function switchSelector(
       `the live color of Service ${o.namespace}/${o.service} changed during the run (expected ${from ?? '(none)'}, found ${now ?? '(none)'}); not switching`,
     );
   }
-  await ports.cluster.patchServiceSelector(o.namespace, o.service, { ...current.selector, [o.colorLabel]: to }, o.fieldManager);
+  await ports.cluster.patchServiceSelector(
+    o.namespace,
+    o.service,
+    { ...current.selector, [o.colorLabel]: to },
+    o.fieldManager,
+    annotations,
+  );
   const after = await ports.cluster.readService(o.namespace, o.service);
   const got = after?.selector[o.colorLabel];
   if (got !== to)
@@ -321,7 +334,7 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
 
   // The switch.
   try {
-    await switchSelector(ports, svc, from, idle);
+    await switchSelector(ports, svc, from, idle, { [PREVIOUS_COLOR_ANNOTATION]: from ?? null });
   } catch (err) {
     const now = (await ports.cluster.readService(svc.namespace, svc.service).catch(() => undefined))?.selector[svc.colorLabel];
     const liveNow = now === 'blue' || now === 'green' ? now : undefined;
@@ -361,33 +374,22 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     const after = clock.now() - (windowEnd - req.keepOldMs);
     const why = `${idle} degraded ${Math.round(after / 1000)}s after the switch: ${problems.join('; ')}`;
     step(why, 'warning');
-    let oldProblems: string[];
-    try {
-      oldProblems = servingProblems(await ports.cluster.releaseHealth(u.namespace, oldRelease, { signal: req.signal }));
-    } catch (err) {
-      oldProblems = [`its health could not be read: ${errorMessage(err)}`];
-    }
-    if (oldProblems.length > 0) {
-      step(`${from} (${oldRelease}) is not serving either (${oldProblems.join('; ')}): the selector stays on ${idle}`, 'warning');
+    // Back to the color this run switched away from, by the one policy (never to one that does not serve).
+    const back = await returnToGood(
+      helm,
+      { release: u.release, namespace: u.namespace, colors: colorSwitch(ports, svc, u.release), to: from, why },
+      logger,
+    );
+    if (back.action !== 'switched') {
+      const error = 'error' in back ? `${back.subject}: ${back.error}` : `${back.live} already serves`;
+      step(`not switching back to ${from}: ${error}; the selector stays on ${idle}`, 'warning');
       return finish({
         status: 'failed',
         liveColor: idle,
         switched: true,
         deploy,
         oldColor: 'kept',
-        error: `${why}; not switching back: ${from} is not serving either (${oldProblems.join('; ')}); needs a person`,
-      });
-    }
-    try {
-      await switchSelector(ports, svc, idle, from);
-    } catch (err) {
-      return finish({
-        status: 'failed',
-        liveColor: idle,
-        switched: true,
-        deploy,
-        oldColor: 'kept',
-        error: `${why}; switching back to ${from} failed: ${errorMessage(err)}`,
+        error: `${why}; not switching back to ${from}: ${error}; needs a person`,
       });
     }
     step(`switched Service ${svc.namespace}/${svc.service} back: ${svc.colorLabel} ${idle} -> ${from}; ${idleRelease} kept for inspection`);
@@ -418,9 +420,43 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
 }
 
 /**
- * Switches the live Service back to the other color, if that color's release still exists and
- * serves (never to a color that is gone, scaled to zero or unhealthy). Refusals are
- * ConfigurationErrors: nothing was changed.
+ * The live Service and the two color releases as `returnToGood` sees them: the live color and
+ * the one recorded as live before the last deploy's switch, whether a color can serve
+ * (readiness, then the smoke checks when given), and the selector switch (which keeps the record).
+ */
+function colorSwitch(
+  ports: BlueGreenPorts,
+  svc: { namespace: string; service: string; colorLabel: string; fieldManager: string },
+  release: string,
+  verify?: (target: ColorTarget) => Promise<VerifyResult>,
+): ColorSwitch {
+  const t: KubeTarget = { namespace: svc.namespace };
+  return {
+    service: `${svc.namespace}/${svc.service}`,
+    switchCommand: (to) =>
+      `kubectl -n ${svc.namespace} patch service ${svc.service} --type merge -p '{"spec":{"selector":{"${svc.colorLabel}":"${to}"}}}'`,
+    async read() {
+      const live = await readLiveService(ports.cluster, { ...svc, release }, ports.logger);
+      const recorded = live.service.annotations[PREVIOUS_COLOR_ANNOTATION];
+      return { live: live.color, recorded: isColor(recorded) ? recorded : undefined };
+    },
+    async problems(color) {
+      const target = { color, release: colorRelease(release, color), namespace: svc.namespace, service: colorRelease(release, color) };
+      const good = lastGoodRevision(await ports.helm.history(target.release, t));
+      if (!good) return 'absent';
+      if (!verify) return servingProblems(await ports.cluster.releaseHealth(svc.namespace, target.release));
+      const v = await verify(target);
+      return v.ok ? [] : [`revision ${good.revision} ${v.reason ?? 'does not serve'}`];
+    },
+    switchTo: (from, to) => switchSelector(ports, svc, from, to),
+  };
+}
+
+/**
+ * Returns the live Service to a color by the one policy (`returnToGood`, blue-green form): to
+ * `req.to` when given, else to the color that was live before the last switch. A second run
+ * finds that color live and does nothing. No chart is needed: both colors are already there.
+ * Refusals are ConfigurationErrors: nothing was changed.
  */
 export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: BlueGreenPorts): Promise<BlueGreenOutcome> {
   const { clock, logger, helm } = ports;
@@ -433,13 +469,10 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
     fieldManager: req.fieldManager ?? FIELD_MANAGER,
   };
   const steps: string[] = [];
-  const step = (m: string) => {
-    steps.push(m);
-    logger.info(m);
-  };
   checkColorReleases(req.release);
-  const live = await readLiveService(ports.cluster, { ...svc, release: req.release }, logger);
   const subject = `Service ${svc.namespace}/${svc.service}`;
+  // A Service that cannot be a blue-green live Service is an input error, before any policy.
+  const live = await readLiveService(ports.cluster, { ...svc, release: req.release }, logger);
   if (!live.color) {
     throw new ConfigurationError(
       subject,
@@ -447,43 +480,44 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
       `check the "service" and "color-label" inputs`,
     );
   }
-  const from = live.color;
-  const to = otherColor(from);
-  const toRelease = colorRelease(req.release, to);
-  step(`${subject} routes to ${from}; rolling back to ${to} (${toRelease})`);
-
-  const good = lastGoodRevision(await helm.history(toRelease, t));
-  if (!good) {
-    throw new ConfigurationError(
-      `release ${req.namespace}/${toRelease}`,
-      `does not exist (uninstalled after the keep window, or never deployed), so there is no ${to} color to switch back to; ${from} stays live`,
-      'deploy the previous version again with strategy blue-green; to keep rollback a selector switch away, set old-color: keep',
-    );
-  }
-  const verdict = await verifyColor(
-    ports,
-    { color: to, release: toRelease, namespace: req.namespace, service: toRelease },
-    req,
-    req.readyTimeoutMs ?? 0,
+  const verify = (target: ColorTarget) => verifyColor(ports, target, req, req.readyTimeoutMs ?? 0);
+  const back = await returnToGood(
+    helm,
+    {
+      release: req.release,
+      namespace: req.namespace,
+      colors: colorSwitch(ports, svc, req.release, verify),
+      to: req.to,
+      why: `rollback requested${req.to ? ` to ${req.to}` : ' to the color live before the last switch'}`,
+    },
+    logger,
   );
-  if (!verdict.ok) {
+  if (back.action !== 'none' && back.action !== 'switched') {
+    if (back.action !== 'refused') throw new Error(`blue-green rollback of ${subject} ${back.action}: ${back.error}`);
     throw new ConfigurationError(
-      `release ${req.namespace}/${toRelease}`,
-      `(${to}, revision ${good.revision}) is not fit to serve: ${verdict.reason}; the selector stays on ${from}`,
-      `fix or redeploy ${to} first (the live color is never switched to an unhealthy one)`,
+      back.subject,
+      back.error,
+      back.to
+        ? `fix or redeploy ${back.to} first (the live color is never switched to one that does not serve), then run: ${back.command}`
+        : `name the color to go back to with blue-green-rollback-color (blue or green), or switch it yourself: ${back.command}`,
     );
   }
-  await switchSelector(ports, svc, from, to);
-  step(`switched ${subject}: ${svc.colorLabel} ${from} -> ${to} (${toRelease} revision ${good.revision})`);
+  const to = back.live;
+  const revisions = await colorRevisions(helm, req.release, t);
+  const line =
+    back.action === 'none'
+      ? `${subject} already routes to ${to} (${colorRelease(req.release, to)} revision ${revisions[to] ?? '?'}): nothing to switch`
+      : `switched ${subject}: ${svc.colorLabel} ${back.from} -> ${to} (${colorRelease(req.release, to)} revision ${revisions[to] ?? '?'})`;
+  steps.push(line);
   return {
-    status: 'rolled-back',
+    status: back.action === 'none' ? 'unchanged' : 'rolled-back',
     release: req.release,
     namespace: req.namespace,
     service: svc.service,
     liveColor: to,
-    previousColor: from,
-    switched: true,
-    revisions: await colorRevisions(helm, req.release, t),
+    previousColor: back.action === 'none' ? to : back.from,
+    switched: back.action === 'switched',
+    revisions,
     steps,
     durationMs: clock.now() - started,
   };

@@ -9,5 +9,5 @@ export type {
   ColorTarget,
   OldColorAction,
 } from './deploy.ts';
-export { COLORS, FIELD_MANAGER, colorRelease, isColor, otherColor, versionFingerprint } from './colors.ts';
+export { COLORS, FIELD_MANAGER, PREVIOUS_COLOR_ANNOTATION, colorRelease, isColor, otherColor, versionFingerprint } from './colors.ts';
 export type { Color } from './colors.ts';

@@ -33,6 +33,9 @@ import type { RetryDeps } from './transient.ts';
  * The last row refuses rather than guess: with nothing recorded, the revision before a deployed
  * one is only "previous", and "previous" is not known to be good. Every outcome a person must act
  * on carries the exact command to run.
+ *
+ * A blue-green application returns to a color instead: `returnToGood` with `colors` (the
+ * blue-green rows, `decideColorReturn`, at the end of this file).
  */
 
 export interface ReturnRequest extends KubeTarget {
@@ -147,7 +150,19 @@ function readHistory(helm: Helm, release: string, t: KubeTarget, retry: RetryDep
  * Returns `r.release` to a good state by the policy above. Never throws for helm's failures: the
  * outcome says what happened. With `retry`, helm calls that fail are tried again (bounded).
  */
-export async function returnToGood(helm: Helm, r: ReturnRequest, logger: Logger, retry?: ReturnRetry): Promise<ReturnOutcome> {
+export function returnToGood(helm: Helm, r: ReturnRequest, logger: Logger, retry?: ReturnRetry): Promise<ReturnOutcome>;
+/** The blue-green form: back to a color (see `decideColorReturn`); helm is reached through `r.colors`. */
+export function returnToGood(helm: Helm | undefined, r: ColorReturnRequest, logger: Logger): Promise<ColorReturnOutcome>;
+export function returnToGood(
+  helm: Helm | undefined,
+  r: ReturnRequest | ColorReturnRequest,
+  logger: Logger,
+  retry?: ReturnRetry,
+): Promise<ReturnOutcome | ColorReturnOutcome> {
+  return 'colors' in r ? returnColorToGood(r, logger) : returnReleaseToGood(helm!, r, logger, retry);
+}
+
+async function returnReleaseToGood(helm: Helm, r: ReturnRequest, logger: Logger, retry?: ReturnRetry): Promise<ReturnOutcome> {
   const name = `${r.namespace}/${r.release}`;
   const t = { namespace: r.namespace };
   const ctx = helm.target?.context;
@@ -316,4 +331,146 @@ export async function recoverPending(
   throw new Error(
     `${r.namespace}/${r.release}: could not recover from ${stuck.status}: ${'error' in back ? `${back.error} (${back.command})` : back.action}`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The blue-green form: the same "return to a good state" for an application deployed as two
+// color releases behind a live Service. There the good state is not a revision but a color, and
+// returning is a selector switch, not a helm rollback.
+
+export type ReturnColor = 'blue' | 'green';
+
+/**
+ * What the blue-green return reads and does. `src/bluegreen/` implements it over the live
+ * Service and the two color releases (this layer does not know Services).
+ */
+export interface ColorSwitch {
+  /** `namespace/name` of the live Service, for messages. */
+  service: string;
+  /** The command a person runs to point the Service at a color themselves. */
+  switchCommand(to: ReturnColor): string;
+  /**
+   * The color the selector routes to now (undefined: no color key), and the one that was live
+   * before the last deploy's switch, as recorded with that switch (undefined: none recorded).
+   */
+  read(): Promise<{ live?: ReturnColor; recorded?: ReturnColor }>;
+  /** Why `color` cannot serve (`absent`: its release is gone); empty when it can. */
+  problems(color: ReturnColor): Promise<'absent' | string[]>;
+  /** Points the selector from `from` to `to`, checking that `from` is still live. Keeps the record. */
+  switchTo(from: ReturnColor, to: ReturnColor): Promise<void>;
+}
+
+export interface ColorReturnRequest {
+  /** The base release name (the colors are `<release>-blue` and `<release>-green`). */
+  release: string;
+  namespace: string;
+  colors: ColorSwitch;
+  /**
+   * The destination when it is known to the caller: an operator's explicit color, or the color a
+   * run itself switched away from. Default: the color recorded as live before the last switch.
+   */
+  to?: ReturnColor;
+  why: string;
+}
+
+export type ColorReturnOutcome =
+  /** The destination already serves: nothing switched (a second rollback is a no-op). */
+  | { action: 'none'; live: ReturnColor }
+  | { action: 'switched'; from: ReturnColor; live: ReturnColor }
+  /** As for releases: a person must look; `live` is what serves (when it could be read). */
+  | { action: 'refused' | 'failed' | 'unknown'; error: string; command: string; live?: ReturnColor; to?: ReturnColor; subject: string };
+
+export type ColorReturnDecision = { action: 'none' } | { action: 'switch'; to: ReturnColor } | { action: 'refuse'; error: string };
+
+/**
+ * The blue-green rows of the policy (pure; tested as a table with the rows above):
+ *
+ * | live color | destination (explicit, else recorded) | the destination's release | action         |
+ * |------------|---------------------------------------|---------------------------|----------------|
+ * | none       | any                                   | any                       | `refused`      |
+ * | X          | none recorded, none given             | any                       | `refused`      |
+ * | X          | X                                     | any                       | `none`         |
+ * | X          | Y                                     | absent                    | `refused`      |
+ * | X          | Y                                     | not serving               | `refused`      |
+ * | X          | Y                                     | serving                   | switch to Y    |
+ *
+ * The destination is a color, never "the other one": a toggle run twice puts the bad color back.
+ * With nothing recorded (the Service was last switched by hand, or by an older version of the
+ * suite) it refuses rather than guess, as the release policy does for "previous".
+ */
+export function decideColorReturn(f: {
+  live?: ReturnColor;
+  destination?: ReturnColor;
+  /** The destination's problems (`absent`: no release); only read when a switch is possible. */
+  problems?: 'absent' | readonly string[];
+}): ColorReturnDecision {
+  if (!f.live) return { action: 'refuse', error: 'the live Service has no color key, so there is no live color to return from' };
+  if (!f.destination)
+    return {
+      action: 'refuse',
+      error: `no color is recorded as live before the last switch (the first deploy, or a switch made outside this suite), and switching to the other color would be a guess; ${f.live} stays live`,
+    };
+  if (f.destination === f.live) return { action: 'none' };
+  if (f.problems === 'absent')
+    return {
+      action: 'refuse',
+      error: `does not exist (uninstalled after the keep window, or never deployed), so there is no ${f.destination} color to switch back to; ${f.live} stays live`,
+    };
+  if (f.problems && f.problems.length > 0)
+    return { action: 'refuse', error: `is not fit to serve: ${f.problems.join('; ')}; the selector stays on ${f.live}` };
+  return { action: 'switch', to: f.destination };
+}
+
+async function returnColorToGood(r: ColorReturnRequest, logger: Logger): Promise<ColorReturnOutcome> {
+  const c = r.colors;
+  const name = `Service ${c.service}`;
+  let facts: { live?: ReturnColor; recorded?: ReturnColor };
+  try {
+    facts = await c.read();
+  } catch (err) {
+    const error = errorMessage(err);
+    logger.error(`${name}: ${r.why}; could not read the live color: ${error}`);
+    return {
+      action: 'unknown',
+      error,
+      command: `kubectl -n ${r.namespace} get service ${c.service.split('/').pop()} -o yaml`,
+      subject: name,
+    };
+  }
+  const destination = r.to ?? facts.recorded;
+  let d = decideColorReturn({ live: facts.live, destination });
+  if (d.action === 'switch') {
+    let problems: 'absent' | string[];
+    try {
+      problems = await c.problems(d.to);
+    } catch (err) {
+      problems = [`its health could not be read: ${errorMessage(err)}`];
+    }
+    d = decideColorReturn({ live: facts.live, destination, problems });
+  }
+  const live = facts.live;
+  switch (d.action) {
+    case 'none':
+      logger.info(`${name}: ${r.why}; ${live} already serves, nothing to switch`);
+      return { action: 'none', live: live! };
+    case 'refuse': {
+      const other = live && (live === 'blue' ? 'green' : 'blue');
+      const command = live ? c.switchCommand(destination ?? other!) : `kubectl -n ${r.namespace} get service -o wide`;
+      // A destination that cannot serve is a fact about its release; the rest are about the Service.
+      const subject = destination && live && destination !== live ? `release ${r.namespace}/${r.release}-${destination}` : name;
+      logger.error(`${name}: ${r.why}; not switched: ${subject}: ${d.error}. Decide, then run: ${command}`);
+      return { action: 'refused', error: d.error, command, live, to: destination, subject };
+    }
+    case 'switch':
+      logger.warning(`${name}: ${r.why}; switching the live color ${live} -> ${d.to}`);
+      try {
+        await c.switchTo(live!, d.to);
+        return { action: 'switched', from: live!, live: d.to };
+      } catch (err) {
+        const error = errorMessage(err);
+        const command = c.switchCommand(d.to);
+        logger.error(`${name}: switching to ${d.to} failed: ${error}. Run: ${command}`);
+        return { action: 'failed', error, command, live, to: d.to, subject: name };
+      }
+  }
 }

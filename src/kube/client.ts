@@ -181,9 +181,9 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       }
     },
 
-    async patchServiceSelector(namespace, name, selector, manager) {
+    async patchServiceSelector(namespace, name, selector, manager, annotations) {
       // `$patch: replace`: the selector becomes exactly `selector` (a plain strategic merge would keep other keys).
-      const body = { spec: { selector: { $patch: 'replace', ...selector } } };
+      const body = { ...(annotations && { metadata: { annotations } }), spec: { selector: { $patch: 'replace', ...selector } } };
       const s = await call(() =>
         core.patchNamespacedService(
           { name, namespace, body, fieldManager: manager ?? fieldManager },

@@ -76,8 +76,16 @@ export interface Cluster {
    * Sets `.spec.selector` to exactly `selector` with a strategic-merge patch (`$patch: replace`;
    * never client-node's default JSON-patch type). The field manager (default `deploy-actions`) then
    * owns the selector: a later Helm 4 (server-side apply) upgrade that sets it conflicts.
+   * `annotations` are merged in the same patch (`null` removes one), so a switch and what it
+   * records about itself are written together or not at all.
    */
-  patchServiceSelector(namespace: string, name: string, selector: Record<string, string>, fieldManager?: string): Promise<ServiceInfo>;
+  patchServiceSelector(
+    namespace: string,
+    name: string,
+    selector: Record<string, string>,
+    fieldManager?: string,
+    annotations?: Record<string, string | null>,
+  ): Promise<ServiceInfo>;
   /** Recent log lines of a pod (all containers; with several, each line is prefixed `[container] `), for the log-based analysis. */
   podLogs(namespace: string, pod: string, sinceSeconds: number): Promise<string>;
 }

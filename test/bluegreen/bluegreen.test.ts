@@ -214,7 +214,7 @@ describe('deployBlueGreen', () => {
     const o = await deployBlueGreen(req(), ports);
     expect(o).toMatchObject({ status: 'failed', liveColor: 'green', switched: true, oldColor: 'kept' });
     expect(o.error).toContain(
-      'not switching back: blue is not serving either (pod admin-blue-1: ImagePullBackOff (0 restarts)); needs a person',
+      'not switching back to blue: release platform-admin/admin-blue: is not fit to serve: pod admin-blue-1: ImagePullBackOff (0 restarts); the selector stays on green; needs a person',
     );
     expect(cluster.patches.map((p) => p.selector.color)).toEqual(['green']);
   });
@@ -433,8 +433,19 @@ describe('deployBlueGreen', () => {
 });
 
 describe('rollbackBlueGreen', () => {
-  it('switches the selector back to the other color while it exists and serves', async () => {
-    const { helm, cluster, ports, rbReq } = setup({ live: 'green' });
+  const RECORDED = { 'deploy-actions/previous-color': 'blue' };
+
+  it('the deploy switch records the color it switched away from, on the live Service', async () => {
+    const { helm, cluster, ports, req } = setup();
+    helm.seed(NS, 'admin-blue', [{ status: 'deployed' }]);
+    helm.onUpgrade(NS, 'admin-green', { kind: 'ok' });
+    cluster.setHealth(NS, 'admin-green', 'healthy');
+    await deployBlueGreen(req({ oldColor: 'keep', keepOldMs: 0 }), ports);
+    expect(cluster.services.get(`${NS}/admin`)!.annotations).toEqual(RECORDED);
+  });
+
+  it('switches back to the color recorded as live before the last switch; a second run does nothing', async () => {
+    const { helm, cluster, ports, rbReq } = setup({ live: 'green', annotations: RECORDED });
     helm.seed(NS, 'admin-blue', [{ status: 'superseded' }, { status: 'deployed' }]);
     helm.seed(NS, 'admin-green', [{ status: 'deployed' }]);
     cluster.setHealth(NS, 'admin-blue', 'healthy');
@@ -453,10 +464,43 @@ describe('rollbackBlueGreen', () => {
     expect(smoke).toHaveBeenCalledWith({ color: 'blue', release: 'admin-blue', namespace: NS, service: 'admin-blue' });
     expect(o.steps.at(-1)).toBe('switched Service platform-admin/admin: color green -> blue (admin-blue revision 2)');
     expect(helm.upgrades).toEqual([]);
+    // The record stays: it is the destination, not the last color.
+    expect(cluster.services.get(`${NS}/admin`)!.annotations).toEqual(RECORDED);
+
+    const again = await rollbackBlueGreen(rbReq({ smoke }), ports);
+    expect(again).toMatchObject({ status: 'unchanged', liveColor: 'blue', switched: false });
+    expect(again.steps).toEqual(['Service platform-admin/admin already routes to blue (admin-blue revision 2): nothing to switch']);
+    expect(cluster.patches).toHaveLength(1);
+    expect(cluster.selector(NS, 'admin')).toEqual({ ...APP, color: 'blue' });
   });
 
-  it('refuses when the other color was uninstalled', async () => {
+  it('an explicit color is the destination; naming the live one does nothing', async () => {
     const { helm, cluster, ports, rbReq } = setup({ live: 'green' });
+    helm.seed(NS, 'admin-blue', [{ status: 'deployed' }]);
+    helm.seed(NS, 'admin-green', [{ status: 'deployed' }]);
+    cluster.setHealth(NS, 'admin-blue', 'healthy');
+    expect(await rollbackBlueGreen(rbReq({ to: 'green' }), ports)).toMatchObject({ status: 'unchanged', liveColor: 'green' });
+    expect(cluster.patches).toEqual([]);
+    expect(await rollbackBlueGreen(rbReq({ to: 'blue' }), ports)).toMatchObject({ status: 'rolled-back', liveColor: 'blue' });
+    expect(await rollbackBlueGreen(rbReq({ to: 'blue' }), ports)).toMatchObject({ status: 'unchanged', liveColor: 'blue' });
+    expect(cluster.patches).toHaveLength(1);
+  });
+
+  it('with nothing recorded and no color given, refuses to guess (the old toggle) and names both ways out', async () => {
+    const { helm, cluster, ports, rbReq } = setup({ live: 'green' });
+    helm.seed(NS, 'admin-blue', [{ status: 'deployed' }]);
+    const err = await rollbackBlueGreen(rbReq(), ports).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect((err as Error).message).toContain('no color is recorded as live before the last switch');
+    expect((err as Error).message).toContain('blue-green-rollback-color');
+    expect((err as Error).message).toContain(
+      `kubectl -n ${NS} patch service admin --type merge -p '{"spec":{"selector":{"color":"blue"}}}'`,
+    );
+    expect(cluster.patches).toEqual([]);
+  });
+
+  it('refuses when the recorded color was uninstalled', async () => {
+    const { helm, cluster, ports, rbReq } = setup({ live: 'green', annotations: RECORDED });
     helm.seed(NS, 'admin-green', [{ status: 'deployed' }]);
     const err = await rollbackBlueGreen(rbReq(), ports).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
@@ -467,11 +511,11 @@ describe('rollbackBlueGreen', () => {
   });
 
   it('never switches to an unhealthy or scaled-down color', async () => {
-    const { helm, cluster, ports, rbReq } = setup({ live: 'green' });
+    const { helm, cluster, ports, rbReq } = setup({ live: 'green', annotations: RECORDED });
     helm.seed(NS, 'admin-blue', [{ status: 'deployed' }]);
     cluster.setHealth(NS, 'admin-blue', ['pod admin-blue-1: CrashLoopBackOff (7 restarts)']);
     await expect(rollbackBlueGreen(rbReq(), ports)).rejects.toThrow(
-      'release platform-admin/admin-blue: (blue, revision 1) is not fit to serve: not ready: pod admin-blue-1: CrashLoopBackOff (7 restarts); the selector stays on green',
+      'release platform-admin/admin-blue: is not fit to serve: revision 1 not ready: pod admin-blue-1: CrashLoopBackOff (7 restarts); the selector stays on green',
     );
     cluster.setHealth(NS, 'admin-blue', 'scaled-to-zero');
     await expect(rollbackBlueGreen(rbReq(), ports)).rejects.toThrow('scaled to 0 replicas');

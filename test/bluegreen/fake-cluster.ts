@@ -42,6 +42,7 @@ export class FakeBlueGreenCluster implements BlueGreenCluster {
     name: string,
     selector: Record<string, string>,
     fieldManager?: string,
+    annotations?: Record<string, string | null>,
   ): Promise<ServiceInfo> {
     this.calls.push(
       `patchServiceSelector ${namespace}/${name} ${Object.entries(selector)
@@ -57,6 +58,10 @@ export class FakeBlueGreenCluster implements BlueGreenCluster {
     if (!s) throw new Error(`services "${name}" not found`);
     this.patches.push({ namespace, name, selector: { ...selector }, fieldManager });
     s.selector = { ...selector };
+    for (const [k, v] of Object.entries(annotations ?? {})) {
+      if (v === null) delete s.annotations[k];
+      else s.annotations[k] = v;
+    }
     return structuredClone(s);
   }
 

@@ -109,7 +109,11 @@ describe('blue-green through the client-node adapter (scripted helm)', () => {
     expect(patches).toHaveLength(1);
     expect(patches[0]!.contentType).toBe('application/strategic-merge-patch+json');
     expect(patches[0]!.query.fieldManager).toBe('deploy-actions');
-    expect(JSON.parse(patches[0]!.body)).toEqual({ spec: { selector: { $patch: 'replace', ...SELECTOR, color: 'green' } } });
+    // The switch and the color it switched away from (the rollback's destination) in one patch.
+    expect(JSON.parse(patches[0]!.body)).toEqual({
+      metadata: { annotations: { 'deploy-actions/previous-color': 'blue' } },
+      spec: { selector: { $patch: 'replace', ...SELECTOR, color: 'green' } },
+    });
 
     // Only the color key changed; ports, labels and the rest of the Service are as the user left them.
     const after = kube.get('Service', NS, 'admin')!;
@@ -118,6 +122,7 @@ describe('blue-green through the client-node adapter (scripted helm)', () => {
     const { selector: _b, ...specBefore } = before.spec;
     expect(specAfter).toEqual(specBefore);
     expect(after.metadata.labels).toEqual(before.metadata.labels);
+    expect(after.metadata.annotations).toMatchObject({ 'deploy-actions/previous-color': 'blue' });
     // deploy-actions now owns the selector, nobody else applies it.
     const owners = after.metadata.managedFields!.filter((m) => m.fieldsV1?.['f:spec']?.['f:selector']).map((m) => m.manager);
     expect(owners).toEqual(['deploy-actions']);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { clusterTarget } from '../../src/core/cluster-target.ts';
 import type { Revision } from '../../src/helm/history.ts';
-import { decideReturn, returnToGood } from '../../src/helm/recover.ts';
-import type { ReturnDecision, ReturnRequest } from '../../src/helm/recover.ts';
+import { decideColorReturn, decideReturn, returnToGood } from '../../src/helm/recover.ts';
+import type { ColorReturnDecision, ColorSwitch, ReturnColor, ReturnDecision, ReturnRequest } from '../../src/helm/recover.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
 import { RecordingLogger } from '../support/logger.ts';
@@ -36,6 +36,81 @@ describe('decideReturn: the policy table', () => {
     const d = decideReturn(history, req);
     expect(d.action).toBe(action);
     if (to !== undefined) expect('to' in d && d.to).toBe(to);
+  });
+});
+
+// The blue-green rows (README: the same table): live color + destination (explicit, else the one
+// recorded with the last switch) + what that color's release is -> what is done.
+const colorTable: [string, Parameters<typeof decideColorReturn>[0], ColorReturnDecision['action'], ReturnColor?][] = [
+  ['the live Service has no color key', { destination: 'blue' }, 'refuse'],
+  ['nothing recorded, nothing given: the other color would be a guess', { live: 'green' }, 'refuse'],
+  ['the destination already serves (a second rollback)', { live: 'blue', destination: 'blue' }, 'none'],
+  ['the destination was uninstalled', { live: 'green', destination: 'blue', problems: 'absent' }, 'refuse'],
+  ['the destination does not serve', { live: 'green', destination: 'blue', problems: ['pod x: CrashLoopBackOff'] }, 'refuse'],
+  ['the destination serves', { live: 'green', destination: 'blue', problems: [] }, 'switch', 'blue'],
+];
+
+describe('decideColorReturn: the blue-green rows of the policy table', () => {
+  it.each(colorTable)('%s', (_name, facts, action, to) => {
+    const d = decideColorReturn(facts);
+    expect(d.action).toBe(action);
+    if (to !== undefined) expect('to' in d && d.to).toBe(to);
+  });
+});
+
+describe('returnToGood, blue-green form', () => {
+  function colors(live: ReturnColor | undefined, recorded: ReturnColor | undefined, problems: 'absent' | string[] = []) {
+    const state = { live, switches: [] as string[] };
+    const c: ColorSwitch = {
+      service: 'ns/app',
+      switchCommand: (to) => `switch ${to}`,
+      read: async () => ({ live: state.live, recorded }),
+      problems: async () => problems,
+      switchTo: async (from, to) => {
+        state.switches.push(`${from}->${to}`);
+        state.live = to;
+      },
+    };
+    return { c, state };
+  }
+  const req = (c: ColorSwitch, to?: ReturnColor) => ({ release: 'app', namespace: 'ns', colors: c, to, why: 'breach' });
+
+  it('goes to the recorded color, then finds it live and does nothing', async () => {
+    const { c, state } = colors('green', 'blue');
+    expect(await returnToGood(undefined, req(c), new RecordingLogger())).toEqual({ action: 'switched', from: 'green', live: 'blue' });
+    expect(await returnToGood(undefined, req(c), new RecordingLogger())).toEqual({ action: 'none', live: 'blue' });
+    expect(state.switches).toEqual(['green->blue']);
+  });
+
+  it('an explicit color wins over the record', async () => {
+    const { c, state } = colors('green', 'blue');
+    expect(await returnToGood(undefined, req(c, 'green'), new RecordingLogger())).toEqual({ action: 'none', live: 'green' });
+    expect(state.switches).toEqual([]);
+  });
+
+  it('a destination that does not serve is refused with the command, nothing switched', async () => {
+    const { c, state } = colors('green', 'blue', ['pod x: not ready']);
+    const logger = new RecordingLogger();
+    expect(await returnToGood(undefined, req(c), logger)).toMatchObject({
+      action: 'refused',
+      subject: 'release ns/app-blue',
+      command: 'switch blue',
+      live: 'green',
+    });
+    expect(state.switches).toEqual([]);
+    expect(logger.text()).toContain('is not fit to serve: pod x: not ready; the selector stays on green');
+  });
+
+  it('a failed switch is `failed` with the command, never thrown', async () => {
+    const { c } = colors('green', 'blue');
+    c.switchTo = async () => {
+      throw new Error('Forbidden');
+    };
+    expect(await returnToGood(undefined, req(c), new RecordingLogger())).toMatchObject({
+      action: 'failed',
+      error: 'Forbidden',
+      command: 'switch blue',
+    });
   });
 });
 

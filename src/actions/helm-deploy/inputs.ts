@@ -14,8 +14,10 @@ export interface BlueGreenInputs {
   checkIntervalMs: number;
   readyTimeoutMs: number;
   oldColor: OldColorAction;
-  /** Switch the live Service back to the other color instead of deploying. */
+  /** Switch the live Service back to a color instead of deploying. */
   rollback: boolean;
+  /** The color to go back to (default: the one recorded as live before the last switch). */
+  rollbackColor?: Color;
 }
 
 export interface HelmDeployInputs {
@@ -34,12 +36,24 @@ export interface HelmDeployInputs {
 export function parseInputs(inputs: Inputs): HelmDeployInputs {
   const release = checkRelease('release', inputs.required('release', 'name the Helm release, e.g. platform-admin'));
   const namespace = checkNamespace('namespace', inputs.required('namespace', 'name the namespace of the release'));
-  const settings = parseHelmSettings(inputs);
+  // A blue-green rollback only switches between colors already installed: it needs no chart.
+  const rollback = inputs.bool('blue-green-rollback', false);
+  const settings = parseHelmSettings(inputs, { chartOptional: rollback });
   const secretVals = secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v));
   const kubeconfig = inputs.string('kubeconfig'); /* masked whole and per credential by openCredentials */
   const upgrade = { release, namespace, ...settings, description: inputs.string('description') || undefined };
   const initialColor = inputs.string('initial-color');
   if (initialColor && !isColor(initialColor)) throw inputError('initial-color', initialColor, 'is not a color', 'use blue or green');
+  const rollbackColor = inputs.string('blue-green-rollback-color');
+  if (rollbackColor && !isColor(rollbackColor))
+    throw inputError('blue-green-rollback-color', rollbackColor, 'is not a color', 'use blue or green');
+  if (rollbackColor && !rollback)
+    throw inputError(
+      'blue-green-rollback-color',
+      rollbackColor,
+      'only applies to a rollback',
+      'also set blue-green-rollback: true, or leave it empty to deploy',
+    );
   const blueGreen: BlueGreenInputs = {
     service: inputs.string('service', release),
     colorLabel: inputs.string('color-label', 'color'),
@@ -48,7 +62,8 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
     checkIntervalMs: inputs.duration('check-interval', '10s'),
     readyTimeoutMs: inputs.duration('ready-timeout', '1m'),
     oldColor: inputs.oneOf('old-color', ['uninstall', 'keep'], 'uninstall'),
-    rollback: inputs.bool('blue-green-rollback', false),
+    rollback,
+    rollbackColor: rollbackColor ? (rollbackColor as Color) : undefined,
   };
   checkNamespace('service', blueGreen.service);
   const strategy = inputs.oneOf('strategy', ['rolling', 'blue-green'], 'rolling');

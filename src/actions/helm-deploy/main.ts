@@ -124,7 +124,7 @@ async function blueGreen(
     signal: ctx.signal,
   };
   const o = bg.rollback
-    ? await rollbackBlueGreen({ ...common, release: upgrade.release, namespace: upgrade.namespace }, ports)
+    ? await rollbackBlueGreen({ ...common, release: upgrade.release, namespace: upgrade.namespace, to: bg.rollbackColor }, ports)
     : await deployBlueGreen(
         {
           ...common,

@@ -58,12 +58,15 @@ function extension(ctx: ActionContext): DeployExtension {
       }
       const why = verdict?.reason ?? 'a metric breached';
       if (d.blueGreen) {
+        // Back to the color this run switched away from, through the one "return to a good state"
+        // (blue-green form): never to a color that is gone or does not serve.
         const back = await rollbackBlueGreen(
           {
             release: d.release,
             namespace: d.namespace,
             service: d.blueGreen.service,
             colorLabel: d.colorLabel,
+            to: d.blueGreen.previousColor,
             signal: ctx.signal,
           },
           { helm, cluster: cluster!, clock, logger: ctx.logger },
