@@ -27,15 +27,23 @@ const WRITES: Record<string, string[]> = {
   '.github/workflows/release-suite.yml#move-major': ['contents'],
   // A caller grants at least what the called jobs ask for: release.yml's build pushes images.
   // Deployment records (issue 14): the jobs that deploy write them, and their callers grant it.
-  '.github/workflows/tenant-rollout.yml#pilot': ['deployments'],
-  '.github/workflows/tenant-rollout.yml#waves': ['deployments'],
-  '.github/workflows/release.yml#tenants': ['deployments'],
-  'workflows/release-on-tag.yml#(top level)': ['deployments', 'packages'],
-  'workflows/manual-rollout.yml#(top level)': ['deployments'],
+  // id-token (issue 12): the jobs that deploy log in to the clouds by OIDC; their callers grant it.
+  '.github/workflows/tenant-rollout.yml#pilot': ['deployments', 'id-token'],
+  '.github/workflows/tenant-rollout.yml#waves': ['deployments', 'id-token'],
+  '.github/workflows/release.yml#tenants': ['deployments', 'id-token'],
+  'workflows/release-on-tag.yml#(top level)': ['deployments', 'id-token', 'packages'],
+  'workflows/manual-rollout.yml#(top level)': ['deployments', 'id-token'],
 };
 
-/** Steps whose action needs an OIDC token (id-token: write). None is used today. */
+/** Steps whose action needs an OIDC token (id-token: write). */
 const OIDC_ACTIONS = [/^aws-actions\/configure-aws-credentials@/, /^google-github-actions\/auth@/, /^azure\/login@/];
+
+/** A job needs id-token: write when it runs an OIDC login, or calls a workflow with a job that does. */
+function jobNeedsOidc(j: Job): boolean {
+  if ((j.steps ?? []).some((s) => s.uses && OIDC_ACTIONS.some((re) => re.test(s.uses!)))) return true;
+  const target = j.uses ? ownWorkflowPath(j.uses) : undefined;
+  return !!target && Object.values(byPath(target).doc.jobs).some(jobNeedsOidc);
+}
 
 /** Outputs of a job: its `outputs`, or for a job calling a reusable workflow, that workflow's outputs. */
 function jobOutputs(w: WorkflowFile, id: string): string[] {
@@ -71,7 +79,7 @@ describe.each(files.map((f) => [f.path, f] as const))('%s', (path, w) => {
       expect(writes, `${path}#${id} writes`).toEqual(WRITES[`${path}#${id}`] ?? []);
     }
     for (const [id, j] of jobs) {
-      const needsOidc = (j.steps ?? []).some((s) => s.uses && OIDC_ACTIONS.some((re) => re.test(s.uses!)));
+      const needsOidc = jobNeedsOidc(j);
       const perms = typeof j.permissions === 'object' ? j.permissions : typeof w.doc.permissions === 'object' ? w.doc.permissions : {};
       expect(perms['id-token'] === 'write', `${id}: id-token: write only with an OIDC login step`).toBe(needsOidc);
     }
@@ -320,6 +328,75 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
     }
     expect(jobs.report!.if).toBe('always()');
     expect(jobs.report!.permissions).toEqual({});
+  });
+
+  describe('cloud credentials by OIDC (issue 12)', () => {
+    const LOGINS: Record<string, RegExp> = {
+      aws: /^aws-actions\/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c$/,
+      gcp: /^google-github-actions\/auth@7c6bc770dae815cd3e89ee6cdf493a5fab2cc093$/,
+      gke: /^google-github-actions\/get-gke-credentials@3da1e46a907576cefaa90c484278bb5b259dd395$/,
+      azure: /^azure\/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca$/,
+    };
+    const cloudSteps = (j: Job) => {
+      const steps = j.steps ?? [];
+      const from = steps.findIndex((s) => s.id === 'clouds');
+      const to = steps.findIndex((s) => s.name === 'Cluster credentials');
+      return from < 0 || to < 0 ? [] : steps.slice(from, to + 1);
+    };
+
+    it('id-token: write only in the jobs that deploy, which are the only ones logging in', () => {
+      const withToken = Object.entries(jobs)
+        .filter(([, j]) => typeof j.permissions === 'object' && j.permissions['id-token'] === 'write')
+        .map(([id]) => id);
+      expect(withToken).toEqual(['pilot', 'waves']);
+      expect(w.doc.permissions).toEqual({});
+      for (const id of ['plan', 'report']) {
+        expect(cloudSteps(jobs[id]!), id).toEqual([]);
+        expect(
+          jobs[id]!.steps!.filter((s) => Object.values(LOGINS).some((re) => re.test(s.uses ?? ''))),
+          id,
+        ).toEqual([]);
+      }
+    });
+
+    it('pilot and waves log in the same way, before anything reads the cluster, with the official actions pinned', () => {
+      const pilot = cloudSteps(jobs.pilot!);
+      expect(pilot.length).toBeGreaterThan(0);
+      expect(cloudSteps(jobs.waves!), 'the same steps in both jobs').toEqual(pilot);
+      for (const [cloud, re] of Object.entries(LOGINS)) expect(pilot.filter((s) => re.test(s.uses ?? '')).length, cloud).toBeGreaterThan(0);
+      for (const j of [jobs.pilot!, jobs.waves!]) {
+        const steps = j.steps!;
+        const creds = steps.findIndex((s) => s.name === 'Cluster credentials');
+        expect(creds).toBeLessThan(steps.indexOf(rollout(j)));
+        // Each login only when its cloud is configured (checked first by the clouds step).
+        for (const s of cloudSteps(j).slice(1)) expect(s.if, s.name).toMatch(/^steps\.clouds\.outputs\./);
+        // The static kubeconfig secret stays possible: with it empty, the action uses the KUBECONFIG the logins exported.
+        expect(rollout(j).with?.kubeconfig).toBe('${{ secrets.kubeconfig }}');
+      }
+      const byUse = (re: RegExp) => pilot.filter((s) => re.test(s.uses ?? ''));
+      expect(byUse(LOGINS.aws!)[0]!.with).toEqual({
+        'role-to-assume': '${{ inputs.aws-role-to-assume }}',
+        'aws-region': '${{ inputs.aws-region }}',
+      });
+      expect(byUse(LOGINS.gcp!)[0]!.with).toEqual({
+        workload_identity_provider: '${{ inputs.gcp-workload-identity-provider }}',
+        service_account: '${{ inputs.gcp-service-account }}',
+      });
+      expect(byUse(LOGINS.azure!)[0]!.with).toEqual({
+        'client-id': '${{ inputs.azure-client-id }}',
+        'tenant-id': '${{ inputs.azure-tenant-id }}',
+        'subscription-id': '${{ inputs.azure-subscription-id }}',
+      });
+      // One get-gke-credentials per GKE cluster, each named like its cluster, all merged into one kubeconfig.
+      const gke = byUse(LOGINS.gke!);
+      expect(gke.map((s) => s.id)).toEqual(['gke-1', 'gke-2', 'gke-3', 'gke-4']);
+      const creds = pilot.at(-1)!;
+      for (const s of gke) {
+        expect(s.with?.context_name).toBe(s.with?.cluster_name);
+        expect(String(creds.env?.GKE_KUBECONFIGS)).toContain(`steps.${s.id}.outputs.kubeconfig_path`);
+      }
+      expect(creds.run).toContain('echo "KUBECONFIG=$dir/config" >> "$GITHUB_ENV"');
+    });
   });
 
   describe('sharded waves (issue 13)', () => {

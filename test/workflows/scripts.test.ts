@@ -307,6 +307,143 @@ describe('tenant-rollout.yml shard count', () => {
   });
 });
 
+describe('tenant-rollout.yml cloud credentials by OIDC (issue 12)', () => {
+  const check = step('.github/workflows/tenant-rollout.yml', 'pilot', 'clouds');
+  const creds = step('.github/workflows/tenant-rollout.yml', 'pilot', 'Cluster credentials');
+  const none = {
+    AWS_ROLE: '',
+    AWS_REGION: '',
+    EKS: '',
+    GCP_PROVIDER: '',
+    GCP_SA: '',
+    GKE: '',
+    AZ_CLIENT: '',
+    AZ_TENANT: '',
+    AZ_SUB: '',
+    AKS_RG: '',
+    AKS: '',
+  };
+  const ROLE = 'arn:aws:iam::123456789012:role/deploy-tenants';
+  const PROVIDER = 'projects/123456/locations/global/workloadIdentityPools/github/providers/dotmac';
+  const GUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+
+  it('nothing configured: no login, no credentials step', () => {
+    const r = run(check, none);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.outputs).toEqual({ eks: '', aks: '' });
+  });
+
+  it('several clusters of each cloud: one login per cloud, every cluster listed', () => {
+    const r = run(check, {
+      ...none,
+      AWS_ROLE: ROLE,
+      AWS_REGION: 'eu-west-1',
+      EKS: 'prod-eu-1, prod-eu-2\nprod-eu-3',
+      GCP_PROVIDER: PROVIDER,
+      GCP_SA: 'deploy@dotmac-prod.iam.gserviceaccount.com',
+      GKE: 'gke-eu europe-west1\n\ngke-us us-central1-a dotmac-us\n',
+      AZ_CLIENT: GUID,
+      AZ_TENANT: GUID,
+      AZ_SUB: GUID,
+      AKS_RG: 'rg-prod',
+      AKS: 'aks-us,rg-other/aks-asia',
+    });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.outputs).toEqual({
+      aws: 'true',
+      eks: 'prod-eu-1 prod-eu-2 prod-eu-3',
+      'gke-1-name': 'gke-eu',
+      'gke-1-location': 'europe-west1',
+      'gke-1-project': '',
+      'gke-2-name': 'gke-us',
+      'gke-2-location': 'us-central1-a',
+      'gke-2-project': 'dotmac-us',
+      gcp: 'true',
+      azure: 'true',
+      aks: 'aks-us rg-other/aks-asia',
+      any: 'true',
+    });
+  });
+
+  it.each([
+    [{ EKS: 'prod' }, 'input "aws-role-to-assume" is "": give the ARN of the role to assume'],
+    [{ AWS_ROLE: ROLE, EKS: 'prod' }, 'input "aws-region" is "": give the region of eks-clusters'],
+    [{ AWS_ROLE: ROLE, AWS_REGION: 'eu-west-1' }, 'input "eks-clusters" is empty'],
+    [
+      { AWS_ROLE: ROLE, AWS_REGION: 'eu-west-1', EKS: '--kubeconfig=/etc/x' },
+      'input "eks-clusters": "--kubeconfig=/etc/x" is not a cluster name',
+    ],
+    [{ GKE: 'gke-eu europe-west1' }, 'input "gcp-workload-identity-provider" is "": give projects/<number>'],
+    [
+      { GCP_PROVIDER: PROVIDER, GCP_SA: 'a@b.iam.gserviceaccount.com', GKE: 'gke-eu' },
+      'input "gke-clusters" line 1: location "" is not a GKE region or zone',
+    ],
+    [
+      {
+        GCP_PROVIDER: PROVIDER,
+        GCP_SA: 'a@b.iam.gserviceaccount.com',
+        GKE: 'a europe-west1\nb europe-west1\nc europe-west1\nd europe-west1\ne europe-west1',
+      },
+      'input "gke-clusters" names 5 clusters: at most 4',
+    ],
+    [
+      { AZ_CLIENT: GUID, AZ_TENANT: GUID, AZ_SUB: GUID, AKS: 'aks-us' },
+      'input "aks-clusters": "aks-us" has no resource group (set aks-resource-group',
+    ],
+    [
+      { AZ_CLIENT: 'my-app', AZ_TENANT: GUID, AZ_SUB: GUID, AKS_RG: 'rg', AKS: 'aks-us' },
+      'input "azure-client-id" is "my-app": give the id (a GUID)',
+    ],
+  ] as const)('refuses %j before any login', (over, message) => {
+    const r = run(check, { ...none, ...over });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`::error::${message}`);
+    expect(r.outputs.any).toBeUndefined();
+  });
+
+  it('one context per cluster, named like it, in one kubeconfig exported as KUBECONFIG', () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const log = join(dir, 'calls.log');
+    // Fakes that record their argv (one line per call) and, for kubectl, the KUBECONFIG they were given.
+    for (const tool of ['aws', 'az', 'kubectl']) {
+      writeFileSync(
+        join(bin, tool),
+        `#!/bin/bash\nprintf '%s' ${tool} >> "${log}"; printf ' [%s]' "$@" >> "${log}"; printf ' KUBECONFIG=%s\\n' "\${KUBECONFIG:-}" >> "${log}"\n` +
+          (tool === 'kubectl'
+            ? 'if [ "$1 $2" = "config view" ]; then echo merged; else echo ctx-a; fi\n'
+            : 'touch "${@: -1}" 2>/dev/null || true\n'),
+      );
+      chmodSync(join(bin, tool), 0o755);
+    }
+    const gke = join(dir, 'gha-kubeconfig-1');
+    writeFileSync(gke, 'gke');
+    const r = run(
+      creds,
+      {
+        EKS: 'prod-eu-1 prod-eu-2',
+        AWS_REGION: 'eu-west-1',
+        AKS: 'aks-us rg-other/aks-asia',
+        AKS_RG: 'rg-prod',
+        GKE_KUBECONFIGS: `${gke}:::`,
+      },
+      bin,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const cfg = join(dir, 'deploy-actions-kube/clouds');
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls.slice(0, 4)).toEqual([
+      `aws [eks] [update-kubeconfig] [--name] [prod-eu-1] [--region] [eu-west-1] [--alias] [prod-eu-1] [--kubeconfig] [${cfg}] KUBECONFIG=`,
+      `aws [eks] [update-kubeconfig] [--name] [prod-eu-2] [--region] [eu-west-1] [--alias] [prod-eu-2] [--kubeconfig] [${cfg}] KUBECONFIG=`,
+      `az [aks] [get-credentials] [--resource-group] [rg-prod] [--name] [aks-us] [--context] [aks-us] [--file] [${cfg}] [--overwrite-existing] [--only-show-errors] KUBECONFIG=`,
+      `az [aks] [get-credentials] [--resource-group] [rg-other] [--name] [aks-asia] [--context] [aks-asia] [--file] [${cfg}] [--overwrite-existing] [--only-show-errors] KUBECONFIG=`,
+    ]);
+    expect(calls[4]).toBe(`kubectl [config] [view] [--flatten] KUBECONFIG=${cfg}:${gke}`);
+    expect(readFileSync(join(dir, 'deploy-actions-kube/config'), 'utf8')).toBe('merged\n');
+    expect(readFileSync(join(dir, 'env'), 'utf8')).toBe(`KUBECONFIG=${join(dir, 'deploy-actions-kube/config')}\n`);
+  });
+});
+
 describe('release.yml: pin the deployed images by digest', () => {
   const s = step('.github/workflows/release.yml', 'build', 'pin');
   const digest = `sha256:${'a'.repeat(64)}`;
