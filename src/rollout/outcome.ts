@@ -81,18 +81,22 @@ export const STATUS_ICON: Readonly<Record<TenantStatus, string>> = {
 };
 
 /**
- * The outcome from facts: a stop wins (cancelled, then halted, held, paused: the more urgent
- * first); a tenant whose state is `unknown` means the run has no verdict for it, so it holds;
- * otherwise any bad tenant fails the run.
+ * The outcome from facts, most urgent first: cancelled, halted (the failure budget), then a real
+ * failure (any bad tenant, or an unexpected error), then held (no verdict: a cluster that did not
+ * answer, an `unknown` tenant), then paused. A hold says "re-run when the cluster answers"; a
+ * failure needs a person, so a failed tenant in one cluster is never hidden by another cluster's
+ * hold.
  */
 export function decideOutcome(statuses: Iterable<TenantStatus>, stop?: RolloutStop): RolloutOutcome {
-  if (stop) return stop.outcome;
+  if (stop && stop.outcome !== 'held') return stop.outcome;
   let bad = false;
+  let unknown = false;
   for (const s of statuses) {
-    if (s === 'unknown') return 'held';
+    if (s === 'unknown') unknown = true;
     if (BAD_STATUSES.has(s)) bad = true;
   }
-  return bad ? 'failed' : 'succeeded';
+  if (bad) return 'failed';
+  return stop || unknown ? 'held' : 'succeeded';
 }
 
 /** What to do after a run that ended this way: the report's `next`, the summary's last line. */

@@ -29,11 +29,15 @@ describe('the outcome vocabulary', () => {
     expect(new RolloutEndedError('held', 'x').exitCode).toBe(4);
   });
 
-  it('a stop decides; then an unknown tenant holds; then any bad tenant fails', () => {
+  it('cancelled, halted and paused stops decide; a bad tenant fails the run, even beside a hold; then an unknown tenant holds', () => {
     expect(decideOutcome(['succeeded', 'unchanged', 'skipped', 'held'])).toBe('succeeded');
     expect(decideOutcome(['succeeded', 'failed-untouched'])).toBe('failed');
     expect(decideOutcome(['succeeded', 'rolled-back'])).toBe('failed');
-    expect(decideOutcome(['failed', 'unknown'])).toBe('held');
+    expect(decideOutcome(['failed', 'unknown'])).toBe('failed');
+    expect(decideOutcome(['succeeded', 'unknown'])).toBe('held');
+    // One cluster unreachable (its tenants held), another's tenant failed: the failure outranks the hold.
+    expect(decideOutcome(['succeeded', 'held', 'failed-rolled-back'], { outcome: 'held', reason: 'cluster us-1 is unreachable' })).toBe('failed');
+    expect(decideOutcome(['succeeded', 'held'], { outcome: 'held', reason: 'cluster us-1 is unreachable' })).toBe('held');
     expect(decideOutcome(['succeeded'], { outcome: 'paused', reason: 'paused by ops' })).toBe('paused');
     expect(decideOutcome(['failed'], { outcome: 'halted', reason: 'budget' })).toBe('halted');
   });
