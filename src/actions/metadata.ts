@@ -896,6 +896,11 @@ export const ACTION_METADATA: Record<string, ActionMetadata> = {
         required: false,
         default: '0',
       },
+      'max-failures-per-cluster': {
+        description:
+          "Multi-cluster fleets: each cluster's own failure budget, a count (1) or a percentage of its tenants in this run (10%). Past it, that cluster's other tenants are skipped while the other clusters go on, and the run ends halted. Empty: the budget is global only (max-failures, which still applies). Not with shards.",
+        required: false,
+      },
       soak: {
         description:
           'Time between waves during which the updated tenants are re-checked (e.g. 10m); a tenant that degrades is rolled back and counts as a failure.',

@@ -56,6 +56,12 @@ export interface RolloutOptions {
   adaptive?: AdaptivePolicy | false;
   /** Failures allowed before the rollout stops (already resolved from a count or a percentage). */
   maxFailures: number;
+  /**
+   * Multi-cluster fleets, optional: failures allowed per cluster (resolved per cluster). A cluster
+   * that spends its own stops starting tenants (the rest of its tenants are `skipped`); the other
+   * clusters go on, and the run ends `halted`. The global `maxFailures` still applies.
+   */
+  maxFailuresPerCluster?: ReadonlyMap<string, number>;
   soakMs: number;
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
@@ -251,8 +257,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     if (o.signal?.aborted && stop?.outcome !== 'cancelled') stop = { outcome: 'cancelled', reason: 'the job was cancelled' };
     return stop?.reason;
   };
-  const hold = (t: Tenant, step: string, why: string) => {
-    results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status: 'held', durationMs: 0, error: why });
+  const hold = (t: Tenant, step: string, why: string, status: 'held' | 'skipped' = 'held') => {
+    results.set(t.id, { id: t.id, namespace: t.namespace, release: t.release, step, status, durationMs: 0, error: why });
     done++;
     doneInStep++;
   };
@@ -266,6 +272,16 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   const countFailure = (r: TenantResult) => {
     if (!FAILURE_STATUSES.has(r.status)) return;
     failures++;
+    const c = tenantById.get(r.id)?.cluster;
+    const allowed = c !== undefined ? o.maxFailuresPerCluster?.get(c) : undefined;
+    if (c !== undefined && allowed !== undefined) {
+      const n = (clusterFailures.get(c) ?? 0) + 1;
+      clusterFailures.set(c, n);
+      if (n > allowed && !spent.has(c)) {
+        spent.set(c, `cluster ${c}'s failure budget spent: ${n} failed, ${allowed} allowed (last: ${r.id}: ${r.error ?? r.status})`);
+        p.logger.warning(`${spent.get(c)}: its other tenants are skipped, the other clusters go on`);
+      }
+    }
     if (failures > o.maxFailures && !o.signal?.aborted) {
       stopWith('halted', `failure budget spent: ${failures} failed, ${o.maxFailures} allowed (last: ${r.id}: ${r.error ?? r.status})`);
     }
@@ -318,6 +334,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   const limitOf = (cluster: string) => Math.min(o.maxParallelPerCluster || o.maxParallel, adaptive?.limit(cluster) ?? Infinity);
   // Clusters that stopped answering mid-rollout: their tenants are held, the others go on.
   const down = new Map<string, string>();
+  // Clusters whose own failure budget is spent (maxFailuresPerCluster): their tenants are skipped.
+  const spent = new Map<string, string>();
+  const clusterFailures = new Map<string, number>();
   const running = new Map<string, number>();
 
   async function runTenant(t: Tenant, step: string): Promise<TenantResult> {
@@ -564,6 +583,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
               hold(t, step.name, gone);
               continue;
             }
+            const over = t.cluster !== undefined ? spent.get(t.cluster) : undefined;
+            if (over !== undefined) {
+              take.done(t);
+              hold(t, step.name, over, 'skipped');
+              continue;
+            }
             emit({ type: 'tenant-started', step: step.name, tenant: t });
             begun.add(t.id);
             let r: TenantResult;
@@ -660,9 +685,15 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     return { id: t.id, namespace: t.namespace, release: t.release, step, status: 'unknown', durationMs: 0, error, lookCommand };
   };
   // Sharded, this shard reports the tenants it ran or began (the merge makes the fleet's report).
+  // Each row names the tenant's cluster (multi-cluster fleets), for the report, summary and post step.
   const ordered = o.steps.flatMap((s) =>
-    s.tenants.flatMap((t) => results.get(t.id) ?? (p.shards && !begun.has(t.id) ? [] : unfinished(t, s.name))),
+    s.tenants.flatMap((t) => {
+      const r = results.get(t.id) ?? (p.shards && !begun.has(t.id) ? undefined : unfinished(t, s.name));
+      return r ? [{ ...r, ...clusterOf(t) }] : [];
+    }),
   );
+  // A cluster spent its own budget: the others finished, the run ends halted (it outranks a hold).
+  if (spent.size && !stop) stop = { outcome: 'halted', reason: [...spent.values()].join('; ') };
   // A cluster went away and nothing else stopped the run: it ends held (a re-run resumes those tenants).
   if (down.size && !stop) stop = { outcome: 'held', reason: [...down.values()].join('; ') };
   stopped();

@@ -47,6 +47,7 @@ export function mergeReports(plan: Plan, phase: Phase, reports: readonly Rollout
           id: ref.id,
           namespace: ref.namespace,
           release: ref.release,
+          ...(ref.cluster ? { cluster: ref.cluster } : {}),
           step: step.name,
           status: 'skipped',
           durationMs: 0,

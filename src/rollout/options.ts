@@ -61,6 +61,8 @@ export interface TenantRolloutInputs {
   /** A previous run's report file: each wave starts its longest tenants first (not part of the plan). */
   previousReport?: string;
   maxFailures: FailureBudget;
+  /** Multi-cluster fleets, optional: each cluster's own budget (a percentage of its tenants in the run); the global one still applies. */
+  maxFailuresPerCluster?: FailureBudget;
   soakMs: number;
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;

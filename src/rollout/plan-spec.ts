@@ -118,17 +118,17 @@ export function describeOrder(order: OrderSpec | null): string {
 export type FailureBudget = { kind: 'count'; n: number } | { kind: 'percent'; pct: number };
 
 /** `2`, `5%`; empty is 0 (stop at the first failure). */
-export function parseMaxFailures(value: string): FailureBudget {
+export function parseMaxFailures(value: string, input = 'max-failures'): FailureBudget {
   const v = value.trim() || '0';
   const pct = /^(\d+(?:\.\d+)?)%$/.exec(v);
   if (pct) {
     const n = Number(pct[1]);
-    if (n > 100) throw inputError('max-failures', value, 'is over 100%', 'use a count such as 2 or a percentage such as 5%');
+    if (n > 100) throw inputError(input, value, 'is over 100%', 'use a count such as 2 or a percentage such as 5%');
     return { kind: 'percent', pct: n };
   }
   if (!/^\d+$/.test(v))
     throw inputError(
-      'max-failures',
+      input,
       value,
       'is not a count or a percentage',
       'use a count such as 2 or a percentage such as 5% (0 stops at the first failure)',

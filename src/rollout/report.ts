@@ -125,6 +125,27 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
     );
   }
   lines.push('', `**Next:** ${cell(rep.next)}`);
+  // Multi-cluster fleets: the counts per cluster (an unreachable or over-budget cluster shows at a glance).
+  const clusters = new Map<string, Partial<Record<TenantStatus, number>>>();
+  for (const t of rep.tenants)
+    if (t.cluster) {
+      const c = clusters.get(t.cluster) ?? {};
+      c[t.status] = (c[t.status] ?? 0) + 1;
+      clusters.set(t.cluster, c);
+    }
+  if (clusters.size)
+    lines.push(
+      '',
+      `**Clusters:** ${[...clusters]
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+        .map(
+          ([name, c]) =>
+            `\`${name}\` ${TENANT_STATUSES.filter((st) => c[st])
+              .map((st) => `${ICON[st]} ${c[st]} ${st}`)
+              .join(', ')}`,
+        )
+        .join(' · ')}`,
+    );
   if (rep.appeared.length) lines.push('', `**Not in the approved plan (not deployed):** ${rep.appeared.join(', ')}`);
   if (rep.vanished.length) lines.push('', `**In the plan but gone:** ${rep.vanished.join(', ')}`);
   // Large fleets: per-step counts, then every failure and rollback in full; the complete
@@ -143,12 +164,17 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
     for (const [step, c] of steps) lines.push(`| ${step} | ${present.map((st) => c[st] ?? 0).join(' | ')} |`);
   }
   const shown = large ? rows.filter((t) => order(t) < 2) : rows;
-  lines.push('', '| tenant | step | status | revision | duration | reason |', '|---|---|---|---|---|---|');
+  const byCluster = clusters.size > 0;
+  lines.push(
+    '',
+    `| tenant |${byCluster ? ' cluster |' : ''} step | status | revision | duration | reason |`,
+    `|---|${byCluster ? '---|' : ''}---|---|---|---|---|`,
+  );
   const budget = opts.maxBytes ?? SUMMARY_BUDGET;
   let bytes = Buffer.byteLength(lines.join('\n'));
   let written = 0;
   for (const t of shown) {
-    const line = `| ${t.id} | ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`;
+    const line = `| ${t.id} |${byCluster ? ` ${t.cluster ?? ''} |` : ''} ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`;
     const n = Buffer.byteLength(line) + 1;
     if (bytes + n > budget - 512) break;
     lines.push(line);

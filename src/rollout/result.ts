@@ -5,6 +5,8 @@ export interface TenantResult {
   id: string;
   namespace: string;
   release: string;
+  /** The tenant's cluster, in a multi-cluster fleet. */
+  cluster?: string;
   step: string;
   status: TenantStatus;
   revisionBefore?: number;

@@ -189,6 +189,7 @@ export function splitHeld(tenants: readonly Tenant[], now: number): { free: Tena
         id: t.id,
         namespace: t.namespace,
         release: t.release,
+        ...(t.cluster ? { cluster: t.cluster } : {}),
         step: 'held',
         status: 'held',
         durationMs: 0,
@@ -335,6 +336,19 @@ async function executePhase(
   }
   const started = ports.clock.now();
   const maxFailures = allowedFailures(inp.maxFailures, total);
+  // Each cluster's own budget, from its share of this run's tenants.
+  let maxFailuresPerCluster: Map<string, number> | undefined;
+  if (inp.maxFailuresPerCluster && clusters.length > 1) {
+    if (sharded)
+      throw new ConfigurationError(
+        'input "max-failures-per-cluster"',
+        'cannot be combined with shards',
+        'the shards share one fleet-wide budget: use max-failures, or run one job per cluster',
+      );
+    const per = new Map<string, number>();
+    for (const st of steps) for (const t of st.tenants) if (t.cluster) per.set(t.cluster, (per.get(t.cluster) ?? 0) + 1);
+    maxFailuresPerCluster = new Map([...per].map(([c, n]) => [c, allowedFailures(inp.maxFailuresPerCluster!, n)]));
+  }
   let shards: ShardPort | undefined;
   if (sharded) {
     if (!ports.openShards) throw new Error('a sharded rollout needs the shard coordination');
@@ -355,6 +369,7 @@ async function executePhase(
         adaptive: inp.adaptiveParallelism === false ? false : undefined,
         durations,
         maxFailures,
+        maxFailuresPerCluster,
         // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
         soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
         soakIntervalMs: inp.soakIntervalMs,

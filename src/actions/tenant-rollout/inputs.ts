@@ -165,6 +165,9 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     adaptiveParallelism: inputs.bool('adaptive-parallelism', true),
     previousReport: inputs.string('previous-report') || undefined,
     maxFailures: parseMaxFailures(inputs.string('max-failures', '0')),
+    maxFailuresPerCluster: inputs.string('max-failures-per-cluster')
+      ? parseMaxFailures(inputs.string('max-failures-per-cluster'), 'max-failures-per-cluster')
+      : undefined,
     soakMs: inputs.duration('soak', '0s'),
     soakIntervalMs: inputs.duration('soak-interval', '30s'),
     rollbackWaveOnFailure: inputs.bool('rollback-wave-on-failure', false),
