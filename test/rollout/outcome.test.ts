@@ -36,7 +36,9 @@ describe('the outcome vocabulary', () => {
     expect(decideOutcome(['failed', 'unknown'])).toBe('failed');
     expect(decideOutcome(['succeeded', 'unknown'])).toBe('held');
     // One cluster unreachable (its tenants held), another's tenant failed: the failure outranks the hold.
-    expect(decideOutcome(['succeeded', 'held', 'failed-rolled-back'], { outcome: 'held', reason: 'cluster us-1 is unreachable' })).toBe('failed');
+    expect(decideOutcome(['succeeded', 'held', 'failed-rolled-back'], { outcome: 'held', reason: 'cluster us-1 is unreachable' })).toBe(
+      'failed',
+    );
     expect(decideOutcome(['succeeded', 'held'], { outcome: 'held', reason: 'cluster us-1 is unreachable' })).toBe('held');
     expect(decideOutcome(['succeeded'], { outcome: 'paused', reason: 'paused by ops' })).toBe('paused');
     expect(decideOutcome(['failed'], { outcome: 'halted', reason: 'budget' })).toBe('halted');
