@@ -1,27 +1,18 @@
-import type { Metric } from '../analysis/metrics.ts';
-import type { LatencyTrigger } from '../analysis/latency.ts';
 import type { MaintenanceWindow } from '../release/window.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
 import type { Selection } from '../tenants/select.ts';
-import type { HttpCheck } from '../verify/checks.ts';
 import type { ClusterOrder, Phase, PilotSpec, WaveSpec } from './plan.ts';
 import type { FailureBudget } from './plan-spec.ts';
 
-/** Everything a tenant rollout is asked to do, as plain data (the action and the CLI parse inputs into it). */
+/** Where the tenants come from: a tenants file, an inline list, or the namespaces a selector matches. */
 export type TenantSource = { kind: 'file'; path: string } | { kind: 'list'; value: string } | { kind: 'namespaces'; selector: string };
 
-/** What a tenant-rollout run does: deploy (phases plan/pilot/waves/all), or one of the fleet operations. */
-export type Operation = 'rollout' | 'status' | 'rollback' | 'pause' | 'resume';
-export const OPERATIONS: readonly Operation[] = ['status', 'rollback', 'pause', 'resume'];
-
-export interface TenantRolloutInputs {
-  operation: Operation;
-  /** The fleet object in the cluster (pause, lock): ConfigMap deploy-actions-fleet-<name> in `namespace`. */
-  fleet: { name: string; namespace: string };
-  /** pause: why (recorded with who). */
-  reason: string;
-  /** rollback: the report of the run to undo (a path); empty = the selected tenants' previous deployed revision. */
-  rollbackReport: string;
+/**
+ * What a tenant rollout is asked to do, as the domain reads it: which tenants, in which waves, with
+ * which helm settings, budget and window. How the action reaches clusters, reports and verifies
+ * (`TenantRolloutInputs` in the action) stays out of it.
+ */
+export interface RolloutRequest {
   source: TenantSource;
   namespacePrefix: string;
   releaseTemplate: string;
@@ -41,8 +32,7 @@ export interface TenantRolloutInputs {
   shards?: { count: number; index: number; namespace: string };
   /** The version being released: with it, the plan classifies the promotion (patch/minor/major). */
   releaseVersion: string;
-  /** The maintenance window as given (text); `window` is it parsed. */
-  maintenanceWindow: string;
+  /** The maintenance window the gated phase must start in (absent: any time). */
   window?: MaintenanceWindow;
   /** Free text shown with the window (a change ticket). */
   changeTicket: string;
@@ -69,19 +59,4 @@ export interface TenantRolloutInputs {
   recoverPending: boolean;
   /** A pending-* revision with no release lease is recovered by itself once older than this (input pending-stale-after). */
   pendingStaleAfterMs: number;
-  verifyWorkloads: boolean;
-  reportFile: string;
-  /** Per-tenant base URL template for the smoke checks after each upgrade (empty: none). */
-  smokeUrl: string;
-  smokeChecks: HttpCheck[];
-  /** Metrics analysed during each soak (empty: health re-checks only). */
-  analysis: Metric[];
-  /** The built-in latency trigger (latency-metric given): p95 > 2x its own before and > the fleet's. */
-  latency?: LatencyTrigger;
-  prometheusUrl: string;
-  prometheusToken: string;
-  /** How to reach the cluster: kubeconfig content (empty: the ambient one) and a context of it. */
-  kubeconfig: string;
-  kubeContext?: string;
-  helmBinary: string;
 }

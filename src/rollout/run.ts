@@ -11,7 +11,7 @@ import { activeHold, describeHold } from '../tenants/model.ts';
 import { selectTenants } from '../tenants/select.ts';
 import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
 import type { ClusterSpec } from '../clusters/model.ts';
-import type { TenantRolloutInputs } from './options.ts';
+import type { RolloutRequest } from './options.ts';
 import { allowedFailures } from './plan-spec.ts';
 import { previousDurations } from './order.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
@@ -103,13 +103,13 @@ export interface RunOutcome {
 }
 
 /** What is being released, in the operator's words: the release version, the chart version, or the chart. */
-export function releaseLabel(inp: TenantRolloutInputs): string {
+export function releaseLabel(inp: RolloutRequest): string {
   const tag = inp.helm.set.map((l) => /^image\.tag=(.+)$/.exec(l)?.[1]).find(Boolean);
   return inp.releaseVersion || inp.helm.version || tag || inp.helm.chart;
 }
 
 export async function resolveTenants(
-  inp: TenantRolloutInputs,
+  inp: RolloutRequest,
   ports: RunPorts,
 ): Promise<{ tenants: Tenant[]; source: string; clusters: ClusterSpec[] }> {
   let clusters: ClusterSpec[] = [];
@@ -158,7 +158,7 @@ export async function resolveTenants(
 }
 
 /** The part of the target every tenant shares: chart, shared values files' contents, --set lines, secret values. */
-function sharedTarget(inp: TenantRolloutInputs, readFile: (p: string) => string): string {
+function sharedTarget(inp: RolloutRequest, readFile: (p: string) => string): string {
   const h = createHash('sha256');
   const { chart, version, repoUrl, set, setString, valuesFiles } = inp.helm;
   h.update(JSON.stringify({ chart, version, repoUrl, set, setString, identity: inp.identityValues }));
@@ -199,7 +199,7 @@ export function splitHeld(tenants: readonly Tenant[], now: number): { free: Tena
   return { free, held };
 }
 
-export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
+export async function runTenantRollout(inp: RolloutRequest, ports: RunPorts, meta: RunMeta): Promise<RunOutcome> {
   // Start-up work begun beside discovery and planning (helm version detection): a planning error
   // waits for it, and its own error comes first, as it did when start-up ran before planning.
   let planning: Awaited<ReturnType<typeof planPhase>>;
@@ -213,7 +213,7 @@ export async function runTenantRollout(inp: TenantRolloutInputs, ports: RunPorts
   return executePhase(inp, ports, meta, planning);
 }
 
-async function planPhase(inp: TenantRolloutInputs, ports: RunPorts) {
+async function planPhase(inp: RolloutRequest, ports: RunPorts) {
   const { tenants: resolvedTenants, source, clusters } = await resolveTenants(inp, ports);
   if (clusters.length > 1) {
     // Every tenant goes to its own cluster's API server: without per-cluster helm there is no safe way to deploy.
@@ -273,7 +273,7 @@ async function planPhase(inp: TenantRolloutInputs, ports: RunPorts) {
 }
 
 async function executePhase(
-  inp: TenantRolloutInputs,
+  inp: RolloutRequest,
   ports: RunPorts,
   meta: RunMeta,
   { plan, pilot, waves, appeared, vanished, held, clusters, sharded }: Awaited<ReturnType<typeof planPhase>>,

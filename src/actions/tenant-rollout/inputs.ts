@@ -1,8 +1,8 @@
 import { MAX_SHARDS } from '../../rollout/shards.ts';
 import { inputError } from '../../core/errors.ts';
 import { parseVersion } from '../../core/semver.ts';
-import { CLUSTER_ORDERS, parseBatchSize, parsePhase, parsePilot } from '../../rollout/plan.ts';
-import { parseMaxFailures } from '../../rollout/plan-spec.ts';
+import { CLUSTER_ORDERS, parsePhase } from '../../rollout/plan.ts';
+import { parseBatchSize, parseMaxFailures, parsePilot } from '../../rollout/plan-spec.ts';
 import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { TENANT_TEMPLATE } from '../../tenants/model.ts';
@@ -10,17 +10,55 @@ import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
 import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
-import type { Operation, TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
-import { OPERATIONS } from '../../rollout/options.ts';
+import type { RolloutRequest, TenantSource } from '../../rollout/options.ts';
 import { checkNamespace } from '../../core/names.ts';
 
-export type { TenantRolloutInputs, TenantSource } from '../../rollout/options.ts';
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import { compileTemplate } from '../../core/template.ts';
 import { parseWindow } from '../../release/window.ts';
 import { parseObserverInputs } from './observers.ts';
 import type { ObserverInputs } from './observers.ts';
 import { DEFAULT_LATENCY } from '../../analysis/latency.ts';
+import type { HttpCheck } from '../../verify/checks.ts';
+import type { Metric } from '../../analysis/metrics.ts';
+import type { LatencyTrigger } from '../../analysis/latency.ts';
+
+export type { TenantSource } from '../../rollout/options.ts';
+
+/** What a tenant-rollout run does: deploy (phases plan/pilot/waves/all), or one of the fleet operations. */
+export type Operation = 'rollout' | 'status' | 'rollback' | 'pause' | 'resume';
+export const OPERATIONS: readonly Operation[] = ['status', 'rollback', 'pause', 'resume'];
+
+/**
+ * The action's inputs: the domain's request, and the wiring the action keeps to itself (the
+ * operation, how to reach the cluster, the report file, the verification after each upgrade).
+ */
+export interface TenantRolloutInputs extends RolloutRequest {
+  operation: Operation;
+  /** The fleet object in the cluster (pause, lock): ConfigMap deploy-actions-fleet-<name> in `namespace`. */
+  fleet: { name: string; namespace: string };
+  /** pause: why (recorded with who). */
+  reason: string;
+  /** rollback: the report of the run to undo (a path); empty = the selected tenants' previous deployed revision. */
+  rollbackReport: string;
+  /** The maintenance window as given (text); `window` is it parsed. */
+  maintenanceWindow: string;
+  verifyWorkloads: boolean;
+  reportFile: string;
+  /** Per-tenant base URL template for the smoke checks after each upgrade (empty: none). */
+  smokeUrl: string;
+  smokeChecks: HttpCheck[];
+  /** Metrics analysed during each soak (empty: health re-checks only). */
+  analysis: Metric[];
+  /** The built-in latency trigger (latency-metric given): p95 > 2x its own before and > the fleet's. */
+  latency?: LatencyTrigger;
+  prometheusUrl: string;
+  prometheusToken: string;
+  /** How to reach the cluster: kubeconfig content (empty: the ambient one) and a context of it. */
+  kubeconfig: string;
+  kubeContext?: string;
+  helmBinary: string;
+}
 
 /** A rollout phase, or the error naming every phase and operation the input accepts. */
 function parsePhaseOrOperation(v: string) {

@@ -13,7 +13,7 @@ import { createCluster, loadConfig } from '../../kube/client.ts';
 import { createFleetDocuments } from '../../kube/documents.ts';
 import type { Cluster, ReleaseHealth } from '../../kube/ports.ts';
 import { executeRollout } from '../../rollout/execute.ts';
-import type { TenantRolloutInputs } from '../../rollout/options.ts';
+import type { TenantRolloutInputs } from './inputs.ts';
 import { allowedFailures } from '../../rollout/plan-spec.ts';
 import { planRollout, stepsForPhase } from '../../rollout/plan.ts';
 import { buildReport, renderReport } from '../../rollout/report.ts';
