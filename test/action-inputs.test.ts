@@ -68,3 +68,22 @@ describe.each(actionDirs)('$dir/action.yml defaults', ({ dir, name }) => {
     expect(differing.join('; ')).toBe('');
   });
 });
+
+describe('Inputs.withDefaults', () => {
+  const read = (values: Record<string, string>) => new Inputs((n) => values[n] ?? '').withDefaults('tenant-rollout');
+
+  it('an input left empty gets its action.yml default, one given keeps its value', () => {
+    expect(read({}).int('max-parallel', { min: 1, max: 200 })).toBe(5);
+    expect(read({ 'max-parallel': '7' }).int('max-parallel', { min: 1, max: 200 })).toBe(7);
+    expect(read({}).string('release-name')).toBe('{{ tenant.slug }}');
+  });
+
+  it('a code fallback that repeats a declared default is refused: the default is written once', () => {
+    expect(() => read({}).bool('identity-values', true)).toThrow(/input "identity-values": the code repeats its action.yml default/);
+  });
+
+  it('an input that needs a default and declares none is a mistake in the code, not the user', () => {
+    expect(() => new Inputs(() => '').bool('verify-workloads')).toThrow(/input "verify-workloads" has no default/);
+    expect(() => read({}).duration('report-file')).toThrow(/has no default: declare one in action.yml/);
+  });
+});

@@ -40,6 +40,7 @@ function parseRevision(value: string): number | undefined {
 }
 
 export function parseInputs(inputs: Inputs): AutoRollbackInputs {
+  inputs = inputs.withDefaults('auto-rollback');
   const release = inputs.string('release');
   const namespace = inputs.string('namespace');
   const revisionBefore = parseRevision(inputs.string('revision-before'));
@@ -76,8 +77,8 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
   const secrets = readNamedSecrets(inputs);
   const metrics = readMetrics(inputs, 'metrics', { useDefault: true, secrets });
 
-  const durationMs = inputs.duration('duration', '5m');
-  const intervalMs = inputs.duration('interval', '30s');
+  const durationMs = inputs.duration('duration');
+  const intervalMs = inputs.duration('interval');
   if (intervalMs <= 0 || durationMs <= 0)
     throw inputError(
       intervalMs <= 0 ? 'interval' : 'duration',
@@ -102,14 +103,14 @@ export function parseInputs(inputs: Inputs): AutoRollbackInputs {
     secrets,
     durationMs,
     intervalMs,
-    concurrency: inputs.int('concurrency', 8, { min: 1, max: 64 }),
+    concurrency: inputs.int('concurrency', { min: 1, max: 64 }),
     ...prometheus,
-    rollback: inputs.bool('rollback', true),
-    rollbackOnInconclusive: inputs.bool('rollback-on-inconclusive', false),
-    rollbackTimeoutMs: inputs.duration('rollback-timeout', '5m'),
+    rollback: inputs.bool('rollback'),
+    rollbackOnInconclusive: inputs.bool('rollback-on-inconclusive'),
+    rollbackTimeoutMs: inputs.duration('rollback-timeout'),
     kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     kubeContext: inputs.string('kube-context') || undefined,
-    helmBinary: inputs.string('helm', 'helm'),
+    helmBinary: inputs.string('helm'),
     reportFile: inputs.string('report-file'),
   };
 }

@@ -7,23 +7,24 @@ const TRI = ['auto', 'true', 'false'] as const;
 
 /** Reads every input of build-images/action.yml once, unconditionally, into the typed config. */
 export function parseInputs(inputs: Inputs): BuildImagesConfig {
+  inputs = inputs.withDefaults('build-images');
   const imagesText = inputs.string('images');
   const imagesFile = inputs.string('images-file');
   const registry = checkRegistry('registry', inputs.string('registry'));
   const username = inputs.string('username');
   const password = inputs.secret('password');
-  const builder = inputs.oneOf('builder', BUILDERS, 'buildx');
-  const push = inputs.oneOf('push', TRI, 'auto');
-  const latest = inputs.oneOf('latest', TRI, 'auto');
+  const builder = inputs.oneOf('builder', BUILDERS);
+  const push = inputs.oneOf('push', TRI);
+  const latest = inputs.oneOf('latest', TRI);
   const tags = inputs.list('tags');
   const platforms = inputs.list('platforms');
   const buildArgs = parseKeyValues('build-args', inputs.lines('build-args'));
   const labels = parseKeyValues('labels', inputs.lines('labels'));
   const cacheFrom = inputs.lines('cache-from');
   const cacheTo = inputs.lines('cache-to');
-  const concurrency = inputs.int('concurrency', 2, { min: 1, max: 16 });
-  const failFast = inputs.bool('fail-fast', true);
-  const tlsVerify = inputs.bool('tls-verify', true);
+  const concurrency = inputs.int('concurrency', { min: 1, max: 16 });
+  const failFast = inputs.bool('fail-fast');
+  const tlsVerify = inputs.bool('tls-verify');
 
   return {
     images: { inline: imagesText, file: imagesFile },

@@ -124,12 +124,12 @@ export function parseValuesFiles(inputs: Inputs, name = 'values-files'): string[
 }
 
 export function parseWait(inputs: Inputs, name = 'wait'): WaitMode {
-  const v = inputs.oneOf(name, ['true', 'false', 'legacy'], 'true');
+  const v = inputs.oneOf(name, ['true', 'false', 'legacy']);
   return v === 'true' ? 'ready' : v === 'false' ? 'none' : 'legacy';
 }
 
 export function parseDryRun(inputs: Inputs, name = 'dry-run'): 'none' | 'client' | 'server' {
-  const v = inputs.oneOf(name, ['false', 'true', 'client', 'server'], 'false');
+  const v = inputs.oneOf(name, ['false', 'true', 'client', 'server']);
   return v === 'false' ? 'none' : v === 'true' ? 'server' : v;
 }
 
@@ -147,12 +147,12 @@ export function parseHelmSettings(
     valuesFiles: parseValuesFiles(inputs),
     set: parseSetLines('set', inputs.lines('set'), (v) => inputs.mask(v)),
     setString: parseSetLines('set-string', inputs.lines('set-string'), (v) => inputs.mask(v)),
-    createNamespace: inputs.bool('create-namespace', false),
+    createNamespace: inputs.bool('create-namespace'),
     wait: parseWait(inputs),
-    timeoutMs: inputs.duration('timeout', '5m'),
-    historyMax: inputs.int('history-max', 10, { min: 0, max: 1000 }),
+    timeoutMs: inputs.duration('timeout'),
+    historyMax: inputs.int('history-max', { min: 0, max: 1000 }),
     dryRun: parseDryRun(inputs),
-    serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false'], 'auto'),
+    serverSide: inputs.oneOf('server-side', ['auto', 'true', 'false']),
   };
 }
 

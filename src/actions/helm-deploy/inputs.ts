@@ -34,10 +34,11 @@ export interface HelmDeployInputs {
 
 /** Reads and validates every helm-deploy input, before anything runs. */
 export function parseInputs(inputs: Inputs): HelmDeployInputs {
+  inputs = inputs.withDefaults('helm-deploy');
   const release = checkRelease('release', inputs.required('release', 'name the Helm release, e.g. platform-admin'));
   const namespace = checkNamespace('namespace', inputs.required('namespace', 'name the namespace of the release'));
   // A blue-green rollback only switches between colors already installed: it needs no chart.
-  const rollback = inputs.bool('blue-green-rollback', false);
+  const rollback = inputs.bool('blue-green-rollback');
   const settings = parseHelmSettings(inputs, { chartOptional: rollback });
   const secretVals = secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v));
   const kubeconfig = inputs.string('kubeconfig'); /* masked whole and per credential by openCredentials */
@@ -56,17 +57,17 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
     );
   const blueGreen: BlueGreenInputs = {
     service: inputs.string('service', release),
-    colorLabel: inputs.string('color-label', 'color'),
+    colorLabel: inputs.string('color-label'),
     initialColor: initialColor ? (initialColor as Color) : undefined,
-    keepOldMs: inputs.duration('keep-old', '5m'),
-    checkIntervalMs: inputs.duration('check-interval', '10s'),
-    readyTimeoutMs: inputs.duration('ready-timeout', '1m'),
-    oldColor: inputs.oneOf('old-color', ['uninstall', 'keep'], 'uninstall'),
+    keepOldMs: inputs.duration('keep-old'),
+    checkIntervalMs: inputs.duration('check-interval'),
+    readyTimeoutMs: inputs.duration('ready-timeout'),
+    oldColor: inputs.oneOf('old-color', ['uninstall', 'keep']),
     rollback,
     rollbackColor: rollbackColor ? (rollbackColor as Color) : undefined,
   };
   checkNamespace('service', blueGreen.service);
-  const strategy = inputs.oneOf('strategy', ['rolling', 'blue-green'], 'rolling');
+  const strategy = inputs.oneOf('strategy', ['rolling', 'blue-green']);
   if (blueGreen.rollback && strategy !== 'blue-green')
     throw inputError(
       'blue-green-rollback',
@@ -79,10 +80,10 @@ export function parseInputs(inputs: Inputs): HelmDeployInputs {
     blueGreen,
     upgrade,
     secretValues: secretVals,
-    rollbackOnFailure: inputs.bool('rollback-on-failure', true),
-    recoverPending: inputs.bool('recover-pending', false),
+    rollbackOnFailure: inputs.bool('rollback-on-failure'),
+    recoverPending: inputs.bool('recover-pending'),
     kubeconfig,
     kubeContext: inputs.string('kube-context') || undefined,
-    helm: inputs.string('helm', 'helm'),
+    helm: inputs.string('helm'),
   };
 }

@@ -34,6 +34,7 @@ export function expandSmokeUrl(t: Template, v: { release: string; namespace: str
 }
 
 export function parseExtra(inputs: Inputs): RootExtraInputs {
+  inputs = inputs.withDefaults('root');
   const smokeUrl = inputs.string('smoke-url');
   if (smokeUrl && !/^https?:\/\//.test(smokeUrl))
     throw inputError(
@@ -43,8 +44,8 @@ export function parseExtra(inputs: Inputs): RootExtraInputs {
       'e.g. https://admin.example.com or http://{{ service }}.{{ namespace }}.svc',
     );
   const checks = inputs.string('smoke-checks');
-  const watchMs = inputs.duration('watch', '0s');
-  const watchIntervalMs = inputs.duration('watch-interval', '30s');
+  const watchMs = inputs.duration('watch');
+  const watchIntervalMs = inputs.duration('watch-interval');
   if (watchMs > 0 && watchIntervalMs > watchMs)
     throw inputError(
       'watch-interval',
@@ -57,7 +58,7 @@ export function parseExtra(inputs: Inputs): RootExtraInputs {
   return {
     smokeUrl: smokeUrl ? compileTemplate(smokeUrl, 'input "smoke-url"', SMOKE_URL) : undefined,
     smokeChecks: checks ? parseChecks(checks, { source: 'input "smoke-checks"' }) : defaultChecks(),
-    verifyWorkloads: inputs.bool('verify-workloads', true),
+    verifyWorkloads: inputs.bool('verify-workloads'),
     watchMs,
     watchIntervalMs,
     metrics,

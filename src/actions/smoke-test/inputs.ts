@@ -28,9 +28,9 @@ export interface SmokeTestInputs {
 }
 
 /** Tenants from a tenant-rollout report (JSON text or file) filtered by status, or from a slug list. */
-export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?: TenantTarget[]; all?: TenantTarget[] } {
+export function readTenants(inputs: Inputs): { tenants?: TenantTarget[]; all?: TenantTarget[] } {
   const report = inputs.string('report');
-  const statuses = inputs.list('report-statuses').length ? inputs.list('report-statuses') : defaultStatuses.split(',');
+  const statuses = inputs.list('report-statuses');
   const slugs = inputs.list('tenants');
   const release = inputs.string('release');
   if (report && slugs.length)
@@ -52,8 +52,9 @@ export function readTenants(inputs: Inputs, defaultStatuses: string): { tenants?
 }
 
 export function parseInputs(inputs: Inputs): SmokeTestInputs {
+  inputs = inputs.withDefaults('smoke-test');
   const url = inputs.string('url');
-  const { tenants } = readTenants(inputs, 'succeeded,unchanged');
+  const { tenants } = readTenants(inputs);
   const namespace = inputs.string('namespace');
   const release = inputs.string('release');
   if (!tenants) {
@@ -63,9 +64,9 @@ export function parseInputs(inputs: Inputs): SmokeTestInputs {
   const secrets = readNamedSecrets(inputs);
   const maxLatency = inputs.string('max-latency');
   const defaults: CheckDefaults = {
-    timeoutMs: inputs.duration('timeout', '10s'),
-    retries: inputs.int('retries', 2, { min: 0, max: 20 }),
-    retryDelayMs: inputs.duration('retry-delay', '2s'),
+    timeoutMs: inputs.duration('timeout'),
+    retries: inputs.int('retries', { min: 0, max: 20 }),
+    retryDelayMs: inputs.duration('retry-delay'),
     maxLatencyMs: maxLatency ? inputs.duration('max-latency', maxLatency) : undefined,
   };
   const checksInput = inputs.string('checks');
@@ -84,11 +85,11 @@ export function parseInputs(inputs: Inputs): SmokeTestInputs {
     release,
     checks,
     secrets,
-    deadlineMs: inputs.duration('deadline', '5m'),
-    concurrency: inputs.int('concurrency', 4, { min: 1, max: 64 }),
-    clusterChecks: inputs.oneOf('cluster-checks', ['auto', 'true', 'false'], 'auto'),
+    deadlineMs: inputs.duration('deadline'),
+    concurrency: inputs.int('concurrency', { min: 1, max: 64 }),
+    clusterChecks: inputs.oneOf('cluster-checks', ['auto', 'true', 'false']),
     images,
-    restartWindowMs: inputs.duration('restart-window', '30s'),
+    restartWindowMs: inputs.duration('restart-window'),
     kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     kubeContext: inputs.string('kube-context') || undefined,
     reportFile: inputs.string('report-file'),

@@ -6,7 +6,6 @@ import { parseBatchSize, parseMaxFailures, parsePilot } from '../../rollout/plan
 import { parseSelection } from '../../tenants/select.ts';
 import { parseSelector } from '../../tenants/selector.ts';
 import { TENANT_TEMPLATE } from '../../tenants/model.ts';
-import { DEFAULT_TENANT_SELECTOR } from '../../tenants/sources.ts';
 import { parseHelmSettings, secretValues } from '../common/helm-inputs.ts';
 import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
@@ -104,7 +103,7 @@ function verification(inputs: Inputs) {
 
 function latencyTrigger(inputs: Inputs, prometheusUrl: string) {
   const metric = inputs.string('latency-metric');
-  const label = inputs.string('latency-label', DEFAULT_LATENCY.label);
+  const label = inputs.string('latency-label');
   for (const [name, v] of [
     ['latency-metric', metric],
     ['latency-label', label],
@@ -129,23 +128,24 @@ function latencyTrigger(inputs: Inputs, prometheusUrl: string) {
 
 function maintenance(inputs: Inputs) {
   const text = inputs.string('maintenance-window');
-  const outsideWindow = inputs.oneOf('outside-window', ['fail', 'wait'] as const, 'fail');
-  const windowWaitMaxMs = inputs.duration('window-wait-max', '2h');
+  const outsideWindow = inputs.oneOf('outside-window', ['fail', 'wait'] as const);
+  const windowWaitMaxMs = inputs.duration('window-wait-max');
   const changeTicket = inputs.string('change-ticket');
   return { maintenanceWindow: text, window: text ? parseWindow(text) : undefined, changeTicket, outsideWindow, windowWaitMaxMs };
 }
 
 /** The rollout's inputs, and (`observe`) its GitHub side: records, gate check, notifications. */
 export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: ObserverInputs; mergeReports: string } {
-  const phaseText = inputs.string('phase', 'all');
+  inputs = inputs.withDefaults('tenant-rollout');
+  const phaseText = inputs.string('phase');
   const operation = (OPERATIONS as readonly string[]).includes(phaseText) ? (phaseText as Operation) : 'rollout';
   const fleet = {
-    name: checkNamespace('fleet', inputs.string('fleet', 'default')),
-    namespace: checkNamespace('fleet-namespace', inputs.string('fleet-namespace', 'default')),
+    name: checkNamespace('fleet', inputs.string('fleet')),
+    namespace: checkNamespace('fleet-namespace', inputs.string('fleet-namespace')),
   };
   const file = inputs.string('tenants-file');
   const list = inputs.string('tenants');
-  const selector = inputs.string('selector', DEFAULT_TENANT_SELECTOR);
+  const selector = inputs.string('selector');
   if (file && list)
     throw inputError(
       'tenants',
@@ -166,13 +166,13 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
   const helm = parseHelmSettings(inputs, {
     chartOptional: operation !== 'rollout' || phaseText === 'plan' || inputs.string('merge-reports') !== '',
   });
-  const maxParallel = inputs.int('max-parallel', 5, { min: 1, max: 200 });
+  const maxParallel = inputs.int('max-parallel', { min: 1, max: 200 });
   const planText = inputs.string('plan');
   const planFile = inputs.string('plan-file');
   if (planText && planFile)
     throw inputError('plan-file', planFile, 'cannot be combined with plan', 'give the approved plan once: plan-file for large fleets');
-  const count = inputs.int('shards', 1, { min: 1, max: MAX_SHARDS });
-  const index = inputs.int('shard-index', 0, { min: 0, max: MAX_SHARDS - 1 });
+  const count = inputs.int('shards', { min: 1, max: MAX_SHARDS });
+  const index = inputs.int('shard-index', { min: 0, max: MAX_SHARDS - 1 });
   if (index >= count) throw inputError('shard-index', String(index), `must be below shards (${count})`, `use 0..${count - 1}`);
   return {
     operation,
@@ -180,14 +180,14 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     reason: inputs.string('reason'),
     rollbackReport: inputs.string('rollback-report'),
     source,
-    namespacePrefix: namespacePrefix(inputs.string('namespace-prefix', 'tenant-')),
-    releaseTemplate: inputs.string('release-name', '{{ tenant.slug }}'),
+    namespacePrefix: namespacePrefix(inputs.string('namespace-prefix')),
+    releaseTemplate: inputs.string('release-name'),
     tenantValuesFiles: inputs.lines('tenant-values-files'),
     include: include ? parseSelection('include', include) : undefined,
     exclude: exclude ? parseSelection('exclude', exclude) : undefined,
-    pilot: parsePilot(inputs.string('pilot', '1')),
-    clusterOrder: inputs.oneOf('order', CLUSTER_ORDERS, 'interleave'),
-    batchSize: parseBatchSize(inputs.string('batch-size', '25%')),
+    pilot: parsePilot(inputs.string('pilot')),
+    clusterOrder: inputs.oneOf('order', CLUSTER_ORDERS),
+    batchSize: parseBatchSize(inputs.string('batch-size')),
     phase: operation === 'rollout' ? parsePhaseOrOperation(phaseText) : 'all',
     approvedPlan: planText,
     approvedPlanFile: planFile || undefined,
@@ -197,26 +197,26 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     ...maintenance(inputs),
     helm,
     secretValues: secretValues('set-secret', inputs.lines('set-secret'), (v) => inputs.mask(v)),
-    identityValues: inputs.bool('identity-values', true),
+    identityValues: inputs.bool('identity-values'),
     maxParallel,
-    maxParallelPerCluster: inputs.int('max-parallel-per-cluster', 0, { min: 0, max: 200 }),
-    adaptiveParallelism: inputs.bool('adaptive-parallelism', true),
+    maxParallelPerCluster: inputs.int('max-parallel-per-cluster', { min: 0, max: 200 }),
+    adaptiveParallelism: inputs.bool('adaptive-parallelism'),
     previousReport: inputs.string('previous-report') || undefined,
-    maxFailures: parseMaxFailures(inputs.string('max-failures', '0')),
+    maxFailures: parseMaxFailures(inputs.string('max-failures')),
     maxFailuresPerCluster: inputs.string('max-failures-per-cluster')
       ? parseMaxFailures(inputs.string('max-failures-per-cluster'), 'max-failures-per-cluster')
       : undefined,
-    soakMs: inputs.duration('soak', '0s'),
-    soakIntervalMs: inputs.duration('soak-interval', '30s'),
-    rollbackWaveOnFailure: inputs.bool('rollback-wave-on-failure', false),
-    recoverPending: inputs.bool('recover-pending', false),
-    pendingStaleAfterMs: inputs.duration('pending-stale-after', '30m'),
-    verifyWorkloads: inputs.bool('verify-workloads', true),
+    soakMs: inputs.duration('soak'),
+    soakIntervalMs: inputs.duration('soak-interval'),
+    rollbackWaveOnFailure: inputs.bool('rollback-wave-on-failure'),
+    recoverPending: inputs.bool('recover-pending'),
+    pendingStaleAfterMs: inputs.duration('pending-stale-after'),
+    verifyWorkloads: inputs.bool('verify-workloads'),
     reportFile: inputs.string('report-file'),
     ...verification(inputs),
     kubeconfig: inputs.string('kubeconfig') /* masked whole and per credential by openCredentials */,
     kubeContext: inputs.string('kube-context') || undefined,
-    helmBinary: inputs.string('helm', 'helm'),
+    helmBinary: inputs.string('helm'),
     observe: parseObserverInputs(inputs),
     mergeReports: inputs.string('merge-reports'),
   };

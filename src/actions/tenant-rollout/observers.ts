@@ -45,7 +45,8 @@ export interface ObserverInputs {
 const GATES = ['none', 'approval', 'approval+window'];
 
 export function parseObserverInputs(inputs: Inputs): ObserverInputs {
-  const records = inputs.string('deployment-records', 'none');
+  inputs = inputs.withDefaults('tenant-rollout');
+  const records = inputs.string('deployment-records');
   if (!(RECORD_MODES as readonly string[]).includes(records)) {
     const near = closest(records, RECORD_MODES);
     throw inputError(
@@ -65,7 +66,7 @@ export function parseObserverInputs(inputs: Inputs): ObserverInputs {
       `${near ? `did you mean "${near}"? ` : ''}use one of: ${GATES.join(', ')} (the plan job's gate output)`,
     );
   }
-  const share = inputs.string('deployment-records-budget', '50%');
+  const share = inputs.string('deployment-records-budget');
   const m = /^(\d{1,3})%$/.exec(share);
   if (!m || Number(m[1]) < 1 || Number(m[1]) > 100)
     throw inputError(
@@ -86,7 +87,7 @@ export function parseObserverInputs(inputs: Inputs): ObserverInputs {
   return {
     githubToken: inputs.secret('github-token'),
     records: records as RecordMode,
-    recordsEnvironment: inputs.string('deployment-environment', 'tenants'),
+    recordsEnvironment: inputs.string('deployment-environment'),
     recordsShare: Number(m[1]) / 100,
     approvalEnvironment: inputs.string('approval-environment'),
     gate,
