@@ -5,7 +5,7 @@ import { metadataFile, renderMetadata } from '../../scripts/metadata.mjs';
 import { ACTION_METADATA } from '../../src/actions/metadata.ts';
 
 describe('action metadata built into the bundle', () => {
-  it('src/actions/metadata.ts is what scripts/metadata.mjs makes from the action.yml files now (run npm run build)', async () => {
+  it('src/actions/metadata.json is what scripts/metadata.mjs makes from the action.yml files now (run npm run build)', async () => {
     expect(readFileSync(metadataFile as string, 'utf8')).toBe(await (renderMetadata as () => Promise<string>)());
   });
 
