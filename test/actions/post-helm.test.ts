@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openPostHelm } from '../../src/actions/common/helm-session.ts';
@@ -11,6 +10,7 @@ import { createHelmDeploy } from '../../src/actions/helm-deploy/main.ts';
 import { createTenantRollout } from '../../src/actions/tenant-rollout/main.ts';
 import type { CommandRunner } from '../../src/core/process.ts';
 import { testContext } from '../support/action-context.ts';
+import { tempDir } from '../support/temp-dirs.ts';
 
 // The post step must reach the same cluster main did: main's private kubeconfig when main was
 // given one, the runner's own KUBECONFIG otherwise (never a path to a file that does not exist).
@@ -22,7 +22,7 @@ describe('openPostHelm', () => {
   };
 
   it('uses the private kubeconfig main wrote', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'post-'));
+    const dir = tempDir('post-');
     writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\n');
     const { envs, run } = capture();
     await openPostHelm(
@@ -35,7 +35,7 @@ describe('openPostHelm', () => {
   });
 
   it('keeps the ambient KUBECONFIG when main had no kubeconfig input', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'post-'));
+    const dir = tempDir('post-');
     const { envs, run } = capture();
     await openPostHelm(
       testContext({}, { state: { 'private-dir': dir }, env: { KUBECONFIG: '/ambient', INPUT_KUBECONFIG: 'secret' } }),
@@ -63,7 +63,7 @@ describe('openPostHelm', () => {
 // The post step reads the cluster from what main saved, never from a file-name convention.
 describe('the post step recovers in the cluster main saved', () => {
   it('helm-deploy: a cancelled upgrade is rolled back with the saved kubeconfig and context', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'post-'));
+    const dir = tempDir('post-');
     const kubeconfig = join(dir, 'elsewhere.yaml');
     writeFileSync(kubeconfig, 'apiVersion: v1\n');
     const calls: { args: string[]; env: NodeJS.ProcessEnv }[] = [];

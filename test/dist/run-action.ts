@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/tools.ts';
+import { tempDir } from '../support/temp-dirs.ts';
 
 export interface ActionRun {
   code: number;
@@ -37,7 +37,7 @@ export function runAction(
   inputs: Record<string, string>,
   opts: { phase?: 'index' | 'post'; env?: NodeJS.ProcessEnv; state?: Record<string, string>; runnerTemp?: string; onStart?: (kill: (sig: NodeJS.Signals, tree?: boolean) => void) => void } = {},
 ): Promise<ActionRun> {
-  const runnerTemp = opts.runnerTemp ?? mkdtempSync(join(tmpdir(), 'runner-'));
+  const runnerTemp = opts.runnerTemp ?? tempDir('runner-');
   const files = { GITHUB_OUTPUT: join(runnerTemp, `out-${Date.now()}`), GITHUB_STATE: join(runnerTemp, `state-${Date.now()}`), GITHUB_STEP_SUMMARY: join(runnerTemp, `summary-${Date.now()}`) };
   for (const f of Object.values(files)) writeFileSync(f, '');
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: runnerTemp, RUNNER_TEMP: runnerTemp, ...files, ...opts.env };

@@ -55,6 +55,18 @@ describe('judgeReleaseHealth on the recorded fixtures', () => {
     expect(h.problems).toEqual(['pod gamma-demo-858c94f57c-cq4gs: CrashLoopBackOff (5 restarts)']);
   });
 
+  it('a rollout that created no new pod (updated 0/1, the old pod still ready) is not healthy', () => {
+    // Ready, available, observed: only updatedReplicas says the new template never ran.
+    const d = clone(gamma);
+    d.status = { ...d.status, replicas: 1, updatedReplicas: 0, readyReplicas: 1, availableReplicas: 1, unavailableReplicas: 0 };
+    d.status.conditions = (d.status.conditions ?? []).filter((c) => c.reason !== 'ProgressDeadlineExceeded');
+    const oldPod = gammaPods.filter((p) => p.status?.containerStatuses?.every((c) => c.ready));
+    expect(oldPod).toHaveLength(1);
+    const h = judgeReleaseHealth([d], [], oldPod, { namespace: 'tenant-gamma', release: 'gamma' });
+    expect(h.healthy).toBe(false);
+    expect(h.problems).toEqual(['deployment/gamma-demo: 0/1 replicas updated']);
+  });
+
   it('passes the healthy deployment', () => {
     const pod = clone(gammaPods[0]!); // a ready pod
     pod.metadata!.labels = { ...ready.spec!.template!.metadata!.labels!, 'pod-template-hash': '85544dd797' };

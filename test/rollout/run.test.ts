@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { Inputs } from '../../src/actions/common/inputs.ts';
 import { parseInputs } from '../../src/actions/tenant-rollout/inputs.ts';
 import { runTenantRollout } from '../../src/rollout/run.ts';
+import { allowedFailures, parseMaxFailures } from '../../src/rollout/plan-spec.ts';
 import { renderReport, reportLine } from '../../src/rollout/report.ts';
 import type { RunPorts } from '../../src/rollout/run.ts';
 import type { NamespaceInfo } from '../../src/kube/ports.ts';
@@ -83,6 +84,24 @@ describe('runTenantRollout', () => {
       tenant: { id: 'fast-fiber', slug: 'fast-fiber', name: 'Fast Fiber ISP' },
     });
     expect(parse(written.get('secret-values.yaml')!)).toEqual({ auth: { jwt: 'topsecret' } });
+  });
+
+  it('identity values: tenant.id and tenant.slug are given to tenants whose values do not carry them (and not with identity-values: false)', async () => {
+    const helm = new FakeHelm();
+    const { p, written } = ports(helm);
+    // Unlike the example fleet, these tenants carry no `tenant:` values of their own.
+    const files = new Map([['t.yaml', 'tenants:\n  - id: acme-net\n    slug: acme\n  - id: b\n    values: { replicaCount: 2 }\n']]);
+    const q: RunPorts = { ...p, readFile: (f) => files.get(f) ?? readFileSync(f, 'utf8'), exists: (f) => files.has(f) || existsSync(f) };
+    const planned = await runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0', phase: 'plan' }), q, { run: 'r' });
+    for (const t of planned.plan.waves.flat()) helm.onUpgrade(t.namespace, t.release, { kind: 'ok' });
+    const out = await runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0' }), q, { run: 'r' });
+    expect(out.report?.outcome).toBe('succeeded');
+    expect(parse(written.get('values-acme-net.yaml')!)).toEqual({ tenant: { id: 'acme-net', slug: 'acme' } });
+    expect(parse(written.get('values-b.yaml')!)).toEqual({ tenant: { id: 'b', slug: 'b' }, replicaCount: 2 });
+
+    written.clear();
+    await runTenantRollout(inputs({ 'tenants-file': 't.yaml', pilot: '0', 'identity-values': 'false' }), q, { run: 'r' });
+    expect(written.has('values-acme-net.yaml') ? parse(written.get('values-acme-net.yaml')!) : {}).not.toHaveProperty('tenant');
   });
 
   it('target fingerprints: stable for the same inputs, a shared change moves every tenant, a tenant change only that tenant', async () => {
@@ -262,5 +281,43 @@ describe('runTenantRollout', () => {
     expect(out.report?.counts).toMatchObject({ succeeded: 9, 'failed-rolled-back': 1 });
     expect(out.report?.outcome).toBe('failed');
     expect(out.report?.stoppedBecause).toBeUndefined();
+  });
+});
+
+// The failure budget is rounded down: a 5% budget of 10 tenants tolerates no failure, 15%
+// tolerates one. Rounding up (1 and 2) lets a second failure through.
+describe('max-failures percentages round down', () => {
+  const ids = Array.from({ length: 10 }, (_, i) => `t${i}`);
+  async function run(pct: string, failing: string[]) {
+    const helm = new FakeHelm();
+    const { p } = ports(helm);
+    for (const id of ids) helm.onUpgrade(`tenant-${id}`, id, failing.includes(id) ? { kind: 'fail' } : { kind: 'ok' });
+    const out = await runTenantRollout(
+      inputs({ tenants: ids.join(','), 'tenants-file': '', pilot: '0', 'batch-size': '10', 'max-failures': pct, 'max-parallel': '1' }),
+      p,
+      { run: 'r' },
+    );
+    const upgraded = helm.calls.filter((c) => c.startsWith('upgrade ')).map((c) => c.split('/')[1]);
+    return { report: out.report!, upgraded };
+  }
+
+  it('allowedFailures: 5% and 15% of 10 tenants', () => {
+    expect(allowedFailures(parseMaxFailures('5%'), 10)).toBe(0);
+    expect(allowedFailures(parseMaxFailures('15%'), 10)).toBe(1);
+  });
+
+  it('5% of 10: the first failure spends the budget, no tenant after it starts', async () => {
+    const { report, upgraded } = await run('5%', ['t1']);
+    expect(report.outcome).toBe('halted');
+    expect(upgraded).toEqual(['t0', 't1']);
+  });
+
+  it('15% of 10: one failure is tolerated, the second halts the rollout', async () => {
+    const one = await run('15%', ['t1']);
+    expect(one.report.outcome).toBe('failed');
+    expect(one.upgraded).toHaveLength(10);
+    const two = await run('15%', ['t1', 't3']);
+    expect(two.report.outcome).toBe('halted');
+    expect(two.upgraded).toEqual(['t0', 't1', 't2', 't3']);
   });
 });

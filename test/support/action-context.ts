@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ActionContext } from '../../src/actions/common/context.ts';
 import { Inputs } from '../../src/actions/common/inputs.ts';
 import { Secrets } from '../../src/core/secrets.ts';
 import { RecordingLogger } from './logger.ts';
+import { tempDir } from './temp-dirs.ts';
 
 export interface TestContext extends ActionContext {
   logger: RecordingLogger;
@@ -45,7 +43,7 @@ export function testContext(
     getState: (n) => state[n] ?? '',
     signal: abort.signal,
     abort,
-    tempDir: mkdtempSync(join(tmpdir(), 'da-test-')),
+    tempDir: tempDir('da-test-'),
     env: opts.env ?? { ...process.env },
     outputs,
     summaries,
