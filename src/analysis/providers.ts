@@ -3,7 +3,7 @@ import { errorMessage } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Cluster, ReleaseHealth } from '../kube/ports.ts';
-import { BAD_POD_REASONS } from '../verify/cluster-checks.ts';
+import { FATAL_REASONS } from '../kube/health.ts';
 import { formatMs } from '../core/format.ts';
 import type { Http } from '../core/http.ts';
 import { mapLimit } from '../core/pool.ts';
@@ -146,7 +146,7 @@ async function measureKubernetes(metric: KubernetesMetric, t: TenantTarget, port
       };
     }
     case 'crash-loops': {
-      const bad = h.pods.filter((p) => p.reasons.some((r) => BAD_POD_REASONS.includes(r)));
+      const bad = h.pods.filter((p) => p.reasons.some((r) => FATAL_REASONS.has(r)));
       return {
         query,
         value: bad.length,

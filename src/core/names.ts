@@ -13,26 +13,15 @@ export function isReleaseName(v: string): boolean {
   return v.length <= 53 && RELEASE.test(v);
 }
 
-export function checkNamespace(input: string, v: string): string {
-  if (!isNamespaceName(v)) {
-    throw inputError(
-      input,
-      v,
-      'is not a valid namespace name',
-      'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
-    );
-  }
+function checkName(input: string, v: string, valid: (v: string) => boolean, what: string, rule: string): string {
+  if (!valid(v)) throw inputError(input, v, `is not a valid ${what}`, `use at most ${rule}, starting and ending with a letter or digit`);
   return v;
 }
 
+export function checkNamespace(input: string, v: string): string {
+  return checkName(input, v, isNamespaceName, 'namespace name', '63 lowercase letters, digits and "-"');
+}
+
 export function checkRelease(input: string, v: string): string {
-  if (!isReleaseName(v)) {
-    throw inputError(
-      input,
-      v,
-      'is not a valid Helm release name',
-      'use at most 53 lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
-    );
-  }
-  return v;
+  return checkName(input, v, isReleaseName, 'Helm release name', '53 lowercase letters, digits, "-" and "."');
 }

@@ -1,20 +1,10 @@
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
+import { FATAL_REASONS } from '../kube/health.ts';
 import type { Cluster, PodInfo, ReleaseHealth, WorkloadInfo } from '../kube/ports.ts';
 import type { Limiter } from '../core/pool.ts';
 import type { CheckResult } from './result.ts';
 import { formatMs } from '../core/format.ts';
-
-/** Container states that mean the pod will not come up by itself. */
-export const BAD_POD_REASONS = [
-  'CrashLoopBackOff',
-  'ImagePullBackOff',
-  'ErrImagePull',
-  'InvalidImageName',
-  'CreateContainerConfigError',
-  'CreateContainerError',
-  'RunContainerError',
-];
 
 export interface ClusterCheckOptions {
   /** Images the release must run (each must be run by a workload; same-repository images must match). */
@@ -105,9 +95,7 @@ function imagesCheck(h: ReleaseHealth, expected: string[]): Pick<CheckResult, 'p
 }
 
 function badPods(pods: PodInfo[]): string[] {
-  return pods.flatMap((p) =>
-    p.reasons.filter((r) => BAD_POD_REASONS.includes(r)).map((r) => `pod ${p.name}: ${r} (${p.restarts} restarts)`),
-  );
+  return pods.flatMap((p) => p.reasons.filter((r) => FATAL_REASONS.has(r)).map((r) => `pod ${p.name}: ${r} (${p.restarts} restarts)`));
 }
 
 function restartsCheck(

@@ -96,6 +96,17 @@ function readString(s: Scanner): string {
   return s.fail('expected a string');
 }
 
+/** `<op> <value>` up to the end: how an expectation and a condition both end. */
+function readComparison<T>(s: Scanner, readValue: (s: Scanner) => T, what: string): { op: Op; value: T } {
+  const op = readOp(s);
+  if (!op) s.fail('expected an operator (==, !=, <, <=, >, >=)');
+  s.ws();
+  const value = readValue(s);
+  s.ws();
+  if (!s.eof()) s.fail(`unexpected text after the ${what}`);
+  return { op, value };
+}
+
 function readNumber(s: Scanner): number {
   const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(s.src.slice(s.pos));
   if (!m) s.fail('expected a number');
@@ -158,12 +169,7 @@ export function parseJsonExpectation(source: string): JsonExpectation {
   const pathSource = source.slice(start, s.pos);
   s.ws();
   if (s.eof()) return { source: source.trim(), pathSource, path };
-  const op = readOp(s);
-  if (!op) s.fail('expected an operator (==, !=, <, <=, >, >=)');
-  s.ws();
-  const expected = readLiteral(s);
-  s.ws();
-  if (!s.eof()) s.fail('unexpected text after the value');
+  const { op, value: expected } = readComparison(s, readLiteral, 'value');
   return { source: source.trim(), pathSource, path, op, expected };
 }
 
@@ -173,12 +179,7 @@ export function parseCondition(source: string): Condition {
   if (s.peek(6) !== 'result') s.fail('expected "result" (write e.g. result > 0.05)');
   s.pos += 6;
   s.ws();
-  const op = readOp(s);
-  if (!op) s.fail('expected an operator (==, !=, <, <=, >, >=)');
-  s.ws();
-  const threshold = readNumber(s);
-  s.ws();
-  if (!s.eof()) s.fail('unexpected text after the number');
+  const { op, value: threshold } = readComparison(s, readNumber, 'number');
   return { source: source.trim(), op, threshold };
 }
 
