@@ -62,7 +62,11 @@ export function buildahBuildArgv(req: BuildRequest, opts: BuildahArgvOptions & {
 }
 
 /** Pushes one tag; the digest of what the registry stored goes to `digestFile`. */
-export function buildahPushArgv(source: string, destination: string, opts: BuildahArgvOptions & { digestFile: string; manifest: boolean }): string[] {
+export function buildahPushArgv(
+  source: string,
+  destination: string,
+  opts: BuildahArgvOptions & { digestFile: string; manifest: boolean },
+): string[] {
   const head = opts.manifest ? ['manifest', 'push', STORAGE, ...common(opts), '--all'] : ['push', STORAGE, ...common(opts)];
   return [...head, '--digestfile', opts.digestFile, source, `docker://${destination}`];
 }
@@ -88,21 +92,31 @@ export function buildahBuilder(opts: BuildahOptions): ImageBuilder {
   return {
     name: 'buildah',
     async version(signal) {
-      const r = await opts.run(bin, ['--version'], { env: opts.env, signal }).catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message, aborted: false }));
-      if (r.exitCode !== 0) throw new BuilderError(`buildah is not usable here (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
+      const r = await opts
+        .run(bin, ['--version'], { env: opts.env, signal })
+        .catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message, aborted: false }));
+      if (r.exitCode !== 0)
+        throw new BuilderError(`buildah is not usable here (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
       return r.stdout.trim();
     },
     async login(login, signal) {
       const authFile = join(opts.tempDir, `buildah-auth-${id()}.json`);
-      const r = await opts.run(bin, buildahLoginArgv(login.host, login.username, { ...argvOpts, authFile }), { env: opts.env, signal, input: login.password });
-      if (r.exitCode !== 0) throw new BuilderError(`buildah login ${login.host} failed (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
+      const r = await opts.run(bin, buildahLoginArgv(login.host, login.username, { ...argvOpts, authFile }), {
+        env: opts.env,
+        signal,
+        input: login.password,
+      });
+      if (r.exitCode !== 0)
+        throw new BuilderError(`buildah login ${login.host} failed (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
       argvOpts.authFile = authFile;
     },
     async build(req, io) {
       const tail = new LineTail();
       // One tail for the build and its pushes: a push error shows the lines that led up to it.
       const exec = (argv: string[], what: string) => runBuilderStep(opts.run, bin, argv, what, { env: opts.env, io, tail });
-      const warnings = buildahCache(req).ignored.map((c) => `cache spec "${c}" is not used by buildah (it takes one type=registry,ref=... each for cache-from and cache-to)`);
+      const warnings = buildahCache(req).ignored.map(
+        (c) => `cache spec "${c}" is not used by buildah (it takes one type=registry,ref=... each for cache-from and cache-to)`,
+      );
       const multi = req.platforms.length > 1;
       const iidFile = join(opts.tempDir, `buildah-iid-${id()}`);
       // A fresh list name per build: buildah adds to an existing list instead of replacing it.
@@ -113,11 +127,16 @@ export function buildahBuilder(opts: BuildahOptions): ImageBuilder {
       let digest: string | undefined;
       for (const tag of req.tags) {
         const digestFile = join(opts.tempDir, `buildah-digest-${id()}`);
-        await exec(buildahPushArgv(source, `${req.repository}:${tag}`, { ...argvOpts, digestFile, manifest: multi }), `buildah push ${req.repository}:${tag}`);
+        await exec(
+          buildahPushArgv(source, `${req.repository}:${tag}`, { ...argvOpts, digestFile, manifest: multi }),
+          `buildah push ${req.repository}:${tag}`,
+        );
         const d = readFileSync(digestFile, 'utf8').trim();
-        if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new BuilderError(`buildah push wrote no digest for ${req.repository}:${tag}`, 0, tail.get());
+        if (!/^sha256:[0-9a-f]{64}$/.test(d))
+          throw new BuilderError(`buildah push wrote no digest for ${req.repository}:${tag}`, 0, tail.get());
         if (!digest) digest = d;
-        else if (d !== digest) warnings.push(`tag ${tag} got digest ${d}, not ${digest} like the first tag (the registry re-encoded the manifest)`);
+        else if (d !== digest)
+          warnings.push(`tag ${tag} got digest ${d}, not ${digest} like the first tag (the registry re-encoded the manifest)`);
       }
       return { digest, warnings };
     },

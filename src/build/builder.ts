@@ -78,7 +78,10 @@ export class LineTail {
 
 /** The last `n` non-empty lines of a tool's output, for an error. */
 export function tailOf(text: string, n = 20): string[] {
-  return text.split('\n').filter((l) => l.trim()).slice(-n);
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(-n);
 }
 
 /**

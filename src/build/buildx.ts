@@ -79,23 +79,31 @@ export function buildxBuilder(opts: BuildxOptions): ImageBuilder {
   return {
     name: 'buildx',
     async version(signal) {
-      const r = await opts.run(docker, ['buildx', 'version'], { env: opts.env, signal }).catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message, aborted: false }));
-      if (r.exitCode !== 0) throw new BuilderError(`docker buildx is not usable here (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
+      const r = await opts
+        .run(docker, ['buildx', 'version'], { env: opts.env, signal })
+        .catch((e: Error) => ({ exitCode: 127, stdout: '', stderr: e.message, aborted: false }));
+      if (r.exitCode !== 0)
+        throw new BuilderError(`docker buildx is not usable here (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
       return r.stdout.trim();
     },
     async login(login, signal) {
       const r = await opts.run(docker, dockerLoginArgv(login.host, login.username), { env: opts.env, signal, input: login.password });
-      if (r.exitCode !== 0) throw new BuilderError(`docker login ${login.host} failed (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
+      if (r.exitCode !== 0)
+        throw new BuilderError(`docker login ${login.host} failed (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
     },
     async build(req, io) {
       const metadataFile = join(opts.tempDir, `buildx-metadata-${randomBytes(6).toString('hex')}.json`);
       const tail = new LineTail();
-      await runBuilderStep(opts.run, docker, buildxBuildArgv(req, { metadataFile, tlsVerify: opts.tlsVerify }), 'docker buildx build', { env: opts.env, io, tail });
+      await runBuilderStep(opts.run, docker, buildxBuildArgv(req, { metadataFile, tlsVerify: opts.tlsVerify }), 'docker buildx build', {
+        env: opts.env,
+        io,
+        tail,
+      });
       if (!req.push) return { warnings: [] };
       const meta = parseBuildxMetadata(readFileSync(metadataFile, 'utf8'));
-      if (!meta.digest) throw new BuilderError('docker buildx build pushed but its metadata file holds no containerimage.digest', 0, tail.get());
+      if (!meta.digest)
+        throw new BuilderError('docker buildx build pushed but its metadata file holds no containerimage.digest', 0, tail.get());
       return { digest: meta.digest, warnings: [] };
     },
   };
 }
-

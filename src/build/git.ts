@@ -18,8 +18,15 @@ export function parseTagList(text: string): string[] {
  */
 export function gitTagLister(run: CommandRunner, cwd: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): TagLister {
   return async () => {
-    const opts = { cwd, env: { ...env, GIT_TERMINAL_PROMPT: '0' }, signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000) };
-    for (const argv of [['ls-remote', '--tags', '--refs', 'origin'], ['tag', '--list']]) {
+    const opts = {
+      cwd,
+      env: { ...env, GIT_TERMINAL_PROMPT: '0' },
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000),
+    };
+    for (const argv of [
+      ['ls-remote', '--tags', '--refs', 'origin'],
+      ['tag', '--list'],
+    ]) {
       const r = await run('git', argv, opts).catch(() => undefined);
       if (r && r.exitCode === 0 && !r.aborted) return parseTagList(r.stdout);
     }

@@ -50,7 +50,12 @@ interface Manifest {
   mediaType?: string;
   config?: { size?: number };
   layers?: { size?: number }[];
-  manifests?: { digest: string; size?: number; platform?: { os?: string; architecture?: string; variant?: string }; annotations?: Record<string, string> }[];
+  manifests?: {
+    digest: string;
+    size?: number;
+    platform?: { os?: string; architecture?: string; variant?: string };
+    annotations?: Record<string, string>;
+  }[];
 }
 
 export async function imageSize(repository: string, digest: string, access: RegistryAccess): Promise<ImageSize> {
@@ -84,7 +89,8 @@ export async function imageSize(repository: string, digest: string, access: Regi
 }
 
 async function authorize(header: string, path: string, access: RegistryAccess, doFetch: typeof fetch): Promise<string | undefined> {
-  const basic = access.username && access.password ? `Basic ${Buffer.from(`${access.username}:${access.password}`).toString('base64')}` : undefined;
+  const basic =
+    access.username && access.password ? `Basic ${Buffer.from(`${access.username}:${access.password}`).toString('base64')}` : undefined;
   const { scheme, params } = parseChallenge(header);
   if (scheme === 'basic') return basic;
   if (scheme !== 'bearer' || !params.realm) return undefined;

@@ -82,7 +82,10 @@ export const fsProbe: FileProbe = {
 };
 
 /** Everything that can be wrong with the inputs, checked before anything is built or pushed. */
-export async function planRelease(cfg: BuildImagesConfig, ports: ReleasePorts): Promise<{ images: ImageSpec[]; plan: TagPlan; push: boolean }> {
+export async function planRelease(
+  cfg: BuildImagesConfig,
+  ports: ReleasePorts,
+): Promise<{ images: ImageSpec[]; plan: TagPlan; push: boolean }> {
   const raw: ReturnType<typeof parseImageList> = [];
   if (cfg.images.file) {
     const path = isAbsolute(cfg.images.file) ? cfg.images.file : resolve(ports.workspace, cfg.images.file);
@@ -90,27 +93,52 @@ export async function planRelease(cfg: BuildImagesConfig, ports: ReleasePorts): 
     try {
       text = ports.readFile(path);
     } catch (err) {
-      throw new ConfigurationError('input "images-file"', `cannot read "${cfg.images.file}" (${errorMessage(err)})`, 'give a path relative to the workspace');
+      throw new ConfigurationError(
+        'input "images-file"',
+        `cannot read "${cfg.images.file}" (${errorMessage(err)})`,
+        'give a path relative to the workspace',
+      );
     }
     raw.push(...parseImageList(text, { kind: 'file', input: 'images-file', path: cfg.images.file }));
   }
   if (cfg.images.inline) raw.push(...parseImageList(cfg.images.inline, { kind: 'input', input: 'images' }));
-  if (!raw.length) throw new ConfigurationError('input "images"', 'and "images-file" are both empty', 'list the images inline in "images" or give a YAML file in "images-file"');
+  if (!raw.length)
+    throw new ConfigurationError(
+      'input "images"',
+      'and "images-file" are both empty',
+      'list the images inline in "images" or give a YAML file in "images-file"',
+    );
   const images = resolveImages(
     raw,
     { registry: cfg.registry, workspace: ports.workspace, platforms: cfg.platforms, buildArgs: cfg.buildArgs, labels: cfg.labels },
     ports.probe ?? fsProbe,
   );
   checkTags('input "tags"', cfg.tags);
-  if (cfg.username && !cfg.password) throw new ConfigurationError('input "password"', 'is empty while "username" is set', 'pass the registry password or token as a secret, e.g. ${{ secrets.GITHUB_TOKEN }}');
-  if (cfg.password && !cfg.registry) throw new ConfigurationError('input "registry"', 'is empty while credentials are set', 'name the registry to log in to, e.g. ghcr.io/my-org');
+  if (cfg.username && !cfg.password)
+    throw new ConfigurationError(
+      'input "password"',
+      'is empty while "username" is set',
+      'pass the registry password or token as a secret, e.g. ${{ secrets.GITHUB_TOKEN }}',
+    );
+  if (cfg.password && !cfg.registry)
+    throw new ConfigurationError(
+      'input "registry"',
+      'is empty while credentials are set',
+      'name the registry to log in to, e.g. ghcr.io/my-org',
+    );
 
   try {
     const version = await ports.builder.version(ports.signal);
     ports.logger.info(`builder: ${ports.builder.name} (${version.split('\n')[0]})`);
   } catch (err) {
     const detail = err instanceof BuilderError ? ` (${ports.redact(err.tail.slice(-1)[0] ?? err.message)})` : '';
-    throw new ConfigurationError('input "builder"', `"${ports.builder.name}" cannot run on this runner${detail}`, ports.builder.name === 'buildah' ? 'install buildah (apt-get install buildah) or use builder: buildx' : 'set up buildx (docker/setup-buildx-action) or use builder: buildah');
+    throw new ConfigurationError(
+      'input "builder"',
+      `"${ports.builder.name}" cannot run on this runner${detail}`,
+      ports.builder.name === 'buildah'
+        ? 'install buildah (apt-get install buildah) or use builder: buildx'
+        : 'set up buildx (docker/setup-buildx-action) or use builder: buildah',
+    );
   }
 
   const release = ports.event.ref.startsWith('refs/tags/') ? parseVersion(ports.event.ref.slice('refs/tags/'.length)) : undefined;
@@ -119,7 +147,8 @@ export async function planRelease(cfg: BuildImagesConfig, ports: ReleasePorts): 
   const plan = deriveTags(ports.event, { latest: cfg.latest, knownTags, extraTags: cfg.tags });
   for (const n of plan.notes) ports.logger.warning(n);
   const push = cfg.push === 'auto' ? plan.pushByDefault : cfg.push === 'true';
-  if (!push && cfg.push === 'auto') ports.logger.info(`not pushing: ${ports.event.eventName} builds are checked, not published (set push: true to publish them)`);
+  if (!push && cfg.push === 'auto')
+    ports.logger.info(`not pushing: ${ports.event.eventName} builds are checked, not published (set push: true to publish them)`);
   return { images, plan, push };
 }
 
@@ -146,8 +175,15 @@ export async function releaseImages(cfg: BuildImagesConfig, ports: ReleasePorts)
 
   const created = clock.now();
   const oci = ociLabels(ports.event, plan, created);
-  const outcomes: ImageOutcome[] = images.map((i) => ({ name: i.name, repository: i.repository, tags: [...new Set([...plan.tags, ...i.tags])], status: 'not-started' }));
-  logger.info(`version ${plan.version}; tags ${plan.tags.join(', ')}; ${push ? 'pushing' : 'not pushing'}; ${images.length} image(s), ${cfg.concurrency} at a time`);
+  const outcomes: ImageOutcome[] = images.map((i) => ({
+    name: i.name,
+    repository: i.repository,
+    tags: [...new Set([...plan.tags, ...i.tags])],
+    status: 'not-started',
+  }));
+  logger.info(
+    `version ${plan.version}; tags ${plan.tags.join(', ')}; ${push ? 'pushing' : 'not pushing'}; ${images.length} image(s), ${cfg.concurrency} at a time`,
+  );
 
   let next = 0;
   let stop = false;
@@ -157,7 +193,9 @@ export async function releaseImages(cfg: BuildImagesConfig, ports: ReleasePorts)
       const spec = images[i]!;
       const out = outcomes[i]!;
       const started = clock.now();
-      logger.info(`[${spec.name}] building ${spec.repository}:${out.tags.join(',')}${spec.platforms.length ? ` for ${spec.platforms.join(',')}` : ''}`);
+      logger.info(
+        `[${spec.name}] building ${spec.repository}:${out.tags.join(',')}${spec.platforms.length ? ` for ${spec.platforms.join(',')}` : ''}`,
+      );
       try {
         const result = await builder.build(
           {

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { humanDuration } from '../core/duration.ts';
+import { tableRow } from '../core/format.ts';
 import { formatBytes } from './registry.ts';
 import type { ImageOutcome, Release } from './release.ts';
 
@@ -56,10 +57,20 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function summaryMarkdown(release: Release): string {
   const rows = release.outcomes.map((o) => {
     const status = { pushed: '✅ pushed', built: '☑️ built (not pushed)', failed: '❌ failed', 'not-started': '⏭️ not started' }[o.status];
-    return `| \`${cell(o.repository)}\` | ${status} | ${o.tags.map((t) => `\`${cell(t)}\``).join(' ')} | ${o.digest ? `\`${o.digest}\`` : '—'} | ${sizeCell(o)} | ${o.durationMs === undefined ? '—' : humanDuration(o.durationMs)} |`;
+    return tableRow([
+      `\`${cell(o.repository)}\``,
+      status,
+      o.tags.map((t) => `\`${cell(t)}\``).join(' '),
+      o.digest ? `\`${o.digest}\`` : '—',
+      sizeCell(o),
+      o.durationMs === undefined ? '—' : humanDuration(o.durationMs),
+    ]);
   });
   const failed = release.outcomes.filter((o) => o.status === 'failed');
-  const details = failed.map((o) => `\n<details><summary>${cell(o.name)}: ${cell(o.error ?? 'failed')}</summary>\n\n\`\`\`\n${(o.tail ?? []).join('\n').replace(/```/g, "'''")}\n\`\`\`\n</details>\n`);
+  const details = failed.map((o) => {
+    const tail = (o.tail ?? []).join('\n').replace(/```/g, "'''");
+    return `\n<details><summary>${cell(o.name)}: ${cell(o.error ?? 'failed')}</summary>\n\n\`\`\`\n${tail}\n\`\`\`\n</details>\n`;
+  });
   return [
     `### build-images: ${release.plan.version}`,
     '',

@@ -48,7 +48,9 @@ const PATH_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const IMAGE_NAME = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 // host[:port] then optional path, e.g. ghcr.io/dotmac, 127.0.0.1:5000, registry.example.com/a/b.
-const REGISTRY = new RegExp(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?(?:/${PATH_COMPONENT})*$`);
+const REGISTRY = new RegExp(
+  `^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?(?:/${PATH_COMPONENT})*$`,
+);
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
 const TARGET = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -78,7 +80,11 @@ export function checkTags(subject: string, tags: readonly string[]): string[] {
 export function checkRegistry(input: string, value: string): string {
   const v = value.replace(/\/+$/, '');
   if (v && !REGISTRY.test(v)) {
-    throw new ConfigurationError(`input "${input}"`, `is not a registry with an optional namespace, got "${value}"`, 'use e.g. ghcr.io/my-org, 123456789012.dkr.ecr.eu-west-1.amazonaws.com or 127.0.0.1:5000');
+    throw new ConfigurationError(
+      `input "${input}"`,
+      `is not a registry with an optional namespace, got "${value}"`,
+      'use e.g. ghcr.io/my-org, 123456789012.dkr.ecr.eu-west-1.amazonaws.com or 127.0.0.1:5000',
+    );
   }
   return v;
 }
@@ -107,18 +113,34 @@ export function parseImageList(text: string, source: ImageSource): { entry: Reco
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const line = err.linePos?.[0]?.line;
-      throw new ConfigurationError(subjectOf(source, line), `is not valid YAML: ${err.message.split('\n')[0]}`, 'write a YAML list of images, each with at least a name', locationOf(source, line));
+      throw new ConfigurationError(
+        subjectOf(source, line),
+        `is not valid YAML: ${err.message.split('\n')[0]}`,
+        'write a YAML list of images, each with at least a name',
+        locationOf(source, line),
+      );
     }
     throw err;
   }
   // A file may also wrap the list as `images: [...]`, like a compose or bake file.
-  if (source.kind === 'file' && doc && typeof doc === 'object' && !Array.isArray(doc) && 'images' in doc) doc = (doc as { images: unknown }).images;
+  if (source.kind === 'file' && doc && typeof doc === 'object' && !Array.isArray(doc) && 'images' in doc)
+    doc = (doc as { images: unknown }).images;
   if (!Array.isArray(doc) || doc.length === 0) {
-    throw new ConfigurationError(subjectOf(source), 'must be a non-empty YAML list of images', 'e.g. "- name: api\\n  context: apps/api"', locationOf(source));
+    throw new ConfigurationError(
+      subjectOf(source),
+      'must be a non-empty YAML list of images',
+      'e.g. "- name: api\\n  context: apps/api"',
+      locationOf(source),
+    );
   }
   return doc.map((entry, i) => {
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
-      throw new ConfigurationError(subjectOf(source), `entry ${i + 1} is not a mapping`, 'each entry needs at least "name:"', locationOf(source));
+      throw new ConfigurationError(
+        subjectOf(source),
+        `entry ${i + 1} is not a mapping`,
+        'each entry needs at least "name:"',
+        locationOf(source),
+      );
     }
     return { entry: entry as Record<string, unknown>, source };
   });
@@ -132,7 +154,11 @@ export function parseImageList(text: string, source: ImageSource): { entry: Reco
  * Paths: `context` is relative to the workspace; `dockerfile` is relative to the context (as in
  * compose and bake files), default `Dockerfile`.
  */
-export function resolveImages(raw: readonly { entry: Record<string, unknown>; source: ImageSource }[], defaults: ImageDefaults, fs: FileProbe): ImageSpec[] {
+export function resolveImages(
+  raw: readonly { entry: Record<string, unknown>; source: ImageSource }[],
+  defaults: ImageDefaults,
+  fs: FileProbe,
+): ImageSpec[] {
   const seen = new Set<string>();
   return raw.map(({ entry, source }, i) => {
     const label = typeof entry.name === 'string' && entry.name ? `image "${entry.name}"` : `image ${i + 1}`;
@@ -144,7 +170,11 @@ export function resolveImages(raw: readonly { entry: Record<string, unknown>; so
     }
     const name = str(entry.name, 'name', fail);
     if (!name) fail('has no "name"', 'give every image a name, e.g. "name: isp-ops-app"');
-    if (!isValidImageName(name)) fail(`name "${name}" is not a valid image name`, 'use lowercase letters, digits and single ".", "_" or "-" between them (and "/" between path parts)');
+    if (!isValidImageName(name))
+      fail(
+        `name "${name}" is not a valid image name`,
+        'use lowercase letters, digits and single ".", "_" or "-" between them (and "/" between path parts)',
+      );
     if (seen.has(name)) fail(`name "${name}" appears more than once`, 'give every image a unique name: it keys the outputs');
     seen.add(name);
 
@@ -153,25 +183,36 @@ export function resolveImages(raw: readonly { entry: Record<string, unknown>; so
     if (entry.repository !== undefined) checkRepository(repository, fail);
 
     const context = resolve(defaults.workspace, str(entry.context, 'context', fail) || '.');
-    if (fs.kind(context) !== 'dir') fail(`context directory ${show(defaults.workspace, context)} does not exist`, 'set "context" to a directory relative to the workspace');
+    if (fs.kind(context) !== 'dir')
+      fail(
+        `context directory ${show(defaults.workspace, context)} does not exist`,
+        'set "context" to a directory relative to the workspace',
+      );
     const dockerfileRel = str(entry.dockerfile, 'dockerfile', fail) || 'Dockerfile';
     const dockerfile = isAbsolute(dockerfileRel) ? dockerfileRel : join(context, dockerfileRel);
     if (fs.kind(dockerfile) !== 'file') {
-      fail(`Dockerfile ${show(defaults.workspace, dockerfile)} does not exist`, '"dockerfile" is relative to the image\'s context; check both');
+      fail(
+        `Dockerfile ${show(defaults.workspace, dockerfile)} does not exist`,
+        '"dockerfile" is relative to the image\'s context; check both',
+      );
     }
 
     const target = str(entry.target, 'target', fail) || undefined;
     if (target && !TARGET.test(target)) fail(`target "${target}" is not a valid stage name`, 'use the name after "AS" in a FROM line');
 
     const platforms = entry.platforms === undefined ? defaults.platforms : strList(entry.platforms, 'platforms', fail);
-    for (const p of platforms) if (!PLATFORM.test(p)) fail(`platform "${p}" is not os/arch[/variant]`, 'e.g. linux/amd64 or linux/arm64/v8');
+    for (const p of platforms)
+      if (!PLATFORM.test(p)) fail(`platform "${p}" is not os/arch[/variant]`, 'e.g. linux/amd64 or linux/arm64/v8');
 
     const buildArgs = { ...defaults.buildArgs, ...strMap(entry['build-args'], 'build-args', fail) };
-    for (const k of Object.keys(buildArgs)) if (!ARG_NAME.test(k)) fail(`build arg "${k}" is not a valid ARG name`, 'use letters, digits and "_"');
+    for (const k of Object.keys(buildArgs))
+      if (!ARG_NAME.test(k)) fail(`build arg "${k}" is not a valid ARG name`, 'use letters, digits and "_"');
     const labels = { ...defaults.labels, ...strMap(entry.labels, 'labels', fail) };
 
     const tags = strList(entry.tags ?? [], 'tags', fail);
-    for (const t of tags) if (!isValidTag(t)) fail(`tag "${t}" has characters a registry rejects`, 'a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with "." or "-"');
+    for (const t of tags)
+      if (!isValidTag(t))
+        fail(`tag "${t}" has characters a registry rejects`, 'a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with "." or "-"');
 
     return { name, repository, context, dockerfile, target, buildArgs, labels, platforms: [...new Set(platforms)], tags };
   });
@@ -207,7 +248,11 @@ function str(v: unknown, key: string, fail: (m: string, h?: string) => never): s
 }
 
 function strList(v: unknown, key: string, fail: (m: string, h?: string) => never): string[] {
-  if (typeof v === 'string') return v.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+  if (typeof v === 'string')
+    return v
+      .split(/[,\n]/)
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(v)) return v.map((x) => str(x, key, fail)).filter(Boolean);
   return fail(`"${key}" must be a list`, `write ${key}: [a, b] or a comma-separated string`);
 }
@@ -225,7 +270,9 @@ function strMap(v: unknown, key: string, fail: (m: string, h?: string) => never)
     return out;
   }
   if (typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, x === null ? '' : str(x, `${key}.${k}`, fail)]));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, x === null ? '' : str(x, `${key}.${k}`, fail)]),
+    );
   }
   return fail(`"${key}" must be a mapping`, `write ${key}: { KEY: value }`);
 }

@@ -22,7 +22,11 @@ export function readGitEvent(env: NodeJS.ProcessEnv, readFile: (path: string) =>
   const ref = env.GITHUB_REF ?? '';
   const sha = env.GITHUB_SHA ?? '';
   if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) {
-    throw new ConfigurationError('environment "GITHUB_SHA"', `is not a commit id, got "${sha}"`, 'run on a GitHub runner, or set GITHUB_SHA (and GITHUB_REF, e.g. refs/tags/v1.3.0) yourself');
+    throw new ConfigurationError(
+      'environment "GITHUB_SHA"',
+      `is not a commit id, got "${sha}"`,
+      'run on a GitHub runner, or set GITHUB_SHA (and GITHUB_REF, e.g. refs/tags/v1.3.0) yourself',
+    );
   }
   let payload: Record<string, unknown> = {};
   if (env.GITHUB_EVENT_PATH) {
@@ -30,12 +34,20 @@ export function readGitEvent(env: NodeJS.ProcessEnv, readFile: (path: string) =>
       const parsed: unknown = JSON.parse(readFile(env.GITHUB_EVENT_PATH));
       if (parsed && typeof parsed === 'object') payload = parsed as Record<string, unknown>;
     } catch (err) {
-      throw new ConfigurationError('environment "GITHUB_EVENT_PATH"', `cannot be read as JSON (${(err as Error).message})`, 'point it at the event payload file or unset it');
+      throw new ConfigurationError(
+        'environment "GITHUB_EVENT_PATH"',
+        `cannot be read as JSON (${(err as Error).message})`,
+        'point it at the event payload file or unset it',
+      );
     }
   }
   const repo = payload.repository as { html_url?: unknown } | undefined;
   const sourceUrl =
-    env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}` : typeof repo?.html_url === 'string' ? repo.html_url : '';
+    env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY
+      ? `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}`
+      : typeof repo?.html_url === 'string'
+        ? repo.html_url
+        : '';
   return { eventName: env.GITHUB_EVENT_NAME ?? '', ref, sha, sourceUrl, payload };
 }
 
@@ -79,7 +91,11 @@ export interface TagOptions {
 
 /** Makes any string a valid tag: invalid characters become "-", no leading "." or "-", at most 128. */
 export function sanitizeTag(s: string): string {
-  const t = s.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '').slice(0, 128).replace(/-+$/, '');
+  const t = s
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 128)
+    .replace(/-+$/, '');
   return t || 'untagged';
 }
 
@@ -118,13 +134,19 @@ export function deriveTags(event: GitEvent, opts: TagOptions): TagPlan {
       version = sv.build.length ? sanitizeTag(`${core}_${sv.build.join('.')}`) : core;
       tags = [version, `${sv.major}.${sv.minor}`, ...(sv.major > 0 ? [String(sv.major)] : [])];
       if (opts.latest === 'auto') {
-        if (!opts.knownTags) notes.push(`latest: could not list the repository's tags, so "latest" is not moved; set latest: true on the release workflow to force it`);
+        if (!opts.knownTags)
+          notes.push(
+            `latest: could not list the repository's tags, so "latest" is not moved; set latest: true on the release workflow to force it`,
+          );
         latestAllowed = isNewestRelease(sv, opts.knownTags ? [...opts.knownTags, name] : undefined);
-        if (opts.knownTags && !latestAllowed) notes.push(`latest: ${name} is not the newest release in the repository, so "latest" stays where it is`);
+        if (opts.knownTags && !latestAllowed)
+          notes.push(`latest: ${name} is not the newest release in the repository, so "latest" stays where it is`);
       }
     } else if (sv) {
       kind = 'prerelease';
-      version = sanitizeTag(`${sv.major}.${sv.minor}.${sv.patch}-${sv.prerelease.join('.')}${sv.build.length ? `_${sv.build.join('.')}` : ''}`);
+      version = sanitizeTag(
+        `${sv.major}.${sv.minor}.${sv.patch}-${sv.prerelease.join('.')}${sv.build.length ? `_${sv.build.join('.')}` : ''}`,
+      );
       tags = [version];
     } else {
       kind = 'tag';

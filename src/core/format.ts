@@ -10,3 +10,8 @@ export function cell(text: string, max = 200): string {
   const t = text.length > max ? `${text.slice(0, max - 3)}...` : text;
   return t.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
+
+/** One Markdown table row of already-escaped cells. */
+export function tableRow(cells: readonly (string | number)[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
