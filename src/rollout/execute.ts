@@ -177,9 +177,10 @@ class NoVerdictError extends Error {
 export const LEDGER_PREFIX = 'deploy-actions target=';
 
 /** `deploy-actions target=<fingerprint> [version=<released version>] [<run>]`: parsed by ledger.ts. */
-export function ledgerDescription(fingerprint: string, run: string, version = ''): string {
+export function ledgerDescription(fingerprint: string, run: string, version = '', cluster = ''): string {
   const v = version.trim().replace(/\s+/g, '');
-  return `${LEDGER_PREFIX}${fingerprint}${v ? ` version=${v}` : ''}${run ? ` ${run}` : ''}`;
+  // The fleet's name for the cluster (multi-cluster fleets): `helm history` in any cluster says which one it is.
+  return `${LEDGER_PREFIX}${fingerprint}${v ? ` version=${v}` : ''}${cluster ? ` cluster=${cluster}` : ''}${run ? ` ${run}` : ''}`;
 }
 
 /**

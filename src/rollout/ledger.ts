@@ -11,6 +11,8 @@ export interface LedgerEntry {
   fingerprint: string;
   /** The release version recorded at deploy time; '' for revisions written before versions were recorded. */
   version: string;
+  /** The fleet's cluster the rollout deployed it to (multi-cluster fleets); '' otherwise. */
+  cluster?: string;
   /** The revision the entry was read from (after following "Rollback to N"). */
   revision: number;
 }
@@ -20,7 +22,8 @@ export function parseLedger(description: string): Omit<LedgerEntry, 'revision'> 
   if (!description.startsWith(LEDGER_PREFIX)) return undefined;
   const [fingerprint = '', ...rest] = description.slice(LEDGER_PREFIX.length).split(' ');
   const version = rest.find((w) => w.startsWith('version='))?.slice('version='.length) ?? '';
-  return { fingerprint, version };
+  const cluster = rest.find((w) => w.startsWith('cluster='))?.slice('cluster='.length);
+  return { fingerprint, version, ...(cluster ? { cluster } : {}) };
 }
 
 /**

@@ -14,6 +14,12 @@ export type TenantSource = { kind: 'file'; path: string } | { kind: 'list'; valu
  */
 export interface RolloutRequest {
   source: TenantSource;
+  /**
+   * The `clusters` input: with discovery, the kube contexts to discover tenants in (each tenant
+   * tagged with its cluster; the first is the home cluster); with a tenants file, the clusters of
+   * the file whose tenants run. Empty: the run's one cluster, or every cluster of the file.
+   */
+  clusters?: { name: string; context?: string }[];
   namespacePrefix: string;
   releaseTemplate: string;
   tenantValuesFiles: string[];

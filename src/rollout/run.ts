@@ -10,6 +10,7 @@ import type { Tenant } from '../tenants/model.ts';
 import { activeHold, describeHold } from '../tenants/model.ts';
 import { selectTenants } from '../tenants/select.ts';
 import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
+import { checkClusterName } from '../clusters/model.ts';
 import type { ClusterSpec } from '../clusters/model.ts';
 import type { RolloutRequest } from './options.ts';
 import { allowedFailures } from './plan-spec.ts';
@@ -36,7 +37,8 @@ import type { Promotion } from '../release/promotion.ts';
 export interface RunPorts {
   readFile(path: string): string;
   exists(path: string): boolean;
-  listNamespaces(selector: string): Promise<NamespaceInfo[]>;
+  /** Tenant namespaces by selector, in the run's cluster or (multi-cluster discovery) in `cluster`. */
+  listNamespaces(selector: string, cluster?: string): Promise<NamespaceInfo[]>;
   /** Writes a values file (per tenant) into the private directory; returns its path. */
   writeValues(name: string, content: string): string;
   helm?: Helm;
@@ -113,6 +115,7 @@ export async function resolveTenants(
   ports: RunPorts,
 ): Promise<{ tenants: Tenant[]; source: string; clusters: ClusterSpec[] }> {
   let clusters: ClusterSpec[] = [];
+  const wanted = (inp.clusters ?? []).map((c) => c.name);
   const naming = { namespacePrefix: inp.namespacePrefix, releaseTemplate: inp.releaseTemplate };
   let tenants: Tenant[];
   let source: string;
@@ -126,14 +129,63 @@ export async function resolveTenants(
         );
       ({ tenants, clusters } = parseTenantsDocument(ports.readFile(inp.source.path), inp.source.path, naming));
       source = `tenants file ${inp.source.path}`;
+      if (wanted.length) {
+        // The `clusters` input names clusters of the file: only their tenants run.
+        for (const c of inp.clusters!) {
+          checkClusterName('input "clusters"', c.name, clusters, 'name clusters of the tenants file');
+          if (c.context)
+            throw new ConfigurationError(
+              'input "clusters"',
+              `gives a context for "${c.name}"`,
+              'the tenants file says how each cluster is reached: give only names',
+            );
+        }
+        tenants = tenants.filter((t) => t.cluster !== undefined && wanted.includes(t.cluster));
+        source += ` (clusters ${wanted.join(', ')})`;
+      }
+      if (clusters.length > 1) await bind(inp, ports, clusters);
       break;
     case 'list':
+      if (wanted.length)
+        throw new ConfigurationError(
+          'input "clusters"',
+          'cannot be combined with tenants',
+          'give a tenants file with clusters:, or discover namespaces',
+        );
       tenants = tenantsFromList('tenants', inp.source.value, naming);
       source = 'inline tenants list';
       break;
     case 'namespaces':
-      tenants = tenantsFromNamespaces(await ports.listNamespaces(inp.source.selector), naming);
-      source = `namespaces matching ${inp.source.selector}`;
+      if (wanted.length > 1) {
+        // Discovery over several clusters (kube contexts): each tenant tagged with the cluster it was found in.
+        clusters = inp.clusters!.map((c, i) => ({
+          name: c.name,
+          reach: { kind: 'context', context: c.context ?? c.name },
+          labels: {},
+          home: i === 0,
+        }));
+        await bind(inp, ports, clusters);
+        tenants = [];
+        const foundIn = new Map<string, string>();
+        for (const c of clusters) {
+          const found = tenantsFromNamespaces(await ports.listNamespaces(inp.source.selector, c.name), naming);
+          for (const t of found) {
+            const other = foundIn.get(t.id);
+            if (other)
+              throw new ConfigurationError(
+                `tenant "${t.id}"`,
+                `was discovered in clusters ${other} and ${c.name}`,
+                'a tenant lives in one cluster: remove the tenant label from one of the namespaces, or list the tenants in a tenants file with clusters:',
+              );
+            foundIn.set(t.id, c.name);
+            tenants.push({ ...t, cluster: c.name });
+          }
+        }
+        source = `namespaces matching ${inp.source.selector} in clusters ${wanted.join(', ')}`;
+      } else {
+        tenants = tenantsFromNamespaces(await ports.listNamespaces(inp.source.selector, wanted[0]), naming);
+        source = `namespaces matching ${inp.source.selector}${wanted.length ? ` in cluster ${wanted[0]}` : ''}`;
+      }
       break;
   }
   if (inp.tenantValuesFiles.length) {
@@ -156,6 +208,20 @@ export async function resolveTenants(
   }
   return { tenants: selected, source, clusters };
 }
+
+/** Binds one target, helm and client per cluster (the action does it), before any tenant is read or touched. */
+async function bind(inp: RolloutRequest, ports: Pick<RunPorts, 'bindClusters'>, clusters: readonly ClusterSpec[]) {
+  if (!ports.bindClusters) throw noMultiCluster(inp);
+  await ports.bindClusters(clusters);
+}
+
+/** Every tenant goes to its own cluster's API server: without per-cluster helm there is no safe way to deploy. */
+const noMultiCluster = (inp: RolloutRequest) =>
+  new ConfigurationError(
+    inp.source.kind === 'file' ? 'input "tenants-file"' : 'input "clusters"',
+    'names several clusters, but this runner cannot reach several',
+    'use tenant-rollout (the action) for multi-cluster fleets',
+  );
 
 /** The part of the target every tenant shares: chart, shared values files' contents, --set lines, secret values. */
 function sharedTarget(inp: RolloutRequest, readFile: (p: string) => string): string {
@@ -215,16 +281,7 @@ export async function runTenantRollout(inp: RolloutRequest, ports: RunPorts, met
 
 async function planPhase(inp: RolloutRequest, ports: RunPorts) {
   const { tenants: resolvedTenants, source, clusters } = await resolveTenants(inp, ports);
-  if (clusters.length > 1) {
-    // Every tenant goes to its own cluster's API server: without per-cluster helm there is no safe way to deploy.
-    if (!ports.bindClusters || !ports.helmFor)
-      throw new ConfigurationError(
-        `input "tenants-file"`,
-        'declares several clusters, but this runner cannot reach several',
-        'use tenant-rollout (the action) for multi-cluster fleets',
-      );
-    await ports.bindClusters(clusters);
-  }
+  if (clusters.length > 1 && !ports.helmFor) throw noMultiCluster(inp);
   const { free: tenants, held } = splitHeld(resolvedTenants, ports.clock.now());
   for (const h of held) ports.logger.info(`${h.id}: ${h.error}: not deployed`);
   const createdAt = new Date(ports.clock.now()).toISOString();
@@ -389,7 +446,7 @@ async function executePhase(
             namespace: t.namespace,
             // Later files win: shared, the tenant's own files, its inline values, then secrets.
             valuesFiles: [...inp.helm.valuesFiles, ...t.valuesFiles, ...tenantFile, ...(secretFile ? [secretFile] : [])],
-            description: ledgerDescription(fp, meta.run, inp.releaseVersion),
+            description: ledgerDescription(fp, meta.run, inp.releaseVersion, clusters.length > 1 ? t.cluster : undefined),
           };
         },
         gate: ports.gate,

@@ -15,6 +15,8 @@ export interface TenantState {
   id: string;
   namespace: string;
   release: string;
+  /** The tenant's cluster (multi-cluster fleets). */
+  cluster?: string;
   /** The newest revision (what helm shows first), when installed. */
   revision?: number;
   /** helm's status of the newest revision (deployed, failed, pending-upgrade...), or `not-installed`. */
@@ -44,7 +46,7 @@ export interface FleetStatus {
   tenants: TenantState[];
 }
 
-const LEDGER = new RegExp(`^${LEDGER_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\S+)(?: (run=\\S+))?`);
+const LEDGER = new RegExp(`^${LEDGER_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\S+)(?:.*? (run=\\S+))?`);
 
 export function tenantState(
   t: TenantRef,
@@ -52,7 +54,7 @@ export function tenantState(
   health: ReleaseHealth | undefined | 'unknown',
   held?: string,
 ): TenantState {
-  const base = { id: t.id, namespace: t.namespace, release: t.release, held };
+  const base = { id: t.id, namespace: t.namespace, release: t.release, ...(t.cluster ? { cluster: t.cluster } : {}), held };
   const newest = history?.at(-1);
   const healthOf = (): Pick<TenantState, 'health' | 'problems'> =>
     health === 'unknown'
@@ -118,16 +120,17 @@ export function fleetLine(tenants: readonly TenantState[]): string {
 export function renderStatusMarkdown(s: FleetStatus, maxRows = 500): string {
   const cell = (x: string) => x.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
   const rows = [...s.tenants].sort((a, b) => rank(a) - rank(b));
+  const multi = s.tenants.some((t) => t.cluster);
   const lines = [
     `### fleet ${s.fleet}: ${s.line}`,
     '',
-    '| tenant | release | revision | status | chart | app | rollout | run | health |',
-    '|---|---|---:|---|---|---|---|---|---|',
+    `| tenant |${multi ? ' cluster |' : ''} release | revision | status | chart | app | rollout | run | health |`,
+    `|---|${multi ? '---|' : ''}---|---:|---|---|---|---|---|---|`,
     ...rows
       .slice(0, maxRows)
       .map(
         (t) =>
-          `| ${t.id} | ${t.namespace}/${t.release} | ${t.revision ?? '–'} | ${t.status}${t.drifted ? ' (drifted)' : ''}${t.held ? ` (held: ${cell(t.held)})` : ''} | ${t.chartVersion} | ${t.appVersion} | ${t.fingerprint ?? '–'} | ${t.run ?? '–'} | ${t.health}${t.problems.length ? `: ${cell(t.problems.join('; '))}` : ''} |`,
+          `| ${t.id} |${multi ? ` ${t.cluster ?? ''} |` : ''} ${t.namespace}/${t.release} | ${t.revision ?? '–'} | ${t.status}${t.drifted ? ' (drifted)' : ''}${t.held ? ` (held: ${cell(t.held)})` : ''} | ${t.chartVersion} | ${t.appVersion} | ${t.fingerprint ?? '–'} | ${t.run ?? '–'} | ${t.health}${t.problems.length ? `: ${cell(t.problems.join('; '))}` : ''} |`,
       ),
   ];
   if (rows.length > maxRows) lines.push('', `… and ${rows.length - maxRows} more tenants (see the status file).`);

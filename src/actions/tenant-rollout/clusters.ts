@@ -2,6 +2,8 @@ import type { ClusterSpec } from '../../clusters/model.ts';
 import { clusterTarget } from '../../core/cluster-target.ts';
 import type { ClusterTarget } from '../../core/cluster-target.ts';
 import { ConfigurationError } from '../../core/errors.ts';
+import { suggest } from '../../core/closest.ts';
+import { loadConfig } from '../../kube/client.ts';
 import type { Secrets } from '../../core/secrets.ts';
 import type { Cluster } from '../../kube/ports.ts';
 import { maskKubeconfig } from '../common/kubeconfig.ts';
@@ -46,4 +48,23 @@ export function clientOf(
   cluster?: string,
 ): Cluster | undefined {
   return cluster !== undefined && bound.size ? bound.get(cluster)?.client : fallback;
+}
+
+/**
+ * Every cluster reached through a context of the run's kubeconfig names a context it has: an
+ * unknown one fails before anything runs, with the closest context name.
+ */
+export function checkContexts(specs: readonly ClusterSpec[], base: ClusterTarget, subject?: string): void {
+  const wanted = specs.flatMap((s) => (s.reach.kind === 'context' ? [{ name: s.name, context: s.reach.context }] : []));
+  if (!wanted.length) return;
+  const known = loadConfig({ kubeconfigPath: base.kubeconfigPath })
+    .getContexts()
+    .map((c) => c.name);
+  for (const w of wanted)
+    if (!known.includes(w.context))
+      throw new ConfigurationError(
+        subject ?? `cluster "${w.name}"`,
+        `names kube context "${w.context}", which the kubeconfig does not have`,
+        suggest(w.context, known),
+      );
 }

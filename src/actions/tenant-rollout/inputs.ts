@@ -11,6 +11,7 @@ import { readMetrics, readPrometheus } from '../common/analysis-inputs.ts';
 import type { Inputs } from '../common/inputs.ts';
 import type { RolloutRequest, TenantSource } from '../../rollout/options.ts';
 import { checkNamespace } from '../../core/names.ts';
+import { isTenantId } from '../../tenants/model.ts';
 
 import { defaultChecks, parseChecks } from '../../verify/checks.ts';
 import { compileTemplate } from '../../core/template.ts';
@@ -134,6 +135,33 @@ function maintenance(inputs: Inputs) {
   return { maintenanceWindow: text, window: text ? parseWindow(text) : undefined, changeTicket, outsideWindow, windowWaitMaxMs };
 }
 
+/**
+ * `clusters`: names of the tenants file's clusters, or kube contexts to discover tenants in, as
+ * `name=context` or a context whose name is a valid cluster name (an EKS ARN needs a name).
+ */
+function clusterList(v: string): { name: string; context?: string }[] {
+  const out: { name: string; context?: string }[] = [];
+  for (const item of v
+    .split(/[\n,]/)
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq).trim();
+    const context = eq < 0 ? undefined : item.slice(eq + 1).trim();
+    if (!isTenantId(name))
+      throw inputError(
+        'clusters',
+        item,
+        eq < 0 ? 'is not a valid cluster name' : 'has an invalid cluster name before "="',
+        'use lower-case letters, digits and "-", or name a context: eu-1=arn:aws:eks:eu-west-1:123456789012:cluster/prod',
+      );
+    if (eq >= 0 && !context) throw inputError('clusters', item, 'names no context after "="', 'e.g. eu-1=kind-eu-1');
+    if (out.some((c) => c.name === name)) throw inputError('clusters', item, `names cluster "${name}" twice`, 'list each cluster once');
+    out.push({ name, ...(context ? { context } : {}) });
+  }
+  return out;
+}
+
 /** The rollout's inputs, and (`observe`) its GitHub side: records, gate check, notifications. */
 export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: ObserverInputs; mergeReports: string } {
   inputs = inputs.withDefaults('tenant-rollout');
@@ -180,6 +208,7 @@ export function parseInputs(inputs: Inputs): TenantRolloutInputs & { observe: Ob
     reason: inputs.string('reason'),
     rollbackReport: inputs.string('rollback-report'),
     source,
+    clusters: clusterList(inputs.string('clusters')),
     namespacePrefix: namespacePrefix(inputs.string('namespace-prefix')),
     releaseTemplate: inputs.string('release-name'),
     tenantValuesFiles: inputs.lines('tenant-values-files'),

@@ -23,7 +23,8 @@ import { defaultCluster } from '../common/cluster.ts';
 import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
 import type { ClusterTarget } from '../../core/cluster-target.ts';
-import { clientOf, targetOf } from './clusters.ts';
+import { checkContexts, clientOf, targetOf } from './clusters.ts';
+import { homeCluster } from '../../clusters/model.ts';
 import type { Helm } from '../../helm/helm.ts';
 import type { Tenant } from '../../tenants/model.ts';
 import type { BoundCluster } from './clusters.ts';
@@ -191,6 +192,9 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         const targets = (): Record<string, ClusterTarget> | undefined =>
           bound.size ? Object.fromEntries([...bound].map(([n, b]) => [n, b.target])) : undefined;
         const clientFor = (t: { cluster?: string }) => clientOf(bound, cluster, t.cluster);
+        // Fleet-level objects (pause, lock, shard coordination) live in the fleet's home cluster:
+        // the run's own cluster until bindClusters names the home one.
+        let home: ClusterTarget = creds.target;
         // Saved once; each start/end then appends one line to the journal (see inflight.ts).
         let journalFile: InflightJournal | undefined;
         const journal = () => {
@@ -210,17 +214,20 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         };
         // Release leases (src/kube/leases.ts): held by this run while it changes a release; what
         // lets a later run recover a stuck release whose owner is provably gone.
-        const leases =
-          inp.phase !== 'plan' && inp.helm.dryRun === 'none'
-            ? createReleaseLeases({
-                kubeConfig: loadConfig({ kubeconfigPath: creds.target.kubeconfigPath, context: creds.target.context }),
-              })
-            : undefined;
+        // Each release's lease lives beside it: in the tenant's own cluster.
+        const leaseStores = new Map<string, ReturnType<typeof createReleaseLeases>>();
+        const leasesOf = (t: { cluster?: string }) => {
+          const target = (t.cluster !== undefined && bound.get(t.cluster)?.target) || creds.target;
+          let l = leaseStores.get(target.name);
+          if (!l) leaseStores.set(target.name, (l = createReleaseLeases({ kubeConfig: loadConfig(target) })));
+          return l;
+        };
+        const leases = inp.phase !== 'plan' && inp.helm.dryRun === 'none';
         const holder = leaseHolder(ctx.env);
         const ports: RunPorts = {
           guardFor: leases
             ? (t) =>
-                leaseGuard(leases, {
+                leaseGuard(leasesOf(t), {
                   namespace: t.namespace,
                   release: t.release,
                   holder,
@@ -230,9 +237,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             : undefined,
           readFile: (p) => readFileSync(p, 'utf8'),
           exists: (p) => existsSync(p),
-          listNamespaces: (sel) => {
-            if (!cluster) throw new Error('no cluster');
-            return cluster.listNamespaces(sel, ctx.signal);
+          listNamespaces: (sel, c) => {
+            const client = c !== undefined ? bound.get(c)?.client : cluster;
+            if (!client) throw new Error(`no cluster${c ? ` ${c}` : ''}`);
+            return client.listNamespaces(sel, ctx.signal);
           },
           writeValues: (name, content) => creds.private.write(name, content),
           get helm() {
@@ -241,6 +249,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           ready: () => helmReady,
           bindClusters: async (specs) => {
             await helmReady;
+            checkContexts(specs, creds.target, inp.source.kind === 'file' ? undefined : 'input "clusters"');
             for (const spec of specs) {
               const target = targetOf(spec, creds.target, ctx.env, creds.private, ctx.secrets);
               bound.set(spec.name, {
@@ -249,7 +258,10 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                 client: needCluster ? await (deps.createCluster ?? defaultCluster)(target) : undefined,
               });
             }
-            ctx.logger.info(`clusters: ${[...bound].map(([n, b]) => `${n} (${b.target.context ?? 'current context'})`).join(', ')}`);
+            home = bound.get(homeCluster(specs)?.name ?? '')?.target ?? home;
+            ctx.logger.info(
+              `clusters: ${[...bound].map(([n, b]) => `${n} (${b.target.context ?? 'current context'})`).join(', ')}; home: ${home.name}`,
+            );
           },
           helmFor: (t) => {
             const h = t.cluster !== undefined ? bound.get(t.cluster)?.helm : undefined;
@@ -323,7 +335,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             return openShardCoordinator({
               ...o,
               docs: createFleetDocuments({
-                kubeConfig: loadConfig(creds.target),
+                kubeConfig: loadConfig(home),
                 namespace: sh.namespace,
               }),
               shard: sh.index,
@@ -361,7 +373,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           await ctx.summary(`### tenant-rollout plan (phase ${inp.phase})${label}\n\n${promo}${out.planTable}\n`);
         };
         const startedAt = new Date(clock.now()).toISOString();
-        const guards = inp.phase === 'plan' ? undefined : fleetGuards(ctx, inp, creds, deps);
+        const guards = inp.phase === 'plan' ? undefined : fleetGuards(ctx, inp, () => home, deps);
         ports.gate = guards?.gate;
         ports.withLock = guards?.withLock;
         const out = await runTenantRollout(inp, ports, { run: runId(ctx.env), signal: ctx.signal })

@@ -29,6 +29,10 @@ import type { Tenant } from '../../tenants/model.ts';
 import type { ActionContext } from '../common/context.ts';
 import type { Credentials } from '../common/helm-session.ts';
 import { openHelm, postTarget } from '../common/helm-session.ts';
+import { checkContexts, targetOf } from './clusters.ts';
+import { homeCluster } from '../../clusters/model.ts';
+import { parseTenantsDocument } from '../../tenants/sources.ts';
+import { clusterTarget } from '../../core/cluster-target.ts';
 import type { ClusterTarget } from '../../core/cluster-target.ts';
 import { inProcessHistory } from '../common/release-history.ts';
 import type { ReleaseHistoryReader } from '../../kube/release-history.ts';
@@ -120,14 +124,24 @@ export async function releaseSavedLock(ctx: ActionContext, deps: OperationDeps):
   }
 }
 
+/** A fleet store opened when first used. */
+function lazyStore(open: () => FleetStore): FleetStore {
+  let s: FleetStore | undefined;
+  return {
+    read: (name, signal) => (s ??= open()).read(name, signal),
+    update: (name, change, opts) => (s ??= open()).update(name, change, opts),
+  };
+}
+
 /**
  * What a deploying rollout owes the fleet: it checks the pause before each tenant, and holds the
  * fleet lock while it runs (so a rollback of the same fleet never runs at the same time). A dry run
  * changes nothing and takes no lock.
  */
-export function fleetGuards(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials, deps: OperationDeps) {
+export function fleetGuards(ctx: ActionContext, inp: TenantRolloutInputs, home: () => ClusterTarget, deps: OperationDeps) {
   const clock = deps.clock ?? systemClock;
-  const store = openFleetStore(deps, { ...creds.target, namespace: inp.fleet.namespace });
+  // Opened on first use: by then the tenants file has named the fleet's home cluster.
+  const store = lazyStore(() => openFleetStore(deps, { ...home(), namespace: inp.fleet.namespace }));
   return {
     gate: pauseGate(store, inp.fleet.name, { clock, signal: ctx.signal }),
     withLock: <T>(fn: () => Promise<T>): Promise<T> =>
@@ -136,15 +150,37 @@ export function fleetGuards(ctx: ActionContext, inp: TenantRolloutInputs, creds:
         : recordedLock(
             ctx,
             store,
-            { target: creds.target, namespace: inp.fleet.namespace, fleet: inp.fleet.name, operation: 'rollout', clock },
+            { target: home(), namespace: inp.fleet.namespace, fleet: inp.fleet.name, operation: 'rollout', clock },
             fn,
           ),
   };
 }
 
+/**
+ * The fleet's home cluster, where its fleet object lives: the tenants file's `home: true` cluster,
+ * the first cluster of the `clusters` input (discovery), else the run's own cluster.
+ */
+function homeTarget(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials): ClusterTarget {
+  if (inp.source.kind === 'file' && existsSync(inp.source.path)) {
+    const { clusters } = parseTenantsDocument(readFileSync(inp.source.path, 'utf8'), inp.source.path);
+    const home = homeCluster(clusters);
+    return home && clusters.length > 1 ? targetOf(home, creds.target, ctx.env, creds.private, ctx.secrets) : creds.target;
+  }
+  const first = inp.source.kind === 'namespaces' && (inp.clusters?.length ?? 0) > 1 ? inp.clusters![0]! : undefined;
+  if (first) {
+    checkContexts(
+      [{ name: first.name, reach: { kind: 'context', context: first.context ?? first.name }, labels: {}, home: true }],
+      creds.target,
+      'input "clusters"',
+    );
+    return clusterTarget({ name: first.name, kubeconfigPath: creds.target.kubeconfigPath, context: first.context ?? first.name });
+  }
+  return creds.target;
+}
+
 export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs, creds: Credentials, deps: OperationDeps): Promise<void> {
   const clock = deps.clock ?? systemClock;
-  const where = creds.target;
+  const where = homeTarget(ctx, inp, creds);
   const store = openFleetStore(deps, { ...where, namespace: inp.fleet.namespace });
   const fleet = inp.fleet.name;
 
@@ -167,14 +203,25 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
     return;
   }
 
-  const cluster = await (deps.createCluster ?? ((o) => createCluster(o)))(where);
+  const newCluster = deps.createCluster ?? ((o: ClusterTarget) => createCluster(o));
+  const cluster = await newCluster(creds.target);
   // Histories from Helm's storage Secrets in paginated lists (the fleet in a few requests, not a
   // helm process per tenant); helm itself when the storage driver is not Secrets.
-  const { helm, reader } = inProcessHistory(ctx, await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run), where);
+  const cli = await openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
+  const { helm, reader } = inProcessHistory(ctx, cli, creds.target);
+  // Multi-cluster fleets: each tenant's helm, history reader and client are its own cluster's.
+  const byCluster = new Map<string, ClusterPorts>();
   const resolved = await resolveTenants(inp, {
     readFile: (p) => readFileSync(p, 'utf8'),
     exists: (p) => existsSync(p),
-    listNamespaces: (sel) => cluster.listNamespaces(sel, ctx.signal),
+    listNamespaces: (sel, c) => (c !== undefined ? byCluster.get(c)!.cluster : cluster).listNamespaces(sel, ctx.signal),
+    bindClusters: async (specs) => {
+      checkContexts(specs, creds.target, inp.source.kind === 'file' ? undefined : 'input "clusters"');
+      for (const spec of specs) {
+        const target = targetOf(spec, creds.target, ctx.env, creds.private, ctx.secrets);
+        byCluster.set(spec.name, { ...inProcessHistory(ctx, cli.forTarget(target), target), cluster: await newCluster(target) });
+      }
+    },
     writeValues: (name, content) => creds.private.write(name, content),
     clock,
     logger: ctx.logger,
@@ -182,12 +229,31 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
   // A held tenant is never changed, by a rollback either; status shows the hold.
   const { free, held } = splitHeld(resolved.tenants, clock.now());
   const tenants = inp.operation === 'status' ? resolved.tenants : free;
-  const ports: OpPorts = { helm, cluster, clock, tenants, store, reader, held, target: where };
+  const ports: OpPorts = { helm, cluster, clock, tenants, store, reader, held, target: where, byCluster };
   if (inp.operation === 'status') return status(ctx, inp, ports);
   return rollback(ctx, inp, ports);
 }
 
+interface ClusterPorts {
+  helm: Helm;
+  cluster: Cluster;
+  reader?: ReleaseHistoryReader;
+}
+
+/** A tenant's cluster ports (multi-cluster fleets), else the run's own. */
+function portsOf(p: OpPorts, t: { cluster?: string }): ClusterPorts {
+  return (t.cluster !== undefined && p.byCluster.get(t.cluster)) || p;
+}
+
+/** The tenants by cluster ('' for the run's own), with that cluster's ports. */
+function groups(p: OpPorts): { ports: ClusterPorts; tenants: Tenant[] }[] {
+  const m = new Map<string, Tenant[]>();
+  for (const t of p.tenants) m.set(t.cluster ?? '', [...(m.get(t.cluster ?? '') ?? []), t]);
+  return [...m.values()].map((tenants) => ({ ports: portsOf(p, tenants[0]!), tenants }));
+}
+
 interface OpPorts {
+  byCluster: ReadonlyMap<string, ClusterPorts>;
   helm: Helm;
   cluster: Cluster;
   clock: Clock;
@@ -203,7 +269,7 @@ interface OpPorts {
  * Histories of many tenants: one paginated list of Helm's storage Secrets (cluster-wide, or per
  * namespace when that is forbidden); failing that, helm history a few tenants at a time.
  */
-async function histories(p: OpPorts, signal?: AbortSignal): Promise<Map<string, Revision[] | Error>> {
+async function histories(p: ClusterPorts & { tenants: Tenant[] }, signal?: AbortSignal): Promise<Map<string, Revision[] | Error>> {
   const { helm, tenants } = p;
   const out = new Map<string, Revision[] | Error>();
   if (p.reader) {
@@ -225,20 +291,29 @@ async function histories(p: OpPorts, signal?: AbortSignal): Promise<Map<string, 
 }
 
 async function status(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts): Promise<void> {
-  const hist = await histories(p, ctx.signal);
-  let health: Map<string, ReleaseHealth> | 'unknown' | undefined;
-  if (inp.verifyWorkloads) health = await p.cluster.fleetHealth(p.tenants, { signal: ctx.signal }).catch(() => 'unknown' as const);
+  // Per cluster: its histories and its workloads' health (keyed by tenant id: namespaces repeat across clusters).
+  const hist = new Map<string, Revision[] | Error>();
+  const health = new Map<string, ReleaseHealth | 'unknown'>();
+  for (const g of groups(p)) {
+    for (const [id, h] of await histories({ ...g.ports, tenants: g.tenants }, ctx.signal)) hist.set(id, h);
+    if (!inp.verifyWorkloads) continue;
+    const got = await g.ports.cluster.fleetHealth(g.tenants, { signal: ctx.signal }).catch(() => 'unknown' as const);
+    for (const t of g.tenants) {
+      const h = got === 'unknown' ? 'unknown' : got.get(`${t.namespace}/${t.release}`);
+      if (h) health.set(t.id, h);
+    }
+  }
   const pause = await readPause(p.store, inp.fleet.name, { clock: p.clock, signal: ctx.signal });
   const states = p.tenants.map((t) => {
     const h = hist.get(t.id);
     const hold = activeHold(t, p.clock.now());
-    const s = tenantState(
-      t,
-      h instanceof Error ? undefined : h,
-      health === 'unknown' ? 'unknown' : health?.get(`${t.namespace}/${t.release}`),
-      hold ? describeHold(hold) : undefined,
-    );
-    if (h instanceof Error) return { ...s, status: 'unknown', problems: [`helm history ${t.release} -n ${t.namespace}: ${h.message}`] };
+    const s = tenantState(t, h instanceof Error ? undefined : h, health.get(t.id), hold ? describeHold(hold) : undefined);
+    if (h instanceof Error)
+      return {
+        ...s,
+        status: 'unknown',
+        problems: [`helm history ${t.release} -n ${t.namespace}${t.cluster ? ` (cluster ${t.cluster})` : ''}: ${h.message}`],
+      };
     return s;
   });
   const doc: FleetStatus = {
@@ -287,7 +362,8 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
         `${r.missing.length} tenants of the report are not selected now; rolled back by their recorded release: ${r.missing.join(', ')}`,
       );
   } else {
-    const hist = await histories(p, ctx.signal);
+    const hist = new Map<string, Revision[] | Error>();
+    for (const g of groups(p)) for (const [id, h] of await histories({ ...g.ports, tenants: g.tenants }, ctx.signal)) hist.set(id, h);
     targets = p.tenants.map((t) => {
       const h = hist.get(t.id);
       if (h instanceof Error) return { tenant: t, why: `history unreadable: ${h.message}` };
@@ -319,7 +395,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
   }
   const verify = inp.verifyWorkloads
     ? async (t: Tenant) => {
-        const h = await p.cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
+        const h = await portsOf(p, t).cluster.releaseHealth(t.namespace, t.release, { signal: ctx.signal });
         return h.healthy ? { ok: true } : { ok: false, reason: h.problems.join('; ') || 'workloads not ready' };
       }
     : undefined;
@@ -351,7 +427,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
           const r = await rollbackTenant(
             byId.get(t.id)!,
             step,
-            { helm: p.helm, clock: p.clock, logger: ctx.logger, verify },
+            { helm: portsOf(p, t).helm, clock: p.clock, logger: ctx.logger, verify },
             {
               timeoutMs: inp.helm.timeoutMs,
               dryRun: inp.helm.dryRun !== 'none',
