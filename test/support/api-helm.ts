@@ -21,7 +21,7 @@ export interface ApiHelmOptions {
 
 const secretName = (release: string, v: number) => `sh.helm.release.v1.${release}.v${v}`;
 
-function encode(ns: string, release: string, v: number, status: string, description: string): V1Secret {
+export function encode(ns: string, release: string, v: number, status: string, description: string): V1Secret {
   const json = JSON.stringify({
     name: release,
     namespace: ns,
