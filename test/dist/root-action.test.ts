@@ -17,7 +17,7 @@ describe('root action through dist/root', () => {
   let healthStatus = 200;
   beforeAll(async () => {
     kube = await startFakeKube({ crashLoopIntervalMs: 200 });
-    kube.addNamespaces(['todo']);
+    kube.addNamespaces(['todo', 'todo-bg']);
     server = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/api/orders') return res.writeHead(500).end('{"error":"boom"}'); // broken in the new version
@@ -61,5 +61,33 @@ describe('root action through dist/root', () => {
     expect(r.outputs).toMatchObject({ smoke: 'passed', verdict: 'failed', 'rolled-back': 'true', status: 'rolled-back' });
     expect(r.stdout).toMatch(/::error::watch: .*rolled back to revision 3/);
     expect(image()).toMatch(/:1\.0\.0$/);
+  });
+  it('blue-green: a watch breach switches the live Service back to the color this run switched away from', { timeout: 120_000 }, async () => {
+    await kube.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'todo', namespace: 'todo-bg' },
+        spec: { selector: { 'app.kubernetes.io/name': 'tenant-app' }, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
+      },
+      { fieldManager: 'kubectl' },
+    );
+    const bg = { namespace: 'todo-bg', strategy: 'blue-green', 'keep-old': '0s', 'old-color': 'keep', 'check-interval': '1s', 'ready-timeout': '10s' };
+    const blue = await release({ ...bg, set: 'image.tag=1.0.0', 'initial-color': 'blue' });
+    expect(blue.code, blue.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    const green = await release({
+      ...bg,
+      set: 'image.tag=1.2.0',
+      watch: '3s',
+      'watch-interval': '1s',
+      metrics: `- name: orders\n  provider: http\n  url: ${base}\n  checks:\n    - name: orders\n      path: /api/orders\n      status: 200\n  failure-condition: result >= 0.5\n`,
+    });
+    expect(green.code).toBe(1);
+    expect(green.outputs).toMatchObject({ verdict: 'failed', 'rolled-back': 'true', 'live-color': 'blue' });
+    expect(green.stdout).toMatch(/::error::watch: .*switched the live Service back to blue \(rolled-back\)/);
+    const svc = kube.get('Service', 'todo-bg', 'todo')!;
+    expect(svc.spec.selector.color).toBe('blue');
+    // The record is kept: a later blue-green-rollback finds blue live and does nothing.
+    expect(svc.metadata.annotations).toMatchObject({ 'deploy-actions/previous-color': 'blue' });
   });
 });

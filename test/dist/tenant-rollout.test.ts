@@ -72,7 +72,7 @@ describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire
     // A helm that notes each command it runs, then runs the real one.
     const dir = mkdtempSync(join(tmpdir(), 'helm-shim-'));
     const log = join(dir, 'calls');
-    writeFileSync(join(dir, 'helm'), `#!/bin/sh\necho "$1" >> '${log}'\nexec '${helmBinaries[4]}' "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'helm'), `#!/bin/sh\necho "$1" >> '${log}'\nexec '${helmBinaries[major]}' "$@"\n`, { mode: 0o755 });
     const r = await rollout('1.0.0', { helm: join(dir, 'helm') });
     const calls = readFileSync(log, 'utf8').trim().split('\n');
     rmSync(dir, { recursive: true, force: true });
@@ -177,7 +177,7 @@ describe.each([4, 3] as const)('tenant-rollout through dist/ (real helm %i, wire
         'max-parallel': '2',
         timeout: '90s',
         kubeconfig: kube.kubeconfigYaml,
-        helm: helmBinaries[4],
+        helm: helmBinaries[major],
       },
       {
         onStart: (kill) => {
