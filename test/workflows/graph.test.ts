@@ -569,6 +569,22 @@ describe('release.yml: build -> control plane (platform) -> tenant rollout with 
     expect(needsOf(jobs.tenants!)).toContain('control-plane');
   });
 
+  it('passes shards and the OIDC settings through to tenant-rollout.yml, under their names', () => {
+    const own = trigger<CallDecl>(w.doc, 'workflow_call')!.inputs!;
+    const callee = trigger<CallDecl>(byPath('.github/workflows/tenant-rollout.yml').doc, 'workflow_call')!.inputs!;
+    const names = Object.keys(callee).filter((k) => k === 'shards' || /^(aws|gcp|azure|eks|gke|aks)-/.test(k));
+    expect(names).toHaveLength(12);
+    for (const n of names) {
+      expect(own[n], n).toEqual(
+        callee[n]!.type === 'number' ? expect.objectContaining({ type: 'number' }) : expect.objectContaining({ default: '' }),
+      );
+      expect(jobs.tenants!.with![n], n).toBe(`\${{ inputs.${n} }}`);
+    }
+    expect(jobs.tenants!.permissions).toMatchObject({ 'id-token': 'write' });
+    // The control plane takes the kubeconfig secret: no token there.
+    expect(jobs['control-plane']!.permissions).not.toHaveProperty('id-token');
+  });
+
   it('calls tenant-rollout.yml by repository and ref, with the digests and the version built', () => {
     expect(jobs.tenants!.uses).toBe('dotmac/deploy-actions/.github/workflows/tenant-rollout.yml@v1');
     expect(jobs.tenants!.with).toMatchObject({
