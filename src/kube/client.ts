@@ -3,10 +3,10 @@
  * parameter; patch calls default to `application/json-patch+json`, so the patch content type is
  * always set here explicitly).
  */
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreApi, CoreV1Api, KubeConfig, PatchStrategy, type V1Service } from '@kubernetes/client-node';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import type { ClusterTarget } from '../core/cluster-target.ts';
-import { isNotFound } from './errors.ts';
+import { KubeApiError, isNotFound } from './errors.ts';
 import { requester, type RequestStats, type RequesterOptions } from './request.ts';
 import { judgeReleaseHealth } from './health.ts';
 import { allPages as listAllPages, type Page } from './pages.ts';
@@ -83,6 +83,45 @@ export function loadConfig(opts: ClusterOptions): KubeConfig {
   if (!kc.getCurrentCluster())
     throw new ConfigurationError(source, 'names no cluster for the current context', 'set current-context or pass a context');
   return kc;
+}
+
+/** A failure that says the target is wrong (refused, no such host, bad TLS, rejected credentials), not that it is busy. */
+const UNREACHABLE =
+  /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|getaddrinfo|certificate|self[- ]signed|ERR_TLS|ERR_SSL|wrong version number/i;
+
+/**
+ * One clear line for a cluster this run cannot use at all, naming the inputs to check; anything
+ * else (a 503 that outlasted the retries: a hold, not a mistake) is returned unchanged.
+ */
+export function explainUnreachable(e: unknown, cluster = ''): unknown {
+  if (!(e instanceof KubeApiError)) return e;
+  // A connection that never opened (refused, no such host, bad TLS) names the wrong target; one
+  // reset or dropped after the retries is a busy server: a hold, not a mistake.
+  const neverOpened =
+    /^cannot reach the Kubernetes API/.test(e.message) && !/reset|hang up|EPIPE|other side closed|aborted/i.test(e.message);
+  const wrong = e.code === 401 || (e.code === undefined && (UNREACHABLE.test(e.message) || neverOpened));
+  if (!wrong) return e;
+  return new ConfigurationError(
+    cluster ? `cluster "${cluster}"` : 'cluster',
+    e.message,
+    'check the kubeconfig and kube-context inputs (the API server URL, context and credentials), and that the runner can reach the API server',
+  );
+}
+
+/**
+ * Whether the API server answers this kubeconfig: one authenticated read (`GET /api`, allowed to
+ * every authenticated user), retried like any read. Before anything is deployed, so an unreachable
+ * cluster is one line naming kubeconfig/kube-context, not a first tenant reported failed.
+ */
+export async function probeCluster(opts: ClusterOptions, signal?: AbortSignal): Promise<void> {
+  const kc = loadConfig(opts);
+  const req = requester(kc, { timeoutMs: opts.requestTimeoutMs ?? 30_000, ...opts.requests });
+  const core = kc.makeApiClient(CoreApi);
+  try {
+    await req.call(() => core.getAPIVersions(req.options({ signal })), signal);
+  } catch (e) {
+    throw explainUnreachable(e);
+  }
 }
 
 const labelsOf = (o: { metadata?: { labels?: Record<string, string> } }) => ({ ...(o.metadata?.labels ?? {}) });

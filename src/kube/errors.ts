@@ -42,7 +42,7 @@ function parseStatus(body: unknown): StatusBody | undefined {
 function networkCause(e: unknown): string | undefined {
   let cur: unknown = e;
   let found: string | undefined;
-  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
+  for (let i = 0; i < 8 && cur && typeof cur === 'object'; i++) {
     const err = cur as { message?: string; code?: string; cause?: unknown; errors?: unknown[] };
     if (err.code && typeof err.code === 'string' && /^E[A-Z]+/.test(err.code)) found = err.message || err.code;
     if (Array.isArray(err.errors) && err.errors.length > 0) cur = err.errors[0];

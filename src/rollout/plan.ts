@@ -19,8 +19,22 @@ export interface Plan {
   fingerprint: string;
   createdAt?: string;
   summary: PlanSummary;
+  /** What the plan deploys, so the approved plan is the deployed plan (part of the fingerprint). */
+  deploys?: PlanDeploys;
   pilot: TenantRef[];
   waves: TenantRef[][];
+}
+
+/**
+ * What a plan deploys: the chart (with its repository), the chart version, and a digest of the
+ * shared values (values files' content, --set and --set-string lines, release-version, identity
+ * values; never secret values). A run given an approved plan refuses to deploy anything else.
+ */
+export interface PlanDeploys {
+  chart: string;
+  version: string;
+  /** sha256 (hex) of the shared values. */
+  values: string;
 }
 
 /** How the plan was made, for the job summary and for the fingerprint. */
@@ -50,6 +64,8 @@ export interface PlanOptions {
   pilotInput?: string;
   /** The fleet's clusters (tenants carry `cluster`); with more than one, waves spread over them. */
   clusters?: readonly ClusterSpec[];
+  /** What the plan deploys (recorded in it and in its fingerprint). */
+  deploys?: PlanDeploys;
   /** Default `interleave`. */
   clusterOrder?: ClusterOrder;
 }
@@ -167,6 +183,7 @@ export function planRollout(tenants: readonly Tenant[], opts: PlanOptions): Plan
       order: describeOrder(order) + (multi ? describeClusters(clusters, how) : ''),
       tenants: ordered.length,
     },
+    ...(opts.deploys ? { deploys: opts.deploys } : {}),
     pilot: pilot.map(toRef),
     waves: waves.map((w) => w.map(toRef)),
   };
@@ -204,6 +221,7 @@ function normalize(p: PlanBody): PlanBody {
       order: s.order,
       tenants: s.tenants,
     },
+    ...(p.deploys ? { deploys: { chart: p.deploys.chart, version: p.deploys.version, values: p.deploys.values } } : {}),
     pilot: p.pilot.map(ref),
     waves: p.waves.map((w) => w.map(ref)),
   };
@@ -222,6 +240,7 @@ function withFingerprint(body: PlanBody, createdAt: string | undefined): Plan {
     fingerprint: planFingerprint(n),
     ...(createdAt ? { createdAt } : {}),
     summary: n.summary,
+    ...(n.deploys ? { deploys: n.deploys } : {}),
     pilot: n.pilot,
     waves: n.waves,
   };
@@ -230,7 +249,15 @@ function withFingerprint(body: PlanBody, createdAt: string | undefined): Plan {
 export function serializePlan(plan: Plan, opts: { pretty?: boolean } = {}): string {
   const { fingerprint, createdAt, ...body } = plan;
   const n = normalize(body);
-  const out = { version: 1, fingerprint, ...(createdAt ? { createdAt } : {}), summary: n.summary, pilot: n.pilot, waves: n.waves };
+  const out = {
+    version: 1,
+    fingerprint,
+    ...(createdAt ? { createdAt } : {}),
+    summary: n.summary,
+    ...(n.deploys ? { deploys: n.deploys } : {}),
+    pilot: n.pilot,
+    waves: n.waves,
+  };
   return JSON.stringify(out, null, opts.pretty ? 2 : undefined);
 }
 
@@ -254,7 +281,7 @@ export function parsePlan(text: string, input = 'plan'): Plan {
     if (extra) fail(`${what} has an unexpected key "${extra}"`);
   };
   if (!isObj(data)) return fail('is not a plan object');
-  onlyKeys(data, ['version', 'fingerprint', 'createdAt', 'summary', 'pilot', 'waves'], 'the plan');
+  onlyKeys(data, ['version', 'fingerprint', 'createdAt', 'summary', 'deploys', 'pilot', 'waves'], 'the plan');
   if (data.version !== 1)
     fail(`has version ${JSON.stringify(data.version)}, expected 1`, 'make and run the plan with the same major version of deploy-actions');
   if (typeof data.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(data.fingerprint)) fail('has no valid fingerprint');
@@ -265,6 +292,12 @@ export function parsePlan(text: string, input = 'plan'): Plan {
   for (const k of ['source', 'include', 'exclude', 'pilot', 'batchSize', 'order'])
     if (typeof s[k] !== 'string') fail(`summary.${k} is not a string`);
   if (!Number.isSafeInteger(s.tenants)) fail('summary.tenants is not a count');
+  const d = data.deploys;
+  if (d !== undefined) {
+    if (!isObj(d)) return fail('has a deploys that is not an object');
+    onlyKeys(d, ['chart', 'version', 'values'], 'the plan deploys');
+    for (const k of ['chart', 'version', 'values']) if (typeof d[k] !== 'string') fail(`deploys.${k} is not a string`);
+  }
 
   const seen = new Set<string>();
   const ref = (r: unknown, where: string): TenantRef => {
@@ -292,6 +325,7 @@ export function parsePlan(text: string, input = 'plan'): Plan {
     fingerprint: data.fingerprint as string,
     ...(typeof data.createdAt === 'string' ? { createdAt: data.createdAt } : {}),
     summary: s as unknown as PlanSummary,
+    ...(d !== undefined ? { deploys: d as unknown as PlanDeploys } : {}),
     pilot,
     waves,
   };
@@ -327,6 +361,30 @@ export interface ReconciledPlan {
  * Matches the approved plan against the tenants selected now (after include/exclude), by id.
  * Only what was approved runs, in the approved waves.
  */
+/**
+ * Refuses an approved plan made for something else than this run deploys (another chart,
+ * chart version or values), or one that does not say what it deploys: the approval was for
+ * that plan's release, not this one.
+ */
+export function checkPlanDeploys(approved: Plan, current: PlanDeploys, input = 'plan'): void {
+  const d = approved.deploys;
+  const fix = 'run the deploy with the chart, version and values the plan was made with, or make a new plan and approve it again';
+  if (!d)
+    throw new ConfigurationError(
+      `input "${input}"`,
+      'does not record what it deploys (chart, version, values): it was made by an older deploy-actions',
+      'make a new plan and approve it again',
+    );
+  const diff: string[] = [];
+  if (d.chart !== current.chart) diff.push(`chart "${d.chart}", this run "${current.chart}"`);
+  if (d.version !== current.version) diff.push(`chart version "${d.version || '(latest)'}", this run "${current.version || '(latest)'}"`);
+  if (d.values !== current.values)
+    diff.push(
+      `values ${d.values.slice(0, 12)}, this run ${current.values.slice(0, 12)} (values files, set, set-string or release-version differ)`,
+    );
+  if (diff.length) throw new ConfigurationError(`input "${input}"`, `was made for ${diff.join('; ')}`, fix);
+}
+
 export function reconcilePlan(approved: Plan, current: readonly Tenant[]): ReconciledPlan {
   const byId = new Map(current.map((t) => [t.id, t]));
   const inPlan = new Set<string>();
@@ -351,6 +409,7 @@ export function reconcilePlan(approved: Plan, current: readonly Tenant[]): Recon
     {
       version: 1,
       summary: { ...approved.summary, tenants: pilot.length + waves.reduce((n, w) => n + w.length, 0) },
+      ...(approved.deploys ? { deploys: approved.deploys } : {}),
       pilot: pilot.map(toRef),
       waves: waves.map((w) => w.map(toRef)),
     },

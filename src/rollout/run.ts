@@ -17,7 +17,7 @@ import { allowedFailures } from './plan-spec.ts';
 import { previousDurations } from './order.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
 import type { RolloutOptions, RolloutPorts, RolloutResult, TenantResult } from './execute.ts';
-import { parsePlan, planRollout, reconcilePlan, serializePlan, stepsForPhase } from './plan.ts';
+import { checkPlanDeploys, parsePlan, planRollout, reconcilePlan, serializePlan, stepsForPhase, type PlanDeploys } from './plan.ts';
 import { renderPlanTable } from './plan-render.ts';
 import type { Plan } from './plan.ts';
 import { buildReport } from './report.ts';
@@ -71,6 +71,11 @@ export interface RunPorts {
   }) => Promise<ShardPort>;
   /** Asked before each tenant starts: the fleet's pause (see RolloutOptions.gate). */
   gate?: RolloutOptions['gate'];
+  /**
+   * Checked once the plan is known and before anything is touched: the cluster answers (an
+   * unreachable one is one configuration error, not a first tenant `failed`).
+   */
+  preflight?: () => Promise<void>;
   /** Holds the fleet lock around the execution (after the plan was approved). */
   withLock?: <T>(fn: () => Promise<T>) => Promise<T>;
   guardFor?: RolloutPorts['guardFor'];
@@ -224,6 +229,15 @@ const noMultiCluster = (inp: RolloutRequest) =>
   );
 
 /** The part of the target every tenant shares: chart, shared values files' contents, --set lines, secret values. */
+/** What the plan records it deploys: chart, version, and a digest of the shared values (no secret values). */
+export function planDeploys(inp: RolloutRequest, readFile: (p: string) => string): PlanDeploys {
+  const { chart, version, repoUrl, set, setString, valuesFiles } = inp.helm;
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ set, setString, releaseVersion: inp.releaseVersion, identity: inp.identityValues }));
+  for (const f of valuesFiles) h.update('\0').update(readFile(f));
+  return { chart: repoUrl ? `${repoUrl} ${chart}` : chart, version: version ?? '', values: h.digest('hex') };
+}
+
 function sharedTarget(inp: RolloutRequest, readFile: (p: string) => string): string {
   const h = createHash('sha256');
   const { chart, version, repoUrl, set, setString, valuesFiles } = inp.helm;
@@ -299,12 +313,26 @@ async function planPhase(inp: RolloutRequest, ports: RunPorts) {
       `is ${inp.shards!.count} but no approved plan was given`,
       "give plan-file (the plan job's artifact): every shard must run the same plan",
     );
+  const deploys = planDeploys(inp, ports.readFile);
   if (approved) {
-    const r = reconcilePlan(parsePlan(approved, inp.approvedPlanFile ? 'plan-file' : 'plan'), tenants);
+    const planInput = inp.approvedPlanFile ? 'plan-file' : 'plan';
+    const parsed = parsePlan(approved, planInput);
+    checkPlanDeploys(parsed, deploys, planInput);
+    const r = reconcilePlan(parsed, tenants);
     ({ plan, pilot, waves } = r);
     appeared = r.appeared.map((t) => t.id);
     const heldIds = new Set(held.map((h) => h.id));
     vanished = [...r.vanished.map((t) => t.id), ...r.changed.map((c) => c.approved.id)].filter((id) => !heldIds.has(id));
+    // Not one approved tenant is in the fleet this run sees: another fleet, cluster or selector
+    // than the plan was made for. Ending green with nothing deployed would hide it.
+    if (parsed.summary.tenants > 0 && plan.summary.tenants === 0 && vanished.length > 0) {
+      const ids = vanished.slice(0, 5).join(', ') + (vanished.length > 5 ? `, ... (${vanished.length} in all)` : '');
+      throw new ConfigurationError(
+        `input "${planInput}"`,
+        `none of its ${parsed.summary.tenants} tenants (${ids}) is in the fleet this run sees (${source}: ${tenants.length} tenants)`,
+        'run with the tenants, selector, kubeconfig and kube-context the plan was made for, or make a new plan and approve it again',
+      );
+    }
     if (appeared.length)
       ports.logger.warning(`${appeared.length} tenants are not in the approved plan and will not be deployed: ${appeared.join(', ')}`);
     for (const c of r.changed)
@@ -321,6 +349,7 @@ async function planPhase(inp: RolloutRequest, ports: RunPorts) {
       createdAt,
       clusters,
       clusterOrder: inp.clusterOrder,
+      deploys,
     });
     const byId = new Map(tenants.map((t) => [t.id, t]));
     pilot = plan.pilot.map((r) => byId.get(r.id)!);
@@ -349,6 +378,7 @@ async function executePhase(
   await ports.onPlan?.(out);
   if (inp.phase === 'plan') return out;
   if (!ports.helm) throw new Error('a rollout needs helm');
+  await ports.preflight?.();
   // The gated phase checks the window when it starts, before it touches a tenant.
   if (inp.window && (inp.phase === 'waves' || inp.phase === 'all') && inp.helm.dryRun === 'none')
     await enforceWindow(

@@ -4,7 +4,7 @@ import { mergeReports } from '../../rollout/merge.ts';
 import { openShardCoordinator } from '../../rollout/shards.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../kube/client.ts';
+import { explainUnreachable, loadConfig, probeCluster } from '../../kube/client.ts';
 import { createReleaseLeases, leaseGuard } from '../../kube/leases.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -240,7 +240,15 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           listNamespaces: (sel, c) => {
             const client = c !== undefined ? bound.get(c)?.client : cluster;
             if (!client) throw new Error(`no cluster${c ? ` ${c}` : ''}`);
-            return client.listNamespaces(sel, ctx.signal);
+            return client.listNamespaces(sel, ctx.signal).catch((e: unknown) => {
+              throw explainUnreachable(e, c);
+            });
+          },
+          // One cluster: it must answer before anything is deployed. Several: an unreachable one
+          // holds only its own tenants (execute.ts), so there is nothing to refuse up front.
+          preflight: async () => {
+            if (bound.size === 0)
+              await probeCluster({ kubeconfigPath: creds.target.kubeconfigPath, context: creds.target.context }, ctx.signal);
           },
           writeValues: (name, content) => creds.private.write(name, content),
           get helm() {
