@@ -142,7 +142,9 @@ export function judge(
     : {
         phase: 'successful',
         baseline: cmp,
-        note: `breaches ${metric.failureCondition.source}, but so does the fleet: within the margin of the baseline median ${round(med)} (limit ${round(limit)})`,
+        note:
+          `breaches ${metric.failureCondition.source}, but so does the fleet: within ` +
+          `the margin of the baseline median ${round(med)} (limit ${round(limit)})`,
       };
 }
 
@@ -186,7 +188,10 @@ function outcomeReason(o: Omit<MetricOutcome, 'reason'>): string {
     if (n === 0) return 'no measurement was taken';
     if (counts.successful === 0 && counts.failed === 0)
       return `no data in any of ${n} measurements${lastError ? ` (last error: ${lastError})` : ''}`;
-    return `${counts.inconclusive} of ${n} measurements had no data (inconclusive limit ${o.inconclusiveLimit})${lastError ? `; last error: ${lastError}` : ''}`;
+    return (
+      `${counts.inconclusive} of ${n} measurements had no data (inconclusive limit ` +
+      `${o.inconclusiveLimit})${lastError ? `; last error: ${lastError}` : ''}`
+    );
   }
   return `${counts.successful} of ${n} measurements within ${o.condition}${counts.inconclusive ? `, ${counts.inconclusive} without data` : ''}`;
 }
@@ -275,7 +280,8 @@ export async function analyze(
   const callbacks: Promise<void>[] = [];
 
   logger.info(
-    `watching ${targets.length} target(s) for ${formatMs(opts.durationMs)}, ${count} measurement(s) ${formatMs(opts.intervalMs)} apart: ${metrics.map((m) => `${m.name} (${m.provider}, fails when ${m.failureCondition.source})`).join('; ')}` +
+    `watching ${targets.length} target(s) for ${formatMs(opts.durationMs)}, ${count} measurement(s) ${formatMs(opts.intervalMs)} ` +
+      `apart: ${metrics.map((m) => `${m.name} (${m.provider}, fails when ${m.failureCondition.source})`).join('; ')}` +
       (fleetMetrics.length ? `; fleet baseline: ${baseline.length} tenant(s)` : ''),
   );
 
@@ -352,7 +358,9 @@ export async function analyze(
         out.counts[meas.phase]++;
         const shown = r.value === undefined ? (r.error ? `error: ${r.error}` : `no data (${r.detail})`) : `${round(r.value)} (${r.detail})`;
         // Every value is in the report; the log shows what is not plainly fine (and all of it in debug).
-        const line = `${res.target.slug} ${m.name} #${k}: ${shown} -> ${meas.phase}${meas.baseline?.median !== undefined ? ` [baseline median ${round(meas.baseline.median)}]` : ''}${meas.note ? ` (${meas.note})` : ''}`;
+        const line =
+          `${res.target.slug} ${m.name} #${k}: ${shown} -> ` +
+          `${meas.phase}${meas.baseline?.median !== undefined ? ` [baseline median ${round(meas.baseline.median)}]` : ''}${meas.note ? ` (${meas.note})` : ''}`;
         if (meas.phase === 'successful' && !meas.note) logger.debug(line);
         else logger.info(line);
         tally[meas.phase]++;
@@ -366,7 +374,8 @@ export async function analyze(
       }
     });
     logger.info(
-      `measurement ${k}/${count} (${formatMs(elapsedMs)}): ${tally.successful} successful, ${tally.failed} failed, ${tally.inconclusive} without data; ${failedTargets.size} of ${targets.length} target(s) failed so far`,
+      `measurement ${k}/${count} (${formatMs(elapsedMs)}): ${tally.successful} successful, ${tally.failed} failed, ` +
+        `${tally.inconclusive} without data; ${failedTargets.size} of ${targets.length} target(s) failed so far`,
     );
     if (failedTargets.size === targets.length) break;
   }
@@ -434,7 +443,8 @@ async function preflight(
       throw new ConfigurationError(
         `Prometheus at ${where}`,
         `cannot be queried: ${msg.replace(`cannot reach Prometheus at ${where}: `, '')}`,
-        'check prometheus-url (and prometheus-token) and that the runner can reach it; nothing was measured and nothing was rolled back (set rollback-on-inconclusive: true to treat missing data as a breach)',
+        'check prometheus-url (and prometheus-token) and that the runner can reach it; nothing was measured ' +
+          'and nothing was rolled back (set rollback-on-inconclusive: true to treat missing data as a breach)',
       );
     }
   }

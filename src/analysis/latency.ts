@@ -87,7 +87,9 @@ export async function judgeLatency(
         value(prom, latencyQuery(trigger, [t.namespace], windowS), signal),
         value(prom, latencyQuery(trigger, [t.namespace], windowS, offsetS), signal),
       ]);
-      const seen = `${p} ${ms(now.v)} over the last ${windowS}s, ${ms(before.v)} over the ${windowS}s before its upgrade, ${fleet ? `${ms(fleet.v)} for the ${notYetUpdated.length} tenants not yet updated` : 'no tenant left to compare with'}`;
+      const seen =
+        `${p} ${ms(now.v)} over the last ${windowS}s, ${ms(before.v)} over the ${windowS}s before its upgrade, ` +
+        `${fleet ? `${ms(fleet.v)} for the ${notYetUpdated.length} tenants not yet updated` : 'no tenant left to compare with'}`;
       const missing = [
         now.v === undefined && `now (${now.error ?? 'no data'})`,
         before.v === undefined && `before the upgrade (${before.error ?? 'no data'})`,

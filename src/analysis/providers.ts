@@ -53,7 +53,10 @@ export function renderQuery(metric: Metric, t: TenantTarget): string {
     case 'http':
       return `${metric.checks.length} checks at ${renderForTenant(metric.url, t, `${subject}: url`, { escape: encodeURIComponent })}`;
     case 'logs':
-      return `lines matching /${metric.errorPattern.source}/ per line matching /${metric.requestPattern.source}/ in the logs of release ${t.release} in ${t.namespace}`;
+      return (
+        `lines matching /${metric.errorPattern.source}/ per line matching ` +
+        `/${metric.requestPattern.source}/ in the logs of release ${t.release} in ${t.namespace}`
+      );
   }
 }
 
@@ -201,7 +204,9 @@ async function measureLogs(metric: LogsMetric, t: TenantTarget, ports: AnalysisP
     }
   }
   const unread = logs.length - read.length;
-  const detail = `${errors} error lines / ${requests} request lines from ${read.length} pods over the last ${formatMs(since * 1000)}${unread ? ` (${unread} pods unreadable)` : ''}`;
+  const detail =
+    `${errors} error lines / ${requests} request lines from ${read.length} pods over ` +
+    `the last ${formatMs(since * 1000)}${unread ? ` (${unread} pods unreadable)` : ''}`;
   // Like the seeds: no request lines means nothing to judge (no data, not success).
   return requests > 0 ? { query, value: errors / requests, detail } : { query, detail };
 }

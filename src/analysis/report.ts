@@ -1,4 +1,4 @@
-import { cell, formatMs } from '../core/format.ts';
+import { cell, formatMs, tableRow } from '../core/format.ts';
 import { round } from './analyze.ts';
 import type { Measurement } from './analyze.ts';
 import type { WatchResult } from './rollback.ts';
@@ -25,7 +25,8 @@ export function analysisSummary(r: WatchResult, title = 'Auto-rollback'): string
   const lines = [
     `### ${title}: ${ICON[r.verdict] ?? ''} ${r.verdict}`,
     '',
-    `${a.targets.length} target(s) watched for ${formatMs(a.durationMs)} (window ${formatMs(a.windowMs)}, every ${formatMs(a.intervalMs)})${a.interrupted ? `; ${a.interrupted}` : ''}.` +
+    `${a.targets.length} target(s) watched for ${formatMs(a.durationMs)} (window ${formatMs(a.windowMs)}, ` +
+      `every ${formatMs(a.intervalMs)})${a.interrupted ? `; ${a.interrupted}` : ''}.` +
       (a.baseline.tenants.length ? ` Fleet baseline: ${a.baseline.tenants.length} tenant(s) not updated.` : ''),
     '',
   ];
@@ -33,7 +34,8 @@ export function analysisSummary(r: WatchResult, title = 'Auto-rollback'): string
     lines.push('| | Tenant | Release | Back to revision | Why |', '|---|---|---|---|---|');
     for (const b of r.rollbacks) {
       lines.push(
-        `| ${ICON[b.status] ?? ''} ${b.status} | ${cell(b.tenant)} | ${cell(`${b.namespace}/${b.release}`)} | ${b.revision ?? '–'} | ${cell(b.error ? `${b.error}; ${b.reason}` : b.reason, 400)} |`,
+        `| ${ICON[b.status] ?? ''} ${b.status} | ${cell(b.tenant)} | ${cell(`${b.namespace}/${b.release}`)} ` +
+          `| ${b.revision ?? '–'} | ${cell(b.error ? `${b.error}; ${b.reason}` : b.reason, 400)} |`,
       );
     }
     lines.push('');
@@ -46,7 +48,15 @@ export function analysisSummary(r: WatchResult, title = 'Auto-rollback'): string
   for (const { t, m } of rows.slice(0, MAX_ROWS)) {
     const values = m.measurements.map(value).join(', ') || '–';
     lines.push(
-      `| ${ICON[m.phase]} | ${cell(t.target.slug)} | ${cell(m.metric)} | \`${cell(m.query, 300).replace(/`/g, "'")}\` | \`${cell(m.condition)}\` | ${cell(values, 400)} | ${cell(m.reason, 300)} |`,
+      tableRow([
+        `${ICON[m.phase]}`,
+        cell(t.target.slug),
+        cell(m.metric),
+        `\`${cell(m.query, 300).replace(/`/g, "'")}\``,
+        `\`${cell(m.condition)}\``,
+        cell(values, 400),
+        cell(m.reason, 300),
+      ]),
     );
   }
   if (rows.length > MAX_ROWS) lines.push('', `…and ${rows.length - MAX_ROWS} more rows in the JSON report.`);

@@ -101,7 +101,8 @@ export function renderStatusText(s: FleetStatus, style: Style): string {
     t.appVersion || '-',
     t.fingerprint ?? '-',
     t.run ?? '-',
-    `${t.health === 'healthy' ? paint(t.health, 'green', style) : t.health === 'unhealthy' ? paint(t.health, 'red', style) : t.health}${t.problems.length ? `: ${t.problems.join('; ')}` : ''}`,
+    `${t.health === 'healthy' ? paint(t.health, 'green', style) : t.health === 'unhealthy' ? paint(t.health, 'red', style) : t.health}` +
+      (t.problems.length ? `: ${t.problems.join('; ')}` : ''),
   ]);
   return [
     table(['tenant', 'release', 'revision', 'status', 'chart', 'app', 'rollout', 'run', 'health'], rows, style),

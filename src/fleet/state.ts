@@ -173,7 +173,8 @@ export class FleetLockedError extends Error {
     readonly heldBy: LockRecord,
   ) {
     super(
-      `fleet "${fleet}" is locked by ${heldBy.holder} (${heldBy.operation} since ${heldBy.at}, until ${heldBy.expiresAt}): wait for it to finish, or pause the fleet to stop it`,
+      `fleet "${fleet}" is locked by ${heldBy.holder} (${heldBy.operation} since ${heldBy.at}, ` +
+        `until ${heldBy.expiresAt}): wait for it to finish, or pause the fleet to stop it`,
     );
   }
 }

@@ -86,7 +86,8 @@ export async function checkApprovalGate(
   if (!reviewers.length && !apps.length) {
     throw new ConfigurationError(
       SUBJECT(environment),
-      `has no required reviewers and no deployment protection rule in ${where}, but ${o.why}: the job would deploy without anyone approving; nothing was deployed`,
+      `has no required reviewers and no deployment protection rule in ${where}, but ` +
+        `${o.why}: the job would deploy without anyone approving; nothing was deployed`,
       `add required reviewers (Settings -> Environments -> ${environment} -> Required reviewers), or point the environment input at the gated environment`,
     );
   }

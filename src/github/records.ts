@@ -122,7 +122,8 @@ export class DeploymentRecorder {
     const tenants = PER_RECORD * steps.reduce((n, s) => n + s.tenants, 0);
     if (this.mode === 'tenant' && waves + tenants > allowance) {
       this.fallBack(
-        `per-tenant deployment records need ${waves + tenants} GitHub API requests, more than this run's share of the token's budget (${allowance} of ${remaining} remaining)`,
+        `per-tenant deployment records need ${waves + tenants} GitHub API requests, more ` +
+          `than this run's share of the token's budget (${allowance} of ${remaining} remaining)`,
       );
     }
     if (this.mode === 'wave' && waves > allowance) {

@@ -252,7 +252,8 @@ async function deployFrom(
       if (!after || !sameHead(after, history)) break;
       const wait = backoffMs(attempt, policy, deps.random);
       deps.logger.warning(
-        `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision (${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
+        `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision ` +
+          `(${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
       );
       await deps.clock.sleep(wait, req.signal);
     }
@@ -280,7 +281,9 @@ async function deployFrom(
         chartVersion: result.chartVersion,
         appVersion: result.appVersion,
         changed: true,
-        error: `revision ${result.revision} deployed, but its verification had ${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
+        error:
+          `revision ${result.revision} deployed, but its verification had ` +
+          `${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
         lookCommand,
       });
     }

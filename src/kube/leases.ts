@@ -40,7 +40,8 @@ export class LeaseHeldError extends Error {
     readonly expiresInMs: number,
   ) {
     super(
-      `release ${namespace}/${release} is held by "${holder}" (lease ${namespace}/${leaseName(release)}, renewed, expires in ${Math.ceil(expiresInMs / 1000)} s unless renewed)`,
+      `release ${namespace}/${release} is held by "${holder}" (lease ${namespace}/${leaseName(release)}, ` +
+        `renewed, expires in ${Math.ceil(expiresInMs / 1000)} s unless renewed)`,
     );
   }
 }

@@ -42,7 +42,8 @@ export async function allPages<T>(
       if (!expired) throw e;
       if (restart >= MAX_LIST_RESTARTS)
         throw new KubeApiError(
-          `the API server at ${server} expired the list's continue token ${restart + 1} times in a row (410 Expired): the list changes faster than it can be read; try again later`,
+          `the API server at ${server} expired the list's continue token ${restart + 1} times ` +
+            `in a row (410 Expired): the list changes faster than it can be read; try again later`,
           410,
           'Expired',
         );

@@ -53,7 +53,9 @@ export function planReadyNotice(c: NoticeContext, plan: Plan, promotion?: { kind
     event: 'plan-ready',
     ...base(c),
     title: `${of(c)}rollout planned: ${plan.summary.tenants} tenants`,
-    text: `${plan.pilot.length} pilot tenants, then ${waves} wave${waves === 1 ? '' : 's'}. Plan ${plan.fingerprint.slice(0, 12)}.${promotion ? ` Promotion ${promotion.kind}, gate ${promotion.gate}: ${promotion.reason}` : ''}`,
+    text:
+      `${plan.pilot.length} pilot tenants, then ${waves} wave${waves === 1 ? '' : 's'}. Plan ` +
+      `${plan.fingerprint.slice(0, 12)}.${promotion ? ` Promotion ${promotion.kind}, gate ${promotion.gate}: ${promotion.reason}` : ''}`,
     links: links(c),
   };
 }

@@ -25,7 +25,10 @@ import { compareVersions, parseVersion, versionRange, type Version } from '../co
  */
 
 export type PromotionKind = 'initial' | 'same' | 'patch' | 'minor' | 'major' | 'downgrade' | 'unknown';
-/** `none`: the waves run in an environment without reviewers; `approval`: behind the gated environment; `approval+window`: gated, and a maintenance window was stated. */
+/**
+ * `none`: the waves run in an environment without reviewers; `approval`: behind the gated
+ * environment; `approval+window`: gated, and a maintenance window was stated.
+ */
 export type Gate = 'none' | 'approval' | 'approval+window';
 
 export interface PromotionOptions {
@@ -98,7 +101,8 @@ export function classifyPromotion(fleet: readonly (string | TenantVersion)[], ne
   const fallback = tenants.filter((t) => t.source === 'chart-app-version');
   if (fallback.length)
     notes.push(
-      `${fallback.length} tenant${fallback.length === 1 ? '' : 's'} (${list(fallback.map((t) => t.id))}) have no ledger entry, so their version is the chart's appVersion (a fallback): approval required`,
+      `${fallback.length} tenant${fallback.length === 1 ? '' : 's'} (${list(fallback.map((t) => t.id))}) ` +
+        `have no ledger entry, so their version is the chart's appVersion (a fallback): approval required`,
     );
   const failed = tenants.filter((t) => t.source === 'unreadable');
   if (failed.length)
@@ -144,11 +148,15 @@ export function classifyPromotion(fleet: readonly (string | TenantVersion)[], ne
     });
     kind = 'downgrade';
     gate = target.major !== highest.major ? 'approval+window' : 'approval';
-    why = `${show(target)} is older than ${show(highest)}${mixed}, which ${down.length} tenant${down.length === 1 ? ' runs' : 's run'}: a downgrade${gate === 'approval+window' ? ' across a major version needs approval and a maintenance window' : ' needs approval'}`;
+    why =
+      `${show(target)} is older than ${show(highest)}${mixed}, which ${down.length} tenant${down.length === 1 ? ' runs' : 's run'}: a ` +
+      `downgrade${gate === 'approval+window' ? ' across a major version needs approval and a maintenance window' : ' needs approval'}`;
   } else if (compareVersions(target, lowest) === 0) {
     kind = 'same';
     gate = 'approval';
-    why = `every tenant already runs ${show(target)}: a redeploy of the same version changes only values or chart, which the version does not describe, so approval is required`;
+    why =
+      `every tenant already runs ${show(target)}: a redeploy of the same version changes ` +
+      `only values or chart, which the version does not describe, so approval is required`;
   } else if (target.major !== lowest.major) {
     kind = 'major';
     gate = 'approval+window';
@@ -179,7 +187,8 @@ export function classifyPromotion(fleet: readonly (string | TenantVersion)[], ne
       const from = kind === 'downgrade' ? highest : lowest;
       throw new ConfigurationError(
         `input "${windowInput}"`,
-        `${kind === 'major' ? 'a major release' : 'a downgrade across a major version'} (${show(from)} -> ${show(target)}) needs a stated maintenance window, got none`,
+        `${kind === 'major' ? 'a major release' : 'a downgrade across a major version'} ` +
+          `(${show(from)} -> ${show(target)}) needs a stated maintenance window, got none`,
         `set ${windowInput} to the agreed window (an ISO 8601 interval such as 2026-12-06T02:00Z/PT4H, or weekly: Sat 02:00-06:00 UTC) and run again`,
       );
     }

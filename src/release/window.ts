@@ -26,7 +26,8 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 const HINT =
-  'give an ISO 8601 interval with a zone (2026-12-06T02:00Z/2026-12-06T06:00Z or 2026-12-06T02:00Z/PT4H) or a weekly window (Sat 02:00-06:00 UTC); put a change ticket in change-ticket';
+  'give an ISO 8601 interval with a zone (2026-12-06T02:00Z/2026-12-06T06:00Z or ' +
+  '2026-12-06T02:00Z/PT4H) or a weekly window (Sat 02:00-06:00 UTC); put a change ticket in change-ticket';
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
 const ISO_DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;

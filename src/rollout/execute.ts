@@ -291,7 +291,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
     const inStep = doneInStep;
     const mean = ran ? durationSum / ran : 0;
     const eta = mean ? ` eta ${humanDuration((mean * (total - done)) / Math.max(1, o.maxParallel))}` : '';
-    const line = `${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} done · overall ${done}/${total}, ${failures} failed${eta}`;
+    const line =
+      `${step.name} (${stepIndex + 1}/${o.steps.length}): ${inStep}/${step.tenants.length} ` +
+      `done · overall ${done}/${total}, ${failures} failed${eta}`;
     if (p.logger.progress) p.logger.progress(line);
     else p.logger.info(line);
   };

@@ -109,7 +109,10 @@ export function nextStep(o: RolloutOutcome): string {
     case 'halted':
       return 'the failure budget is spent: fix the cause of the failures, then re-run; tenants already on the target are skipped';
     case 'held':
-      return 'no verdict: the cluster did not answer. When it answers again, re-run the same job: it resumes where this one stopped (tenants already on the target are skipped); `unknown` tenants carry the command to look';
+      return (
+        'no verdict: the cluster did not answer. When it answers again, re-run the same job: it resumes where ' +
+        'this one stopped (tenants already on the target are skipped); `unknown` tenants carry the command to look'
+      );
     case 'paused':
       return 'an operator paused the rollout: resume it, then re-run the same job; it resumes where this one stopped';
     case 'cancelled':

@@ -24,7 +24,8 @@ export function renderPlanTable(plan: Plan, opts: PlanTableOptions = {}): string
   };
   const s = plan.summary;
   const lines = [
-    `**Rollout plan** \`${plan.fingerprint.slice(0, 12)}\`: ${s.tenants} tenant${s.tenants === 1 ? '' : 's'}, pilot ${plan.pilot.length}, ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}`,
+    `**Rollout plan** \`${plan.fingerprint.slice(0, 12)}\`: ${s.tenants} tenant${s.tenants === 1 ? '' : 's'}, ` +
+      `pilot ${plan.pilot.length}, ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}`,
     '',
     [
       s.source && `source: ${s.source}`,

@@ -100,7 +100,11 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
   const lines = [
     `${summaryHeading(rep.outcome, rep.phase)}${rep.dryRun ? ' — DRY RUN: nothing was changed' : ''}`,
     '',
-    `${rep.dryRun ? '**Dry run:** every tenant was rendered and validated by helm; no release was changed, so "succeeded" means "would deploy". ' : ''}${counts} — ${humanDuration(rep.durationMs)}, target \`${rep.target}\``,
+    (rep.dryRun
+      ? '**Dry run:** every tenant was rendered and validated by helm; no release was changed, so "succeeded" means "would deploy". '
+      : '') +
+      `${counts} ` +
+      `— ${humanDuration(rep.durationMs)}, target \`${rep.target}\``,
   ];
   if (rep.stoppedBecause) lines.push('', `**Stopped:** ${cell(rep.stoppedBecause)}`);
   if (rep.api?.retries) {
@@ -109,7 +113,8 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
       .join(', ');
     lines.push(
       '',
-      `**API retries:** ${rep.api.retries} of ${rep.api.requests} requests (${why})${rep.api.exhausted ? `, ${rep.api.exhausted} calls still failing after the last try` : ''}`,
+      `**API retries:** ${rep.api.retries} of ${rep.api.requests} requests ` +
+        `(${why})${rep.api.exhausted ? `, ${rep.api.exhausted} calls still failing after the last try` : ''}`,
     );
   }
   const par = rep.parallelism;
@@ -121,7 +126,8 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
       : '';
     lines.push(
       '',
-      `**Adaptive parallelism:** ${par.throttled} throttled requests${par.slow ? `, ${par.slow} slow responses` : ''}; max-parallel ${par.ceiling}, lowest ${par.min}, final ${par.final} (${par.decreases} decreases, ${par.increases} increases)${per}`,
+      `**Adaptive parallelism:** ${par.throttled} throttled requests${par.slow ? `, ${par.slow} slow responses` : ''}; max-parallel ` +
+        `${par.ceiling}, lowest ${par.min}, final ${par.final} (${par.decreases} decreases, ${par.increases} increases)${per}`,
     );
   }
   lines.push('', `**Next:** ${cell(rep.next)}`);
@@ -174,7 +180,11 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
   let bytes = Buffer.byteLength(lines.join('\n'));
   let written = 0;
   for (const t of shown) {
-    const line = `| ${t.id} |${byCluster ? ` ${t.cluster ?? ''} |` : ''} ${t.step} | ${ICON[t.status]} ${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ${t.durationMs ? humanDuration(t.durationMs) : ''} | ${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`;
+    const line =
+      `| ${t.id} |${byCluster ? ` ${t.cluster ?? ''} |` : ''} ${t.step} | ${ICON[t.status]} ` +
+      `${t.status} | ${t.revisionBefore ?? '–'} → ${t.revisionAfter ?? '–'} | ` +
+      (`${t.durationMs ? humanDuration(t.durationMs) : ''} | ` +
+        `${cell(t.error ?? '')}${t.lookCommand && !t.error?.includes(t.lookCommand) ? ` (look: \`${t.lookCommand}\`)` : ''} |`);
     const n = Buffer.byteLength(line) + 1;
     if (bytes + n > budget - 512) break;
     lines.push(line);

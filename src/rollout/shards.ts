@@ -136,7 +136,8 @@ export async function openShardCoordinator(o: ShardCoordinatorOptions): Promise<
   const cur = await o.docs.createIfAbsent<ShardState>(o.name, initial);
   if (cur.value.planFingerprint !== o.planFingerprint || cur.value.shards !== o.shards)
     throw new Error(
-      `shard coordination ${o.docs.namespace}/${o.name} belongs to plan ${cur.value.planFingerprint.slice(0, 12)} with ${cur.value.shards} shards, not plan ${o.planFingerprint.slice(0, 12)} with ${o.shards}`,
+      `shard coordination ${o.docs.namespace}/${o.name} belongs to plan ${cur.value.planFingerprint.slice(0, 12)} ` +
+        `with ${cur.value.shards} shards, not plan ${o.planFingerprint.slice(0, 12)} with ${o.shards}`,
     );
 
   const beat = () => o.docs.update<{ at: number }>(heartbeatName(o.name, o.shard), () => ({ at: o.clock.now() }));
@@ -197,7 +198,8 @@ export async function openShardCoordinator(o: ShardCoordinatorOptions): Promise<
           });
           if (won) {
             o.logger.info(
-              `${o.steps[step]!.name}: ${me} runs slice ${pick.i + 1}/${o.shards} (${pick.t.length} tenants)${from ? `, taken over from ${from} (heartbeat lapsed)` : pick.i !== o.shard ? ' (nobody had claimed it)' : ''}`,
+              `${o.steps[step]!.name}: ${me} runs slice ${pick.i + 1}/${o.shards} (${pick.t.length} ` +
+                `tenants)${from ? `, taken over from ${from} (heartbeat lapsed)` : pick.i !== o.shard ? ' (nobody had claimed it)' : ''}`,
             );
             return { step, slice: pick.i, tenants: pick.t };
           }

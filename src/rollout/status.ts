@@ -1,3 +1,4 @@
+import { tableRow } from '../core/format.ts';
 import { chartVersionOf } from '../helm/history.ts';
 import type { Revision } from '../helm/history.ts';
 import type { ReleaseHealth } from '../kube/ports.ts';
@@ -128,9 +129,19 @@ export function renderStatusMarkdown(s: FleetStatus, maxRows = 500): string {
     `|---|${multi ? '---|' : ''}---|---:|---|---|---|---|---|---|`,
     ...rows
       .slice(0, maxRows)
-      .map(
-        (t) =>
-          `| ${t.id} |${multi ? ` ${t.cluster ?? ''} |` : ''} ${t.namespace}/${t.release} | ${t.revision ?? '–'} | ${t.status}${t.drifted ? ' (drifted)' : ''}${t.held ? ` (held: ${cell(t.held)})` : ''} | ${t.chartVersion} | ${t.appVersion} | ${t.fingerprint ?? '–'} | ${t.run ?? '–'} | ${t.health}${t.problems.length ? `: ${cell(t.problems.join('; '))}` : ''} |`,
+      .map((t) =>
+        tableRow([
+          t.id,
+          ...(multi ? [t.cluster ?? ''] : []),
+          `${t.namespace}/${t.release}`,
+          t.revision ?? '–',
+          `${t.status}${t.drifted ? ' (drifted)' : ''}${t.held ? ` (held: ${cell(t.held)})` : ''}`,
+          t.chartVersion,
+          t.appVersion,
+          t.fingerprint ?? '–',
+          t.run ?? '–',
+          `${t.health}${t.problems.length ? `: ${cell(t.problems.join('; '))}` : ''}`,
+        ]),
       ),
   ];
   if (rows.length > maxRows) lines.push('', `… and ${rows.length - maxRows} more tenants (see the status file).`);

@@ -1,4 +1,4 @@
-import { cell, formatMs } from '../core/format.ts';
+import { cell, formatMs, tableRow } from '../core/format.ts';
 import type { SmokeReport } from './smoke.ts';
 
 /** Rows beyond this are left to the JSON report (the job summary is capped at 1 MiB). */
@@ -11,7 +11,8 @@ export function smokeSummary(report: SmokeReport, title = 'Smoke test'): string 
   const lines = [
     `### ${title}: ${verdict}`,
     '',
-    `${totals.targets - totals.failedTargets}/${totals.targets} targets passed, ${totals.checks - totals.failedChecks}/${totals.checks} checks passed, in ${formatMs(report.durationMs)}.`,
+    `${totals.targets - totals.failedTargets}/${totals.targets} targets passed, ` +
+      `${totals.checks - totals.failedChecks}/${totals.checks} checks passed, in ${formatMs(report.durationMs)}.`,
     '',
     '| | Target | Check | Measured | Problem |',
     '|---|---|---|---|---|',
@@ -22,7 +23,13 @@ export function smokeSummary(report: SmokeReport, title = 'Smoke test'): string 
     const where = c.kind === 'http' && c.url ? `${c.check} (${c.method ?? 'GET'} ${c.url})` : `${c.check} (${t.namespace}/${t.release})`;
     const attempts = c.attempts && c.attempts > 1 ? ` after ${c.attempts} attempts` : '';
     lines.push(
-      `| ${c.passed ? '✅' : '❌'} | ${cell(t.target)} | ${cell(where)} | ${cell(c.measured)} | ${cell(c.problems.join('; ') + (c.passed ? '' : attempts))} |`,
+      tableRow([
+        c.passed ? '✅' : '❌',
+        cell(t.target),
+        cell(where),
+        cell(c.measured),
+        cell(c.problems.join('; ') + (c.passed ? '' : attempts)),
+      ]),
     );
   }
   if (rows.length > MAX_ROWS) lines.push('', `…and ${rows.length - MAX_ROWS} more rows in the JSON report.`);

@@ -69,7 +69,8 @@ export function blueGreenMarkdown(o: BlueGreenOutcome): string {
     ['duration', humanDuration(o.durationMs)],
   ];
   if (o.error) rows.push(['error', o.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);
-  return `### helm-deploy (blue-green): ${o.release}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n\n${o.steps.map((x) => `1. ${x}`).join('\n')}\n`;
+  const table = rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n');
+  return `### helm-deploy (blue-green): ${o.release}\n\n| | |\n|---|---|\n${table}\n\n${o.steps.map((x) => `1. ${x}`).join('\n')}\n`;
 }
 
 /** The default revision description: which run put this revision there (the ledger). */
@@ -244,7 +245,9 @@ export function createHelmDeploy(deps: HelmDeployDeps = {}): ActionModule {
         ctx.setOutput('app-version', outcome.appVersion);
         ctx.setOutput('changed', outcome.changed);
         await ctx.summary(summaryMarkdown(outcome));
-        const line = `${outcome.namespace}/${outcome.release}: ${outcome.status}, revision ${outcome.previousRevision ?? '(none)'} -> ${outcome.revision || '(none)'} in ${humanDuration(outcome.durationMs)}`;
+        const line =
+          `${outcome.namespace}/${outcome.release}: ${outcome.status}, revision ${outcome.previousRevision ?? '(none)'} ` +
+          `-> ${outcome.revision || '(none)'} in ${humanDuration(outcome.durationMs)}`;
         if (outcome.status === 'deployed' || outcome.status === 'dry-run') {
           ctx.logger.info(line);
           if (ext?.watch && outcome.status === 'deployed') {

@@ -28,7 +28,10 @@ function failureLine(r: SmokeReport): string {
   const failed = r.targets.flatMap((t) => t.checks.filter((c) => !c.passed));
   const first = failed[0];
   const example = first ? `; first: ${first.target} ${first.check}: ${first.problems.join('; ')}` : '';
-  return `smoke test failed: ${r.totals.failedChecks} of ${r.totals.checks} checks failed on ${r.totals.failedTargets} of ${r.totals.targets} target(s)${example}`;
+  return (
+    `smoke test failed: ${r.totals.failedChecks} of ${r.totals.checks} checks ` +
+    `failed on ${r.totals.failedTargets} of ${r.totals.targets} target(s)${example}`
+  );
 }
 
 export function createSmokeTest(deps: SmokeTestDeps = {}): ActionModule {

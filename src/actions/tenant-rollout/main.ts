@@ -376,7 +376,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           }
           ctx.logger.info(`plan ${out.plan.fingerprint.slice(0, 12)} for phase ${inp.phase}${label}:\n${out.planTable}`);
           const promo = out.promotion
-            ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
+            ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ` +
+              `${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`
             : '';
           await ctx.summary(`### tenant-rollout plan (phase ${inp.phase})${label}\n\n${promo}${out.planTable}\n`);
         };
@@ -419,7 +420,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
         await observers.afterPlan(inp.phase, out.plan, out.promotion);
         if (!out.report) {
           ctx.logger.info(
-            `plan ${out.plan.fingerprint.slice(0, 12)}: ${out.plan.pilot.length} pilot tenants, ${out.plan.waves.length} waves, ${out.plan.summary.tenants} tenants`,
+            `plan ${out.plan.fingerprint.slice(0, 12)}: ${out.plan.pilot.length} pilot ` +
+              `tenants, ${out.plan.waves.length} waves, ${out.plan.summary.tenants} tenants`,
           );
           return;
         }

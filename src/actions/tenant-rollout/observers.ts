@@ -112,7 +112,8 @@ export function runEnvironment(env: NodeJS.ProcessEnv): Partial<RunEnvironment> 
   const server = env.GITHUB_SERVER_URL || 'https://github.com';
   const runUrl =
     env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT && env.GITHUB_RUN_ATTEMPT !== '1' ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
+      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/` +
+        `${env.GITHUB_RUN_ID}${env.GITHUB_RUN_ATTEMPT && env.GITHUB_RUN_ATTEMPT !== '1' ? `/attempts/${env.GITHUB_RUN_ATTEMPT}` : ''}`
       : undefined;
   return { owner, repo, sha: env.GITHUB_SHA, apiUrl: env.GITHUB_API_URL || 'https://api.github.com', runUrl };
 }
@@ -211,7 +212,8 @@ export function openObservers(
     if (!api || !o.approvalEnvironment) return undefined;
     const facts = await checkApprovalGate(api, { owner: where.owner!, repo: where.repo!, environment: o.approvalEnvironment, why: reason });
     ports.logger.info(
-      `approval environment "${facts.environment}": ${facts.reviewers.length ? `required reviewers ${facts.reviewers.join(', ')}` : `protection rules ${facts.apps.join(', ')}`}`,
+      `approval environment "${facts.environment}": ` +
+        `${facts.reviewers.length ? `required reviewers ${facts.reviewers.join(', ')}` : `protection rules ${facts.apps.join(', ')}`}`,
     );
     return facts;
   };

@@ -459,7 +459,9 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
   for (const [k, v] of Object.entries(rep.counts)) ctx.setOutput(k, v);
   await ctx.summary(renderReport(rep));
   const c = rep.counts;
-  const line = `rollback ${rep.outcome}: ${c.succeeded} rolled back, ${c.unchanged} already there, ${c.failed + c['failed-untouched']} failed, ${c.skipped} skipped`;
+  const line =
+    `rollback ${rep.outcome}: ${c.succeeded} rolled back, ${c.unchanged} already ` +
+    `there, ${c.failed + c['failed-untouched']} failed, ${c.skipped} skipped`;
   if (rep.outcome !== 'succeeded') throw new Error(`${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
   ctx.logger.info(line);
 }
@@ -479,6 +481,7 @@ function logTenant(
 ) {
   const icon = r.status === 'succeeded' || r.status === 'unchanged' ? '✓' : r.status === 'skipped' ? '·' : '✗';
   log.info(
-    `${icon} ${r.id} (${r.namespace}/${r.release}): ${r.status} ${r.revisionBefore ?? '-'} -> ${r.revisionAfter ?? '-'} in ${humanDuration(r.durationMs)}${r.error ? `: ${r.error}` : ''}`,
+    `${icon} ${r.id} (${r.namespace}/${r.release}): ${r.status} ${r.revisionBefore ?? '-'} -> ` +
+      `${r.revisionAfter ?? '-'} in ${humanDuration(r.durationMs)}${r.error ? `: ${r.error}` : ''}`,
   );
 }
