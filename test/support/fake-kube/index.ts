@@ -48,7 +48,7 @@ export interface FakeKubeOptions {
    * Default false: helm (client-go) sends no bearer token to a plain-http server, so only
    * client-node and raw clients can be held to it.
    */
-  requireToken?: boolean;
+  requireToken?: boolean | 'when-sent';
   /** Receives one line per request and per unknown path (default: silent; FAKE_KUBE_DEBUG=1 prints to stderr). */
   log?: (line: string) => void;
 }
@@ -102,6 +102,11 @@ export interface FakeKube {
   compact(): void;
   /** Ends every injected fault rule. */
   clearFaults(): void;
+  /**
+   * The most helm releases that were being installed or upgraded at once (a release is in flight
+   * while its newest storage Secret is `pending-*`), and the number now.
+   */
+  readonly upgrades: { max: number; now: number };
   /** Forgets the recorded requests. */
   clearRequests(): void;
   close(): Promise<void>;
@@ -128,6 +133,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const token = `fake-token-${randomBytes(12).toString('hex')}`;
   const handler = new Handler(store, controllers, {
     token: options.requireToken ? token : undefined,
+    tokenWhenSent: options.requireToken === 'when-sent',
     version: readJson(dir, 'version.json', { major: '1', minor: '32', gitVersion: 'v1.32.13', platform: 'linux/amd64' }),
     discoveryApi: readJson(dir, 'discovery-api.json', { kind: 'APIVersions', versions: ['v1'] }),
     discoveryApis: readJson(dir, 'discovery-apis.json', { kind: 'APIGroupList', apiVersion: 'v1', groups: [] }),
@@ -205,8 +211,22 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const kubeconfigPath = join(tmp, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfigYaml, { mode: 0o600 });
 
+  // Helm release storage Secrets whose status is pending-*: an install/upgrade/rollback in flight.
+  const pending = new Map<string, string>();
+  const upgrades = { max: 0, now: 0 };
+  store.subscribe((e) => {
+    if (e.t.kind !== 'Secret' || e.object.metadata.labels?.owner !== 'helm') return;
+    const key = `${e.object.metadata.namespace}/${e.object.metadata.name}`;
+    const st = e.object.metadata.labels?.status ?? '';
+    if (e.type !== 'DELETED' && st.startsWith('pending'))
+      pending.set(key, `${e.object.metadata.namespace}/${e.object.metadata.labels?.name}`);
+    else pending.delete(key);
+    upgrades.now = new Set(pending.values()).size;
+    upgrades.max = Math.max(upgrades.max, upgrades.now);
+  });
   let closed = false;
   return {
+    upgrades,
     url,
     kubeconfigPath,
     kubeconfigYaml,

@@ -60,6 +60,8 @@ export interface Injection {
 export interface ServerOptions {
   /** The bearer token a request must carry (401 otherwise); undefined: anyone may ask. */
   token?: string;
+  /** With `token`: only a request carrying another bearer token is refused (401); one without any passes (helm over plain http). */
+  tokenWhenSent?: boolean;
   version: Json;
   discoveryApi: Json;
   discoveryApis: Json;
@@ -141,7 +143,8 @@ export class Handler {
       `${rec.method} ${rec.path}${rec.rawQuery ? `?${rec.rawQuery}` : ''} ${rec.contentType ?? ''} accept=${rec.accept ?? ''}`,
     );
     // Authentication: like a cluster with anonymous auth limited to the public info endpoints.
-    if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
+    const sent = req.headers.authorization;
+    if (this.opts.token !== undefined && sent !== `Bearer ${this.opts.token}` && (!this.opts.tokenWhenSent || sent !== undefined)) {
       if (!['/version', '/healthz', '/livez', '/readyz'].includes(url.pathname)) {
         this.sendJson(res, 401, status(401, 'Unauthorized', 'Unauthorized').body, rec);
         return;
