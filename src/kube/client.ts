@@ -166,6 +166,16 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
       return items.map((n): NamespaceInfo => ({ name: n.metadata?.name ?? '', labels: labelsOf(n), annotations: annotationsOf(n) }));
     },
 
+    async readNamespace(name, signal) {
+      try {
+        const n = await call(() => core.readNamespace({ name }, options({ signal })), signal);
+        return { name: n.metadata?.name ?? name, labels: labelsOf(n), annotations: annotationsOf(n) };
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+
     async releaseHealth(namespace, release, o = {}): Promise<ReleaseHealth> {
       const { signal } = o;
       const [deployments, statefulsets] = await Promise.all([

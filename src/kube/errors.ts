@@ -53,6 +53,10 @@ function networkCause(e: unknown): string | undefined {
   return undefined;
 }
 
+export function isForbidden(e: unknown): boolean {
+  return (e instanceof KubeApiError && e.code === 403) || (e instanceof ApiException && e.code === 403);
+}
+
 export function isNotFound(e: unknown): boolean {
   return (e instanceof KubeApiError && e.code === 404) || (e instanceof ApiException && e.code === 404);
 }

@@ -58,6 +58,11 @@ export interface Cluster {
   /** All namespaces matching a label selector, following `continue` pages. */
   listNamespaces(labelSelector: string, signal?: AbortSignal): Promise<NamespaceInfo[]>;
   /**
+   * One namespace by name (undefined: it does not exist): for credentials that may not list
+   * namespaces cluster-wide. Optional: without it, only the list is used.
+   */
+  readNamespace?(name: string, signal?: AbortSignal): Promise<NamespaceInfo | undefined>;
+  /**
    * Deployments and StatefulSets of a release (by Helm's `meta.helm.sh/release-name` annotation)
    * and their pods. `expectedImages`, when given, must all be running for the release to be healthy.
    */

@@ -50,6 +50,33 @@ export function targetsFromReport(report: RolloutReport, tenants: readonly Tenan
   return { targets, missing };
 }
 
+/**
+ * (a) over several reports of one run (its pilot and waves jobs, or its shards): each tenant goes
+ * back to the revisionBefore of the EARLIEST report that changed it, the revision it had before
+ * the run. Dry runs changed nothing and a rollback's own report is not a rollout to undo: both
+ * are left out.
+ */
+export function targetsFromReports(
+  reports: readonly RolloutReport[],
+  tenants: readonly Tenant[],
+): { targets: RollbackTarget[]; missing: string[]; used: RolloutReport[] } {
+  const used = reports.filter((r) => !r.dryRun && r.phase !== 'rollback').sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  const seen = new Set<string>();
+  const targets: RollbackTarget[] = [];
+  const missing = new Set<string>();
+  for (const rep of used) {
+    const r = targetsFromReport(rep, tenants);
+    for (const t of r.targets) {
+      const key = `${t.tenant.cluster ?? ''}:${t.tenant.namespace}/${t.tenant.release}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      targets.push(t);
+      if (r.missing.includes(t.tenant.id)) missing.add(t.tenant.id);
+    }
+  }
+  return { targets, missing: [...missing], used };
+}
+
 function fromResult(r: TenantResult): Tenant {
   return { id: r.id, slug: r.id, namespace: r.namespace, release: r.release, labels: {}, values: {}, valuesFiles: [] } as unknown as Tenant;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import { ConfigurationError } from '../core/errors.ts';
+import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Helm } from '../helm/helm.ts';
@@ -9,7 +9,13 @@ import type { NamespaceInfo } from '../kube/ports.ts';
 import type { Tenant } from '../tenants/model.ts';
 import { activeHold, describeHold } from '../tenants/model.ts';
 import { selectTenants } from '../tenants/select.ts';
-import { addTemplatedValuesFiles, parseTenantsDocument, tenantsFromList, tenantsFromNamespaces } from '../tenants/sources.ts';
+import {
+  addTemplatedValuesFiles,
+  parseTenantsDocument,
+  tenantsFromList,
+  tenantsFromNamespaces,
+  withNamespaceHolds,
+} from '../tenants/sources.ts';
 import { checkClusterName } from '../clusters/model.ts';
 import type { ClusterSpec } from '../clusters/model.ts';
 import type { RolloutRequest } from './options.ts';
@@ -39,6 +45,12 @@ export interface RunPorts {
   exists(path: string): boolean;
   /** Tenant namespaces by selector, in the run's cluster or (multi-cluster discovery) in `cluster`. */
   listNamespaces(selector: string, cluster?: string): Promise<NamespaceInfo[]>;
+  /**
+   * The namespaces of tenants that were not discovered from namespaces (a tenants file, a list),
+   * for their hold annotations: keyed by namespaceKey; `forbidden`: those the credentials may not
+   * read. Absent: those annotations are not read.
+   */
+  readNamespaces?: (tenants: readonly Tenant[]) => Promise<{ found: Map<string, NamespaceInfo>; forbidden: string[] }>;
   /** Writes a values file (per tenant) into the private directory; returns its path. */
   writeValues(name: string, content: string): string;
   helm?: Helm;
@@ -257,6 +269,38 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
+export const namespaceKey = (t: { cluster?: string; namespace: string }) => `${t.cluster ?? ''}:${t.namespace}`;
+
+/**
+ * The namespace hold annotations of tenants from a tenants file or a list (discovered tenants
+ * have them from the listing already). A cluster that does not answer is no verdict on a hold:
+ * the error ends the run (held) before any tenant is touched, except for a plan (`bestEffort`),
+ * which says so and is planned without them; the deploy reads them again. Namespaces the
+ * credentials may not read (403) are named in a warning: a definite answer, not a held run.
+ */
+export async function applyNamespaceHolds(
+  tenants: readonly Tenant[],
+  ports: Pick<RunPorts, 'readNamespaces' | 'logger'>,
+  o: { bestEffort: boolean },
+): Promise<Tenant[]> {
+  if (!ports.readNamespaces || !tenants.length) return [...tenants];
+  let r: Awaited<ReturnType<NonNullable<RunPorts['readNamespaces']>>>;
+  try {
+    r = await ports.readNamespaces(tenants);
+  } catch (err) {
+    if (!o.bestEffort) throw err;
+    ports.logger.warning(
+      `namespace hold annotations not read (${errorMessage(err)}): planned without them; the deploy reads them again before touching a tenant`,
+    );
+    return [...tenants];
+  }
+  if (r.forbidden.length)
+    ports.logger.warning(
+      `the credentials may not read ${r.forbidden.length} tenant namespaces (403), so their hold annotations are not known (grant get on namespaces): ${r.forbidden.slice(0, 10).join(', ')}${r.forbidden.length > 10 ? ', ...' : ''}`,
+    );
+  return withNamespaceHolds(tenants, (t) => r.found.get(namespaceKey(t)));
+}
+
 /** Tenants whose hold is in force now: planned as held, never deployed, listed in the report. */
 export function splitHeld(tenants: readonly Tenant[], now: number): { free: Tenant[]; held: TenantResult[] } {
   const free: Tenant[] = [];
@@ -296,7 +340,12 @@ export async function runTenantRollout(inp: RolloutRequest, ports: RunPorts, met
 async function planPhase(inp: RolloutRequest, ports: RunPorts) {
   const { tenants: resolvedTenants, source, clusters } = await resolveTenants(inp, ports);
   if (clusters.length > 1 && !ports.helmFor) throw noMultiCluster(inp);
-  const { free: tenants, held } = splitHeld(resolvedTenants, ports.clock.now());
+  // After the clusters are bound: each tenant's namespace is read in its own cluster.
+  const withHolds =
+    inp.source.kind === 'namespaces'
+      ? resolvedTenants
+      : await applyNamespaceHolds(resolvedTenants, ports, { bestEffort: inp.phase === 'plan' });
+  const { free: tenants, held } = splitHeld(withHolds, ports.clock.now());
   for (const h of held) ports.logger.info(`${h.id}: ${h.error}: not deployed`);
   const createdAt = new Date(ports.clock.now()).toISOString();
   let plan: Plan;

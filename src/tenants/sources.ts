@@ -12,6 +12,7 @@ import {
   isTenantId,
   tenantProblem,
   type Tenant,
+  type TenantHold,
 } from './model.ts';
 import { compileTemplate } from '../core/template.ts';
 
@@ -85,23 +86,43 @@ export function tenantsFromNamespaces(namespaces: readonly NamespaceInfo[], opts
       values: {},
       valuesFiles: [],
     };
-    const reason = ns.annotations[HOLD_ANNOTATION]?.trim();
-    if (reason) {
-      const until = ns.annotations[HOLD_UNTIL_ANNOTATION]?.trim() || undefined;
-      if (until && Number.isNaN(Date.parse(until)))
-        throw new ConfigurationError(
-          subject,
-          `annotation ${HOLD_UNTIL_ANNOTATION} "${until}" is not a time`,
-          'write an ISO 8601 time with a zone, e.g. 2026-12-24T00:00:00Z',
-        );
-      t.hold = { reason, until, source: `annotation on namespace ${ns.name}` };
-    }
+    const hold = namespaceHold(ns);
+    if (hold) t.hold = hold;
     const p = tenantProblem(t);
     if (p) throw new ConfigurationError(subject, p.message, p.hint);
     return t;
   });
   checkUniqueTenants(tenants, (i) => ({ subject: `namespace "${namespaces[i]!.name}"`, short: `namespace "${namespaces[i]!.name}"` }));
   return tenants;
+}
+
+/** The hold a namespace's annotations put on its tenant (`deploy-actions.dotmac.io/hold`, `-until`). */
+export function namespaceHold(ns: NamespaceInfo): TenantHold | undefined {
+  const reason = ns.annotations[HOLD_ANNOTATION]?.trim();
+  if (!reason) return undefined;
+  const until = ns.annotations[HOLD_UNTIL_ANNOTATION]?.trim() || undefined;
+  if (until && Number.isNaN(Date.parse(until)))
+    throw new ConfigurationError(
+      `namespace "${ns.name}"`,
+      `annotation ${HOLD_UNTIL_ANNOTATION} "${until}" is not a time`,
+      'write an ISO 8601 time with a zone, e.g. 2026-12-24T00:00:00Z',
+    );
+  return { reason, until, source: `annotation on namespace ${ns.name}` };
+}
+
+/**
+ * Tenants named by a tenants file or a list, with the holds their namespaces' annotations put on
+ * them (`lookup`: the namespace as read, undefined when it does not exist). A tenant held both in
+ * the file and by its namespace keeps the hold that lasts longer.
+ */
+export function withNamespaceHolds(tenants: readonly Tenant[], lookup: (t: Tenant) => NamespaceInfo | undefined): Tenant[] {
+  const end = (h: TenantHold) => (h.until ? Date.parse(h.until) : Infinity);
+  return tenants.map((t) => {
+    const ns = lookup(t);
+    const hold = ns ? namespaceHold(ns) : undefined;
+    if (!hold || (t.hold && end(t.hold) >= end(hold))) return t;
+    return { ...t, hold };
+  });
 }
 
 export interface ListSourceOptions {

@@ -174,5 +174,36 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     expect(releaseSecrets('t02').length).toBe(before[0]);
     expect(releaseSecrets('t04').length).toBe(before[1]! + 1);
   });
+  it('a namespace hold on a listed tenant: never deployed, and not rolled back from a report that changed it', { timeout: 240_000 }, async () => {
+    const list = ['--tenants', 't01,t05', '--helm', helm, '--yes'];
+    const deploy = (tag: string) => run(['rollout', ...list, '--chart', exampleChart, '--set', `image.tag=${tag}`, '--pilot', '0', '--timeout', '30s', '--json']);
+    const first = await deploy('1.5.0');
+    expect(first.code, first.stderr).toBe(0);
+    expect(reportOf(first).tenants.map((t) => [t.id, t.status])).toEqual([['t01', 'succeeded'], ['t05', 'succeeded']]);
+    const firstReport = /^report: (.+)$/m.exec(first.stderr)![1]!;
+    // The tenant is held on its namespace (an inline list names it: no discovery involved).
+    const ns = kube.get('namespaces', undefined, 'tenant-t05')!;
+    kube.put({ ...ns, metadata: { ...ns.metadata, annotations: { ...ns.metadata.annotations, 'deploy-actions.dotmac.io/hold': 'noisy neighbour' } } });
+    const t05 = releaseSecrets('t05').length;
+    const before = kube.requests.length;
+    const held = await deploy('1.6.0');
+    expect(held.code, held.stderr).toBe(0);
+    expect(reportOf(held).tenants.find((t) => t.id === 't05')).toMatchObject({ status: 'held', error: /annotation on namespace tenant-t05\): noisy neighbour/ });
+    expect(releaseSecrets('t05').length).toBe(t05);
+    // The namespaces in one list request, not a GET per tenant.
+    expect(kube.requests.slice(before).filter((q) => q.method === 'GET' && /^\/api\/v1\/namespaces\/tenant-/.test(q.path) && !/\/(secrets|pods|configmaps|services|leases)/.test(q.path))).toEqual([]);
+
+    // Rolling back the first run, from a directory of reports (a run's artifacts; other JSON there is
+    // not a report): t01 goes back, t05 (which that run installed) is held, not touched.
+    const dir = mkdtempSync(join(home, 'reports-'));
+    writeFileSync(join(dir, 'waves.json'), readFileSync(firstReport));
+    writeFileSync(join(dir, 'pilot-smoke.json'), '{"checks": []}');
+    const rb = await run(['rollback', ...list, '--rollback-report', dir, '--json']);
+    expect(rb.code, rb.stderr).toBe(0);
+    const rep = reportOf(rb);
+    expect(rep.tenants.find((t) => t.id === 't01')).toMatchObject({ status: 'succeeded', revisionBefore: reportOf(held).tenants[0]!.revisionAfter });
+    expect(rep.tenants.find((t) => t.id === 't05')).toMatchObject({ status: 'held', error: /noisy neighbour/ });
+    expect(releaseSecrets('t05').length).toBe(t05);
+  });
 });
 

@@ -618,15 +618,35 @@ describe('starter workflows', () => {
     });
   });
 
-  it('rollback: workflow_dispatch by run or by tenants, waiting for any rollout of the fleet', () => {
+  it('rollback: tenant-rollout phase rollback keyed by fleet, in its own concurrency group (never behind a waiting rollout)', () => {
     const w = byPath('workflows/rollback.yml').doc;
     const inputs = trigger<{ inputs: Record<string, unknown> }>(w, 'workflow_dispatch')!.inputs;
-    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['run-id', 'tenants']));
-    const rollout = byPath('.github/workflows/tenant-rollout.yml').doc.concurrency as { group: string };
-    expect((w.concurrency as { group: string }).group).toBe(
-      rollout.group.replace('${{ inputs.fleet || github.repository }}', '${{ github.repository }}'),
-    );
-    expect(w.permissions).toEqual({ actions: 'read' });
+    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['fleet', 'run-id', 'tenants', 'selector']));
+    expect(Object.keys(inputs).length, 'GitHub allows at most 10 dispatch inputs').toBeLessThanOrEqual(10);
+    // One step does the work: the action's rollback, not a shell loop of its own.
+    const steps = Object.values(w.jobs).flatMap((j) => j.steps ?? []);
+    const roll = steps.filter((s) => s.uses?.startsWith('dotmac/deploy-actions/tenant-rollout@'));
+    expect(roll).toHaveLength(1);
+    expect(roll[0]!.with).toMatchObject({
+      phase: 'rollback',
+      fleet: '${{ inputs.fleet }}',
+      tenants: '${{ inputs.tenants }}',
+      selector: '${{ inputs.selector }}',
+    });
+    expect(String(roll[0]!.with!['rollback-report'])).toMatch(/inputs\.run-id/);
+    expect(steps.some((s) => /helm"? rollback|\$helm/.test(s.run ?? ''))).toBe(false);
+    // The reports come from that run's artifacts of this fleet, named as tenant-rollout.yml names them.
+    const fetch = steps.find((s) => s.uses?.startsWith('actions/download-artifact@'))!;
+    expect(fetch.with).toMatchObject({ 'run-id': '${{ inputs.run-id }}' });
+    expect(fetch.with!.pattern).toBe("tenant-rollout-report-*${{ inputs.fleet && format('-{0}', inputs.fleet) || '' }}");
+    // Keyed by the same fleet as the rollout, but its own group: it never queues behind a rollout
+    // that waits for its approval (the fleet lock in the cluster keeps it off a deploying one).
+    const rollout = (byPath('.github/workflows/tenant-rollout.yml').doc.concurrency as { group: string }).group;
+    const own = (w.concurrency as { group: string }).group;
+    expect(rollout).toContain('${{ inputs.fleet || github.repository }}');
+    expect(own).toBe('deploy-actions-rollback-${{ inputs.fleet || github.repository }}');
+    expect(own).not.toBe(rollout);
+    expect(w.permissions).toEqual({ actions: 'read', contents: 'read' });
   });
 });
 

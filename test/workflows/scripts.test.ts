@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -504,168 +504,21 @@ describe('release.yml: pin the deployed images by digest', () => {
   });
 });
 
-describe('workflows/rollback.yml: helm rollback loop', () => {
-  const s = step('workflows/rollback.yml', 'rollback', 'Roll back');
-  let fake: string;
-  let bin: string;
-
-  /** A helm that answers status/history from files and records every call. */
-  beforeEach(() => {
-    fake = join(dir, 'fake');
-    bin = join(dir, 'bin');
-    mkdirSync(join(fake, 'status'), { recursive: true });
-    mkdirSync(join(fake, 'history'), { recursive: true });
-    mkdirSync(bin);
-    writeFileSync(
-      join(bin, 'helm'),
-      `#!/usr/bin/env bash
-{ printf '%s\\x1f' "$@"; echo; } >> "${fake}/argv"
-cmd="$1" rel="$2" ns=""
-for ((i = 1; i <= $#; i++)); do [ "\${!i}" = --namespace ] && { j=$((i + 1)); ns="\${!j}"; }; done
-case "$cmd" in
-  status) cat "${fake}/status/$ns.$rel.json" ;;
-  history) cat "${fake}/history/$ns.$rel.json" ;;
-  rollback) [ ! -e "${fake}/fail-$rel" ] ;;
-  *) exit 64 ;;
-esac
-`,
-    );
-    chmodSync(join(bin, 'helm'), 0o755);
-  });
-
-  const current = (ns: string, rel: string, version: number) =>
-    writeFileSync(
-      join(fake, 'status', `${ns}.${rel}.json`),
-      JSON.stringify({ name: rel, namespace: ns, version, info: { status: 'deployed' } }),
-    );
-  const history = (ns: string, rel: string, h: [number, string][]) =>
-    writeFileSync(
-      join(fake, 'history', `${ns}.${rel}.json`),
-      JSON.stringify(
-        h.map(([revision, status]) => ({ revision, status, chart: 'tenant-app-1.3.0', app_version: '1.3.0', description: 'x' })),
-      ),
-    );
-  const calls = () =>
-    existsSync(join(fake, 'argv'))
-      ? readFileSync(join(fake, 'argv'), 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => l.split('\x1f').slice(0, -1))
-      : [];
-  const rollbacks = () => calls().filter((c) => c[0] === 'rollback');
-  const env = { RUN_ID: '42', TENANTS: '', STATUSES: 'succeeded,failed', FORCE: 'false', DRY_RUN: 'false', TIMEOUT: '5m' };
-
-  function runReports() {
-    return writeReports({
-      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
-      'waves.json': report('waves', [
-        t('beta', 'failed-rolled-back', 5, 7), // already back: not touched
-        t('gamma', 'failed', 2), // failed and could not be returned: back to 2
-        t('delta', 'succeeded', undefined, 1), // a first install: nothing to go back to
-        t('eps', 'succeeded', 1, 2), // changed again since the run
-        t('zeta', 'unchanged', 6, 6), // not touched by the run
-        t('eta', 'succeeded', 4, 5), // already rolled back by hand
-      ]),
-      'pilot-soak.json': {
-        verdict: 'healthy',
-        tenants: [{ id: 'alpha', namespace: 'tenant-alpha', release: 'alpha', status: 'succeeded', revisionBefore: 1 }],
-      },
-    });
-  }
-
-  it('rolls every tenant the run changed back to the revision recorded before it, and refuses what it cannot', () => {
-    const reports = runReports();
-    current('tenant-alpha', 'alpha', 4);
-    current('tenant-gamma', 'gamma', 5);
-    current('tenant-delta', 'delta', 1);
-    current('tenant-eps', 'eps', 3);
-    current('tenant-eta', 'eta', 4);
-    const r = run(s, { ...env, REPORTS: reports }, bin);
-    expect(rollbacks()).toEqual([
-      ['rollback', 'alpha', '3', '--namespace', 'tenant-alpha', '--wait', '--timeout', '5m'],
-      ['rollback', 'gamma', '2', '--namespace', 'tenant-gamma', '--wait', '--timeout', '5m'],
-    ]);
-    expect(r.code, 'delta and eps could not be rolled back').toBe(1);
-    expect(r.stdout).toContain('::error::tenant-delta/delta: run 42 installed it (no revision before): uninstall it or fix forward');
-    expect(r.stdout).toContain(
-      '::error::tenant-eps/eps is on revision 3, changed since run 42 left it on 2: not rolled back (force to override)',
-    );
-    expect(r.summary).toContain('| alpha | ✅ tenant-alpha/alpha rolled back from 4 to 3 |');
-    expect(r.summary).toContain('| eta | already on revision 4 |');
-    expect(r.summary).not.toMatch(/beta|zeta/);
-  });
-
-  it('named tenants of the run only; force rolls back one changed since', () => {
-    const reports = runReports();
-    current('tenant-eps', 'eps', 3);
-    const r = run(s, { ...env, REPORTS: reports, TENANTS: 'eps', FORCE: 'true' }, bin);
-    expect(r.code).toBe(0);
-    expect(rollbacks()).toEqual([['rollback', 'eps', '1', '--namespace', 'tenant-eps', '--wait', '--timeout', '5m']]);
-  });
-
-  it('a named tenant that the run did not change is an error, not silence', () => {
-    const r = run(s, { ...env, REPORTS: runReports(), TENANTS: 'zeta,nobody' }, bin);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('::error::zeta is not among the tenants of run 42 with status succeeded,failed');
-    expect(r.stdout).toContain('::error::nobody is not among');
-    expect(rollbacks()).toEqual([]);
-  });
-
-  it('names from a report are checked before helm sees them', () => {
-    const reports = writeReports({
-      'waves.json': report('waves', [
-        t('evil', 'succeeded', 1, 2, { release: '--kubeconfig=/tmp/stolen' }),
-        t('spaces', 'succeeded', 1, 2, { namespace: 'a b' }),
-        t('subst', 'succeeded', 1, 2, { release: '$(touch pwned)' }),
-      ]),
-    });
-    const r = run(s, { ...env, REPORTS: reports }, bin);
-    expect(r.code).toBe(1);
-    expect(calls(), 'helm is never called').toEqual([]);
-    expect(r.stdout).toContain('"tenant-evil/--kubeconfig=/tmp/stolen" is not a valid namespace/release');
-    expect(existsSync(join(dir, 'pwned'))).toBe(false);
-  });
-
-  it('without a run: back to the last successfully deployed revision before the current one', () => {
-    current('tenant-alpha', 'alpha', 4);
-    history('tenant-alpha', 'alpha', [
-      [1, 'superseded'],
-      [2, 'superseded'],
-      [3, 'failed'],
-      [4, 'deployed'],
-    ]);
-    current('isp-coastal', 'coastal-net-isp', 9);
-    history('isp-coastal', 'coastal-net-isp', [[9, 'deployed']]);
-    const r = run(s, { ...env, RUN_ID: '', REPORTS: join(dir, 'none'), TENANTS: 'alpha, isp-coastal/coastal-net-isp' }, bin);
-    expect(rollbacks()).toEqual([['rollback', 'alpha', '2', '--namespace', 'tenant-alpha', '--wait', '--timeout', '5m']]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('::error::isp-coastal/coastal-net-isp: no earlier successfully deployed revision');
-  });
-
-  it('a dry run only says what it would do', () => {
-    current('tenant-alpha', 'alpha', 4);
-    const r = run(s, { ...env, REPORTS: runReports(), TENANTS: 'alpha', DRY_RUN: 'true' }, bin);
-    expect(r.code).toBe(0);
-    expect(rollbacks()).toEqual([]);
-    expect(r.stdout).toContain('would run: helm rollback alpha 3 --namespace tenant-alpha --wait --timeout 5m');
-    expect(r.summary).toContain('### Rollback of run 42 (dry run)');
-  });
-
-  it('a failing helm rollback fails the job', () => {
-    current('tenant-alpha', 'alpha', 4);
-    writeFileSync(join(fake, 'fail-alpha'), '');
-    const r = run(s, { ...env, REPORTS: runReports(), TENANTS: 'alpha' }, bin);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('::error::tenant-alpha/alpha: helm rollback to 3 failed');
-  });
-
-  it('refuses a bad timeout, and a run without reports, before touching anything', () => {
-    expect(run(s, { ...env, REPORTS: runReports(), TIMEOUT: '5m --force' }, bin).code).toBe(1);
-    const r = run(s, { ...env, REPORTS: join(dir, 'empty') }, bin);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('::error::run 42 has no tenant-rollout report artifacts');
-    expect(run(s, { ...env, RUN_ID: '', REPORTS: join(dir, 'none') }, bin).stdout).toContain('give run-id, tenants, or both');
-    expect(calls()).toEqual([]);
+describe('workflows/rollback.yml: the inputs are checked before anything is fetched', () => {
+  const s = step('workflows/rollback.yml', 'rollback', 'Check the inputs');
+  it.each([
+    ['a run', { RUN_ID: '42', TENANTS: '', SELECTOR: '' }, 0, ''],
+    ['named tenants', { RUN_ID: '', TENANTS: 'alpha,beta', SELECTOR: '' }, 0, ''],
+    ['a selector', { RUN_ID: '', TENANTS: '', SELECTOR: 'ring=canary' }, 0, ''],
+    ['nothing', { RUN_ID: '', TENANTS: '', SELECTOR: '' }, 1, '::error::give run-id, tenants or selector'],
+    ['a run and tenants', { RUN_ID: '42', TENANTS: 'alpha', SELECTOR: '' }, 1, 'not both'],
+    ['a run and a selector', { RUN_ID: '42', TENANTS: '', SELECTOR: 'ring=canary' }, 1, 'not both'],
+    ['a run id that is not a number', { RUN_ID: '42; rm -rf /', TENANTS: '', SELECTOR: '' }, 1, 'is not a run number'],
+  ] as const)('%s', (_name, env, code, message) => {
+    const r = run(s, env);
+    expect(r.code, r.stdout + r.stderr).toBe(code);
+    if (message) expect(r.stdout).toContain(message);
+    else expect(r.stdout).toBe('');
   });
 });
 

@@ -4,7 +4,9 @@ import { mergeReports } from '../../rollout/merge.ts';
 import { openShardCoordinator } from '../../rollout/shards.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { explainUnreachable, loadConfig, probeCluster } from '../../kube/client.ts';
+import { createCluster, explainUnreachable, loadConfig, probeCluster } from '../../kube/client.ts';
+import { namespacesByName } from '../../kube/namespaces.ts';
+import { DEFAULT_RETRY } from '../../kube/retry.ts';
 import { createReleaseLeases, leaseGuard } from '../../kube/leases.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -13,10 +15,10 @@ import { RolloutEndedError } from '../../rollout/outcome.ts';
 import { buildReport, renderReport, reportLine } from '../../rollout/report.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
 import type { KubeCluster } from '../../kube/client.ts';
-import type { Cluster } from '../../kube/ports.ts';
+import type { Cluster, NamespaceInfo } from '../../kube/ports.ts';
 import { transientReason } from '../../kube/retry.ts';
 import { onApiPressure } from '../../kube/pressure.ts';
-import { runTenantRollout } from '../../rollout/run.ts';
+import { namespaceKey, runTenantRollout } from '../../rollout/run.ts';
 import type { RunPorts } from '../../rollout/run.ts';
 import { openPrometheus } from '../common/analysis-inputs.ts';
 import { defaultCluster } from '../common/cluster.ts';
@@ -177,7 +179,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             : openHelm(ctx, inp.helmBinary, creds.env, creds.target, deps.run);
         helmStart.catch(() => {}); // awaited below (ready); an earlier step's error may end the run first
         await observers.beforeRun(inp.phase);
-        const needCluster = inp.source.kind === 'namespaces' || (inp.phase !== 'plan' && inp.verifyWorkloads);
+        // Deploying phases read the tenants' namespaces too (their hold annotations), whatever the source.
+        const needCluster = inp.source.kind === 'namespaces' || inp.phase !== 'plan';
         const cluster = needCluster ? await (deps.createCluster ?? defaultCluster)(creds.target) : undefined;
         let cli: Awaited<typeof helmStart>;
         let helm: Helm | undefined;
@@ -223,6 +226,12 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           return l;
         };
         const leases = inp.phase !== 'plan' && inp.helm.dryRun === 'none';
+        // A plan has no client of its own: its look at the hold annotations is one quick try (no
+        // retries, a short timeout), so a plan made without a cluster at hand is not slowed down.
+        const planReader = async (target: ClusterTarget): Promise<Cluster> =>
+          deps.createCluster
+            ? deps.createCluster(target)
+            : createCluster({ ...target, requestTimeoutMs: 10_000, requests: { retry: { ...DEFAULT_RETRY, attempts: 1 } } });
         const holder = leaseHolder(ctx.env);
         const ports: RunPorts = {
           guardFor: leases
@@ -251,6 +260,22 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
               await probeCluster({ kubeconfigPath: creds.target.kubeconfigPath, context: creds.target.context }, ctx.signal);
           },
           writeValues: (name, content) => creds.private.write(name, content),
+          readNamespaces: async (ts) => {
+            const found = new Map<string, NamespaceInfo>();
+            const forbidden: string[] = [];
+            const byCluster = new Map<string, Tenant[]>();
+            for (const t of ts) byCluster.set(t.cluster ?? '', [...(byCluster.get(t.cluster ?? '') ?? []), t]);
+            for (const [c, group] of byCluster) {
+              const client = clientFor({ cluster: c || undefined }) ?? (await planReader(bound.get(c)?.target ?? creds.target));
+              // A wrong target is named as such, like the discovery's list (an input error, not a hold).
+              const r = await namespacesByName(client, [...new Set(group.map((t) => t.namespace))], ctx.signal).catch((e: unknown) => {
+                throw explainUnreachable(e, c || undefined);
+              });
+              for (const [name, ns] of r.found) found.set(namespaceKey({ cluster: c || undefined, namespace: name }), ns);
+              forbidden.push(...r.forbidden.map((n) => (c ? `${c}/${n}` : n)));
+            }
+            return { found, forbidden };
+          },
           get helm() {
             return helm;
           },

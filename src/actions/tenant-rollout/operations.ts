@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
 import { humanDuration } from '../../core/duration.ts';
@@ -11,18 +12,19 @@ import type { Helm } from '../../helm/helm.ts';
 import type { Revision } from '../../helm/history.ts';
 import { createCluster, loadConfig } from '../../kube/client.ts';
 import { createFleetDocuments } from '../../kube/documents.ts';
-import type { Cluster, ReleaseHealth } from '../../kube/ports.ts';
+import type { Cluster, NamespaceInfo, ReleaseHealth } from '../../kube/ports.ts';
 import { executeRollout } from '../../rollout/execute.ts';
 import type { TenantRolloutInputs } from './inputs.ts';
 import { allowedFailures } from '../../rollout/plan-spec.ts';
 import { planRollout, stepsForPhase } from '../../rollout/plan.ts';
 import { buildReport, renderReport } from '../../rollout/report.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
-import { previousDeployed, rollbackTenant, targetsFromReport } from '../../rollout/rollback.ts';
+import { previousDeployed, rollbackTenant, targetsFromReports } from '../../rollout/rollback.ts';
 import type { RollbackTarget } from '../../rollout/rollback.ts';
 import { fleetLine, renderStatusMarkdown, tenantState } from '../../rollout/status.ts';
 import type { FleetStatus } from '../../rollout/status.ts';
-import { resolveTenants, splitHeld } from '../../rollout/run.ts';
+import { applyNamespaceHolds, namespaceKey, resolveTenants, splitHeld } from '../../rollout/run.ts';
+import { namespacesByName } from '../../kube/namespaces.ts';
 import type { TenantResult } from '../../rollout/execute.ts';
 import { activeHold, describeHold } from '../../tenants/model.ts';
 import type { Tenant } from '../../tenants/model.ts';
@@ -226,10 +228,31 @@ export async function runOperation(ctx: ActionContext, inp: TenantRolloutInputs,
     clock,
     logger: ctx.logger,
   });
+  // The hold annotations of tenants not discovered from namespaces, read like a rollout reads
+  // them (status, which changes nothing, shows what it could read).
+  const holdPorts = {
+    logger: ctx.logger,
+    // Each tenant's namespace in its own cluster (multi-cluster fleets), else the run's one.
+    readNamespaces: async (ts: readonly Tenant[]) => {
+      const found = new Map<string, NamespaceInfo>();
+      const forbidden: string[] = [];
+      const inCluster = new Map<string, Tenant[]>();
+      for (const t of ts) inCluster.set(t.cluster ?? '', [...(inCluster.get(t.cluster ?? '') ?? []), t]);
+      for (const [c, group] of inCluster) {
+        const client = (c && byCluster.get(c)?.cluster) || cluster;
+        const r = await namespacesByName(client, [...new Set(group.map((t) => t.namespace))], ctx.signal);
+        for (const [n, ns] of r.found) found.set(namespaceKey({ cluster: c || undefined, namespace: n }), ns);
+        forbidden.push(...r.forbidden.map((n) => (c ? `${c}/${n}` : n)));
+      }
+      return { found, forbidden };
+    },
+  };
+  const holds = (ts: readonly Tenant[]) => applyNamespaceHolds(ts, holdPorts, { bestEffort: inp.operation === 'status' });
+  const all = inp.source.kind === 'namespaces' ? resolved.tenants : await holds(resolved.tenants);
   // A held tenant is never changed, by a rollback either; status shows the hold.
-  const { free, held } = splitHeld(resolved.tenants, clock.now());
-  const tenants = inp.operation === 'status' ? resolved.tenants : free;
-  const ports: OpPorts = { helm, cluster, clock, tenants, store, reader, held, target: where, byCluster };
+  const { free, held } = splitHeld(all, clock.now());
+  const tenants = inp.operation === 'status' ? all : free;
+  const ports: OpPorts = { helm, cluster, clock, tenants, all, store, reader, held, target: where, byCluster, holds };
   if (inp.operation === 'status') return status(ctx, inp, ports);
   return rollback(ctx, inp, ports);
 }
@@ -257,12 +280,63 @@ interface OpPorts {
   helm: Helm;
   cluster: Cluster;
   clock: Clock;
+  /** The tenants to act on: held ones left out, except for status. */
   tenants: Tenant[];
+  /** Every selected tenant, held ones included. */
+  all: Tenant[];
   store: FleetStore;
   reader?: ReleaseHistoryReader;
   held: TenantResult[];
   /** The cluster the fleet object lives in (the run's own). */
   target: ClusterTarget;
+  /** Tenants with their namespaces' hold annotations read. */
+  holds: (tenants: readonly Tenant[]) => Promise<Tenant[]>;
+}
+
+/**
+ * The reports to undo: one report file, or a directory of them (a run's downloaded report
+ * artifacts: its pilot and waves reports; other JSON there, such as smoke-test reports, is not a
+ * tenant-rollout report and is skipped).
+ */
+function loadRollbackReports(path: string): { reports: RolloutReport[]; files: string[] } {
+  const input = 'input "rollback-report"';
+  if (!existsSync(path)) throw new ConfigurationError(input, `"${path}" does not exist`, 'give the path of the report file a run printed');
+  const isReport = (x: unknown): x is RolloutReport => {
+    const o = x as Partial<RolloutReport> | null;
+    return !!o && typeof o === 'object' && typeof o.planFingerprint === 'string' && typeof o.phase === 'string' && Array.isArray(o.tenants);
+  };
+  if (!statSync(path).isDirectory()) {
+    let report: unknown;
+    try {
+      report = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new ConfigurationError(input, `"${path}" is not a tenant-rollout report (${errorMessage(err)})`);
+    }
+    if (!isReport(report)) throw new ConfigurationError(input, `"${path}" is not a tenant-rollout report (no tenants list)`);
+    return { reports: [report], files: [path] };
+  }
+  const reports: RolloutReport[] = [];
+  const files: string[] = [];
+  for (const f of readdirSync(path, { recursive: true, encoding: 'utf8' })
+    .filter((x) => x.endsWith('.json'))
+    .sort()) {
+    try {
+      const r: unknown = JSON.parse(readFileSync(join(path, f), 'utf8'));
+      if (isReport(r)) {
+        reports.push(r);
+        files.push(join(path, f));
+      }
+    } catch {
+      // Not JSON we know: not a report.
+    }
+  }
+  if (!reports.length)
+    throw new ConfigurationError(
+      input,
+      `"${path}" holds no tenant-rollout report (*.json)`,
+      "download the run's tenant-rollout-report-* artifacts into it",
+    );
+  return { reports, files };
 }
 
 /**
@@ -338,28 +412,23 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
   let targets: RollbackTarget[];
   let source: string;
   if (inp.rollbackReport) {
-    if (!existsSync(inp.rollbackReport))
-      throw new ConfigurationError(
-        'input "rollback-report"',
-        `"${inp.rollbackReport}" does not exist`,
-        'give the path of the report file a run printed',
-      );
-    let report: RolloutReport;
-    try {
-      report = JSON.parse(readFileSync(inp.rollbackReport, 'utf8')) as RolloutReport;
-      if (!Array.isArray(report.tenants)) throw new Error('no tenants list');
-    } catch (err) {
-      throw new ConfigurationError(
-        'input "rollback-report"',
-        `"${inp.rollbackReport}" is not a tenant-rollout report (${errorMessage(err)})`,
-      );
-    }
-    const r = targetsFromReport(report, p.tenants);
-    targets = r.targets;
-    source = `report ${inp.rollbackReport} (run ${report.run ?? '?'})`;
-    if (r.missing.length)
+    const { reports, files } = loadRollbackReports(inp.rollbackReport);
+    // Over every selected tenant, held ones included: a held tenant of the report must be known
+    // as held, not taken for one "no longer selected" and rolled back by its recorded release.
+    const r = targetsFromReports(reports, p.all);
+    const runs = [...new Set(r.used.map((x) => x.run ?? '?'))].join(', ');
+    source = `${files.length === 1 ? `report ${files[0]}` : `${files.length} reports in ${inp.rollbackReport}`} (run ${runs || '?'})`;
+    // Tenants of the report that are not selected now were not read with the selection: their
+    // namespaces' holds are read here, so a hold set since that run keeps them out too.
+    const unselected = new Set(r.missing);
+    const checked = await p.holds(r.targets.filter((x) => unselected.has(x.tenant.id)).map((x) => x.tenant));
+    p.held.push(...splitHeld(checked, p.clock.now()).held);
+    const heldIds = new Set(p.held.map((h) => h.id));
+    targets = r.targets.filter((x) => !heldIds.has(x.tenant.id));
+    const missing = r.missing.filter((id) => !heldIds.has(id));
+    if (missing.length)
       ctx.logger.warning(
-        `${r.missing.length} tenants of the report are not selected now; rolled back by their recorded release: ${r.missing.join(', ')}`,
+        `${missing.length} tenants of the report are not selected now; rolled back by their recorded release: ${missing.join(', ')}`,
       );
   } else {
     const hist = new Map<string, Revision[] | Error>();
