@@ -106,6 +106,8 @@ export interface DeployOutcome {
   error?: string;
   /** With status `unknown`: the exact command that shows what helm recorded. */
   lookCommand?: string;
+  /** helm upgrades run, when more than one (transient failures retried). */
+  attempts?: number;
   durationMs: number;
 }
 
@@ -219,9 +221,12 @@ async function deployFrom(
     appVersion: before?.app_version ?? '',
     recovered,
   };
+  // helm upgrades run: transient failures retried, before helm wrote a revision or after one was rolled back.
+  let upgrades = 0;
   const done = (o: Omit<DeployOutcome, 'durationMs' | keyof typeof base> & Partial<typeof base>): DeployOutcome => ({
     ...base,
     ...o,
+    ...(upgrades > 1 ? { attempts: upgrades } : {}),
     durationMs: deps.clock.now() - started,
   });
 
@@ -230,154 +235,173 @@ async function deployFrom(
   }
 
   req.onUpgradeStart?.(before?.revision);
-  let result;
-  let failure: string | undefined;
-  // What helm recorded after a failed upgrade, once read (undefined: not read yet).
-  let after: Revision[] | undefined;
   const policy = deps.retry ?? HELM_RETRY;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      result = await deps.helm.upgrade(u, req.signal);
-      failure = undefined; // an earlier attempt's transient failure is not this result's
-      break;
-    } catch (err) {
-      if (!(err instanceof HelmError)) throw err;
-      failure = err.message;
-      if (err.releaseLocked) failure += ' (another helm operation holds the release; if none is running, set recover-pending: true)';
-      after = undefined;
-      if (!err.transient || attempt >= policy.attempts || req.signal?.aborted) break;
-      // A transient failure is retried only when history proves helm wrote no revision: an
-      // upgrade that got as far as a revision is a real attempt, rolled back below like any other.
-      after = await readHistory(deps, u.release, target, req.signal).catch(() => undefined);
-      if (!after || !sameHead(after, history)) break;
-      const wait = backoffMs(attempt, policy, deps.random);
-      deps.logger.warning(
-        `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision ` +
-          `(${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
-      );
-      await deps.clock.sleep(wait, req.signal);
+  for (;;) {
+    let result;
+    let failure: string | undefined;
+    // The failure was the API's or the network's, not the release's (helm's own words for it).
+    let transient = false;
+    // What helm recorded after a failed upgrade, once read (undefined: not read yet).
+    let after: Revision[] | undefined;
+    for (;;) {
+      const attempt = ++upgrades;
+      try {
+        result = await deps.helm.upgrade(u, req.signal);
+        failure = undefined; // an earlier attempt's transient failure is not this result's
+        transient = false;
+        break;
+      } catch (err) {
+        if (!(err instanceof HelmError)) throw err;
+        failure = err.message;
+        transient = err.transient;
+        if (err.releaseLocked) failure += ' (another helm operation holds the release; if none is running, set recover-pending: true)';
+        after = undefined;
+        if (!err.transient || attempt >= policy.attempts || req.signal?.aborted) break;
+        // A transient failure is retried only when history proves helm wrote no revision: an
+        // upgrade that got as far as a revision is a real attempt, rolled back below like any other.
+        after = await readHistory(deps, u.release, target, req.signal).catch(() => undefined);
+        if (!after || !sameHead(after, history)) break;
+        const wait = backoffMs(attempt, policy, deps.random);
+        deps.logger.warning(
+          `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision (${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
+        );
+        await deps.clock.sleep(wait, req.signal);
+      }
     }
-  }
 
-  if (result && u.dryRun !== 'none') {
-    return done({
-      status: 'dry-run',
-      revision: before?.revision ?? 0,
-      changed: true,
-      chartVersion: result.chartVersion,
-      appVersion: result.appVersion,
-    });
-  }
-
-  if (result && req.verify) {
-    const v = await req.verify(result.revision).catch(noVerdict);
-    if (v.inconclusive && !req.signal?.aborted) {
-      // Deployed, and not judged: neither rolled back (it may be healthy) nor passed (it may not).
-      const lookCommand = statusCommand(u.release, target, deps.helm.target?.context);
+    if (result && u.dryRun !== 'none') {
       return done({
-        status: 'unknown',
+        status: 'dry-run',
+        revision: before?.revision ?? 0,
+        changed: true,
+        chartVersion: result.chartVersion,
+        appVersion: result.appVersion,
+      });
+    }
+
+    if (result && req.verify) {
+      const v = await req.verify(result.revision).catch(noVerdict);
+      if (v.inconclusive && !req.signal?.aborted) {
+        // Deployed, and not judged: neither rolled back (it may be healthy) nor passed (it may not).
+        const lookCommand = statusCommand(u.release, target, deps.helm.target?.context);
+        return done({
+          status: 'unknown',
+          revision: result.revision,
+          attemptedRevision: result.revision,
+          chartVersion: result.chartVersion,
+          appVersion: result.appVersion,
+          changed: true,
+          error: `revision ${result.revision} deployed, but its verification had ${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
+          lookCommand,
+        });
+      }
+      if (!v.ok) failure = `revision ${result.revision} deployed but failed verification: ${v.reason ?? 'no reason given'}`;
+    }
+
+    if (result && !failure) {
+      let changed = true;
+      if (before && req.compareContent) {
+        try {
+          changed = (await deps.helm.contentDigest(u.release, before.revision, target)) !== result.contentDigest;
+        } catch (err) {
+          deps.logger.debug(`could not compare with revision ${before.revision}: ${errorMessage(err)}`);
+        }
+      }
+      return done({
+        status: 'deployed',
         revision: result.revision,
         attemptedRevision: result.revision,
         chartVersion: result.chartVersion,
         appVersion: result.appVersion,
-        changed: true,
-        error:
-          `revision ${result.revision} deployed, but its verification had ` +
-          `${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
+        changed,
+      });
+    }
+
+    // Failed. Did helm get as far as creating a revision? Only its history can say (re-read with
+    // retries); when it cannot be read, the outcome says so instead of guessing.
+    if (!result) after ??= await readHistory(deps, u.release, target).catch(() => undefined);
+    if (!result && !after) {
+      const lookCommand = historyCommand(u.release, target, deps.helm.target?.context);
+      return done({
+        status: 'unknown',
+        revision: before?.revision ?? 0,
+        changed: false,
+        error: `${failure}; then helm's history could not be read, so whether helm changed the release is not known (look: ${lookCommand})`,
         lookCommand,
       });
     }
-    if (!v.ok) failure = `revision ${result.revision} deployed but failed verification: ${v.reason ?? 'no reason given'}`;
-  }
-
-  if (result && !failure) {
-    let changed = true;
-    if (before && req.compareContent) {
-      try {
-        changed = (await deps.helm.contentDigest(u.release, before.revision, target)) !== result.contentDigest;
-      } catch (err) {
-        deps.logger.debug(`could not compare with revision ${before.revision}: ${errorMessage(err)}`);
+    const newest = latest(history)?.revision ?? 0;
+    const head = after && latest(after);
+    const attemptedRevision = result?.revision ?? (head && head.revision > newest ? head.revision : undefined);
+    if (attemptedRevision === undefined) {
+      return done({ status: 'failed', revision: before?.revision ?? 0, changed: false, error: `${failure} (release untouched)` });
+    }
+    if (!req.rollbackOnFailure) {
+      return done({ status: 'failed', revision: attemptedRevision, attemptedRevision, changed: true, error: failure });
+    }
+    // After a cancel, helm has already been interrupted: return without waiting so it fits in the
+    // runner's grace period; the post step checks the result.
+    const back = await returnToGood(
+      deps.helm,
+      {
+        ...target,
+        release: u.release,
+        before: before?.revision,
+        why: failure!,
+        wait: req.signal?.aborted ? 'none' : 'ready',
+        timeoutMs: u.timeoutMs,
+      },
+      deps.logger,
+      retryDeps(deps),
+    );
+    // A transient failure after helm wrote a revision says nothing about the release either: once
+    // that revision is rolled back the tenant is where it started, so the upgrade is tried again
+    // (within the same bound) instead of spending the failure budget on an API blip.
+    if (back.action === 'rolled-back' && transient && upgrades < policy.attempts && !req.signal?.aborted) {
+      const now = await readHistory(deps, u.release, target, req.signal).catch(() => undefined);
+      if (now && latest(now)?.status === 'deployed') {
+        const wait = backoffMs(upgrades, policy, deps.random);
+        deps.logger.warning(
+          `${u.namespace}/${u.release}: upgrade failed after helm wrote revision ${attemptedRevision} (${failure}); transient, rolled back to revision ${before?.revision}'s content, retrying in ${wait} ms (${upgrades}/${policy.attempts - 1})`,
+        );
+        await deps.clock.sleep(wait, req.signal);
+        history = now;
+        continue;
       }
     }
-    return done({
-      status: 'deployed',
-      revision: result.revision,
-      attemptedRevision: result.revision,
-      chartVersion: result.chartVersion,
-      appVersion: result.appVersion,
-      changed,
-    });
-  }
-
-  // Failed. Did helm get as far as creating a revision? Only its history can say (re-read with
-  // retries); when it cannot be read, the outcome says so instead of guessing.
-  if (!result) after ??= await readHistory(deps, u.release, target).catch(() => undefined);
-  if (!result && !after) {
-    const lookCommand = historyCommand(u.release, target, deps.helm.target?.context);
-    return done({
-      status: 'unknown',
-      revision: before?.revision ?? 0,
-      changed: false,
-      error: `${failure}; then helm's history could not be read, so whether helm changed the release is not known (look: ${lookCommand})`,
-      lookCommand,
-    });
-  }
-  const newest = latest(history)?.revision ?? 0;
-  const head = after && latest(after);
-  const attemptedRevision = result?.revision ?? (head && head.revision > newest ? head.revision : undefined);
-  if (attemptedRevision === undefined) {
-    return done({ status: 'failed', revision: before?.revision ?? 0, changed: false, error: `${failure} (release untouched)` });
-  }
-  if (!req.rollbackOnFailure) {
-    return done({ status: 'failed', revision: attemptedRevision, attemptedRevision, changed: true, error: failure });
-  }
-  // After a cancel, helm has already been interrupted: return without waiting so it fits in the
-  // runner's grace period; the post step checks the result.
-  const back = await returnToGood(
-    deps.helm,
-    {
-      ...target,
-      release: u.release,
-      before: before?.revision,
-      why: failure!,
-      wait: req.signal?.aborted ? 'none' : 'ready',
-      timeoutMs: u.timeoutMs,
-    },
-    deps.logger,
-    retryDeps(deps),
-  );
-  switch (back.action) {
-    case 'rolled-back':
-      return done({ status: 'rolled-back', revision: back.revision, attemptedRevision, changed: false, error: failure });
-    case 'uninstalled':
-    case 'absent':
-      return done({ status: 'uninstalled', revision: 0, attemptedRevision, changed: false, error: failure });
-    case 'none':
-      return done({ status: 'failed', revision: back.revision, attemptedRevision, changed: true, error: failure });
-    case 'unknown':
-      return done({
-        status: 'unknown',
-        revision: attemptedRevision,
-        attemptedRevision,
-        changed: true,
-        error: `${failure}; then helm's history could not be read to roll back (look: ${back.command})`,
-        lookCommand: back.command,
-      });
-    case 'refused':
-      return done({
-        status: 'failed',
-        revision: back.revision,
-        attemptedRevision,
-        changed: true,
-        error: `${failure}; not returned to a good state: ${back.error} (${back.command})`,
-      });
-    case 'failed':
-      return done({
-        status: 'failed',
-        revision: attemptedRevision,
-        attemptedRevision,
-        changed: true,
-        error: `${failure}; then the rollback failed too: ${back.error}`,
-      });
+    switch (back.action) {
+      case 'rolled-back':
+        return done({ status: 'rolled-back', revision: back.revision, attemptedRevision, changed: false, error: failure });
+      case 'uninstalled':
+      case 'absent':
+        return done({ status: 'uninstalled', revision: 0, attemptedRevision, changed: false, error: failure });
+      case 'none':
+        return done({ status: 'failed', revision: back.revision, attemptedRevision, changed: true, error: failure });
+      case 'unknown':
+        return done({
+          status: 'unknown',
+          revision: attemptedRevision,
+          attemptedRevision,
+          changed: true,
+          error: `${failure}; then helm's history could not be read to roll back (look: ${back.command})`,
+          lookCommand: back.command,
+        });
+      case 'refused':
+        return done({
+          status: 'failed',
+          revision: back.revision,
+          attemptedRevision,
+          changed: true,
+          error: `${failure}; not returned to a good state: ${back.error} (${back.command})`,
+        });
+      case 'failed':
+        return done({
+          status: 'failed',
+          revision: attemptedRevision,
+          attemptedRevision,
+          changed: true,
+          error: `${failure}; then the rollback failed too: ${back.error}`,
+        });
+    }
   }
 }

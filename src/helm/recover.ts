@@ -3,9 +3,9 @@ import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { KubeTarget } from './argv.ts';
 import type { Helm, OpOptions } from './helm.ts';
-import { isPending, lastGoodRevision, latest } from './history.ts';
+import { isPending, lastGoodRevision, latest, wasDeployed } from './history.ts';
 import type { Revision } from './history.ts';
-import { HELM_RETRY, backoffMs, retryRead } from './transient.ts';
+import { HELM_RETRY, backoffMs, retryRead, returnAttempts } from './transient.ts';
 import type { RetryDeps } from './transient.ts';
 
 /**
@@ -86,8 +86,6 @@ export function historyCommand(release: string, t: KubeTarget, context?: string)
 export type ReturnDecision =
   { action: 'absent' | 'none' | 'uninstall' } | { action: 'rollback'; to: number } | { action: 'refuse'; error: string; to?: number };
 
-const onceDeployed = (r: Revision) => r.status === 'deployed' || r.status === 'superseded';
-
 /** The policy table above, from the facts alone (pure; tested as a table). */
 export function decideReturn(history: readonly Revision[], req: Pick<ReturnRequest, 'before' | 'onlyIfBroken'>): ReturnDecision {
   const top = latest(history);
@@ -103,7 +101,7 @@ export function decideReturn(history: readonly Revision[], req: Pick<ReturnReque
     };
   }
   const older = history.slice(0, -1);
-  if (!older.some(onceDeployed)) return { action: 'uninstall' };
+  if (!older.some(wasDeployed)) return { action: 'uninstall' };
   const good = lastGoodRevision(older)!.revision;
   if (!healthy) return { action: 'rollback', to: good };
   return {
@@ -116,17 +114,22 @@ export function decideReturn(history: readonly Revision[], req: Pick<ReturnReque
 /**
  * `helm rollback` to `revision`, retried (bounded, whatever the cause: a rollback that is not
  * retried leaves the release on the broken revision) unless history shows it did happen after
- * all (the newest revision is a deployed "Rollback to <revision>"). Returns the revision now live.
+ * all (the newest revision is a deployed "Rollback to <revision>"). Its budget is the policy's
+ * `returnAttempts`; the second half of them do not wait for readiness: helm's --wait is most of a
+ * rollback's API requests, and the content restored is the one that ran before, so getting the
+ * release off the broken revision comes first. Returns the revision now live, 0 when it could not
+ * be read afterwards (never a guess).
  */
 async function rollbackTo(helm: Helm, release: string, revision: number, o: OpOptions, retry: RetryDeps | undefined): Promise<number> {
   const policy = retry?.policy ?? HELM_RETRY;
-  const attempts = retry ? policy.attempts : 1;
+  const attempts = retry ? returnAttempts(policy) : 1;
   for (let attempt = 1; ; attempt++) {
+    const late = o.wait !== 'none' && attempt > Math.ceil(attempts / 2);
     try {
-      await helm.rollback(release, revision, o);
+      await helm.rollback(release, revision, late ? { ...o, wait: 'none' } : o);
       break;
     } catch (err) {
-      if (attempt >= attempts) throw err;
+      if (attempt >= attempts || o.signal?.aborted) throw err;
       const head = latest((await helm.history(release, o).catch(() => undefined)) ?? []);
       if (head?.status === 'deployed' && head.description === `Rollback to ${revision}`) return head.revision;
       const wait = backoffMs(attempt, policy, retry!.random);
@@ -136,9 +139,9 @@ async function rollbackTo(helm: Helm, release: string, revision: number, o: OpOp
       await retry!.clock.sleep(wait);
     }
   }
-  // A failed read after a successful rollback does not turn it into a failure.
+  // A failed read after a successful rollback does not turn it into a failure, nor into a guess.
   const rows = await readHistory(helm, release, o, retry).catch(() => []);
-  return latest(rows)?.revision ?? revision;
+  return latest(rows)?.revision ?? 0;
 }
 
 function readHistory(helm: Helm, release: string, t: KubeTarget, retry: RetryDeps | undefined): Promise<Revision[]> {
@@ -219,7 +222,7 @@ async function returnReleaseToGood(helm: Helm, r: ReturnRequest, logger: Logger,
 /** `helm uninstall`, retried like a rollback unless history shows the release is gone. */
 async function uninstall(helm: Helm, release: string, o: OpOptions, retry: RetryDeps | undefined): Promise<void> {
   const policy = retry?.policy ?? HELM_RETRY;
-  const attempts = retry ? policy.attempts : 1;
+  const attempts = retry ? returnAttempts(policy) : 1;
   for (let attempt = 1; ; attempt++) {
     try {
       return await helm.uninstall(release, o);

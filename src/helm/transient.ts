@@ -13,10 +13,24 @@ export interface RetryPolicy {
   attempts: number;
   /** First pause; each later one doubles, with up to 50% jitter added. */
   baseDelayMs: number;
+  /** Ceiling of one pause before jitter (default: none). */
+  maxDelayMs?: number;
+  /**
+   * Attempts of a rollback or an uninstall (default: twice `attempts`). A return to a good state
+   * is what ends a failure, and one helm process makes dozens of API requests (its --wait polls
+   * included), so at 1 request in 7 failing most single attempts fail: its budget must outlast that.
+   */
+  returnAttempts?: number;
 }
 
-/** Bounded: 4 attempts over about 1 + 2 + 4 s (plus jitter), well inside a runner's patience. */
-export const HELM_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000 };
+/**
+ * Bounded: 4 attempts over about 1 + 2 + 4 s (plus jitter), well inside a runner's patience; a
+ * rollback 10, pauses capped at 4 s (about 30 s of pauses in all).
+ */
+export const HELM_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 4000, returnAttempts: 10 };
+
+/** How many times a rollback or an uninstall is tried under `policy`. */
+export const returnAttempts = (policy: RetryPolicy): number => policy.returnAttempts ?? policy.attempts * 2;
 
 export interface RetryDeps {
   clock: Clock;
@@ -28,7 +42,7 @@ export interface RetryDeps {
 }
 
 export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const base = policy.baseDelayMs * 2 ** (attempt - 1);
+  const base = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs ?? Infinity);
   return Math.round(base + base * 0.5 * random());
 }
 

@@ -423,6 +423,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       durationMs: p.clock.now() - t0,
       error: outcome.error,
       ...(outcome.lookCommand ? { lookCommand: outcome.lookCommand } : {}),
+      ...(outcome.attempts ? { attempts: outcome.attempts } : {}),
     };
     const icon = r.status === 'succeeded' || r.status === 'unchanged' ? '✓' : r.status === 'skipped' ? '·' : '✗';
     await p.logger.group(

@@ -28,6 +28,8 @@ export interface RolloutReport {
   /** Tenants in the approved plan that no longer exist. */
   vanished: string[];
   tenants: TenantResult[];
+  /** helm upgrades tried again after a transient failure: tenants, and retries in all (each tenant's `attempts`). */
+  upgradeRetries?: { tenants: number; retries: number };
   /** Kubernetes API requests of the run and the transient failures retried (by reason: `429`, `503`, `reset`...). */
   api?: { requests: number; retried: number; retries: number; exhausted: number; byReason: Record<string, number> };
   /** Adaptive parallelism: the effective max-parallel's lowest, highest and final value, and the throttled requests that moved it. */
@@ -60,6 +62,7 @@ export function buildReport(
     r.tenants.map((t) => t.status),
     stop,
   );
+  const retriedUpgrades = r.tenants.filter((t) => (t.attempts ?? 1) > 1);
   return {
     version: 1,
     phase: meta.phase,
@@ -78,6 +81,9 @@ export function buildReport(
     vanished: meta.vanished ?? [],
     tenants: r.tenants,
     ...(r.parallelism ? { parallelism: r.parallelism } : {}),
+    ...(retriedUpgrades.length
+      ? { upgradeRetries: { tenants: retriedUpgrades.length, retries: retriedUpgrades.reduce((n, t) => n + t.attempts! - 1, 0) } }
+      : {}),
   };
 }
 
@@ -130,6 +136,11 @@ export function renderReport(rep: RolloutReport, opts: { maxRows?: number; maxBy
         `${par.ceiling}, lowest ${par.min}, final ${par.final} (${par.decreases} decreases, ${par.increases} increases)${per}`,
     );
   }
+  if (rep.upgradeRetries)
+    lines.push(
+      '',
+      `**Upgrades retried:** ${rep.upgradeRetries.tenants} tenants, ${rep.upgradeRetries.retries} retries (transient API failures)`,
+    );
   lines.push('', `**Next:** ${cell(rep.next)}`);
   // Multi-cluster fleets: the counts per cluster (an unreachable or over-budget cluster shows at a glance).
   const clusters = new Map<string, Partial<Record<TenantStatus, number>>>();

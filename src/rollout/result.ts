@@ -16,4 +16,6 @@ export interface TenantResult {
   error?: string;
   /** With status `unknown`: the exact command that shows what helm recorded. */
   lookCommand?: string;
+  /** helm upgrades run, when more than one: transient failures retried (before helm wrote a revision, or after one was rolled back). */
+  attempts?: number;
 }

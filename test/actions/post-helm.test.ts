@@ -1,3 +1,4 @@
+import { HELM_RETRY } from '../../src/helm/transient.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -173,7 +174,7 @@ describe('recoverAllAfterCancel', () => {
     helm.failRollback = true;
     const left = await recoverAllAfterCancel(helm, [inflight('b', 1)], ctx.logger, { clock: new FakeClock() });
     expect(left.map((r) => r.release)).toEqual(['b']);
-    expect(helm.calls.filter((c) => c.startsWith('rollback tenant-b/b'))).toHaveLength(4);
+    expect(helm.calls.filter((c) => c.startsWith('rollback tenant-b/b'))).toHaveLength(HELM_RETRY.returnAttempts!);
     expect(ctx.logger.text()).toContain('could not recover after the cancelled upgrade');
     expect(ctx.logger.text()).toContain('helm history b -n tenant-b');
   });

@@ -180,8 +180,9 @@ describe('deployRelease', () => {
       helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
       helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'transient' }, { kind: 'transient' }, { kind: 'ok' });
       const o = await deployRelease(req(), deps);
-      expect(o).toMatchObject({ status: 'deployed', revision: 2, previousRevision: 1 });
+      expect(o).toMatchObject({ status: 'deployed', revision: 2, previousRevision: 1, attempts: 3 });
       expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(3);
+      expect(helm.calls.some((c) => c.startsWith('rollback'))).toBe(false);
       expect(deps.clock.sleeps).toHaveLength(2);
       expect(deps.clock.sleeps[1]!).toBeGreaterThan(deps.clock.sleeps[0]!);
       expect(logger.text()).toContain('upgrade failed before helm wrote a revision');
@@ -198,12 +199,41 @@ describe('deployRelease', () => {
       expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(4);
     });
 
-    it('a transient failure AFTER helm wrote a revision is not retried: it is rolled back', async () => {
-      const { helm, deps, req } = setup();
+    it('a transient failure AFTER helm wrote a revision is rolled back, then the upgrade is tried again', async () => {
+      const { helm, deps, req, logger } = setup();
       helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
       helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'transient-after-revision' }, { kind: 'ok' });
       const o = await deployRelease(req(), deps);
-      expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 1, attemptedRevision: 2, revision: 3 });
+      // 2 failed (the API blip), 3 the rollback to 1's content, 4 the retried upgrade.
+      expect(o).toMatchObject({ status: 'deployed', previousRevision: 1, attemptedRevision: 4, revision: 4, attempts: 2 });
+      expect(o.error).toBeUndefined();
+      expect(helm.calls.filter((c) => /^(upgrade|rollback)/.test(c))).toEqual([
+        expect.stringMatching(/^upgrade /),
+        'rollback tenant-alpha/alpha 1 wait=ready',
+        expect.stringMatching(/^upgrade /),
+      ]);
+      expect(logger.text()).toContain('upgrade failed after helm wrote revision 2');
+    });
+
+    it('a transient failure after a revision that never clears: bounded, rolled back, and counted', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', ...Array.from({ length: 10 }, () => ({ kind: 'transient-after-revision' as const })));
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'rolled-back', previousRevision: 1, attempts: 4 });
+      expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(4);
+      // Every retry started from the content of revision 1, and ended there.
+      expect(helm.calls.filter((c) => c.startsWith('rollback'))).toEqual(Array(4).fill('rollback tenant-alpha/alpha 1 wait=ready'));
+      expect(helm.releases.get('tenant-alpha/alpha')!.at(-1)).toMatchObject({ status: 'deployed', content: 'c1' });
+    });
+
+    it('a verification failure is never retried (it is the release, not the API)', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', { kind: 'ok' }, { kind: 'ok' });
+      const o = await deployRelease(req({ verify: async () => ({ ok: false, reason: 'crash loop' }) }), deps);
+      expect(o).toMatchObject({ status: 'rolled-back' });
+      expect(o.attempts).toBeUndefined();
       expect(helm.calls.filter((c) => c.startsWith('upgrade'))).toHaveLength(1);
     });
 

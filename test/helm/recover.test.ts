@@ -174,6 +174,50 @@ describe('returnToGood', () => {
       command: 'helm rollback a 1 -n tenant-a',
       revision: 2,
     });
-    expect(helm.calls.filter((c) => c.startsWith('rollback'))).toHaveLength(4);
+    // A return outlasts an upgrade's budget (HELM_RETRY.returnAttempts); its second half does not wait for readiness.
+    const calls = helm.calls.filter((c) => c.startsWith('rollback'));
+    expect(calls).toEqual([...Array(5).fill('rollback tenant-a/a 1 wait=ready'), ...Array(5).fill('rollback tenant-a/a 1 wait=none')]);
+  });
+
+  it('a rollback that fails 9 times (1 API request in 7 failing, helm --wait included) still ends rolled back', async () => {
+    const helm = new FakeHelm();
+    helm.seed('tenant-a', 'a', [{ status: 'deployed' }, { status: 'failed' }]);
+    helm.failRollbackTimes = 9;
+    const out = await returnToGood(helm, req({ before: 1 }), new RecordingLogger(), { clock: new FakeClock() });
+    expect(out).toEqual({ action: 'rolled-back', to: 1, revision: 3 });
+  });
+
+  it('the live revision after a rollback comes from a re-read, never a guess (0 when it cannot be read)', async () => {
+    const helm = new FakeHelm();
+    helm.seed('tenant-a', 'a', [{ status: 'deployed' }, { status: 'failed' }]);
+    const rollback = helm.rollback.bind(helm);
+    helm.rollback = async (...a) => {
+      await rollback(...a);
+      helm.failHistoryTimes = 100;
+    };
+    const out = await returnToGood(helm, req({ before: 1 }), new RecordingLogger(), { clock: new FakeClock() });
+    expect(out).toEqual({ action: 'rolled-back', to: 1, revision: 0 });
+  });
+
+  it('nothing recorded: a failed upgrade that a failed rollback marked superseded is not a target', () => {
+    const rev = (revision: number, status: string, description: string): Revision => ({
+      revision,
+      status,
+      description,
+      updated: '',
+      chart: 'app-1.0.0',
+      app_version: '1',
+    });
+    const h = [
+      rev(1, 'superseded', 'Install complete'),
+      rev(2, 'superseded', 'deploy-actions target=abc'),
+      rev(3, 'superseded', 'Upgrade "a" failed: the server is currently unable to handle the request'),
+      rev(4, 'pending-rollback', 'Preparing rollback'),
+    ];
+    expect(decideReturn(h, {})).toEqual({ action: 'rollback', to: 2 });
+    // Only failed ones before it: nothing ever ran, so uninstalling is the good state.
+    expect(decideReturn([rev(1, 'superseded', 'Release "a" failed: boom'), rev(2, 'failed', 'Rollback "a" failed: boom')], {})).toEqual({
+      action: 'uninstall',
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { HELM_RETRY, returnAttempts } from '../../src/helm/transient.ts';
 import { describe, expect, it } from 'vitest';
 import { executeRollout, ledgerDescription, onTarget } from '../../src/rollout/execute.ts';
 import type { InflightChange, RolloutOptions, RolloutPorts } from '../../src/rollout/execute.ts';
@@ -304,7 +305,7 @@ describe('executeRollout', () => {
       const r = await executeRollout(f.options({ maxParallel: 1, maxFailures: 5 }), f.ports({ onInflight: w.onInflight }));
       expect(r.tenants[0]).toMatchObject({ id: 'a', status: 'failed' });
       // Tried more than once (bounded), and still listed at the end; b, deployed, is not.
-      expect(f.helm.calls.filter((c) => c.startsWith('rollback tenant-a/a')).length).toBe(4);
+      expect(f.helm.calls.filter((c) => c.startsWith('rollback tenant-a/a')).length).toBe(returnAttempts(HELM_RETRY));
       expect(w.seen.at(-1)).toEqual([{ namespace: 'tenant-a', release: 'a', previous: 1 }]);
     });
 
