@@ -236,6 +236,8 @@ async function deployFrom(
 
   req.onUpgradeStart?.(before?.revision);
   const policy = deps.retry ?? HELM_RETRY;
+  // Set once an attempt's revision was rolled back for a retry: the release is no longer untouched.
+  let retried: { attempted: number } | undefined;
   for (;;) {
     let result;
     let failure: string | undefined;
@@ -253,7 +255,9 @@ async function deployFrom(
       } catch (err) {
         if (!(err instanceof HelmError)) throw err;
         failure = err.message;
-        transient = err.transient;
+        // helm's own error line only: its output also carries client-go's warnings about
+        // requests it retried, which say nothing about why the upgrade failed in the end.
+        transient = err.transientError;
         if (err.releaseLocked) failure += ' (another helm operation holds the release; if none is running, set recover-pending: true)';
         after = undefined;
         if (!err.transient || attempt >= policy.attempts || req.signal?.aborted) break;
@@ -334,6 +338,16 @@ async function deployFrom(
     const head = after && latest(after);
     const attemptedRevision = result?.revision ?? (head && head.revision > newest ? head.revision : undefined);
     if (attemptedRevision === undefined) {
+      // An earlier attempt wrote a revision and was rolled back: the release is back on the
+      // content it had, but not untouched (helm's history holds what this run did).
+      if (retried)
+        return done({
+          status: 'rolled-back',
+          revision: latest(history)?.revision ?? 0,
+          attemptedRevision: retried.attempted,
+          changed: false,
+          error: `${failure} (after revision ${retried.attempted} was rolled back to revision ${before?.revision}'s content)`,
+        });
       return done({ status: 'failed', revision: before?.revision ?? 0, changed: false, error: `${failure} (release untouched)` });
     }
     if (!req.rollbackOnFailure) {
@@ -366,6 +380,7 @@ async function deployFrom(
         );
         await deps.clock.sleep(wait, req.signal);
         history = now;
+        retried = { attempted: attemptedRevision };
         continue;
       }
     }

@@ -70,6 +70,14 @@ export class HelmError extends Error {
   get transient(): boolean {
     return !this.aborted && TRANSIENT.some((re) => re.test(`${this.message}\n${this.output}`));
   }
+  /**
+   * helm's final error line itself is the API's or the network's. Stricter than `transient`:
+   * for a failure after helm wrote a revision, where no history check can tell a blip from a
+   * real failure whose output merely mentions the requests client-go retried on the way.
+   */
+  get transientError(): boolean {
+    return !this.aborted && TRANSIENT.some((re) => re.test(this.message));
+  }
 }
 
 export interface OpOptions extends KubeTarget {

@@ -14,6 +14,8 @@
  * agrees with helm's history; no release is left pending-*.
  */
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fault, FakeKube, RecordedRequest } from '../support/fake-kube/index.ts';
 import { BAD, faultFleet, tenants } from './fault-fleet.ts';
@@ -56,8 +58,8 @@ const seedsFrom = (fallback: number[]) =>
   process.env.FAULT_SEEDS ? process.env.FAULT_SEEDS.split(',').map((s) => Number(s.trim())) : fallback;
 
 const ROWS = [
-  ...seedsFrom([7]).map((seed) => ({ name: `1 in 7, seed ${seed}`, rate: 1 / 7, seed })),
-  ...seedsFrom([25]).map((seed) => ({ name: `1 in 25, seed ${seed}`, rate: 1 / 25, seed })),
+  ...seedsFrom([7]).map((seed) => ({ name: `1 in 7, seed ${seed}`, rate: 1 / 7, seed, everyOtherSucceeds: false })),
+  ...seedsFrom([25]).map((seed) => ({ name: `1 in 25, seed ${seed}`, rate: 1 / 25, seed, everyOtherSucceeds: true })),
 ];
 
 describe.each([4, 3] as const)('random faults through dist/ (real helm %i)', (major) => {
@@ -77,6 +79,12 @@ describe.each([4, 3] as const)('random faults through dist/ (real helm %i)', (ma
     const post = await fleet.post(r);
     fleet.kube.clearFaults();
     const rep = r.report;
+    // FAULT_LOG_DIR=/tmp/x keeps both steps' logs, to read what a seed did.
+    if (process.env.FAULT_LOG_DIR) {
+      const base = join(process.env.FAULT_LOG_DIR, `helm${major}-seed${row.seed}-rate${Math.round(1 / row.rate)}`);
+      writeFileSync(`${base}-main.log`, r.stdout);
+      writeFileSync(`${base}-post.log`, post.stdout);
+    }
     console.log(
       `random faults (helm ${major}, ${row.name}; rerun with FAULT_SEEDS=${row.seed}): injected ${JSON.stringify(faults.injected)}; ` +
         `${rep?.outcome}: ${rep?.tenants.map((t) => `${t.id}=${t.status}${t.attempts ? `(${t.attempts} tries)` : ''}`).join(' ')}; api ${JSON.stringify(rep?.api)}`,
@@ -84,10 +92,18 @@ describe.each([4, 3] as const)('random faults through dist/ (real helm %i)', (ma
     expect(post.code, post.stdout.slice(-3000)).toBe(0);
     checkTruth(r, true, post.stdout);
     expect(Object.values(faults.injected).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    expect(rep!.api?.retries).toBeGreaterThan(0);
-    // Transient faults never change an outcome: only the bad tenant fails, and it is rolled back.
-    const others = rep!.tenants.filter((t) => t.id !== BAD);
-    expect(others.map((t) => [t.id, t.status])).toEqual(tenants.filter((t) => t !== BAD).map((t) => [t, 'succeeded']));
-    expect(rep!.tenants.find((t) => t.id === BAD)?.status).toBe('failed-rolled-back');
+    // Retried, and counted: the action's own API calls, or helm's upgrades.
+    expect((rep!.api?.retries ?? 0) + (rep!.upgradeRetries?.retries ?? 0)).toBeGreaterThan(0);
+    // The crash-looping tenant never ends on its new revision, whatever the faults.
+    expect(rep!.tenants.find((t) => t.id === BAD)?.status).not.toMatch(/^(succeeded|unchanged)$/);
+    if (row.everyOtherSucceeds) {
+      // At 1 in 25, transient faults never change an outcome: only the bad tenant fails, and it is
+      // rolled back. (At 1 in 7 one helm process of dozens of requests rarely gets through at all:
+      // there the rows hold the truth above, not the count.)
+      const others = rep!.tenants.filter((t) => t.id !== BAD);
+      expect(others.map((t) => [t.id, t.status])).toEqual(tenants.filter((t) => t !== BAD).map((t) => [t, 'succeeded']));
+      expect(rep!.tenants.find((t) => t.id === BAD)?.status).toBe('failed-rolled-back');
+      expect(rep!.outcome).toBe('failed');
+    }
   });
 });

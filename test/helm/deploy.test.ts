@@ -4,6 +4,7 @@ import { ReleaseUnreadableError, deployRelease } from '../../src/helm/deploy.ts'
 import type { DeployRequest } from '../../src/helm/deploy.ts';
 import type { UpgradeOptions } from '../../src/helm/argv.ts';
 import { FakeHelm } from '../support/fake-helm.ts';
+import { HelmError } from '../../src/helm/helm.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingLogger } from '../support/logger.ts';
 
@@ -225,6 +226,42 @@ describe('deployRelease', () => {
       // Every retry started from the content of revision 1, and ended there.
       expect(helm.calls.filter((c) => c.startsWith('rollback'))).toEqual(Array(4).fill('rollback tenant-alpha/alpha 1 wait=ready'));
       expect(helm.releases.get('tenant-alpha/alpha')!.at(-1)).toMatchObject({ status: 'deployed', content: 'c1' });
+    });
+
+    it("a real failure after a revision is not retried, even when helm's output mentions requests it retried", async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade('tenant-alpha', 'alpha', {
+        kind: 'fail',
+        message: 'UPGRADE FAILED: resource Deployment/tenant-alpha/alpha not ready',
+      });
+      const upgradeOnce = helm.upgrade.bind(helm);
+      helm.upgrade = async (u, signal) => {
+        try {
+          return await upgradeOnce(u, signal);
+        } catch (err) {
+          const e = err as HelmError;
+          throw new HelmError(e.message, e.command, `W1207 retrying: the server is currently unable to handle the request\n${e.output}`);
+        }
+      };
+      const o = await deployRelease(req(), deps);
+      expect(o).toMatchObject({ status: 'rolled-back', attemptedRevision: 2 });
+      expect(o.attempts).toBeUndefined();
+    });
+
+    it('a retry that then fails before writing a revision ends rolled back, not untouched', async () => {
+      const { helm, deps, req } = setup();
+      helm.seed('tenant-alpha', 'alpha', [{ status: 'deployed' }]);
+      helm.onUpgrade(
+        'tenant-alpha',
+        'alpha',
+        { kind: 'transient-after-revision' },
+        ...Array.from({ length: 3 }, () => ({ kind: 'transient' as const })),
+      );
+      const o = await deployRelease(req(), deps);
+      // Revision 2 failed, 3 is 1's content again: helm's history holds what this run did.
+      expect(o).toMatchObject({ status: 'rolled-back', revision: 3, attemptedRevision: 2, attempts: 4 });
+      expect(o.error).toContain('after revision 2 was rolled back');
     });
 
     it('a verification failure is never retried (it is the release, not the API)', async () => {
