@@ -38,6 +38,7 @@ const TRANSIENT: readonly RegExp[] = [
   /the server has received too many requests/i, // 429, newer client-go wording
   /Internal error occurred/i, // 500
   /the server was unable to return a response in the time allotted/i, // 504
+  /Timeout: request did not complete within requested timeout/i, // 504 from the apiserver's own timeout filter
   /an error on the server .* has prevented the request from succeeding/i, // 502 and other 5xx
   /Gateway Timeout|Bad Gateway|Service Unavailable/i,
   /the server rejected our request for an unknown reason/i,
