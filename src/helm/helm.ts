@@ -39,6 +39,9 @@ const TRANSIENT: readonly RegExp[] = [
   /Internal error occurred/i, // 500
   /the server was unable to return a response in the time allotted/i, // 504
   /Timeout: request did not complete within requested timeout/i, // 504 from the apiserver's own timeout filter
+  // helm 4's --wait (kstatus) when its watch of a resource kept failing: the status could not be
+  // observed at all (a crash loop is InProgress or Failed, never Unknown). No verdict, not a failure.
+  /not ready\. status: Unknown/,
   /an error on the server .* has prevented the request from succeeding/i, // 502 and other 5xx
   /Gateway Timeout|Bad Gateway|Service Unavailable/i,
   /the server rejected our request for an unknown reason/i,

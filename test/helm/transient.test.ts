@@ -38,12 +38,16 @@ describe('HelmError.transient', () => {
     'UPGRADE FAILED: unexpected EOF',
     // helm 4 against the fake's 504, as the real apiserver's timeout filter words it (a random fault row)
     'query: failed to query with labels: Timeout: request did not complete within requested timeout - context deadline exceeded',
+    // helm 4's --wait when its watch kept failing under random faults: the status was never observed
+    'UPGRADE FAILED: resource Deployment/tenant-t02/t02 not ready. status: Unknown, message:',
   ])('transient: %s', (line) => {
     expect(err(line).transient).toBe(true);
   });
 
   it.each([
     'UPGRADE FAILED: context deadline exceeded',
+    // a crash loop, as helm 4's --wait words it: observed, and not ready
+    'UPGRADE FAILED: resource Deployment/tenant-t07/t07 not ready. status: InProgress, message: Pending termination: 1',
     'non-absolute URLs should be in form of repo_name/path_to_chart, got: nope',
     'UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
     'UPGRADE FAILED: cannot patch "a" with kind Deployment: Deployment.apps "a" is invalid: spec.selector: Invalid value: field is immutable',
