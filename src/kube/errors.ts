@@ -12,6 +12,8 @@ export class KubeApiError extends Error {
   readonly code?: number;
   /** The Status reason (`Forbidden`, `NotFound`, `Conflict`...), when the server sent one. */
   readonly reason?: string;
+  /** Why the failure was transient (`429`, `503`, `reset`...), when it was: set by request.ts, which still sees the cause. */
+  transient?: string;
   constructor(message: string, code?: number, reason?: string) {
     super(message);
     this.code = code;

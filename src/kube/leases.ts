@@ -108,6 +108,9 @@ export function createReleaseLeases(o: ReleaseLeasesOptions): ReleaseLeases {
     read,
 
     async take(namespace, release, holder, durationMs, signal) {
+      // A create that failed transiently may have happened (its answer lost): if the lease is ours
+      // on the next look, this run created it now, which is no evidence about a previous holder.
+      let createFailed = false;
       for (let attempt = 1; ; attempt++) {
         const cur = await read(namespace, release, signal);
         const now = clock.now();
@@ -128,13 +131,17 @@ export function createReleaseLeases(o: ReleaseLeasesOptions): ReleaseLeases {
             () => api.replaceNamespacedLease({ name: leaseName(release), namespace, body: lb }, req.options({ signal })),
             signal,
           );
-          if (cur.holder === holder) return { previous: 'ours' };
+          if (cur.holder === holder) return { previous: createFailed ? 'none' : 'ours' };
           return cur.holder
             ? { previous: 'expired', holder: cur.holder, expiredMsAgo: now - (cur.renewedAt + cur.durationMs) }
             : { previous: 'none' };
         } catch (e) {
-          // Another run moved first: look again (it may now be live, and refused above).
-          if (!isConflict(e) || attempt >= 5) throw e;
+          // Another run moved first: look again (it may now be live, and refused above). A create
+          // that failed transiently is not retried blindly either: the next look sees whether it happened.
+          if (!cur && e instanceof KubeApiError && e.transient) createFailed = true;
+          else if (!isConflict(e)) throw e;
+          if (attempt >= 6) throw e;
+          if (createFailed) await clock.sleep(250 * attempt, signal);
         }
       }
     },

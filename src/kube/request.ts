@@ -11,8 +11,8 @@ import {
   type ObservableMiddleware,
   type RequestContext,
 } from '@kubernetes/client-node';
-import { toKubeError } from './errors.ts';
-import { newRetryStats, withRetries, type RetryPolicy, type RetryStats } from './retry.ts';
+import { KubeApiError, toKubeError } from './errors.ts';
+import { newRetryStats, transientReason, withRetries, type RetryPolicy, type RetryStats } from './retry.ts';
 import { THROTTLE_REASONS, reportApiPressure } from './pressure.ts';
 
 export interface RequestStats {
@@ -94,7 +94,9 @@ export function requester(kc: KubeConfig, opt: number | RequesterOptions = {}): 
         );
       } catch (e) {
         if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : e;
-        throw toKubeError(e, server, secrets);
+        const err = toKubeError(e, server, secrets);
+        if (err instanceof KubeApiError) err.transient = transientReason(e, !!signal?.aborted);
+        throw err;
       }
     },
   };

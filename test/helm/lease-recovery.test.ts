@@ -100,6 +100,19 @@ describe.each([3, 4] as const)('release leases with the real helm %i', (major) =
       spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds, renewTime: new Date(Date.now() - renewedMsAgo).toISOString() },
     });
 
+  it('a lease create that fails transiently is looked at again, not a tenant failure', { timeout: 60_000 }, async () => {
+    const rules = [
+      kube.inject({ method: 'POST', path: `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases` }, { status: 500 }),
+      kube.inject({ method: 'POST', path: `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases` }, { drop: true }),
+    ];
+    const l = leases();
+    expect(await l.take(NS, 'lease-blip', 'run=Z', 30_000)).toEqual({ previous: 'none' });
+    expect(rules.map((r) => r.injected)).toEqual([1, 1]);
+    expect(kube.get('leases', NS, leaseName('lease-blip'))?.spec.holderIdentity).toBe('run=Z');
+    await l.release(NS, 'lease-blip', 'run=Z');
+    kube.clearFaults();
+  });
+
   it('holds the lease while deploying and gives it up at the end', { timeout: 180_000 }, async () => {
     kube.clearRequests();
     const o = await deploy('alpha', '1.0.0', 'run=A');
