@@ -267,7 +267,8 @@ async function deployFrom(
         if (!after || !sameHead(after, history)) break;
         const wait = backoffMs(attempt, policy, deps.random);
         deps.logger.warning(
-          `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision (${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
+          `${u.namespace}/${u.release}: upgrade failed before helm wrote a revision ` +
+            `(${failure}); transient, retrying in ${wait} ms (${attempt}/${policy.attempts - 1})`,
         );
         await deps.clock.sleep(wait, req.signal);
       }
@@ -295,7 +296,9 @@ async function deployFrom(
           chartVersion: result.chartVersion,
           appVersion: result.appVersion,
           changed: true,
-          error: `revision ${result.revision} deployed, but its verification had ${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
+          error:
+            `revision ${result.revision} deployed, but its verification had ` +
+            `${v.reason ?? 'no verdict'}; left as it is, not rolled back (look: ${lookCommand})`,
           lookCommand,
         });
       }
@@ -376,7 +379,8 @@ async function deployFrom(
       if (now && latest(now)?.status === 'deployed') {
         const wait = backoffMs(upgrades, policy, deps.random);
         deps.logger.warning(
-          `${u.namespace}/${u.release}: upgrade failed after helm wrote revision ${attemptedRevision} (${failure}); transient, rolled back to revision ${before?.revision}'s content, retrying in ${wait} ms (${upgrades}/${policy.attempts - 1})`,
+          `${u.namespace}/${u.release}: upgrade failed after helm wrote revision ${attemptedRevision} (${failure}); transient, ` +
+            `rolled back to revision ${before?.revision}'s content, retrying in ${wait} ms (${upgrades}/${policy.attempts - 1})`,
         );
         await deps.clock.sleep(wait, req.signal);
         history = now;
