@@ -202,12 +202,19 @@ function parseCheck(
   };
   const withPlaceholders = (field: string, v: string): string => {
     try {
-      // Secrets now, once; the tenant's fields per target, when the check is sent.
+      // Secrets now, once; the tenant's fields per target, when the check is sent. That second pass
+      // reads the result again, so a secret with braces would be read as a template: refused here,
+      // without showing the value.
       const t = compileTemplate(v, `${subject}: field "${field}"`, CHECK_TEMPLATE);
+      const braceless = (value: string) => {
+        if (value.includes('{{') || value.includes('}}'))
+          throw new ConfigurationError(t.subject, 'a secret it uses contains "{{" or "}}"', 'a check cannot carry such a secret');
+        return value;
+      };
       return expandTemplate(
         t,
         { secrets },
-        { keep: (ref) => ref.name !== 'secrets', missing: (ref) => unknownSecret(ref.raw, secrets, t.subject) },
+        { escape: braceless, keep: (ref) => ref.name !== 'secrets', missing: (ref) => unknownSecret(ref.raw, secrets, t.subject) },
       );
     } catch (err) {
       throw err instanceof ConfigurationError && loc ? withLocation(err, loc) : err;

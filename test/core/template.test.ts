@@ -32,7 +32,10 @@ const dialects = {
   promql: (s: string) => renderForTenant(s, ctx, 'metric "m": query', { escape: promqlString }),
   /** Check paths: secrets when the checks are read, the tenant per target (as smoke.ts sends them). */
   check: (s: string) => {
-    const [check] = parseChecks(`- name: h\n  path: ${JSON.stringify(s)}`, { source: 'input "checks"', secrets: { TOKEN: 't/k' } });
+    const [check] = parseChecks(`- name: h\n  path: ${JSON.stringify(s)}`, {
+      source: 'input "checks"',
+      secrets: { TOKEN: 't/k', BRACES: 'x{{ tenant.slug }}' },
+    });
     return renderForTenant(check!.path, ctx, 'check "h"', { escape: encodeURIComponent, dialect: CHECK_TEMPLATE });
   },
   /** The root action's smoke URL: the one release it deploys, no tenant. */
@@ -71,9 +74,11 @@ const rows: Array<[DialectName, string, string | RegExp]> = [
   [
     'check',
     '/{{ secrets.constructor }}',
-    /"\{\{ secrets.constructor \}\}" names no secret given in the "secrets" input \(known secrets: TOKEN\)/,
+    /"\{\{ secrets.constructor \}\}" names no secret given in the "secrets" input \(known secrets: TOKEN, BRACES\)/,
   ],
   ['smoke-url', 'http://{{ constructor }}', /^input "smoke-url": unsupported placeholder "\{\{ constructor \}\}" of template/],
+
+  ['check', '/{{ secrets.BRACES }}', /field "path": a secret it uses contains "\{\{" or "\}\}" \(a check cannot carry such a secret\)$/],
 
   // Unknown names: a known root with a wrong field, or a placeholder the dialect does not have.
   ['release-name', '{{ tenant.name }}', /^input "release-name": unknown tenant field in "\{\{ tenant.name \}\}" \(use \{\{ tenant.id \}\}/],
@@ -137,7 +142,7 @@ const rows: Array<[DialectName, string, string | RegExp]> = [
   [
     'check',
     '/{{ secrets.NOPE }}',
-    /field "path": "\{\{ secrets.NOPE \}\}" names no secret given in the "secrets" input \(known secrets: TOKEN\)/,
+    /field "path": "\{\{ secrets.NOPE \}\}" names no secret given in the "secrets" input \(known secrets: TOKEN, BRACES\)/,
   ],
 ];
 
