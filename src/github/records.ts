@@ -41,6 +41,11 @@ export interface RecordsOptions {
   plan?: string;
   /** Requests in flight at once. */
   concurrency?: number;
+  /**
+   * false: no wave records (a shard of a sharded run: each shard sees only its slice of a wave,
+   * so the report job writes the waves from the merged report); per-tenant records still go.
+   */
+  waves?: boolean;
 }
 
 /** Requests one record costs: create, in_progress, final state. */
@@ -118,7 +123,7 @@ export class DeploymentRecorder {
   private decide(steps: readonly { name: string; tenants: number }[]): boolean {
     const allowance = this.api.allowance();
     const remaining = this.api.budget?.remaining ?? '?';
-    const waves = PER_RECORD * steps.length;
+    const waves = this.o.waves === false ? 0 : PER_RECORD * steps.length;
     const tenants = PER_RECORD * steps.reduce((n, s) => n + s.tenants, 0);
     if (this.mode === 'tenant' && waves + tenants > allowance) {
       this.fallBack(
@@ -164,6 +169,7 @@ export class DeploymentRecorder {
           // decide() may turn records off (the budget cannot hold even per-wave records).
           if (!this.decide(e.plan.slice(e.index))) return;
         }
+        if (this.o.waves === false) return;
         // The wave's reservation becomes the record's.
         this.reservedForWaves = Math.max(0, this.reservedForWaves - PER_RECORD);
         this.outstanding += PER_RECORD;

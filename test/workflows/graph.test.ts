@@ -30,6 +30,8 @@ const WRITES: Record<string, string[]> = {
   // id-token (issue 12): the jobs that deploy log in to the clouds by OIDC; their callers grant it.
   '.github/workflows/tenant-rollout.yml#pilot': ['deployments', 'id-token'],
   '.github/workflows/tenant-rollout.yml#waves': ['deployments', 'id-token'],
+  // A sharded run's wave records come from the merge, which alone sees every shard's slice.
+  '.github/workflows/tenant-rollout.yml#report': ['deployments'],
   '.github/workflows/release.yml#tenants': ['deployments', 'id-token'],
   'workflows/release-on-tag.yml#(top level)': ['deployments', 'id-token', 'packages'],
   'workflows/manual-rollout.yml#(top level)': ['deployments', 'id-token'],
@@ -327,7 +329,7 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
       expect(String(up?.with?.name)).toMatch(new RegExp(`^tenant-rollout-report-${id}`));
     }
     expect(jobs.report!.if).toBe('always()');
-    expect(jobs.report!.permissions).toEqual({});
+    expect(jobs.report!.permissions).toEqual({ deployments: 'write' });
   });
 
   describe('cloud credentials by OIDC (issue 12)', () => {
@@ -458,6 +460,14 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
         'plan-file': '${{ runner.temp }}/tenant-rollout-plan/plan.json',
         'merge-reports': '${{ runner.temp }}/tenant-rollout-shards',
         'report-file': '${{ runner.temp }}/tenant-rollout-reports/waves.json',
+      });
+      // A sharded run's one observer: the shard count, and what the records and notices need.
+      expect(m.with).toMatchObject({
+        shards: '${{ inputs.shards }}',
+        'deployment-records': '${{ inputs.deployment-records }}',
+        notify: '${{ secrets.notify }}',
+        'notify-events': '${{ inputs.notify-events }}',
+        'notify-signing-key': '${{ secrets.notify-signing-key }}',
       });
       expect(m['continue-on-error'], 'a failed rollout still gets its summary and outputs').toBe(true);
       expect(m.if).toBe("steps.found.outputs.reports != '0'");

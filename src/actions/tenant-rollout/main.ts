@@ -43,10 +43,10 @@ import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
 import { soakAnalysis } from '../../analysis/soak.ts';
 import { renderFleetVersions } from '../../release/promotion.ts';
-import { openObservers } from './observers.ts';
+import { mergedEvents, openObservers } from './observers.ts';
 import { inProcessHistory } from '../common/release-history.ts';
 import { InflightJournal, readJournal, type InflightRelease } from './inflight.ts';
-import { parsePlan, serializePlan } from '../../rollout/plan.ts';
+import { parsePlan, serializePlan, stepsForPhase } from '../../rollout/plan.ts';
 import { writeReportFile } from '../common/report-file.ts';
 
 /**
@@ -130,8 +130,16 @@ function reportOfError(err: unknown, meta: { phase: string; startedAt: string; d
   );
 }
 
-/** The report job of a sharded rollout: the shard reports in a directory, merged into one report and one summary. */
-async function mergeShardReports(ctx: ActionContext, inp: ReturnType<typeof parseInputs>): Promise<void> {
+/**
+ * The report job of a sharded rollout: the shard reports in a directory, merged into one report
+ * and one summary. With shards > 1 it is also the run's one observer: the shards wrote per-tenant
+ * records at most and sent nothing, so the wave records and the notices come from here, once.
+ */
+async function mergeShardReports(
+  ctx: ActionContext,
+  inp: ReturnType<typeof parseInputs>,
+  ports: { clock: Clock; http: Http },
+): Promise<void> {
   if (!inp.approvedPlanFile)
     throw new ConfigurationError('input "merge-reports"', 'needs plan-file', 'give the plan artifact the shards ran');
   const plan = parsePlan(readFileSync(inp.approvedPlanFile, 'utf8'), 'plan-file');
@@ -142,6 +150,21 @@ async function mergeShardReports(ctx: ActionContext, inp: ReturnType<typeof pars
   ctx.logger.info(`merging ${reports.length} shard reports (${files.length} files in ${inp.mergeReports})`);
   const rep = mergeReports(plan, inp.phase, reports);
   const file = await publish(ctx, inp.reportFile, rep);
+  if ((inp.shards?.count ?? 1) > 1) {
+    const observers = openObservers(
+      inp.observe,
+      ctx.env,
+      { ...ports, logger: ctx.logger, signal: ctx.signal },
+      { phase: inp.phase, version: inp.releaseVersion || inp.helm.version || '', role: 'merge' },
+    );
+    try {
+      observers.recorder?.prepare();
+      for (const e of mergedEvents(stepsForPhase(plan, inp.phase), rep)) observers.onEvent(e);
+      observers.afterReport(inp.phase, rep);
+    } finally {
+      await observers.finish();
+    }
+  }
   if (rep.outcome !== 'succeeded')
     throw new RolloutEndedError(rep.outcome, `tenant-rollout ${reportLine(rep)}; next: ${rep.next}; report: ${file}`);
   ctx.logger.info(`tenant-rollout ${reportLine(rep)}`);
@@ -153,7 +176,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
   return {
     async main(ctx: ActionContext) {
       const inp = parseInputs(ctx.inputs);
-      if (inp.mergeReports) return mergeShardReports(ctx, inp);
+      if (inp.mergeReports) return mergeShardReports(ctx, inp, { clock, http });
       const observers = openObservers(
         inp.observe,
         ctx.env,
@@ -162,6 +185,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           phase: inp.phase,
           version: inp.releaseVersion || inp.helm.version || '',
           environmentUrl: inp.smokeUrl ? (t) => renderForTenant(inp.smokeUrl, toTarget(t), 'input "smoke-url"') : undefined,
+          role: (inp.shards?.count ?? 1) > 1 ? 'shard' : undefined,
         },
       );
       const creds = openCredentials(ctx, inp.kubeconfig, inp.kubeContext);

@@ -12,12 +12,12 @@ import { parseNotifyEvents, parseNotifyTargets } from '../../notify/targets.ts';
 import type { NotifyEventKind, NotifyTarget } from '../../notify/targets.ts';
 import type { NoticeContext } from '../../notify/notices.ts';
 import { approvalNeededNotice, endNotices, planReadyNotice, stepNotice } from '../../notify/notices.ts';
-import type { RolloutEventListener } from '../../rollout/events.ts';
+import type { RolloutEvent, RolloutEventListener } from '../../rollout/events.ts';
 import { fanOut } from '../../rollout/events.ts';
 import type { Plan } from '../../rollout/plan.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
 import type { Promotion } from '../../release/promotion.ts';
-import type { Tenant } from '../../tenants/model.ts';
+import type { Tenant, TenantRef } from '../../tenants/model.ts';
 import type { Http } from '../../core/http.ts';
 import type { Inputs } from '../common/inputs.ts';
 
@@ -144,7 +144,18 @@ export function openObservers(
   o: ObserverInputs,
   env: NodeJS.ProcessEnv,
   ports: { clock: Clock; logger: Logger; http: Http; signal?: AbortSignal },
-  run: { phase: string; version: string; environmentUrl?: (t: Tenant) => string | undefined; flushMs?: number },
+  run: {
+    phase: string;
+    version: string;
+    environmentUrl?: (t: Tenant) => string | undefined;
+    flushMs?: number;
+    /**
+     * A sharded run (shards > 1) observes itself once: a `shard` sees only its slice of each wave,
+     * so it writes per-tenant records only and sends nothing; the report job's `merge`, from the
+     * merged report, writes the wave records and sends the notices (see mergedEvents).
+     */
+    role?: 'shard' | 'merge';
+  },
 ): Observers {
   const where = runEnvironment(env);
   const token = o.githubToken || env.GITHUB_TOKEN || '';
@@ -180,8 +191,11 @@ export function openObservers(
         signal: ports.signal,
       })
     : undefined;
+  // A shard's tenant records are its own (each tenant runs in one shard); its wave records are not.
+  const mode: RecordMode =
+    run.role === 'shard' ? (o.records === 'tenant' ? 'tenant' : 'none') : run.role === 'merge' && o.records !== 'none' ? 'wave' : o.records;
   const recorder =
-    api && o.records !== 'none'
+    api && mode !== 'none'
       ? new DeploymentRecorder(
           api,
           {
@@ -189,15 +203,19 @@ export function openObservers(
             repo: where.repo!,
             ref: where.sha!,
             environment: o.recordsEnvironment,
-            mode: o.records,
+            mode,
             version: run.version,
             logUrl: where.runUrl,
             environmentUrl: run.environmentUrl,
+            waves: run.role !== 'shard',
           },
           ports,
         )
       : undefined;
-  const notifier = new Notifier({ targets: o.targets, events: o.events, signingKey: o.signingKey || undefined }, ports);
+  const notifier = new Notifier(
+    { targets: run.role === 'shard' ? [] : o.targets, events: o.events, signingKey: o.signingKey || undefined },
+    ports,
+  );
   const context: NoticeContext = {
     fleet: o.fleet || undefined,
     version: run.version || undefined,
@@ -269,4 +287,33 @@ export function openObservers(
       await Promise.all([recorder?.finish(flushMs), notifier.flush(flushMs)]);
     },
   };
+}
+
+/**
+ * The merged report of a sharded run as the events one job would have sent: each wave that ran
+ * (up to the last with a tenant that did something), started then finished, with the stop on the
+ * last. Replayed into the merge's observers, they give the wave records and wave-done notices
+ * once, with the same states and texts as an unsharded run.
+ */
+export function mergedEvents(steps: readonly { name: string; tenants: readonly TenantRef[] }[], rep: RolloutReport): RolloutEvent[] {
+  // Observers read a step's tenants by id only: the plan's references stand in for the tenants.
+  const tenantsOf = (refs: readonly TenantRef[]): Tenant[] =>
+    refs.map((r) => ({ ...r, slug: r.id, labels: {}, values: {}, valuesFiles: [] }));
+  const results = steps.map((s) => rep.tenants.filter((t) => t.step === s.name));
+  let last = -1;
+  results.forEach((rs, i) => {
+    if (rs.some((r) => r.status !== 'skipped')) last = i;
+  });
+  const plan = steps.map((s) => ({ name: s.name, tenants: s.tenants.length }));
+  return steps.slice(0, last + 1).flatMap((s, index): RolloutEvent[] => [
+    { type: 'step-started', step: s.name, index, steps: steps.length, tenants: tenantsOf(s.tenants), plan },
+    {
+      type: 'step-finished',
+      step: s.name,
+      index,
+      steps: steps.length,
+      results: results[index]!,
+      ...(index === last && rep.stoppedBecause ? { stoppedBecause: rep.stoppedBecause } : {}),
+    },
+  ]);
 }
