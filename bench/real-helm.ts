@@ -95,11 +95,17 @@ ${stages
     // Round 0 installs every release (not counted): both then measure upgrades.
     await timed(['sh', loop, 'install'], baseEnv, dir);
     for (let r = 1; r <= o.rounds; r++) {
-      const a = await timed(
-        [process.execPath, join(repoRoot, 'dist/tenant-rollout/index.js')],
-        action({ set: `image.tag=a${r}` }).env,
-        dir,
-      );
+      const run = action({ set: `image.tag=a${r}`, ...extra });
+      const a = await timed([process.execPath, join(repoRoot, 'dist/tenant-rollout/index.js')], run.env, dir);
+      // Adaptive parallelism's figures: a loaded machine's latency can look like a throttling server.
+      const rep = /report<<(.+)\n([\s\S]*?)\n\1/.exec(readFileSync(run.files.GITHUB_OUTPUT!, 'utf8'));
+      const par = rep?.[2]
+        ? (JSON.parse(rep[2]) as { parallelism?: { min: number; final: number; throttled: number; slow: number } }).parallelism
+        : undefined;
+      if (par)
+        console.log(
+          `  round ${r}: effective max-parallel lowest ${par.min}, final ${par.final} (${par.throttled} throttled, ${par.slow} slow responses)`,
+        );
       if (a.code !== 0)
         throw new Error(
           `tenant-rollout failed (${a.code}): ${a.out
@@ -125,5 +131,8 @@ ${stages
 }
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-await scenario(12, { batch: '5', parallel: 5, rounds });
-await scenario(100, { batch: '25%', parallel: 10, rounds: Math.max(1, rounds - 1) });
+// BENCH_INPUTS='{"adaptive-parallelism":"false"}': extra tenant-rollout inputs; BENCH_ONLY=100: one scenario.
+const extra = JSON.parse(process.env.BENCH_INPUTS ?? '{}') as Record<string, string>;
+const only = Number(process.env.BENCH_ONLY ?? 0);
+if (!only || only === 12) await scenario(12, { batch: '5', parallel: 5, rounds });
+if (!only || only === 100) await scenario(100, { batch: '25%', parallel: 10, rounds: Math.max(1, rounds - 1) });
