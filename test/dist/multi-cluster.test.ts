@@ -129,6 +129,22 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
     expect(r.stdout).toMatch(/clusters: eu-1 \(eu-1\), eu-2 \(eu-2\), us-1 \(us-1\); home: eu-1/);
   });
 
+  it('status reads every tenant in its own cluster; pause and resume write the home cluster only', { timeout: 120_000 }, async () => {
+    const st = await rollout('', { phase: 'status' });
+    expect(st.code, errors(st)).toBe(0);
+    const doc = JSON.parse(st.outputs.status!) as { tenants: { id: string; cluster?: string; status: string; health: string }[] };
+    expect(doc.tenants.map((t) => [t.id, t.cluster, t.status]).sort()).toEqual([...clusterOf].map(([id, c]) => [id, c, 'deployed']).sort());
+    expect(doc.tenants.every((t) => t.health === 'healthy')).toBe(true);
+    expect(st.summary).toContain('| tenant | cluster | release |');
+    const before = [...fakes].map(([n, k]) => [n, k.requests.filter((q) => q.path.startsWith('/api/v1/namespaces/default/configmaps')).length]);
+    const p = await rollout('', { phase: 'pause', reason: 'audit' });
+    expect(p.code, errors(p)).toBe(0);
+    const after = [...fakes].map(([n, k]) => [n, k.requests.filter((q) => q.path.startsWith('/api/v1/namespaces/default/configmaps')).length]);
+    expect(after.filter(([n]) => n !== 'eu-1')).toEqual(before.filter(([n]) => n !== 'eu-1'));
+    expect(JSON.stringify(fakes.get('eu-1')!.get('configmaps', 'default', 'deploy-actions-fleet-default')?.data)).toContain('audit');
+    expect((await rollout('', { phase: 'resume' })).code).toBe(0);
+  });
+
   it('one cluster made unreachable mid-rollout holds its own tenants while the others finish; the report is exact', { timeout: 240_000 }, async () => {
     const pilot = await rollout('1.0.1', { phase: 'pilot', pilot: 'per-cluster', 'batch-size': '3', 'max-parallel': '4' });
     expect(pilot.code, errors(pilot)).toBe(0);
