@@ -124,7 +124,17 @@ describe('tenant-rollout.yml report job', () => {
     expect(r.summary).toContain('| waves | success | succeeded | 1 | 1 | 0 | 0 | 0 | 0 | 0 |');
     expect(r.summary).toContain('**Pilot smoke test:** passed');
     expect(r.summary).not.toContain('Needs attention');
-    expect(r.summary).toContain('run the rollback workflow with run-id `42`');
+    expect(r.summary).toContain('run the rollback workflow with run-id `42` ([this run]');
+    // A named fleet: the rollback hint names it (rollback.yml is keyed by fleet).
+    const prod = run(s, {
+      ...base,
+      FLEET: 'prod-eu',
+      REPORTS: reports,
+      PLAN_RESULT: 'success',
+      PILOT_RESULT: 'success',
+      WAVES_RESULT: 'success',
+    });
+    expect(prod.summary).toContain('run the rollback workflow with run-id `42` and fleet `prod-eu`');
   });
 
   it('outputs a caller can act on: counts over both phases, failed tenants (first 50) and their count (issue 14)', () => {
