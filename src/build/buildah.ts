@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandRunner } from '../core/process.ts';
 import { BuilderError, LineTail, runBuilderStep, tailOf, type BuildRequest, type ImageBuilder } from './builder.ts';
@@ -75,8 +75,18 @@ export function buildahLoginArgv(host: string, username: string, opts: BuildahAr
   return ['login', ...common(opts), '--username', username, '--password-stdin', host];
 }
 
+/** Reads a file buildah wrote, then removes it: nothing of a build stays behind. */
+function take(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
 export interface BuildahOptions {
   run: CommandRunner;
+  /** A private directory (0700) the caller removes at the end: the auth file and scratch files go there. */
   tempDir: string;
   /** Passed to buildah: CONTAINERS_STORAGE_CONF, REGISTRY_AUTH_FILE, TMPDIR... are honoured. */
   env: NodeJS.ProcessEnv;
@@ -123,7 +133,7 @@ export function buildahBuilder(opts: BuildahOptions): ImageBuilder {
       const manifest = multi ? `localhost/build-images/${req.name}:${id()}` : undefined;
       await exec(buildahBuildArgv(req, { ...argvOpts, iidFile, manifest }), 'buildah build');
       if (!req.push) return { warnings };
-      const source = manifest ?? readFileSync(iidFile, 'utf8').trim();
+      const source = manifest ?? take(iidFile);
       let digest: string | undefined;
       for (const tag of req.tags) {
         const digestFile = join(opts.tempDir, `buildah-digest-${id()}`);
@@ -131,7 +141,7 @@ export function buildahBuilder(opts: BuildahOptions): ImageBuilder {
           buildahPushArgv(source, `${req.repository}:${tag}`, { ...argvOpts, digestFile, manifest: multi }),
           `buildah push ${req.repository}:${tag}`,
         );
-        const d = readFileSync(digestFile, 'utf8').trim();
+        const d = take(digestFile);
         if (!/^sha256:[0-9a-f]{64}$/.test(d))
           throw new BuilderError(`buildah push wrote no digest for ${req.repository}:${tag}`, 0, tail.get());
         if (!digest) digest = d;

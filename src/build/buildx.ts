@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandRunner } from '../core/process.ts';
 import { BuilderError, LineTail, runBuilderStep, tailOf, type BuildRequest, type ImageBuilder } from './builder.ts';
@@ -64,8 +65,27 @@ export function parseBuildxMetadata(text: string): BuildxMetadata {
   };
 }
 
+/**
+ * A private DOCKER_CONFIG in `dir` for this run's registry login, so the credentials never land
+ * in the runner's ~/.docker (which outlives the job on self-hosted runners) and go with `dir`.
+ * The runner's buildx builders, CLI plugins and contexts are linked in, so a builder made by
+ * setup-buildx-action is still the one used.
+ */
+export function privateDockerConfig(dir: string, env: NodeJS.ProcessEnv): string {
+  const config = join(dir, 'docker');
+  mkdirSync(config, { recursive: true, mode: 0o700 });
+  const home = env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
+  for (const entry of ['buildx', 'cli-plugins', 'contexts']) {
+    const from = join(home, entry);
+    const to = join(config, entry);
+    if (existsSync(from) && !existsSync(to)) symlinkSync(from, to);
+  }
+  return config;
+}
+
 export interface BuildxOptions {
   run: CommandRunner;
+  /** A private directory (0700) the caller removes at the end: the docker config and metadata files go there. */
   tempDir: string;
   env: NodeJS.ProcessEnv;
   tlsVerify: boolean;
@@ -76,6 +96,8 @@ export interface BuildxOptions {
 /** `docker buildx build --push`, the default on GitHub-hosted runners (BuildKit, cache export). */
 export function buildxBuilder(opts: BuildxOptions): ImageBuilder {
   const docker = opts.docker ?? 'docker';
+  // Set by login: from then on every docker command reads the private config.
+  let env = opts.env;
   return {
     name: 'buildx',
     async version(signal) {
@@ -87,7 +109,8 @@ export function buildxBuilder(opts: BuildxOptions): ImageBuilder {
       return r.stdout.trim();
     },
     async login(login, signal) {
-      const r = await opts.run(docker, dockerLoginArgv(login.host, login.username), { env: opts.env, signal, input: login.password });
+      env = { ...opts.env, DOCKER_CONFIG: privateDockerConfig(opts.tempDir, opts.env) };
+      const r = await opts.run(docker, dockerLoginArgv(login.host, login.username), { env, signal, input: login.password });
       if (r.exitCode !== 0)
         throw new BuilderError(`docker login ${login.host} failed (exit ${r.exitCode})`, r.exitCode, tailOf(r.stderr || r.stdout));
     },
@@ -95,7 +118,7 @@ export function buildxBuilder(opts: BuildxOptions): ImageBuilder {
       const metadataFile = join(opts.tempDir, `buildx-metadata-${randomBytes(6).toString('hex')}.json`);
       const tail = new LineTail();
       await runBuilderStep(opts.run, docker, buildxBuildArgv(req, { metadataFile, tlsVerify: opts.tlsVerify }), 'docker buildx build', {
-        env: opts.env,
+        env,
         io,
         tail,
       });
