@@ -296,7 +296,8 @@ export async function applyNamespaceHolds(
   }
   if (r.forbidden.length)
     ports.logger.warning(
-      `the credentials may not read ${r.forbidden.length} tenant namespaces (403), so their hold annotations are not known (grant get on namespaces): ${r.forbidden.slice(0, 10).join(', ')}${r.forbidden.length > 10 ? ', ...' : ''}`,
+      `the credentials may not read ${r.forbidden.length} tenant namespaces (403), so their hold annotations are not known ` +
+        `(grant get on namespaces): ${r.forbidden.slice(0, 10).join(', ')}${r.forbidden.length > 10 ? ', ...' : ''}`,
     );
   return withNamespaceHolds(tenants, (t) => r.found.get(namespaceKey(t)));
 }
