@@ -197,6 +197,25 @@ describe('executeRollout', () => {
     expect(renderReport(rep)).toMatch(/held[\s\S]*\*\*Stopped:\*\* the soak analysis after pilot had no verdict/);
   });
 
+  it('transient upgrade failures are retried, never spend the budget, and the report counts them', async () => {
+    const f = fleet([['a', 'b', 'c']]);
+    // a: twice before helm wrote a revision; b: once after (rolled back, then retried); c: a real failure.
+    f.script('a', { kind: 'transient' }, { kind: 'transient' }, { kind: 'ok' });
+    f.script('b', { kind: 'transient-after-revision' }, { kind: 'ok' });
+    f.script('c', { kind: 'fail' });
+    const r = await executeRollout(f.options({ maxFailures: 1 }), f.ports());
+    expect(r.tenants.map((t) => [t.id, t.status, t.attempts])).toEqual([
+      ['a', 'succeeded', 3],
+      ['b', 'succeeded', 2],
+      ['c', 'failed-rolled-back', undefined],
+    ]);
+    // Only c counts: 1 failure, 1 allowed (a or b counted too would halt the rollout).
+    expect(r.stop).toBeUndefined();
+    const rep = buildReport(r, { phase: 'all', planFingerprint: 'x', target: 't', startedAt: '' });
+    expect(rep.upgradeRetries).toEqual({ tenants: 2, retries: 3 });
+    expect(renderReport(rep)).toContain('**Upgrades retried:** 2 tenants, 3 retries');
+  });
+
   it('a pilot-only run soaks against the tenants its waves will update, and passes when they agree', async () => {
     const f = fleet([['p1']]);
     f.script('p1', { kind: 'ok' });
