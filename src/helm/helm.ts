@@ -42,6 +42,9 @@ const TRANSIENT: readonly RegExp[] = [
   // helm 4's --wait (kstatus) when its watch of a resource kept failing: the status could not be
   // observed at all (a crash loop is InProgress or Failed, never Unknown). No verdict, not a failure.
   /not ready\. status: Unknown/,
+  // client-go's schema download for validation failed (it falls back from /openapi/v3 to v2 on an
+  // error, and the fallback's 404 is what helm prints): the API, not the chart.
+  /failed to download openapi/i,
   /an error on the server .* has prevented the request from succeeding/i, // 502 and other 5xx
   /Gateway Timeout|Bad Gateway|Service Unavailable/i,
   /the server rejected our request for an unknown reason/i,

@@ -10,15 +10,18 @@
  * how the parallel tenants interleave. The seed is printed; FAULT_SEEDS=7,8,9 runs other seeds.
  *
  * What must hold whatever the faults: every tenant ends verified on the new revision, back on its
- * last deployed revision, or untouched (or `unknown` with the command to look); the report
- * agrees with helm's history; no release is left pending-*.
+ * last deployed revision, or untouched (or `unknown` with the command to look; `failed` only if
+ * the post step then brought it back); the report agrees with helm's history; no release is
+ * left pending-*. At 1 in 25 the rollout also stays within its failure budget. At 1 in 7 it may
+ * not: one helm process makes dozens of API requests, so few get through even with retries, and
+ * those tenants end untouched or rolled back, truthfully reported.
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Fault, FakeKube, RecordedRequest } from '../support/fake-kube/index.ts';
-import { BAD, faultFleet, tenants } from './fault-fleet.ts';
+import { BAD, faultFleet } from './fault-fleet.ts';
 
 const KINDS: { name: string; fault: Fault }[] = [
   { name: '429', fault: { status: 429, retryAfterSeconds: 1 } },
@@ -58,8 +61,8 @@ const seedsFrom = (fallback: number[]) =>
   process.env.FAULT_SEEDS ? process.env.FAULT_SEEDS.split(',').map((s) => Number(s.trim())) : fallback;
 
 const ROWS = [
-  ...seedsFrom([7]).map((seed) => ({ name: `1 in 7, seed ${seed}`, rate: 1 / 7, seed, everyOtherSucceeds: false })),
-  ...seedsFrom([25]).map((seed) => ({ name: `1 in 25, seed ${seed}`, rate: 1 / 25, seed, everyOtherSucceeds: true })),
+  ...seedsFrom([7]).map((seed) => ({ name: `1 in 7, seed ${seed}`, rate: 1 / 7, seed, withinBudget: false })),
+  ...seedsFrom([25]).map((seed) => ({ name: `1 in 25, seed ${seed}`, rate: 1 / 25, seed, withinBudget: true })),
 ];
 
 describe.each([4, 3] as const)('random faults through dist/ (real helm %i)', (major) => {
@@ -96,14 +99,12 @@ describe.each([4, 3] as const)('random faults through dist/ (real helm %i)', (ma
     expect((rep!.api?.retries ?? 0) + (rep!.upgradeRetries?.retries ?? 0)).toBeGreaterThan(0);
     // The crash-looping tenant never ends on its new revision, whatever the faults.
     expect(rep!.tenants.find((t) => t.id === BAD)?.status).not.toMatch(/^(succeeded|unchanged)$/);
-    if (row.everyOtherSucceeds) {
-      // At 1 in 25, transient faults never change an outcome: only the bad tenant fails, and it is
-      // rolled back. (At 1 in 7 one helm process of dozens of requests rarely gets through at all:
-      // there the rows hold the truth above, not the count.)
-      const others = rep!.tenants.filter((t) => t.id !== BAD);
-      expect(others.map((t) => [t.id, t.status])).toEqual(tenants.filter((t) => t !== BAD).map((t) => [t, 'succeeded']));
-      expect(rep!.tenants.find((t) => t.id === BAD)?.status).toBe('failed-rolled-back');
-      expect(rep!.outcome).toBe('failed');
+    if (row.withinBudget) {
+      // At 1 in 25 transient faults stay within the failure budget (5 of 10): the rollout goes to
+      // the end (`failed` for the bad tenant), never halted or held by API blips. Not every
+      // tenant succeeds: one helm process makes dozens of requests, and a few seeds fail one 4 times.
+      expect([rep!.outcome, rep!.stoppedBecause]).toEqual(['failed', undefined]);
+      expect(rep!.counts.succeeded).toBeGreaterThanOrEqual(5);
     }
   });
 });

@@ -40,6 +40,7 @@ describe('HelmError.transient', () => {
     'query: failed to query with labels: Timeout: request did not complete within requested timeout - context deadline exceeded',
     // helm 4's --wait when its watch kept failing under random faults: the status was never observed
     'UPGRADE FAILED: resource Deployment/tenant-t02/t02 not ready. status: Unknown, message:',
+    'UPGRADE FAILED: error validating "": error validating data: failed to download openapi: the server could not find the requested resource',
   ])('transient: %s', (line) => {
     expect(err(line).transient).toBe(true);
   });
