@@ -64,14 +64,29 @@ export function clusterTurns(clusters: readonly ClusterSpec[]): string[] {
 }
 
 /**
- * Merges lists so each is spread evenly over the result (each keeps its own order): the k-th of a
- * list's n items sits at (k + offset) / n, the offsets staggered by the lists' turn so two lists
- * never start together. Stable: same inputs, same order.
+ * Merges lists so that every prefix of the result holds each list in proportion to its size: at
+ * each position the list furthest behind its share (n_list * position / total - taken) goes next,
+ * ties to the earlier turn. A share never drifts a whole item from its ideal, so any slice the plan
+ * cuts (a wave) holds each list about in proportion, whatever the wave sizes. (Placing each item at
+ * a fixed offset (k + c) / n, as before, let two lists' offsets line up and left a wave of one
+ * region: eu 4 / us 3 in waves of 2 gave eu, eu in the third wave.) Integer arithmetic, so ties
+ * are exact and the order is stable: same inputs, same order. O(total x lists).
  */
 function spread<T>(lists: readonly (readonly T[])[]): T[] {
-  const keyed: { x: T; pos: number; turn: number }[] = [];
-  lists.forEach((l, turn) => l.forEach((x, k) => keyed.push({ x, pos: (k + (turn + 1) / (lists.length + 1)) / l.length, turn })));
-  return keyed.sort((a, b) => a.pos - b.pos || a.turn - b.turn).map((e) => e.x);
+  const total = lists.reduce((n, l) => n + l.length, 0);
+  const taken = lists.map(() => 0);
+  const out: T[] = [];
+  for (let pos = 1; pos <= total; pos++) {
+    let best = -1;
+    let bestDeficit = -Infinity;
+    lists.forEach((l, i) => {
+      if (taken[i]! >= l.length) return;
+      const deficit = l.length * pos - taken[i]! * total; // share behind, scaled by total
+      if (deficit > bestDeficit) [best, bestDeficit] = [i, deficit];
+    });
+    out.push(lists[best]![taken[best]!++]!);
+  }
+  return out;
 }
 
 /**

@@ -104,7 +104,10 @@ describe('waves spread risk over clusters and regions', () => {
 
   it('a small cluster is spread over the waves, not spent in the first', () => {
     const p = plan({ batchSize: parseBatchSize('6') });
-    expect(p.waves.map((w) => w.filter((r) => r.cluster === 'eu-2').length)).toEqual([1, 1, 2]);
+    const eu2 = p.waves.map((w) => w.filter((r) => r.cluster === 'eu-2').length);
+    expect(eu2.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(Math.min(...eu2)).toBe(1);
+    expect(Math.max(...eu2)).toBe(2);
     expect(p.waves.map((w) => w.filter((r) => r.cluster === 'us-1').length)).toEqual([2, 2, 2]);
   });
 
@@ -144,6 +147,20 @@ describe('waves spread risk over clusters and regions', () => {
       before.fingerprint,
     );
     expect(JSON.stringify(before)).not.toContain('cluster');
+  });
+
+  it('every wave holds both regions when the fleet allows, whatever the wave size (eu 4 / us 3)', () => {
+    const xs = [
+      ...['e1', 'e2', 'e3', 'e4'].map((id) => ({ id, cluster: 'eu' })),
+      ...['u1', 'u2', 'u3'].map((id) => ({ id, cluster: 'us' })),
+    ];
+    const order = interleaveByCluster(xs, ['eu', 'us'], (c) => c);
+    for (const size of [2, 3, 4]) {
+      for (let i = 0; i + size <= order.length; i += size) {
+        expect(new Set(order.slice(i, i + size).map((x) => x.cluster)), `waves of ${size}, wave at ${i}`).toEqual(new Set(['eu', 'us']));
+      }
+    }
+    expect(order.map((x) => x.id)).toEqual(['e1', 'u1', 'e2', 'u2', 'e3', 'u3', 'e4']);
   });
 
   it("interleaving keeps each cluster's own order", () => {
