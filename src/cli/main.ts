@@ -131,16 +131,23 @@ export async function cli(
   const outcome = outputs.outcome as RolloutOutcome | undefined;
   if (outcome && Object.hasOwn(EXIT_CODES, outcome)) code = EXIT_CODES[outcome];
   if (parsed.markdown) for (const s of summaries) out(s);
-  else if (parsed.json) out(outputs.report ?? outputs.status ?? JSON.stringify(outputs, null, 2));
+  else if (parsed.json) out(outputs.report ?? fleetStatus(outputs) ?? JSON.stringify(outputs, null, 2));
   else out(renderOutputs(outputs, summaries, style));
   if (outputs['report-file']) term.stderr.write(`report: ${outputs['report-file']}\n`);
   return code;
 }
 
+/**
+ * tenant-rollout's `status` output is the fleet's status document; helm-deploy's is one word
+ * (`deployed`, `unchanged`...), shown as an output like the others.
+ */
+const fleetStatus = (outputs: Record<string, string>) => (outputs.status?.trimStart().startsWith('{') ? outputs.status : undefined);
+
 /** What a terminal shows: the report (or status) as a table, else the plan, else the outputs. */
 function renderOutputs(outputs: Record<string, string>, summaries: string[], style: Style): string {
   if (outputs.report) return renderReportText(JSON.parse(outputs.report) as RolloutReport, style);
-  if (outputs.status) return renderStatusText(JSON.parse(outputs.status) as FleetStatus, style);
+  const status = fleetStatus(outputs);
+  if (status) return renderStatusText(JSON.parse(status) as FleetStatus, style);
   if (outputs.plan) return renderPlanText(JSON.parse(outputs.plan) as Plan, style);
   const lines = Object.entries(outputs).map(([k, v]) => `${k}: ${v}`);
   return lines.length ? lines.join('\n') : summaries.join('\n');

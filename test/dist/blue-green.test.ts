@@ -2,9 +2,11 @@
  * helm-deploy with strategy: blue-green through dist/ (real helm 3 and 4, wire-level API fake):
  * the action's inputs reach the blue-green engine, and its outputs say which color serves.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
-import { exampleChart, helmBinaries } from '../support/tools.ts';
+import { exampleChart, helmBinaries, repoRoot } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
 const errors = (r: { stdout: string }) =>
@@ -106,6 +108,30 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
       const toGreenAgain = await rollback({ 'blue-green-rollback-color': 'green' });
       expect(toGreenAgain.outputs).toMatchObject({ status: 'unchanged', 'live-color': 'green' });
       expect(selector().color).toBe('green');
+
+      // The operator's terminal: the same rollback through the CLI, no chart; green is live, nothing to do.
+      kube.clearRequests();
+      // Asynchronously: the API fake answers from this process.
+      const cli = await new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [join(repoRoot, 'dist/cli/index.js'), 'helm-deploy', '--strategy', 'blue-green', '--release', 'admin', '--namespace', NS].concat([
+            '--blue-green-rollback',
+            'true',
+            '--blue-green-rollback-color',
+            'green',
+            '--helm',
+            helmBinaries[major],
+            '--yes',
+          ]),
+          { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: kube.kubeconfigPath, NO_COLOR: '1' } },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+        ),
+      );
+      expect(cli.code, cli.out).toBe(0);
+      expect(cli.out).toMatch(/^status: unchanged$/m);
+      expect(cli.out).toMatch(/^live-color: green$/m);
+      expect(kube.requests.filter((r) => WRITES.has(r.method))).toEqual([]);
     },
   );
 
