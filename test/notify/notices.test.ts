@@ -27,7 +27,12 @@ describe('end notices', () => {
   ] as const)('%s: a halted notice with the reason and the failed tenants, then finished', (outcome, reason) => {
     const n = events({ outcome, reason }, [t('a', 'succeeded'), t('b', 'failed-rolled-back', 'smoke check /: 503'), t('c', 'skipped')]);
     expect(n.map((x) => x.event)).toEqual(['halted', 'rolled-back', 'finished']);
-    expect(n[0]).toMatchObject({ outcome, text: `Stopped: ${reason}. No further tenant was started.`, failedCount: 1 });
+    // A real failure outranks a hold (decideOutcome): with b failed, the held run ends failed.
+    expect(n[0]).toMatchObject({
+      outcome: outcome === 'held' ? 'failed' : outcome,
+      text: `Stopped: ${reason}. No further tenant was started.`,
+      failedCount: 1,
+    });
     expect(n[0]!.failed).toEqual([{ id: 'b', status: 'failed-rolled-back', reason: 'smoke check /: 503' }]);
     expect(n[2]!.links).toEqual([
       { label: 'Report', url: ctx.reportUrl },
