@@ -79,20 +79,25 @@ export async function readLiveService(
     throw new ConfigurationError(
       subject,
       'does not exist: blue-green switches the selector of a live Service, and reads the live color from it',
-      `create it outside the color releases (e.g. kubectl apply) with a selector that includes "${o.colorLabel}: blue", or name another Service with the "service" input`,
+      `create it outside the color releases (e.g. kubectl apply) with a selector that includes "${o.colorLabel}: blue", ` +
+        'or name another Service with the "service" input',
     );
   }
   const owner = service.annotations[HELM_RELEASE_ANNOTATION];
   if (owner && COLORS.some((c) => colorRelease(o.release, c) === owner)) {
     throw new ConfigurationError(
       subject,
-      `is part of the color release "${owner}": once its selector is switched by another field manager, every later Helm 4 upgrade of "${owner}" fails with a server-side-apply conflict on .spec.selector`,
-      `keep the live Service out of the color releases (each color has its own Service "${colorRelease(o.release, 'blue')}"/"${colorRelease(o.release, 'green')}"); create the live Service with kubectl, or name a Service no color release renders`,
+      `is part of the color release "${owner}": once its selector is switched by another field manager, ` +
+        `every later Helm 4 upgrade of "${owner}" fails with a server-side-apply conflict on .spec.selector`,
+      `keep the live Service out of the color releases (each color has its own Service ` +
+        `"${colorRelease(o.release, 'blue')}"/"${colorRelease(o.release, 'green')}"); ` +
+        'create the live Service with kubectl, or name a Service no color release renders',
     );
   }
   if (owner) {
     logger.warning(
-      `${subject} is managed by Helm release "${owner}": from now on "${FIELD_MANAGER}" owns its .spec.selector (an atomic field), so a Helm 4 upgrade of "${owner}" that renders a selector will fail with a server-side-apply conflict; keep the live Service out of Helm`,
+      `${subject} is managed by Helm release "${owner}": from now on "${FIELD_MANAGER}" owns its .spec.selector (an atomic field), ` +
+        `so a Helm 4 upgrade of "${owner}" that renders a selector will fail with a server-side-apply conflict; keep the live Service out of Helm`,
     );
   }
   const value = service.selector[o.colorLabel];

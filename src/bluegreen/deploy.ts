@@ -212,17 +212,22 @@ async function switchSelector(
     throw new Error(`after the patch, Service ${o.namespace}/${o.service} selects ${o.colorLabel}=${got ?? '(none)'} instead of ${to}`);
 }
 
+/** The live Service a deploy or rollback switches, with the defaults both apply: named after the release, label "color". */
+function liveServiceOptions(namespace: string, release: string, req: Common) {
+  return {
+    namespace,
+    service: req.service ?? release,
+    colorLabel: req.colorLabel ?? 'color',
+    fieldManager: req.fieldManager ?? FIELD_MANAGER,
+  };
+}
+
 export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPorts): Promise<BlueGreenOutcome> {
   const { clock, logger, helm } = ports;
   const started = clock.now();
   const u = req.upgrade;
   const t: KubeTarget = { namespace: u.namespace };
-  const svc = {
-    namespace: u.namespace,
-    service: req.service ?? u.release,
-    colorLabel: req.colorLabel ?? 'color',
-    fieldManager: req.fieldManager ?? FIELD_MANAGER,
-  };
+  const svc = liveServiceOptions(u.namespace, u.release, req);
   const steps: string[] = [];
   const step = (m: string, level: 'info' | 'warning' = 'info') => {
     steps.push(m);
@@ -236,7 +241,8 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     throw new ConfigurationError(
       `Service ${svc.namespace}/${svc.service}`,
       `has no "${svc.colorLabel}" key in its selector (${formatSelector(live.service.selector)}), so the live color cannot be read`,
-      `add "${svc.colorLabel}: blue" (or green: the color that serves now) to its selector, or, on the first deploy, set initial-color to deploy that color and let this run add the key`,
+      `add "${svc.colorLabel}: blue" (or green: the color that serves now) to its selector, ` +
+        'or, on the first deploy, set initial-color to deploy that color and let this run add the key',
     );
   }
   if (!from) await refuseBesideRolling(helm, u, t, svc);
@@ -271,7 +277,8 @@ export async function deployBlueGreen(req: BlueGreenRequest, ports: BlueGreenPor
     const good = lastGoodRevision(history);
     if (good && fingerprintOf(history, good.revision) === fingerprint) {
       step(
-        `${from} (${liveRelease} revision ${good.revision}) already runs this version (fingerprint ${fingerprint}): nothing to deploy or switch; ${idle} left as it is`,
+        `${from} (${liveRelease} revision ${good.revision}) already runs this version (fingerprint ${fingerprint}): ` +
+          `nothing to deploy or switch; ${idle} left as it is`,
       );
       return finish({ status: 'unchanged', liveColor: from, switched: false });
     }
@@ -462,12 +469,7 @@ export async function rollbackBlueGreen(req: BlueGreenRollbackRequest, ports: Bl
   const { clock, logger, helm } = ports;
   const started = clock.now();
   const t: KubeTarget = { namespace: req.namespace };
-  const svc = {
-    namespace: req.namespace,
-    service: req.service ?? req.release,
-    colorLabel: req.colorLabel ?? 'color',
-    fieldManager: req.fieldManager ?? FIELD_MANAGER,
-  };
+  const svc = liveServiceOptions(req.namespace, req.release, req);
   const steps: string[] = [];
   checkColorReleases(req.release);
   const subject = `Service ${svc.namespace}/${svc.service}`;
@@ -541,12 +543,17 @@ async function refuseBesideRolling(
   const blue = colorRelease(u.release, 'blue');
   throw new ConfigurationError(
     `release ${ns}/${u.release}`,
-    `runs today as one rolling release (revision ${live.revision}, ${live.chart}, ${live.status}) and Service ${ns}/${svc.service} has no "${svc.colorLabel}" key: a blue-green deploy would install ${blue} beside it, a second copy of the application. Nothing was deployed`,
+    `runs today as one rolling release (revision ${live.revision}, ${live.chart}, ${live.status}) ` +
+      `and Service ${ns}/${svc.service} has no "${svc.colorLabel}" key: ` +
+      `a blue-green deploy would install ${blue} beside it, a second copy of the application. Nothing was deployed`,
     [
       'to stay rolling, set strategy: rolling (release.yml: platform-strategy: rolling); to migrate to blue-green, once, in a quiet moment:',
       `1) keep the live Service when the rolling release goes: kubectl -n ${ns} annotate service ${svc.service} helm.sh/resource-policy=keep`,
-      `2) install today's version as the blue color, not yet serving: helm upgrade --install ${blue} <chart> --version <the version running now> -n ${ns} -f <its values> --set color=blue, and check it through its own Service ${blue}`,
-      `3) switch the traffic: kubectl -n ${ns} patch service ${svc.service} --type merge -p '{"spec":{"selector":{"${svc.colorLabel}":"blue"}}}' (the selector must also match only the color releases' pods)`,
+      `2) install today's version as the blue color, not yet serving: ` +
+        `helm upgrade --install ${blue} <chart> --version <the version running now> -n ${ns} -f <its values> --set color=blue, ` +
+        `and check it through its own Service ${blue}`,
+      `3) switch the traffic: kubectl -n ${ns} patch service ${svc.service} --type merge -p '{"spec":{"selector":{"${svc.colorLabel}":"blue"}}}' ` +
+        "(the selector must also match only the color releases' pods)",
       `4) after a watch, remove the rolling copy: helm uninstall ${u.release} -n ${ns}`,
       '5) run the release again: it reads blue as live and deploys green',
     ].join(' '),

@@ -269,7 +269,8 @@ export async function recoverAfterCancel(helm: Helm, s: Inflight, logger: Logger
     logger.info(`${s.namespace}/${s.release}: back on revision ${back.to}'s content (revision ${back.revision})`);
   if (isGood(back)) return true;
   logger.error(
-    `${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${'error' in back ? back.error : back.action}. Look with "${historyCommand(s.release, s, helm.target?.context)}", then run the deploy again with recover-pending: true`,
+    `${s.namespace}/${s.release}: could not recover after the cancelled upgrade: ${'error' in back ? back.error : back.action}. ` +
+      `Look with "${historyCommand(s.release, s, helm.target?.context)}", then run the deploy again with recover-pending: true`,
   );
   return false;
 }
@@ -411,13 +412,17 @@ export function decideColorReturn(f: {
   if (!f.destination)
     return {
       action: 'refuse',
-      error: `no color is recorded as live before the last switch (the first deploy, or a switch made outside this suite), and switching to the other color would be a guess; ${f.live} stays live`,
+      error:
+        'no color is recorded as live before the last switch (the first deploy, or a switch made outside this suite), ' +
+        `and switching to the other color would be a guess; ${f.live} stays live`,
     };
   if (f.destination === f.live) return { action: 'none' };
   if (f.problems === 'absent')
     return {
       action: 'refuse',
-      error: `does not exist (uninstalled after the keep window, or never deployed), so there is no ${f.destination} color to switch back to; ${f.live} stays live`,
+      error:
+        'does not exist (uninstalled after the keep window, or never deployed), ' +
+        `so there is no ${f.destination} color to switch back to; ${f.live} stays live`,
     };
   if (f.problems && f.problems.length > 0)
     return { action: 'refuse', error: `is not fit to serve: ${f.problems.join('; ')}; the selector stays on ${f.live}` };
