@@ -3,7 +3,7 @@
  * parameter; patch calls default to `application/json-patch+json`, so the patch content type is
  * always set here explicitly).
  */
-import { AppsV1Api, CoreApi, CoreV1Api, KubeConfig, PatchStrategy, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreApi, CoreV1Api, KubeConfig, PatchStrategy, type V1Namespace, type V1Service } from '@kubernetes/client-node';
 import { ConfigurationError, errorMessage } from '../core/errors.ts';
 import type { ClusterTarget } from '../core/cluster-target.ts';
 import { KubeApiError, isNotFound } from './errors.ts';
@@ -126,6 +126,11 @@ export async function probeCluster(opts: ClusterOptions, signal?: AbortSignal): 
 
 const labelsOf = (o: { metadata?: { labels?: Record<string, string> } }) => ({ ...(o.metadata?.labels ?? {}) });
 const annotationsOf = (o: { metadata?: { annotations?: Record<string, string> } }) => ({ ...(o.metadata?.annotations ?? {}) });
+const namespaceInfo = (n: V1Namespace, name: string): NamespaceInfo => {
+  const info: NamespaceInfo = { name, labels: labelsOf(n), annotations: annotationsOf(n) };
+  if (n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp) info.terminating = true;
+  return info;
+};
 
 function serviceInfo(s: V1Service, namespace: string): ServiceInfo {
   return {
@@ -163,13 +168,13 @@ export function createCluster(opts: ClusterOptions = {}): KubeCluster {
         (cont) => core.listNamespace({ labelSelector: labelSelector || undefined, limit: pageSize, _continue: cont }, options({ signal })),
         signal,
       );
-      return items.map((n): NamespaceInfo => ({ name: n.metadata?.name ?? '', labels: labelsOf(n), annotations: annotationsOf(n) }));
+      return items.map((n) => namespaceInfo(n, n.metadata?.name ?? ''));
     },
 
     async readNamespace(name, signal) {
       try {
         const n = await call(() => core.readNamespace({ name }, options({ signal })), signal);
-        return { name: n.metadata?.name ?? name, labels: labelsOf(n), annotations: annotationsOf(n) };
+        return namespaceInfo(n, n.metadata?.name ?? name);
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;

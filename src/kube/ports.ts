@@ -8,6 +8,8 @@ export interface NamespaceInfo {
   name: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** Being deleted (phase Terminating, or a deletionTimestamp): nothing new can be created in it. */
+  terminating?: boolean;
 }
 
 export interface PodInfo {

@@ -96,8 +96,14 @@ export function tenantsFromNamespaces(namespaces: readonly NamespaceInfo[], opts
   return tenants;
 }
 
-/** The hold a namespace's annotations put on its tenant (`deploy-actions.dotmac.io/hold`, `-until`). */
+/**
+ * The hold a namespace puts on its tenant: its annotations (`deploy-actions.dotmac.io/hold`,
+ * `-until`), or its deletion. A Terminating namespace refuses new objects, so an upgrade there
+ * could only fail and spend the failure budget on a tenant somebody is removing: it is held, and
+ * every report shows it, until the namespace is gone (then the tenant is no longer found).
+ */
 export function namespaceHold(ns: NamespaceInfo): TenantHold | undefined {
+  if (ns.terminating) return { reason: 'the namespace is being deleted (Terminating)', source: `namespace ${ns.name} status` };
   const reason = ns.annotations[HOLD_ANNOTATION]?.trim();
   if (!reason) return undefined;
   const until = ns.annotations[HOLD_UNTIL_ANNOTATION]?.trim() || undefined;
