@@ -62,6 +62,8 @@ export interface RolloutOptions {
    * clusters go on, and the run ends `halted`. The global `maxFailures` still applies.
    */
   maxFailuresPerCluster?: ReadonlyMap<string, number>;
+  /** Clusters already known not to answer (their namespaces could not be read): their tenants are held from the start. */
+  unreachableClusters?: ReadonlyMap<string, string>;
   soakMs: number;
   soakIntervalMs: number;
   rollbackWaveOnFailure: boolean;
@@ -336,7 +338,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   const helmOf = (t: Tenant): Helm => watch(p.helmFor?.(t) ?? p.helm, t.cluster ?? '');
   const limitOf = (cluster: string) => Math.min(o.maxParallelPerCluster || o.maxParallel, adaptive?.limit(cluster) ?? Infinity);
   // Clusters that stopped answering mid-rollout: their tenants are held, the others go on.
-  const down = new Map<string, string>();
+  const down = new Map<string, string>(o.unreachableClusters ?? []);
   // Clusters whose own failure budget is spent (maxFailuresPerCluster): their tenants are skipped.
   const spent = new Map<string, string>();
   const clusterFailures = new Map<string, number>();

@@ -50,7 +50,9 @@ export interface RunPorts {
    * for their hold annotations: keyed by namespaceKey; `forbidden`: those the credentials may not
    * read. Absent: those annotations are not read.
    */
-  readNamespaces?: (tenants: readonly Tenant[]) => Promise<{ found: Map<string, NamespaceInfo>; forbidden: string[] }>;
+  readNamespaces?: (
+    tenants: readonly Tenant[],
+  ) => Promise<{ found: Map<string, NamespaceInfo>; forbidden: string[]; unreachable?: Map<string, string> }>;
   /** Writes a values file (per tenant) into the private directory; returns its path. */
   writeValues(name: string, content: string): string;
   helm?: Helm;
@@ -282,6 +284,7 @@ export async function applyNamespaceHolds(
   tenants: readonly Tenant[],
   ports: Pick<RunPorts, 'readNamespaces' | 'logger'>,
   o: { bestEffort: boolean },
+  unreachable?: Map<string, string>,
 ): Promise<Tenant[]> {
   if (!ports.readNamespaces || !tenants.length) return [...tenants];
   let r: Awaited<ReturnType<NonNullable<RunPorts['readNamespaces']>>>;
@@ -293,6 +296,12 @@ export async function applyNamespaceHolds(
       `namespace hold annotations not read (${errorMessage(err)}): planned without them; the deploy reads them again before touching a tenant`,
     );
     return [...tenants];
+  }
+  // A cluster of a multi-cluster fleet that did not answer: its tenants are held by the executor
+  // (no verdict), never deployed on holds nobody could read; the other clusters go on.
+  for (const [c, why] of r.unreachable ?? []) {
+    unreachable?.set(c, why);
+    ports.logger.warning(`cluster ${c}: ${why}: its tenants are held, the other clusters go on`);
   }
   if (r.forbidden.length)
     ports.logger.warning(
@@ -341,11 +350,12 @@ export async function runTenantRollout(inp: RolloutRequest, ports: RunPorts, met
 async function planPhase(inp: RolloutRequest, ports: RunPorts) {
   const { tenants: resolvedTenants, source, clusters } = await resolveTenants(inp, ports);
   if (clusters.length > 1 && !ports.helmFor) throw noMultiCluster(inp);
+  const unreachable = new Map<string, string>();
   // After the clusters are bound: each tenant's namespace is read in its own cluster.
   const withHolds =
     inp.source.kind === 'namespaces'
       ? resolvedTenants
-      : await applyNamespaceHolds(resolvedTenants, ports, { bestEffort: inp.phase === 'plan' });
+      : await applyNamespaceHolds(resolvedTenants, ports, { bestEffort: inp.phase === 'plan' }, unreachable);
   const { free: tenants, held } = splitHeld(withHolds, ports.clock.now());
   for (const h of held) ports.logger.info(`${h.id}: ${h.error}: not deployed`);
   const createdAt = new Date(ports.clock.now()).toISOString();
@@ -405,14 +415,14 @@ async function planPhase(inp: RolloutRequest, ports: RunPorts) {
     pilot = plan.pilot.map((r) => byId.get(r.id)!);
     waves = plan.waves.map((w) => w.map((r) => byId.get(r.id)!));
   }
-  return { plan, pilot, waves, appeared, vanished, held, clusters, sharded };
+  return { plan, pilot, waves, appeared, vanished, held, clusters, sharded, unreachable };
 }
 
 async function executePhase(
   inp: RolloutRequest,
   ports: RunPorts,
   meta: RunMeta,
-  { plan, pilot, waves, appeared, vanished, held, clusters, sharded }: Awaited<ReturnType<typeof planPhase>>,
+  { plan, pilot, waves, appeared, vanished, held, clusters, sharded, unreachable }: Awaited<ReturnType<typeof planPhase>>,
 ): Promise<RunOutcome> {
   const heldLine = held.length ? `\n**Held (not deployed):** ${held.map((h) => `\`${h.id}\` ${h.error}`).join('; ')}\n` : '';
   const out: RunOutcome = { plan, planTable: renderPlanTable(plan) + heldLine, planJson: serializePlan(plan), appeared, vanished, held };
@@ -507,6 +517,7 @@ async function executePhase(
         durations,
         maxFailures,
         maxFailuresPerCluster,
+        unreachableClusters: unreachable,
         // A dry run changed nothing: there is nothing to soak, and a soak must not roll anything back.
         soakMs: inp.helm.dryRun === 'none' ? inp.soakMs : 0,
         soakIntervalMs: inp.soakIntervalMs,

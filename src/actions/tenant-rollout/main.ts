@@ -36,6 +36,7 @@ import { renderForTenant, toTarget } from '../../tenants/model.ts';
 import { checkDeployedRelease } from '../../verify/release-check.ts';
 import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
+import { unreachable as isUnreachable } from '../../rollout/execute.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
 import { fleetGuards, releaseSavedLock, runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
@@ -287,18 +288,27 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           readNamespaces: async (ts) => {
             const found = new Map<string, NamespaceInfo>();
             const forbidden: string[] = [];
+            const down = new Map<string, string>();
             const byCluster = new Map<string, Tenant[]>();
             for (const t of ts) byCluster.set(t.cluster ?? '', [...(byCluster.get(t.cluster ?? '') ?? []), t]);
             for (const [c, group] of byCluster) {
               const client = clientFor({ cluster: c || undefined }) ?? (await planReader(bound.get(c)?.target ?? creds.target));
-              // A wrong target is named as such, like the discovery's list (an input error, not a hold).
-              const r = await namespacesByName(client, [...new Set(group.map((t) => t.namespace))], ctx.signal).catch((e: unknown) => {
+              // One cluster: a wrong target is named as such, like the discovery's list (an input error,
+              // not a hold). One of several: it holds its own tenants and the other clusters go on.
+              let r: Awaited<ReturnType<typeof namespacesByName>>;
+              try {
+                r = await namespacesByName(client, [...new Set(group.map((t) => t.namespace))], ctx.signal);
+              } catch (e) {
+                if (c && byCluster.size > 1 && isUnreachable(errorMessage(e))) {
+                  down.set(c, `cluster ${c} is unreachable (${errorMessage(e)})`);
+                  continue;
+                }
                 throw explainUnreachable(e, c || undefined);
-              });
+              }
               for (const [name, ns] of r.found) found.set(namespaceKey({ cluster: c || undefined, namespace: name }), ns);
               forbidden.push(...r.forbidden.map((n) => (c ? `${c}/${n}` : n)));
             }
-            return { found, forbidden };
+            return { found, forbidden, unreachable: down };
           },
           get helm() {
             return helm;
