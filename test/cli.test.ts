@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine, UsageError } from '../src/cli/args.ts';
 import { cli } from '../src/cli/main.ts';
 import { closest } from '../src/core/closest.ts';
+import { startFakeKube } from './support/fake-kube/index.ts';
 import { helmBinaries } from './support/tools.ts';
 
 function terminal(opts: { tty?: boolean; answer?: string } = {}) {
@@ -28,9 +32,9 @@ function terminal(opts: { tty?: boolean; answer?: string } = {}) {
   };
 }
 
-async function run(argv: string[], opts: { tty?: boolean; answer?: string } = {}) {
+async function run(argv: string[], opts: { tty?: boolean; answer?: string; env?: Record<string, string> } = {}) {
   const t = terminal(opts);
-  const code = await cli(argv, { PATH: process.env.PATH }, t.term);
+  const code = await cli(argv, { PATH: process.env.PATH, ...opts.env }, t.term);
   return { code, out: t.out(), err: t.err() };
 }
 
@@ -110,28 +114,41 @@ describe('deploy-actions CLI', () => {
   });
 
   it('on a terminal it shows the plan and asks; "n" changes nothing', async () => {
-    const r = await run(
-      [
-        'rollout',
-        '--tenants',
-        'a,b,c',
-        '--pilot',
-        '1',
-        '--batch-size',
-        '1',
-        '--chart',
-        'examples/charts/tenant-app',
-        '--set',
-        'image.tag=v1.3.0',
-        '--helm',
-        helmBinaries[4],
-        '--verify-workloads',
-        'false',
-      ],
-      { tty: true, answer: 'n' },
-    );
-    expect(r.err).toMatch(/^pilot +1 +a$/m);
-    expect(r.err).toMatch(/Deploy v1\.3\.0 to 3 tenants in 3 waves\? \[y\/N\]/);
-    expect(r.err).toMatch(/nothing done: the operator declined/);
+    // A cluster to read the tenants' namespaces from (their hold annotations), and to prove that
+    // "n" changes nothing in it.
+    const kube = await startFakeKube();
+    kube.addNamespaces(['tenant-a', 'tenant-b', 'tenant-c']);
+    const dir = mkdtempSync(join(tmpdir(), 'cli-tty-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, kube.kubeconfigYaml);
+    try {
+      const r = await run(
+        [
+          'rollout',
+          '--tenants',
+          'a,b,c',
+          '--pilot',
+          '1',
+          '--batch-size',
+          '1',
+          '--chart',
+          'examples/charts/tenant-app',
+          '--set',
+          'image.tag=v1.3.0',
+          '--helm',
+          helmBinaries[4],
+          '--verify-workloads',
+          'false',
+        ],
+        { tty: true, answer: 'n', env: { KUBECONFIG: kubeconfig } },
+      );
+      expect(r.err).toMatch(/^pilot +1 +a$/m);
+      expect(r.err).toMatch(/Deploy v1\.3\.0 to 3 tenants in 3 waves\? \[y\/N\]/);
+      expect(r.err).toMatch(/nothing done: the operator declined/);
+      expect(kube.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    } finally {
+      await kube.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
