@@ -27,7 +27,20 @@ describe('build-images: docker buildx build argv', () => {
       'minimal push',
       {},
       true,
-      ['buildx', 'build', '--file', '/w/apps/isp/Dockerfile', '--tag', 'ghcr.io/dotmac/isp-ops-app:1.3.0', '--tag', 'ghcr.io/dotmac/isp-ops-app:1.3', '--metadata-file', M, '--push', '/w/apps/isp'],
+      [
+        'buildx',
+        'build',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1.3.0',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1.3',
+        '--metadata-file',
+        M,
+        '--push',
+        '/w/apps/isp',
+      ],
     ],
     [
       'everything',
@@ -42,34 +55,88 @@ describe('build-images: docker buildx build argv', () => {
       },
       true,
       [
-        'buildx', 'build', '--file', '/w/apps/isp/Dockerfile',
-        '--target', 'runner',
-        '--platform', 'linux/amd64,linux/arm64',
-        '--build-arg', 'NODE_ENV=production', '--build-arg', 'EMPTY=',
-        '--label', 'org.opencontainers.image.version=1.3.0', '--label', 'a.b=x=y z',
-        '--tag', 'ghcr.io/dotmac/isp-ops-app:1.3.0',
-        '--cache-from', 'type=gha',
-        '--cache-to', 'type=gha,mode=max', '--cache-to', 'type=registry,ref=ghcr.io/dotmac/cache:isp',
-        '--metadata-file', M, '--push', '/w/apps/isp',
+        'buildx',
+        'build',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--target',
+        'runner',
+        '--platform',
+        'linux/amd64,linux/arm64',
+        '--build-arg',
+        'NODE_ENV=production',
+        '--build-arg',
+        'EMPTY=',
+        '--label',
+        'org.opencontainers.image.version=1.3.0',
+        '--label',
+        'a.b=x=y z',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1.3.0',
+        '--cache-from',
+        'type=gha',
+        '--cache-to',
+        'type=gha,mode=max',
+        '--cache-to',
+        'type=registry,ref=ghcr.io/dotmac/cache:isp',
+        '--metadata-file',
+        M,
+        '--push',
+        '/w/apps/isp',
       ],
     ],
     [
       'pull request: no push, no output',
       { push: false, tags: ['pr-42'] },
       true,
-      ['buildx', 'build', '--file', '/w/apps/isp/Dockerfile', '--tag', 'ghcr.io/dotmac/isp-ops-app:pr-42', '--metadata-file', M, '/w/apps/isp'],
+      [
+        'buildx',
+        'build',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:pr-42',
+        '--metadata-file',
+        M,
+        '/w/apps/isp',
+      ],
     ],
     [
       'insecure registry',
       { tags: ['1'] },
       false,
-      ['buildx', 'build', '--file', '/w/apps/isp/Dockerfile', '--tag', 'ghcr.io/dotmac/isp-ops-app:1', '--metadata-file', M, '--output', 'type=image,push=true,registry.insecure=true', '/w/apps/isp'],
+      [
+        'buildx',
+        'build',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1',
+        '--metadata-file',
+        M,
+        '--output',
+        'type=image,push=true,registry.insecure=true',
+        '/w/apps/isp',
+      ],
     ],
     [
       'a value that looks like a flag stays one argument',
       { tags: ['1'], buildArgs: { X: '--push; rm -rf /' } },
       true,
-      ['buildx', 'build', '--file', '/w/apps/isp/Dockerfile', '--build-arg', 'X=--push; rm -rf /', '--tag', 'ghcr.io/dotmac/isp-ops-app:1', '--metadata-file', M, '--push', '/w/apps/isp'],
+      [
+        'buildx',
+        'build',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--build-arg',
+        'X=--push; rm -rf /',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1',
+        '--metadata-file',
+        M,
+        '--push',
+        '/w/apps/isp',
+      ],
     ],
   ])('%s', (_name, req, tlsVerify, argv) => {
     expect(buildxBuildArgv({ ...base, ...req }, { metadataFile: M, tlsVerify })).toEqual(argv);
@@ -102,7 +169,9 @@ describe('build-images: buildx metadata file', () => {
   it('falls back to the descriptor and ignores malformed digests', () => {
     const d = `sha256:${'a'.repeat(64)}`;
     expect(parseBuildxMetadata(JSON.stringify({ 'containerimage.descriptor': { digest: d } })).digest).toBe(d);
-    expect(parseBuildxMetadata(JSON.stringify({ 'containerimage.digest': 'sha256:xyz', 'containerimage.descriptor': { digest: d } })).digest).toBe(d);
+    expect(
+      parseBuildxMetadata(JSON.stringify({ 'containerimage.digest': 'sha256:xyz', 'containerimage.descriptor': { digest: d } })).digest,
+    ).toBe(d);
     expect(() => parseBuildxMetadata('not json')).toThrow(/not JSON/);
   });
 });
@@ -115,9 +184,24 @@ describe('build-images: buildah argv', () => {
       { target: 'runner', buildArgs: { A: '1' }, labels: { l: 'v' } },
       {},
       [
-        'build', '--isolation=chroot', '--storage-driver=vfs', '--file', '/w/apps/isp/Dockerfile', '--target', 'runner',
-        '--build-arg', 'A=1', '--label', 'l=v', '--iidfile', '/tmp/iid',
-        '--tag', 'ghcr.io/dotmac/isp-ops-app:1.3.0', '--tag', 'ghcr.io/dotmac/isp-ops-app:1.3', '/w/apps/isp',
+        'build',
+        '--isolation=chroot',
+        '--storage-driver=vfs',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--target',
+        'runner',
+        '--build-arg',
+        'A=1',
+        '--label',
+        'l=v',
+        '--iidfile',
+        '/tmp/iid',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1.3.0',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1.3',
+        '/w/apps/isp',
       ],
     ],
     [
@@ -125,18 +209,45 @@ describe('build-images: buildah argv', () => {
       { platforms: ['linux/amd64', 'linux/arm64'] },
       { tlsVerify: false, manifest: 'localhost/build-images/isp-ops-app:abc', authFile: '/tmp/auth.json' },
       [
-        'build', '--isolation=chroot', '--storage-driver=vfs', '--authfile', '/tmp/auth.json', '--tls-verify=false', '--file', '/w/apps/isp/Dockerfile',
-        '--platform', 'linux/amd64,linux/arm64', '--manifest', 'localhost/build-images/isp-ops-app:abc', '/w/apps/isp',
+        'build',
+        '--isolation=chroot',
+        '--storage-driver=vfs',
+        '--authfile',
+        '/tmp/auth.json',
+        '--tls-verify=false',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--platform',
+        'linux/amd64,linux/arm64',
+        '--manifest',
+        'localhost/build-images/isp-ops-app:abc',
+        '/w/apps/isp',
       ],
     ],
     [
       'registry cache becomes --layers --cache-from/--cache-to',
-      { cacheFrom: ['type=gha', 'type=registry,ref=ghcr.io/dotmac/cache'], cacheTo: ['type=registry,ref=ghcr.io/dotmac/cache,mode=max'], tags: ['1'] },
+      {
+        cacheFrom: ['type=gha', 'type=registry,ref=ghcr.io/dotmac/cache'],
+        cacheTo: ['type=registry,ref=ghcr.io/dotmac/cache,mode=max'],
+        tags: ['1'],
+      },
       {},
       [
-        'build', '--isolation=chroot', '--storage-driver=vfs', '--file', '/w/apps/isp/Dockerfile',
-        '--layers', '--cache-from', 'ghcr.io/dotmac/cache', '--cache-to', 'ghcr.io/dotmac/cache',
-        '--iidfile', '/tmp/iid', '--tag', 'ghcr.io/dotmac/isp-ops-app:1', '/w/apps/isp',
+        'build',
+        '--isolation=chroot',
+        '--storage-driver=vfs',
+        '--file',
+        '/w/apps/isp/Dockerfile',
+        '--layers',
+        '--cache-from',
+        'ghcr.io/dotmac/cache',
+        '--cache-to',
+        'ghcr.io/dotmac/cache',
+        '--iidfile',
+        '/tmp/iid',
+        '--tag',
+        'ghcr.io/dotmac/isp-ops-app:1',
+        '/w/apps/isp',
       ],
     ],
   ])('build: %s', (_n, req, o, argv) => {
@@ -144,7 +255,9 @@ describe('build-images: buildah argv', () => {
   });
 
   it('reports the cache specs it cannot use', () => {
-    expect(buildahCache({ cacheFrom: ['type=gha', 'type=registry,ref=a', 'type=registry,ref=b'], cacheTo: ['type=local,dest=/c'] })).toEqual({
+    expect(
+      buildahCache({ cacheFrom: ['type=gha', 'type=registry,ref=a', 'type=registry,ref=b'], cacheTo: ['type=local,dest=/c'] }),
+    ).toEqual({
       from: 'a',
       to: undefined,
       ignored: ['type=gha', 'type=registry,ref=b', 'type=local,dest=/c'],
@@ -153,15 +266,32 @@ describe('build-images: buildah argv', () => {
 
   it.each<[string, boolean, boolean, string[]]>([
     ['image', true, false, ['push', '--storage-driver=vfs', '--digestfile', '/tmp/d', 'SRC', 'docker://ghcr.io/dotmac/isp-ops-app:1.3.0']],
-    ['image, insecure', false, false, ['push', '--storage-driver=vfs', '--tls-verify=false', '--digestfile', '/tmp/d', 'SRC', 'docker://ghcr.io/dotmac/isp-ops-app:1.3.0']],
-    ['manifest list', true, true, ['manifest', 'push', '--storage-driver=vfs', '--all', '--digestfile', '/tmp/d', 'SRC', 'docker://ghcr.io/dotmac/isp-ops-app:1.3.0']],
+    [
+      'image, insecure',
+      false,
+      false,
+      ['push', '--storage-driver=vfs', '--tls-verify=false', '--digestfile', '/tmp/d', 'SRC', 'docker://ghcr.io/dotmac/isp-ops-app:1.3.0'],
+    ],
+    [
+      'manifest list',
+      true,
+      true,
+      ['manifest', 'push', '--storage-driver=vfs', '--all', '--digestfile', '/tmp/d', 'SRC', 'docker://ghcr.io/dotmac/isp-ops-app:1.3.0'],
+    ],
   ])('push: %s', (_n, tlsVerify, manifest, argv) => {
     expect(buildahPushArgv('SRC', 'ghcr.io/dotmac/isp-ops-app:1.3.0', { tlsVerify, manifest, digestFile: '/tmp/d' })).toEqual(argv);
   });
 
   it('login takes the password on stdin and writes a private auth file', () => {
     expect(buildahLoginArgv('127.0.0.1:5000', 'ci', { tlsVerify: false, authFile: '/tmp/a.json' })).toEqual([
-      'login', '--authfile', '/tmp/a.json', '--tls-verify=false', '--username', 'ci', '--password-stdin', '127.0.0.1:5000',
+      'login',
+      '--authfile',
+      '/tmp/a.json',
+      '--tls-verify=false',
+      '--username',
+      'ci',
+      '--password-stdin',
+      '127.0.0.1:5000',
     ]);
   });
 });

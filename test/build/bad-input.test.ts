@@ -57,7 +57,11 @@ describe('build-images: bad input: one clear error each, nothing pushed', () => 
       { images: `${GOOD}- name: isp-ops-app\n  context: examples/images/isp-ops-app\n  tags: ["-edge"]\n` },
       'input "images": image "isp-ops-app": tag "-edge" has characters a registry rejects (a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with "." or "-")',
     ],
-    ['unknown builder', { images: GOOD, builder: 'kaniko' }, 'input "builder": is not one of the allowed values, got "kaniko" (use one of: buildx, buildah)'],
+    [
+      'unknown builder',
+      { images: GOOD, builder: 'kaniko' },
+      'input "builder": is not one of the allowed values, got "kaniko" (use one of: buildx, buildah)',
+    ],
     [
       'invalid image name',
       { images: `${GOOD}- name: ISP_Ops\n  context: examples/images/isp-ops-app\n` },
@@ -68,7 +72,11 @@ describe('build-images: bad input: one clear error each, nothing pushed', () => 
       { images: `${GOOD}- name: isp-ops-app\n  context: examples/images/isp-ops-app\n  buildArgs: {A: b}\n` },
       'input "images": image "isp-ops-app": unknown key "buildArgs" (use only: name, context, dockerfile, target, build-args, platforms, labels, tags, repository)',
     ],
-    ['no images at all', {}, 'input "images": and "images-file" are both empty (list the images inline in "images" or give a YAML file in "images-file")'],
+    [
+      'no images at all',
+      {},
+      'input "images": and "images-file" are both empty (list the images inline in "images" or give a YAML file in "images-file")',
+    ],
   ])('%s', async (_name, inputs, message) => {
     const argvs: string[][] = [];
     const run: CommandRunner = (file, args, opts) => {
@@ -81,7 +89,10 @@ describe('build-images: bad input: one clear error each, nothing pushed', () => 
     );
     const err = await createBuildImages({ run, listTags: async () => [] })
       .main(ctx)
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ConfigurationError);
     expect((err as Error).message).toBe(message);
     expect((err as Error).message).not.toContain('\n');

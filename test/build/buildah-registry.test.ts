@@ -47,7 +47,10 @@ function run(inputs: Record<string, string>, fixture: string, known: string[] = 
 
 async function configOf(repo: string, digest: string) {
   const m = await registry.manifest(repo, digest);
-  return JSON.parse((await registry.blob(repo, m.body.config.digest)).toString('utf8')) as { config: { Labels: Record<string, string>; Env?: string[] }; architecture: string };
+  return JSON.parse((await registry.blob(repo, m.body.config.digest)).toString('utf8')) as {
+    config: { Labels: Record<string, string>; Env?: string[] };
+    architecture: string;
+  };
 }
 
 async function filesOf(repo: string, digest: string): Promise<string[]> {
@@ -82,7 +85,10 @@ describe('build-images: buildah builder against a real registry', () => {
 
     expect(ctx.outputs.version).toBe('1.3.0');
     expect(JSON.parse(ctx.outputs.tags!)).toEqual(['1.3.0', '1.3', '1', 'latest']);
-    const images = JSON.parse(ctx.outputs.images!) as Record<string, { ref: string; repository: string; digest: string; tags: string[]; pushed: boolean }>;
+    const images = JSON.parse(ctx.outputs.images!) as Record<
+      string,
+      { ref: string; repository: string; digest: string; tags: string[]; pushed: boolean }
+    >;
     expect(Object.keys(images)).toEqual(['platform-admin-app', 'isp-ops-app']);
 
     for (const name of ['platform-admin-app', 'isp-ops-app']) {
@@ -124,20 +130,36 @@ describe('build-images: buildah builder against a real registry', () => {
 
     // The values snippet pins exactly those digests.
     expect(parse(ctx.outputs.values!)).toEqual({
-      'platform-admin-app': { image: { repository: `${registry.host}/dotmac/platform-admin-app`, tag: '1.3.0', digest: images['platform-admin-app']!.digest } },
+      'platform-admin-app': {
+        image: { repository: `${registry.host}/dotmac/platform-admin-app`, tag: '1.3.0', digest: images['platform-admin-app']!.digest },
+      },
       'isp-ops-app': { image: { repository: `${registry.host}/dotmac/isp-ops-app`, tag: '1.3.0', digest: images['isp-ops-app']!.digest } },
     });
 
     // Summary: one row per image with digest and a size read back from the registry.
     const summary = ctx.summaries.join('\n');
     for (const name of ['platform-admin-app', 'isp-ops-app']) {
-      expect(summary).toMatch(new RegExp(`\\| \`${registry.host}/dotmac/${name}\` \\| ✅ pushed \\| .* \\| \`${images[name]!.digest}\` \\| \\d+(\\.\\d)? (B|KiB) \\| \\d+s \\|`));
+      expect(summary).toMatch(
+        new RegExp(
+          `\\| \`${registry.host}/dotmac/${name}\` \\| ✅ pushed \\| .* \\| \`${images[name]!.digest}\` \\| \\d+(\\.\\d)? (B|KiB) \\| \\d+s \\|`,
+        ),
+      );
     }
 
     // The password: masked, given to `buildah login` on stdin, never on any argv, never logged.
     expect(ctx.masked).toContain(PASSWORD);
     const login = argvs.find((a) => a[1] === 'login');
-    expect(login).toEqual(['buildah', 'login', '--authfile', expect.stringContaining(ctx.tempDir), '--tls-verify=false', '--username', 'dotmac-ci', '--password-stdin', registry.host]);
+    expect(login).toEqual([
+      'buildah',
+      'login',
+      '--authfile',
+      expect.stringContaining(ctx.tempDir),
+      '--tls-verify=false',
+      '--username',
+      'dotmac-ci',
+      '--password-stdin',
+      registry.host,
+    ]);
     expect(argvs.flat().join(' ')).not.toContain(PASSWORD);
     expect(ctx.logger.text()).not.toContain(PASSWORD);
     // Pushes used the private auth file written by that login.
@@ -146,7 +168,10 @@ describe('build-images: buildah builder against a real registry', () => {
 
   it('pushes a multi-platform image as an index the registry serves per platform', async () => {
     const { ctx, done } = run(
-      { images: '- name: multiarch-admin\n  context: examples/images/platform-admin-app\n  target: runner\n', platforms: 'linux/amd64,linux/arm64' },
+      {
+        images: '- name: multiarch-admin\n  context: examples/images/platform-admin-app\n  target: runner\n',
+        platforms: 'linux/amd64,linux/arm64',
+      },
       'push_branch_main',
     );
     await done;
@@ -162,7 +187,9 @@ describe('build-images: buildah builder against a real registry', () => {
     expect(platforms).toEqual(['linux/amd64', 'linux/arm64']);
     const arm = index.body.manifests.find((m) => m.platform.architecture === 'arm64')!;
     expect((await configOf('dotmac/multiarch-admin', arm.digest)).architecture).toBe('arm64');
-    expect(ctx.summaries.join()).toMatch(/linux\/amd64: \d+(\.\d)? (B|KiB)<br>linux\/arm64: \d+(\.\d)? (B|KiB)|linux\/arm64: \d+(\.\d)? (B|KiB)<br>linux\/amd64/);
+    expect(ctx.summaries.join()).toMatch(
+      /linux\/amd64: \d+(\.\d)? (B|KiB)<br>linux\/arm64: \d+(\.\d)? (B|KiB)|linux\/arm64: \d+(\.\d)? (B|KiB)<br>linux\/amd64/,
+    );
   });
 
   it("a failing image fails the step with buildah's last lines and names the image pushed anyway", async () => {

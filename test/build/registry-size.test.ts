@@ -24,7 +24,11 @@ beforeAll(async () => {
         : json(401, {});
     }
     if (req.headers.authorization !== 'Bearer tok-abc') {
-      return json(401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'www-authenticate': `Bearer realm="${base}/token",service="test-registry",scope="repository:dotmac/app:pull"` });
+      return json(
+        401,
+        { errors: [{ code: 'UNAUTHORIZED' }] },
+        { 'www-authenticate': `Bearer realm="${base}/token",service="test-registry",scope="repository:dotmac/app:pull"` },
+      );
     }
     const manifests: Record<string, unknown> = {
       [`/v2/dotmac/app/manifests/${D('a')}`]: {
@@ -32,7 +36,11 @@ beforeAll(async () => {
         manifests: [
           { digest: D('b'), platform: { os: 'linux', architecture: 'amd64' } },
           { digest: D('c'), platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-          { digest: D('d'), platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } },
+          {
+            digest: D('d'),
+            platform: { os: 'unknown', architecture: 'unknown' },
+            annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+          },
         ],
       },
       [`/v2/dotmac/app/manifests/${D('b')}`]: { config: { size: 100 }, layers: [{ size: 1000 }, { size: 24 }] },
@@ -49,14 +57,20 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 describe('build-images: image size from the registry', () => {
   it('gets a token from the realm with Basic credentials and sums each platform, skipping attestations', async () => {
-    const size = await imageSize(`${base.slice('http://'.length)}/dotmac/app`, D('a'), { username: 'bot', password: 'pw-123456', insecure: true });
+    const size = await imageSize(`${base.slice('http://'.length)}/dotmac/app`, D('a'), {
+      username: 'bot',
+      password: 'pw-123456',
+      insecure: true,
+    });
     expect(size).toEqual({ total: 1124 + 1000, platforms: { 'linux/amd64': 1124, 'linux/arm64/v8': 1000 } });
     expect(seen.filter((s) => s.url.startsWith('/token'))).toHaveLength(1);
     expect(seen.find((s) => s.url.includes('/manifests/'))?.accept).toContain('application/vnd.oci.image.index.v1+json');
   });
 
   it('fails clearly when the credentials are refused', async () => {
-    await expect(imageSize(`${base.slice('http://'.length)}/dotmac/app`, D('a'), { username: 'bot', password: 'wrong', insecure: true })).rejects.toThrow(/token request to .*\/token: HTTP 401/);
+    await expect(
+      imageSize(`${base.slice('http://'.length)}/dotmac/app`, D('a'), { username: 'bot', password: 'wrong', insecure: true }),
+    ).rejects.toThrow(/token request to .*\/token: HTTP 401/);
   });
 
   it.each([
@@ -76,5 +90,10 @@ describe('build-images: image size from the registry', () => {
     expect(parseChallenge('Basic realm="Registry Realm"').scheme).toBe('basic');
   });
 
-  it.each([[512, '512 B'], [1536, '1.5 KiB'], [52_428_800, '50 MiB'], [1_288_490_189, '1.2 GiB']])('formats %d', (n, s) => expect(formatBytes(n)).toBe(s));
+  it.each([
+    [512, '512 B'],
+    [1536, '1.5 KiB'],
+    [52_428_800, '50 MiB'],
+    [1_288_490_189, '1.2 GiB'],
+  ])('formats %d', (n, s) => expect(formatBytes(n)).toBe(s));
 });

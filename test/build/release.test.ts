@@ -50,10 +50,12 @@ class FakeBuilder implements ImageBuilder {
   }
 }
 
-const ok = (ms = 0) => async (req: BuildRequest): Promise<BuildResult> => {
-  await new Promise((r) => setTimeout(r, ms));
-  return { digest: req.push ? digestOf(req.name) : undefined, warnings: [] };
-};
+const ok =
+  (ms = 0) =>
+  async (req: BuildRequest): Promise<BuildResult> => {
+    await new Promise((r) => setTimeout(r, ms));
+    return { digest: req.push ? digestOf(req.name) : undefined, warnings: [] };
+  };
 
 function fakeClock(): Clock {
   let t = Date.UTC(2026, 10, 21, 9, 30, 0);
@@ -102,13 +104,17 @@ function ports(builder: ImageBuilder, fixture = 'push_tag_v1.3.0', known: string
   return { ports: p, logger };
 }
 
-const inline = (...names: string[]) => names.map((n) => `- name: ${n}\n  context: examples/images/platform-admin-app\n  target: runner\n`).join('');
+const inline = (...names: string[]) =>
+  names.map((n) => `- name: ${n}\n  context: examples/images/platform-admin-app\n  target: runner\n`).join('');
 
 describe('build-images: releaseImages', () => {
   it('builds each image once with derived tags and OCI labels, user labels winning, then reports digests', async () => {
     const builder = new FakeBuilder({ 'platform-admin-app': ok(), 'isp-ops-app': ok() });
     const { ports: p } = ports(builder);
-    const release = await releaseImages(cfg({ labels: { 'com.dotmac.team': 'platform', 'org.opencontainers.image.source': 'https://example.com/mirror' } }), p);
+    const release = await releaseImages(
+      cfg({ labels: { 'com.dotmac.team': 'platform', 'org.opencontainers.image.source': 'https://example.com/mirror' } }),
+      p,
+    );
 
     expect(builder.builds.map((b) => b.name)).toEqual(['platform-admin-app', 'isp-ops-app']);
     const admin = builder.builds[0]!;
@@ -146,11 +152,15 @@ describe('build-images: releaseImages', () => {
       },
     });
     expect(parse(valuesSnippet(release))).toEqual({
-      'platform-admin-app': { image: { repository: 'ghcr.io/dotmac/platform-admin-app', tag: '1.3.0', digest: digestOf('platform-admin-app') } },
+      'platform-admin-app': {
+        image: { repository: 'ghcr.io/dotmac/platform-admin-app', tag: '1.3.0', digest: digestOf('platform-admin-app') },
+      },
       'isp-ops-app': { image: { repository: 'ghcr.io/dotmac/isp-ops-app', tag: '1.3.0', digest: digestOf('isp-ops-app') } },
     });
     const summary = summaryMarkdown(release);
-    expect(summary).toContain(`| \`ghcr.io/dotmac/isp-ops-app\` | ✅ pushed | \`1.3.0\` \`1.3\` \`1\` \`latest\` | \`${digestOf('isp-ops-app')}\` | 3.0 MiB | 3s |`);
+    expect(summary).toContain(
+      `| \`ghcr.io/dotmac/isp-ops-app\` | ✅ pushed | \`1.3.0\` \`1.3\` \`1\` \`latest\` | \`${digestOf('isp-ops-app')}\` | 3.0 MiB | 3s |`,
+    );
     expect(failureMessage(release)).toBeUndefined();
   });
 
@@ -212,7 +222,13 @@ describe('build-images: releaseImages', () => {
     expect(builder.logins.map((l) => l.host)).toEqual(['ghcr.io']);
     expect(builder.builds.every((b) => !b.push && b.tags.join() === 'pr-42')).toBe(true);
     expect(release.outcomes.map((o) => o.status)).toEqual(['built', 'built']);
-    expect(imagesOutput(release)['isp-ops-app']).toEqual({ ref: 'ghcr.io/dotmac/isp-ops-app:pr-42', repository: 'ghcr.io/dotmac/isp-ops-app', digest: null, tags: ['pr-42'], pushed: false });
+    expect(imagesOutput(release)['isp-ops-app']).toEqual({
+      ref: 'ghcr.io/dotmac/isp-ops-app:pr-42',
+      repository: 'ghcr.io/dotmac/isp-ops-app',
+      digest: null,
+      tags: ['pr-42'],
+      pushed: false,
+    });
     expect(logger.text()).toContain('not pushing: pull_request builds are checked, not published');
   });
 
@@ -228,7 +244,9 @@ describe('build-images: releaseImages', () => {
     const { ports: p } = ports(builder);
     const err = await releaseImages(cfg(), p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
-    expect((err as Error).message).toBe('input "builder": "buildah" cannot run on this runner (spawn buildah ENOENT) (install buildah (apt-get install buildah) or use builder: buildx)');
+    expect((err as Error).message).toBe(
+      'input "builder": "buildah" cannot run on this runner (spawn buildah ENOENT) (install buildah (apt-get install buildah) or use builder: buildx)',
+    );
     expect(builder.builds).toEqual([]);
   });
 
@@ -237,7 +255,12 @@ describe('build-images: releaseImages', () => {
     const { ports: p, logger } = ports(builder, 'push_tag_v1.3.0', null);
     const release = await releaseImages(cfg(), p);
     expect(release.plan.tags).toEqual(['1.3.0', '1.3', '1']);
-    expect(logger.lines.filter((l) => l.level === 'warning').map((l) => l.message).join()).toMatch(/could not list the repository's tags/);
+    expect(
+      logger.lines
+        .filter((l) => l.level === 'warning')
+        .map((l) => l.message)
+        .join(),
+    ).toMatch(/could not list the repository's tags/);
   });
 
   it('per-image tags add to the shared ones', async () => {

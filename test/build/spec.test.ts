@@ -12,9 +12,16 @@ writeFileSync(join(ws, 'apps/api/Dockerfile'), 'FROM scratch\n');
 writeFileSync(join(ws, 'apps/api/Dockerfile.prod'), 'FROM scratch\n');
 writeFileSync(join(ws, 'Dockerfile'), 'FROM scratch\n');
 
-const defaults: ImageDefaults = { registry: 'ghcr.io/dotmac', workspace: ws, platforms: ['linux/amd64'], buildArgs: { NODE_ENV: 'production', A: '1' }, labels: { team: 'platform' } };
+const defaults: ImageDefaults = {
+  registry: 'ghcr.io/dotmac',
+  workspace: ws,
+  platforms: ['linux/amd64'],
+  buildArgs: { NODE_ENV: 'production', A: '1' },
+  labels: { team: 'platform' },
+};
 const inline = { kind: 'input', input: 'images' } as const;
-const resolveText = (text: string, d: Partial<ImageDefaults> = {}) => resolveImages(parseImageList(text, inline), { ...defaults, ...d }, fsProbe);
+const resolveText = (text: string, d: Partial<ImageDefaults> = {}) =>
+  resolveImages(parseImageList(text, inline), { ...defaults, ...d }, fsProbe);
 
 describe('build-images: image list', () => {
   it('resolves paths (context from the workspace, dockerfile from the context) and merges defaults, image values winning', () => {
@@ -41,7 +48,13 @@ describe('build-images: image list', () => {
       platforms: ['linux/arm64', 'linux/amd64'],
       tags: [],
     });
-    expect(root).toMatchObject({ name: 'tools/root', repository: 'registry.example.com:5000/other/root', context: ws, dockerfile: join(ws, 'Dockerfile'), platforms: ['linux/amd64'] });
+    expect(root).toMatchObject({
+      name: 'tools/root',
+      repository: 'registry.example.com:5000/other/root',
+      context: ws,
+      dockerfile: join(ws, 'Dockerfile'),
+      platforms: ['linux/amd64'],
+    });
   });
 
   it('accepts `images:` around the list in a file, and names file and line for YAML errors', () => {
@@ -64,23 +77,37 @@ describe('build-images: image list', () => {
     ['- just-a-string', 'input "images": entry 1 is not a mapping'],
     ['- context: apps/api', 'input "images": image 1: has no "name"'],
     ['- name: api\n  context: apps/api\n  platforms: [linux]', 'input "images": image "api": platform "linux" is not os/arch[/variant]'],
-    ['- name: api\n  context: apps/api\n  build-args: { "NO-DASH": x }', 'input "images": image "api": build arg "NO-DASH" is not a valid ARG name'],
-    ['- name: api\n  context: apps/api\n  target: "bad stage"', 'input "images": image "api": target "bad stage" is not a valid stage name'],
-    ['- name: api\n  context: apps/api\n  repository: "ghcr.io/Dotmac/API"', 'input "images": image "api": repository "ghcr.io/Dotmac/API" is not a valid repository'],
+    [
+      '- name: api\n  context: apps/api\n  build-args: { "NO-DASH": x }',
+      'input "images": image "api": build arg "NO-DASH" is not a valid ARG name',
+    ],
+    [
+      '- name: api\n  context: apps/api\n  target: "bad stage"',
+      'input "images": image "api": target "bad stage" is not a valid stage name',
+    ],
+    [
+      '- name: api\n  context: apps/api\n  repository: "ghcr.io/Dotmac/API"',
+      'input "images": image "api": repository "ghcr.io/Dotmac/API" is not a valid repository',
+    ],
     ['- name: api\n  context: apps/api\n  labels: 3', 'input "images": image "api": "labels" must be a mapping'],
   ])('%j -> %s', (text, message) => {
     expect(() => resolveText(text)).toThrow(message);
   });
 
   it('needs a registry unless the image names its repository', () => {
-    expect(() => resolveText('- name: api\n  context: apps/api', { registry: '' })).toThrow('input "images": image "api": has no registry to push to');
+    expect(() => resolveText('- name: api\n  context: apps/api', { registry: '' })).toThrow(
+      'input "images": image "api": has no registry to push to',
+    );
   });
 });
 
 describe('build-images: input helpers', () => {
-  it.each(['ghcr.io/dotmac', '127.0.0.1:5000', 'registry.example.com/a/b', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', ''])('accepts registry %j', (r) => {
-    expect(checkRegistry('registry', r)).toBe(r);
-  });
+  it.each(['ghcr.io/dotmac', '127.0.0.1:5000', 'registry.example.com/a/b', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', ''])(
+    'accepts registry %j',
+    (r) => {
+      expect(checkRegistry('registry', r)).toBe(r);
+    },
+  );
   it.each(['https://ghcr.io/dotmac', 'ghcr.io/Dotmac', 'ghcr.io:port', 'a b'])('rejects registry %j naming the input', (r) => {
     expect(() => checkRegistry('registry', r)).toThrow(/^input "registry": is not a registry/);
   });
@@ -90,6 +117,8 @@ describe('build-images: input helpers', () => {
   });
   it('parses KEY=VALUE lines, keeping "=" in values', () => {
     expect(parseKeyValues('build-args', ['A=1', 'B=x=y', 'C='])).toEqual({ A: '1', B: 'x=y', C: '' });
-    expect(() => parseKeyValues('labels', ['novalue'])).toThrow('input "labels": "novalue" is not KEY=VALUE (write one KEY=VALUE per line)');
+    expect(() => parseKeyValues('labels', ['novalue'])).toThrow(
+      'input "labels": "novalue" is not KEY=VALUE (write one KEY=VALUE per line)',
+    );
   });
 });

@@ -11,7 +11,16 @@ const SOURCE = 'https://github.com/dotmac/dotmac-ftth-ops';
 
 // Recorded runner env + payloads (test/fixtures/events) -> tags, version, push default, labels.
 describe('build-images: tags and labels from recorded events', () => {
-  it.each<{ fixture: string; latest?: LatestMode; known?: string[]; extra?: string[]; tags: string[]; version: string; revision: string; push: boolean }>([
+  it.each<{
+    fixture: string;
+    latest?: LatestMode;
+    known?: string[];
+    extra?: string[];
+    tags: string[];
+    version: string;
+    revision: string;
+    push: boolean;
+  }>([
     {
       fixture: 'push_tag_v1.3.0',
       known: ['v1.0.0', 'v1.2.4', 'v1.3.0', 'v1.4.0-rc.1', 'not-semver'],
@@ -77,20 +86,23 @@ describe('build-images: tags and labels from recorded events', () => {
       revision: '3e7a91c04b5d2f8e6a1c9b7d0f4e2a8c6b3d5f71',
       push: true,
     },
-  ])('$fixture (latest $latest, known $known, extra $extra) -> $tags', ({ fixture, latest = 'auto', known, extra, tags, version, revision, push }) => {
-    const event = readGitEvent(eventEnv(fixture), readFile);
-    const plan = deriveTags(event, { latest, knownTags: known, extraTags: extra });
-    expect(plan.tags).toEqual(tags);
-    expect(plan.version).toBe(version);
-    expect(plan.revision).toBe(revision);
-    expect(plan.pushByDefault).toBe(push);
-    expect(ociLabels(event, plan, CREATED)).toEqual({
-      'org.opencontainers.image.source': SOURCE,
-      'org.opencontainers.image.revision': revision,
-      'org.opencontainers.image.version': version,
-      'org.opencontainers.image.created': '2026-11-21T09:30:00.000Z',
-    });
-  });
+  ])(
+    '$fixture (latest $latest, known $known, extra $extra) -> $tags',
+    ({ fixture, latest = 'auto', known, extra, tags, version, revision, push }) => {
+      const event = readGitEvent(eventEnv(fixture), readFile);
+      const plan = deriveTags(event, { latest, knownTags: known, extraTags: extra });
+      expect(plan.tags).toEqual(tags);
+      expect(plan.version).toBe(version);
+      expect(plan.revision).toBe(revision);
+      expect(plan.pushByDefault).toBe(push);
+      expect(ociLabels(event, plan, CREATED)).toEqual({
+        'org.opencontainers.image.source': SOURCE,
+        'org.opencontainers.image.revision': revision,
+        'org.opencontainers.image.version': version,
+        'org.opencontainers.image.created': '2026-11-21T09:30:00.000Z',
+      });
+    },
+  );
 
   it('does not move latest when the tag list cannot be read, and says why', () => {
     const plan = deriveTags(readGitEvent(eventEnv('push_tag_v1.3.0'), readFile), { latest: 'auto', knownTags: undefined });
@@ -100,7 +112,11 @@ describe('build-images: tags and labels from recorded events', () => {
 
   it('latest: true adds latest to a prerelease and a branch too', () => {
     expect(deriveTags(readGitEvent(eventEnv('push_tag_v1.3.0-rc.1'), readFile), { latest: 'true' }).tags).toEqual(['1.3.0-rc.1', 'latest']);
-    expect(deriveTags(readGitEvent(eventEnv('push_branch_main'), readFile), { latest: 'true' }).tags).toEqual(['main', 'sha-3e7a91c', 'latest']);
+    expect(deriveTags(readGitEvent(eventEnv('push_branch_main'), readFile), { latest: 'true' }).tags).toEqual([
+      'main',
+      'sha-3e7a91c',
+      'latest',
+    ]);
   });
 
   it('takes the PR number from the ref when the payload has none', () => {
@@ -118,7 +134,9 @@ describe('build-images: tags and labels from recorded events', () => {
 
   it('refuses to run without a commit id, naming the variable and the fix', () => {
     expect(() => readGitEvent({ GITHUB_REF: 'refs/heads/main' }, readFile)).toThrow(ConfigurationError);
-    expect(() => readGitEvent({ GITHUB_REF: 'refs/heads/main' }, readFile)).toThrow(/GITHUB_SHA.*run on a GitHub runner, or set GITHUB_SHA/);
+    expect(() => readGitEvent({ GITHUB_REF: 'refs/heads/main' }, readFile)).toThrow(
+      /GITHUB_SHA.*run on a GitHub runner, or set GITHUB_SHA/,
+    );
   });
 });
 

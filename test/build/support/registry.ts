@@ -40,7 +40,11 @@ export interface TestRegistry {
   stop(): Promise<void>;
   catalog(): Promise<string[]>;
   /** HEAD-less GET of a manifest with the OCI and Docker Accept headers. */
-  manifest(repo: string, ref: string, accept?: string): Promise<{ status: number; digest: string | null; mediaType: string | null; body: Manifest }>;
+  manifest(
+    repo: string,
+    ref: string,
+    accept?: string,
+  ): Promise<{ status: number; digest: string | null; mediaType: string | null; body: Manifest }>;
   blob(repo: string, digest: string): Promise<Buffer>;
 }
 
@@ -127,7 +131,7 @@ export async function startRegistry(): Promise<TestRegistry> {
 export function tarNames(layer: Buffer): string[] {
   const tar = layer[0] === 0x1f && layer[1] === 0x8b ? gunzipSync(layer) : layer;
   const names: string[] = [];
-  for (let off = 0; off + 512 <= tar.length; ) {
+  for (let off = 0; off + 512 <= tar.length;) {
     const header = tar.subarray(off, off + 512);
     if (header.every((b) => b === 0)) break;
     const field = (a: number, b: number) => header.subarray(a, b).toString('utf8').replace(/\0.*$/s, '');
