@@ -15,8 +15,14 @@ export interface PauseRecord {
 }
 
 export interface LockRecord {
-  /** Who holds it: the run (`run=owner/repo/123/1` or `run=local`) and a random token of this process. */
+  /** Who holds it: the run (`run=owner/repo/123/1`, or `run=local` with the user and process). */
   holder: string;
+  /**
+   * The processes of that run holding it now: the shards of a sharded rollout are one run, and
+   * one shard ending must not free the lock while the others still change tenants. The lock is
+   * free when the last member leaves (or when nobody renews it before `expiresAt`).
+   */
+  members?: string[];
   operation: 'rollout' | 'rollback';
   at: string;
   /** A holder that died leaves its lock behind: past this time, another run may take it. */
@@ -93,26 +99,32 @@ export function describePause(p: PauseRecord): string {
 }
 
 /**
- * Takes the fleet lock with compare-and-swap: free, expired, or already ours. Returns the holder
- * that keeps it otherwise. A rollback and a rollout of the same fleet never change tenants at once.
+ * Takes the fleet lock with compare-and-swap: free, expired, or already this run's (then `member`
+ * joins the run's hold and the expiry is renewed). Returns the holder that keeps it otherwise. A
+ * rollback and a rollout of the same fleet never change tenants at once.
  */
 export async function acquireLock(
   store: FleetStore,
   fleet: string,
-  want: { holder: string; operation: LockRecord['operation']; now: number; ttlMs: number },
+  want: { holder: string; member?: string; operation: LockRecord['operation']; now: number; ttlMs: number },
 ): Promise<{ ok: true } | { ok: false; heldBy: LockRecord }> {
+  const member = want.member ?? want.holder;
   let heldBy: LockRecord | undefined;
   await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
     heldBy = undefined;
     const l = cur?.lock;
-    if (l && l.holder !== want.holder && Date.parse(l.expiresAt) > want.now) {
+    const live = l !== undefined && Date.parse(l.expiresAt) > want.now;
+    if (l && live && l.holder !== want.holder) {
       heldBy = l;
       return undefined;
     }
+    // An expired hold had nobody renewing it: its members are gone, whoever they were.
+    const ours = l && live ? l : undefined;
     const lock: LockRecord = {
       holder: want.holder,
-      operation: want.operation,
-      at: new Date(want.now).toISOString(),
+      members: [...new Set([...(ours?.members ?? []), member])],
+      operation: ours?.operation ?? want.operation,
+      at: ours?.at ?? new Date(want.now).toISOString(),
       expiresAt: new Date(want.now + want.ttlMs).toISOString(),
     };
     return { ...cur, lock };
@@ -121,16 +133,23 @@ export async function acquireLock(
 }
 
 /**
- * Releases the lock if this holder still has it (never someone else's). Returns whether it did;
- * false: the lock was free, or another run holds it (it took the lock after ours expired).
+ * Gives up `member`'s part of this run's hold; the lock is freed when no member is left (never
+ * someone else's lock). Returns whether this member held it; false: the lock was free, or another
+ * run holds it (it took the lock after ours expired).
  */
-export async function releaseLock(store: FleetStore, fleet: string, holder: string): Promise<boolean> {
+export async function releaseLock(store: FleetStore, fleet: string, holder: string, member = holder): Promise<boolean> {
   let released = false;
   await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
     released = false;
-    if (cur?.lock?.holder !== holder) return undefined;
+    const l = cur?.lock;
+    if (l?.holder !== holder) return undefined;
+    // A lock written without members (an older version) has one holder: releasing frees it.
+    const members = l.members ?? [member];
+    if (!members.includes(member)) return undefined;
     released = true;
-    const { lock: _lock, ...rest } = cur;
+    const left = members.filter((m) => m !== member);
+    if (left.length) return { ...cur, lock: { ...l, members: left } };
+    const { lock: _lock, ...rest } = cur!;
     return rest;
   });
   return released;
@@ -143,7 +162,7 @@ export async function releaseLock(store: FleetStore, fleet: string, holder: stri
 export async function withFleetLock<T>(
   store: FleetStore,
   fleet: string,
-  o: { holder: string; operation: LockRecord['operation']; clock: Clock; ttlMs?: number },
+  o: { holder: string; member?: string; operation: LockRecord['operation']; clock: Clock; ttlMs?: number },
   fn: () => Promise<T>,
 ): Promise<T> {
   const ttlMs = o.ttlMs ?? 10 * 60_000;
@@ -162,7 +181,7 @@ export async function withFleetLock<T>(
   } finally {
     stop.abort();
     await renew;
-    await releaseLock(store, fleet, o.holder).catch(() => {});
+    await releaseLock(store, fleet, o.holder, o.member).catch(() => {});
   }
 }
 

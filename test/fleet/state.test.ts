@@ -106,4 +106,54 @@ describe('fleet pause and lock', () => {
     ).toBe('run=b');
     expect(store.doc('prod')!.lock).toBeUndefined();
   });
+
+  it('the shards of one run share its hold: the lock is free only when the last one leaves', async () => {
+    const store = memoryStore();
+    const s1 = { holder: 'run=r/1/1', member: 'runner-1 pid 10', operation: 'rollout' as const, now: 0, ttlMs: 1000 };
+    const s2 = { ...s1, member: 'runner-2 pid 20', now: 100 };
+    expect(await acquireLock(store, 'prod', s1)).toEqual({ ok: true });
+    expect(await acquireLock(store, 'prod', s2)).toEqual({ ok: true });
+    expect(store.doc('prod')!.lock).toMatchObject({ holder: 'run=r/1/1', members: ['runner-1 pid 10', 'runner-2 pid 20'] });
+    // Shard 1 ends first: the lock stays the run's while shard 2 still changes tenants.
+    expect(await releaseLock(store, 'prod', s1.holder, s1.member)).toBe(true);
+    expect(await acquireLock(store, 'prod', { ...s1, holder: 'run=other', now: 200 })).toMatchObject({ ok: false });
+    // A member that already left (the post step after main's own release) changes nothing.
+    expect(await releaseLock(store, 'prod', s1.holder, s1.member)).toBe(false);
+    expect(store.doc('prod')!.lock!.members).toEqual(['runner-2 pid 20']);
+    expect(await releaseLock(store, 'prod', s2.holder, s2.member)).toBe(true);
+    expect(store.doc('prod')!.lock).toBeUndefined();
+  });
+
+  it('an expired hold keeps none of its members; a renewal keeps when the hold began', async () => {
+    const store = memoryStore();
+    const s1 = { holder: 'run=r/1/1', member: 'dead', operation: 'rollout' as const, now: 0, ttlMs: 1000 };
+    await acquireLock(store, 'prod', s1);
+    await acquireLock(store, 'prod', { ...s1, member: 'live', now: 5000 });
+    expect(store.doc('prod')!.lock).toMatchObject({ members: ['live'], at: new Date(5000).toISOString() });
+    await acquireLock(store, 'prod', { ...s1, member: 'live', now: 5500 });
+    expect(store.doc('prod')!.lock).toMatchObject({
+      members: ['live'],
+      at: new Date(5000).toISOString(),
+      expiresAt: new Date(6500).toISOString(),
+    });
+  });
+
+  it('withFleetLock: two shards of one run, the first to finish leaves the lock to the other', async () => {
+    const clock = new FakeClock();
+    const store = memoryStore();
+    let finishFirst!: () => void;
+    const first = withFleetLock(
+      store,
+      'prod',
+      { holder: 'run=r', member: 'shard-0', operation: 'rollout', clock },
+      () => new Promise<void>((r) => (finishFirst = r)),
+    );
+    const second = withFleetLock(store, 'prod', { holder: 'run=r', member: 'shard-1', operation: 'rollout', clock }, async () => {
+      finishFirst();
+      await first;
+      return structuredClone(store.doc('prod')!.lock);
+    });
+    expect(await second).toMatchObject({ holder: 'run=r', members: ['shard-1'] });
+    expect(store.doc('prod')!.lock).toBeUndefined();
+  });
 });

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -75,6 +76,14 @@ export function lockHolder(env: NodeJS.ProcessEnv): string {
   return run === 'run=local' ? `${run} ${actor(env)} pid ${process.pid}` : run;
 }
 
+/**
+ * This process's part of the run's hold on the fleet lock: the shards of one sharded rollout are
+ * one run (one holder) on several runners, and each shard's hold is its own.
+ */
+export function lockMember(): string {
+  return `${hostname()} pid ${process.pid}`;
+}
+
 /** The fleet lock main holds, for the post step: a main killed while it holds the lock never releases it. */
 export const STATE_FLEET_LOCK = 'tenant-rollout-fleet-lock';
 
@@ -84,6 +93,8 @@ export interface SavedFleetLock {
   namespace: string;
   fleet: string;
   holder: string;
+  /** Main's part of the run's hold (absent in state saved by an older version: the holder's). */
+  member?: string;
 }
 
 /**
@@ -99,11 +110,12 @@ function recordedLock<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const holder = lockHolder(ctx.env);
+  const member = lockMember();
   ctx.saveState(
     STATE_FLEET_LOCK,
-    JSON.stringify({ target: o.target, namespace: o.namespace, fleet: o.fleet, holder } satisfies SavedFleetLock),
+    JSON.stringify({ target: o.target, namespace: o.namespace, fleet: o.fleet, holder, member } satisfies SavedFleetLock),
   );
-  return withFleetLock(store, o.fleet, { holder, operation: o.operation, clock: o.clock }, fn).finally(() =>
+  return withFleetLock(store, o.fleet, { holder, member, operation: o.operation, clock: o.clock }, fn).finally(() =>
     ctx.saveState(STATE_FLEET_LOCK, ''),
   );
 }
@@ -119,7 +131,8 @@ export async function releaseSavedLock(ctx: ActionContext, deps: OperationDeps):
   try {
     const s = JSON.parse(raw) as SavedFleetLock;
     const store = openFleetStore(deps, { ...postTarget(ctx, s.target), namespace: s.namespace });
-    if (await releaseLock(store, s.fleet, s.holder)) ctx.logger.info(`post: released the lock of fleet ${s.fleet} that main held`);
+    if (await releaseLock(store, s.fleet, s.holder, s.member))
+      ctx.logger.info(`post: released the lock of fleet ${s.fleet} that main held`);
     else ctx.logger.debug(`post: the lock of fleet ${s.fleet} is not this run's (free, or another run's): left alone`);
   } catch (err) {
     ctx.logger.warning(`post: could not release the fleet lock (it expires by itself): ${errorMessage(err)}`);
