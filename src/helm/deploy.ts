@@ -9,7 +9,7 @@ import { chartVersionOf, isPending, lastGoodRevision, latest } from './history.t
 import type { Revision } from './history.ts';
 import { historyCommand, recoverPending, returnToGood } from './recover.ts';
 import type { PendingRecovery } from './recover.ts';
-import { HELM_RETRY, backoffMs, retryRead } from './transient.ts';
+import { HELM_RETRY, backoffMs, isTransient, retryRead } from './transient.ts';
 import type { RetryDeps, RetryPolicy } from './transient.ts';
 
 /**
@@ -108,6 +108,11 @@ export interface DeployOutcome {
   lookCommand?: string;
   /** helm upgrades run, when more than one (transient failures retried). */
   attempts?: number;
+  /**
+   * The failure was the API's or the network's (helm's own words for it), retries spent, and
+   * helm wrote nothing: no verdict on the release, which is untouched.
+   */
+  transient?: boolean;
   durationMs: number;
 }
 
@@ -132,6 +137,8 @@ export class ReleaseUnreadableError extends Error {
   ) {
     super(`could not read the history of ${target} (nothing was changed): ${errorMessage(cause)}`, { cause });
   }
+  /** The read failed on the API or the network (retries spent), not on the release: no verdict. */
+  readonly transient = isTransient(this.cause);
 }
 
 export { historyCommand } from './recover.ts';
@@ -351,7 +358,13 @@ async function deployFrom(
           changed: false,
           error: `${failure} (after revision ${retried.attempted} was rolled back to revision ${before?.revision}'s content)`,
         });
-      return done({ status: 'failed', revision: before?.revision ?? 0, changed: false, error: `${failure} (release untouched)` });
+      return done({
+        status: 'failed',
+        revision: before?.revision ?? 0,
+        changed: false,
+        error: `${failure} (release untouched)`,
+        ...(transient ? { transient } : {}),
+      });
     }
     if (!req.rollbackOnFailure) {
       return done({ status: 'failed', revision: attemptedRevision, attemptedRevision, changed: true, error: failure });

@@ -212,8 +212,10 @@ function statusOf(o: DeployOutcome): TenantStatus {
       return 'failed-rolled-back';
     case 'failed':
       // A failure before helm created a revision left the release as it was (deployRelease only
-      // leaves attemptedRevision unset when history, re-read after the failure, proves it).
-      return o.attemptedRevision === undefined ? 'failed-untouched' : 'failed';
+      // leaves attemptedRevision unset when history, re-read after the failure, proves it). When
+      // the API kept failing it is no verdict on the release: held (a re-run resumes it), not failed.
+      if (o.attemptedRevision !== undefined) return 'failed';
+      return o.transient ? 'held' : 'failed-untouched';
     case 'unknown':
       return 'unknown';
   }
@@ -403,6 +405,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           namespace: t.namespace,
           revision: 0,
           attemptedRevision: untouched ? undefined : 0,
+          ...(untouched && err.transient ? { transient: true } : {}),
           chartVersion: '',
           appVersion: '',
           changed: false,
@@ -608,7 +611,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
             if (
               t.cluster !== undefined &&
               p.helmFor &&
-              (r.status === 'unknown' || r.status === 'failed-untouched') &&
+              (r.status === 'unknown' || r.status === 'failed-untouched' || r.status === 'held') &&
               unreachable(r.error)
             ) {
               if (!down.has(t.cluster)) {
@@ -616,10 +619,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
                 p.logger.warning(`cluster ${t.cluster} is unreachable: its tenants are held, the other clusters go on`);
               }
               // Never touched (its history could not be read): held, not failed.
-              if (r.status === 'failed-untouched') Object.assign(r, { status: 'held', error: down.get(t.cluster) });
+              if (r.status !== 'unknown') Object.assign(r, { status: 'held', error: down.get(t.cluster) });
             }
             // No verdict for a tenant: start no new one (held, before the budget could call it halted).
             else if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
+            else if (r.status === 'held')
+              stopWith('held', `no verdict for ${r.id}: the cluster kept failing helm's requests (${r.error}); it is untouched`);
             done++;
             doneInStep++;
             ran++;

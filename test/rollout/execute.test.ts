@@ -381,12 +381,26 @@ describe('executeRollout', () => {
     expect(r.stoppedBecause).toMatch(/^no verdict for a: /);
   });
 
-  it('history unreadable before anything was done: failed-untouched (helm changed nothing)', async () => {
-    const f = fleet([['a']]);
+  it('history unreadable (the API kept failing) before anything was done: held, untouched, and the run holds', async () => {
+    const f = fleet([['a'], ['b']]);
     f.helm.failHistoryTimes = 100;
     const r = await executeRollout(f.options(), f.ports());
-    expect(r.tenants[0]).toMatchObject({ status: 'failed-untouched' });
+    expect(r.tenants[0]).toMatchObject({ id: 'a', status: 'held' });
     expect(r.tenants[0]!.error).toMatch(/could not read the history of tenant-a\/a \(nothing was changed\)/);
+    // No verdict is not a failure: nothing of the budget spent, no new tenant started.
+    expect(r.stop?.outcome).toBe('held');
+    expect(r.stoppedBecause).toMatch(/^no verdict for a: the cluster kept failing helm's requests/);
+    expect(r.tenants.find((t) => t.id === 'b')).toMatchObject({ status: 'held' });
+    expect(f.helm.calls.some((c) => c.startsWith('upgrade'))).toBe(false);
+  });
+
+  it('a transient upgrade failure that never clears, helm having written nothing: held, not failed-untouched', async () => {
+    const f = fleet([['a'], ['b']]);
+    f.script('a', ...Array.from({ length: 10 }, () => ({ kind: 'transient' as const })));
+    const r = await executeRollout(f.options(), f.ports());
+    expect(r.tenants[0]).toMatchObject({ id: 'a', status: 'held', revisionAfter: 1 });
+    expect(r.stop?.outcome).toBe('held');
+    expect(r.tenants.find((t) => t.id === 'b')).toMatchObject({ status: 'held' });
   });
 
   it('is linear in a large wave: each completion costs O(1) of the wave (counted as reads of the wave list)', async () => {
