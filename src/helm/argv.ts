@@ -82,7 +82,21 @@ export function rollbackArgv(
   v: HelmVersion,
   context?: string,
 ): string[] {
-  return ['rollback', release, String(revision), ...kubeFlags(t, context), ...waitFlags(t.wait, v), '--timeout', goDuration(t.timeoutMs)];
+  // --history-max 0: a rollback prunes nothing. Each failed attempt writes a revision, and under
+  // API faults a retried rollback can write ten; with helm's default limit of 10 those pushed out
+  // the very revision it returns to (once a half-done attempt had marked it superseded, helm no
+  // longer protects it). The next upgrade prunes to history-max again.
+  return [
+    'rollback',
+    release,
+    String(revision),
+    ...kubeFlags(t, context),
+    ...waitFlags(t.wait, v),
+    '--timeout',
+    goDuration(t.timeoutMs),
+    '--history-max',
+    '0',
+  ];
 }
 
 export function uninstallArgv(

@@ -254,8 +254,8 @@ describe('upgradeArgv', () => {
 describe('rollback and uninstall argv', () => {
   const t = { namespace: 'tenant-a', wait: 'ready' as const, timeoutMs: 60_000 };
   it.each([
-    [3, ['rollback', 'a', '2', '--namespace', 'tenant-a', '--wait', '--wait-for-jobs', '--timeout', '60s']],
-    [4, ['rollback', 'a', '2', '--namespace', 'tenant-a', '--wait=watcher', '--wait-for-jobs', '--timeout', '60s']],
+    [3, ['rollback', 'a', '2', '--namespace', 'tenant-a', '--wait', '--wait-for-jobs', '--timeout', '60s', '--history-max', '0']],
+    [4, ['rollback', 'a', '2', '--namespace', 'tenant-a', '--wait=watcher', '--wait-for-jobs', '--timeout', '60s', '--history-max', '0']],
   ] as const)('rollback to an explicit revision, helm %d', (major, argv) => {
     expect(rollbackArgv('a', 2, t, major === 3 ? helm3 : helm4)).toEqual(argv);
   });
