@@ -693,6 +693,14 @@ describe("the suite's own CI and release", () => {
     ).toEqual(['move-major']);
     const script = move.steps!.map((s) => s.run ?? '').join('\n');
     expect(script).toContain('git push --atomic --force origin "$P2:refs/tags/$TAG" "$P2:refs/tags/$MAJOR"');
+    // The pinning commits change .github/workflows/: GITHUB_TOKEN may not push them, so the
+    // checkout (whose credentials the push uses) takes the environment's RELEASE_TOKEN, checked first.
+    const checkout = move.steps!.findIndex((s) => s.uses?.startsWith('actions/checkout@'));
+    expect(move.steps![checkout]!.with).toMatchObject({ token: '${{ secrets.RELEASE_TOKEN }}' });
+    const check = move.steps!.findIndex((s) => /RELEASE_TOKEN/.test(s.run ?? ''));
+    expect(check).toBeGreaterThanOrEqual(0);
+    expect(check).toBeLessThan(checkout);
+    expect(move.steps![check]!.run).toMatch(/-z "\$RELEASE_TOKEN"[\s\S]*exit 1/);
     expect(w.text, 'the major tag is never deleted').not.toMatch(/git tag -d|git push[^\n]*(--delete|\s:refs\/tags)/);
   });
 });
