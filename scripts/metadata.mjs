@@ -1,14 +1,15 @@
-// Generates src/actions/metadata.json from every action.yml, so the bundle knows each action's
-// declared inputs (names, descriptions, defaults, required) without reading YAML at run time:
-// the CLI checks flags against them and prints them in --help. build.mjs runs it first;
+// Generates src/actions/metadata.json from the action.yml of every action the bundle runs, so the
+// bundle knows each action's declared inputs (names, descriptions, defaults, required) without
+// reading YAML at run time: the CLI checks flags against them and prints them in --help. build.mjs
+// runs it first;
 // test/actions/metadata.test.ts fails when the committed file is stale. JSON, not TypeScript: it is
 // data (src/actions/metadata.ts types it), so long descriptions and the inputs the root action
 // shares with helm-deploy are not source lines to wrap or deduplicate.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { parse } from 'yaml';
+import { bundledActionDirs } from './action-dirs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const metadataFile = join(root, 'src/actions/metadata.json');
@@ -17,16 +18,9 @@ export const metadataFile = join(root, 'src/actions/metadata.json');
 const nameOf = (dir) => (dir === '.' ? 'root' : dir);
 
 export async function renderMetadata() {
-  const dirs = [
-    '.',
-    ...readdirSync(root, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'action.yml')))
-      .map((d) => d.name)
-      .sort(),
-  ];
+  // Only the actions the bundle runs: a composite action (cloud-login) has no code, no CLI command.
   const actions = {};
-  for (const dir of dirs) {
-    const yml = parse(readFileSync(join(root, dir, 'action.yml'), 'utf8'));
+  for (const { dir, yml } of bundledActionDirs(root, { withRoot: true })) {
     const inputs = {};
     for (const [name, i] of Object.entries(yml.inputs ?? {})) {
       inputs[name] = { description: String(i.description ?? ''), required: i.required === true || i.required === 'true' };

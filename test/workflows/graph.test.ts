@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/tools.ts';
 import {
   actionFolders,
   actionMeta,
+  compositeActionFolders,
   envName,
   expressions,
   loadWorkflows,
@@ -24,10 +25,12 @@ const byPath = (p: string) => workflow(p);
 /** The only jobs (or top levels) allowed to write anything, and exactly what. */
 const WRITES: Record<string, string[]> = {
   '.github/workflows/release.yml#build': ['packages'],
+  // The control plane deploys too, and logs in the same way as the tenants' deploy jobs (cloud-login).
+  '.github/workflows/release.yml#control-plane': ['id-token'],
   '.github/workflows/release-suite.yml#move-major': ['contents'],
   // A caller grants at least what the called jobs ask for: release.yml's build pushes images.
   // Deployment records (issue 14): the jobs that deploy write them, and their callers grant it.
-  // id-token (issue 12): the jobs that deploy log in to the clouds by OIDC; their callers grant it.
+  // id-token (issue 12): the jobs that deploy log in to the clouds by OIDC (cloud-login); their callers grant it.
   '.github/workflows/tenant-rollout.yml#pilot': ['deployments', 'id-token'],
   '.github/workflows/tenant-rollout.yml#waves': ['deployments', 'id-token'],
   // A sharded run's wave records come from the merge, which alone sees every shard's slice.
@@ -39,13 +42,43 @@ const WRITES: Record<string, string[]> = {
 
 /** Steps whose action needs an OIDC token (id-token: write). */
 const OIDC_ACTIONS = [/^aws-actions\/configure-aws-credentials@/, /^google-github-actions\/auth@/, /^azure\/login@/];
+const isOidcLogin = (uses: string | undefined) => !!uses && OIDC_ACTIONS.some((re) => re.test(uses));
+
+/**
+ * A step logs in by OIDC when its action is an OIDC login, or one of our composite actions holding
+ * one (cloud-login) given settings: without any, every input is empty and it logs in nowhere (as
+ * ci.yml runs it, with no token).
+ */
+function stepNeedsOidc(s: Step): boolean {
+  if (isOidcLogin(s.uses)) return true;
+  const folder = s.uses ? ownActionFolder(s.uses) : undefined;
+  const meta = folder === undefined ? undefined : actionMeta(folder);
+  return !!meta && meta.steps.some((x) => isOidcLogin(x.uses)) && Object.keys(s.with ?? {}).length > 0;
+}
 
 /** A job needs id-token: write when it runs an OIDC login, or calls a workflow with a job that does. */
 function jobNeedsOidc(j: Job): boolean {
-  if ((j.steps ?? []).some((s) => s.uses && OIDC_ACTIONS.some((re) => re.test(s.uses!)))) return true;
+  if ((j.steps ?? []).some(stepNeedsOidc)) return true;
   const target = j.uses ? ownWorkflowPath(j.uses) : undefined;
   return !!target && Object.values(byPath(target).doc.jobs).some(jobNeedsOidc);
 }
+
+/** The one cloud login: our composite action, as the workflows reference it. */
+const CLOUD_LOGIN = 'dotmac/deploy-actions/cloud-login@v1';
+/** Its inputs: the OIDC settings, each passed through under the workflow input of the same name. */
+const OIDC_INPUTS = [
+  'aws-role-to-assume',
+  'aws-region',
+  'eks-clusters',
+  'gcp-workload-identity-provider',
+  'gcp-service-account',
+  'gke-clusters',
+  'azure-client-id',
+  'azure-tenant-id',
+  'azure-subscription-id',
+  'aks-resource-group',
+  'aks-clusters',
+];
 
 /** Outputs of a job: its `outputs`, or for a job calling a reusable workflow, that workflow's outputs. */
 function jobOutputs(w: WorkflowFile, id: string): string[] {
@@ -333,18 +366,7 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
   });
 
   describe('cloud credentials by OIDC (issue 12)', () => {
-    const LOGINS: Record<string, RegExp> = {
-      aws: /^aws-actions\/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c$/,
-      gcp: /^google-github-actions\/auth@7c6bc770dae815cd3e89ee6cdf493a5fab2cc093$/,
-      gke: /^google-github-actions\/get-gke-credentials@3da1e46a907576cefaa90c484278bb5b259dd395$/,
-      azure: /^azure\/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca$/,
-    };
-    const cloudSteps = (j: Job) => {
-      const steps = j.steps ?? [];
-      const from = steps.findIndex((s) => s.id === 'clouds');
-      const to = steps.findIndex((s) => s.name === 'Cluster credentials');
-      return from < 0 || to < 0 ? [] : steps.slice(from, to + 1);
-    };
+    const login = (j: Job) => (j.steps ?? []).filter((s) => s.uses === CLOUD_LOGIN);
 
     it('id-token: write only in the jobs that deploy, which are the only ones logging in', () => {
       const withToken = Object.entries(jobs)
@@ -353,51 +375,26 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
       expect(withToken).toEqual(['pilot', 'waves']);
       expect(w.doc.permissions).toEqual({});
       for (const id of ['plan', 'report']) {
-        expect(cloudSteps(jobs[id]!), id).toEqual([]);
-        expect(
-          jobs[id]!.steps!.filter((s) => Object.values(LOGINS).some((re) => re.test(s.uses ?? ''))),
-          id,
-        ).toEqual([]);
+        expect(login(jobs[id]!), id).toEqual([]);
+        expect(jobs[id]!.steps!.filter(stepNeedsOidc), id).toEqual([]);
       }
     });
 
-    it('pilot and waves log in the same way, before anything reads the cluster, with the official actions pinned', () => {
-      const pilot = cloudSteps(jobs.pilot!);
-      expect(pilot.length).toBeGreaterThan(0);
-      expect(cloudSteps(jobs.waves!), 'the same steps in both jobs').toEqual(pilot);
-      for (const [cloud, re] of Object.entries(LOGINS)) expect(pilot.filter((s) => re.test(s.uses ?? '')).length, cloud).toBeGreaterThan(0);
-      for (const j of [jobs.pilot!, jobs.waves!]) {
+    it('pilot and waves log in through cloud-login, the same way, before anything reads the cluster', () => {
+      for (const id of ['pilot', 'waves']) {
+        const j = jobs[id]!;
         const steps = j.steps!;
-        const creds = steps.findIndex((s) => s.name === 'Cluster credentials');
-        expect(creds).toBeLessThan(steps.indexOf(rollout(j)));
-        // Each login only when its cloud is configured (checked first by the clouds step).
-        for (const s of cloudSteps(j).slice(1)) expect(s.if, s.name).toMatch(/^steps\.clouds\.outputs\./);
+        expect(login(j), id).toHaveLength(1);
+        const at = steps.indexOf(login(j)[0]!);
+        expect(at, id).toBeLessThan(steps.indexOf(rollout(j)));
+        // No login step of its own: the logins live in cloud-login only.
+        expect(steps.filter((s) => isOidcLogin(s.uses)).length, id).toBe(0);
+        expect(login(j)[0]!.if, `${id}: it checks and skips by itself`).toBeUndefined();
+        expect(login(j)[0]!.with, id).toEqual(Object.fromEntries(OIDC_INPUTS.map((n) => [n, `\${{ inputs.${n} }}`])));
         // The static kubeconfig secret stays possible: with it empty, the action uses the KUBECONFIG the logins exported.
         expect(rollout(j).with?.kubeconfig).toBe('${{ secrets.kubeconfig }}');
       }
-      const byUse = (re: RegExp) => pilot.filter((s) => re.test(s.uses ?? ''));
-      expect(byUse(LOGINS.aws!)[0]!.with).toEqual({
-        'role-to-assume': '${{ inputs.aws-role-to-assume }}',
-        'aws-region': '${{ inputs.aws-region }}',
-      });
-      expect(byUse(LOGINS.gcp!)[0]!.with).toEqual({
-        workload_identity_provider: '${{ inputs.gcp-workload-identity-provider }}',
-        service_account: '${{ inputs.gcp-service-account }}',
-      });
-      expect(byUse(LOGINS.azure!)[0]!.with).toEqual({
-        'client-id': '${{ inputs.azure-client-id }}',
-        'tenant-id': '${{ inputs.azure-tenant-id }}',
-        'subscription-id': '${{ inputs.azure-subscription-id }}',
-      });
-      // One get-gke-credentials per GKE cluster, each named like its cluster, all merged into one kubeconfig.
-      const gke = byUse(LOGINS.gke!);
-      expect(gke.map((s) => s.id)).toEqual(['gke-1', 'gke-2', 'gke-3', 'gke-4']);
-      const creds = pilot.at(-1)!;
-      for (const s of gke) {
-        expect(s.with?.context_name).toBe(s.with?.cluster_name);
-        expect(String(creds.env?.GKE_KUBECONFIGS)).toContain(`steps.${s.id}.outputs.kubeconfig_path`);
-      }
-      expect(creds.run).toContain('echo "KUBECONFIG=$dir/config" >> "$GITHUB_ENV"');
+      expect(login(jobs.waves!)).toEqual(login(jobs.pilot!));
     });
   });
 
@@ -591,8 +588,21 @@ describe('release.yml: build -> control plane (platform) -> tenant rollout with 
       expect(jobs.tenants!.with![n], n).toBe(`\${{ inputs.${n} }}`);
     }
     expect(jobs.tenants!.permissions).toMatchObject({ 'id-token': 'write' });
-    // The control plane takes the kubeconfig secret: no token there.
-    expect(jobs['control-plane']!.permissions).not.toHaveProperty('id-token');
+  });
+
+  it('the control plane logs in by OIDC as the tenants do (cloud-login), before its deploy; the kubeconfig secret stays possible', () => {
+    const cp = jobs['control-plane']!;
+    expect(cp.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    const steps = cp.steps!;
+    const logins = steps.filter((s) => s.uses === CLOUD_LOGIN);
+    expect(logins).toHaveLength(1);
+    expect(steps.indexOf(logins[0]!)).toBeLessThan(steps.findIndex((s) => s.id === 'deploy'));
+    expect(steps.filter((s) => isOidcLogin(s.uses))).toEqual([]);
+    // The same settings, passed the same way as tenant-rollout.yml's pilot passes them.
+    const pilot = byPath('.github/workflows/tenant-rollout.yml').doc.jobs.pilot!.steps!.find((s) => s.uses === CLOUD_LOGIN)!;
+    expect(logins[0]!.with).toEqual(pilot.with);
+    expect(logins[0]!.with).toEqual(Object.fromEntries(OIDC_INPUTS.map((n) => [n, `\${{ inputs.${n} }}`])));
+    expect(steps.find((s) => s.id === 'deploy')!.with!.kubeconfig).toBe('${{ secrets.kubeconfig }}');
   });
 
   it('calls tenant-rollout.yml by repository and ref, with the digests and the version built', () => {
@@ -604,6 +614,102 @@ describe('release.yml: build -> control plane (platform) -> tenant rollout with 
     expect(jobs['control-plane']!.steps!.find((s) => s.id === 'deploy')!.with!['set-string']).toBe(
       '${{ needs.build.outputs.platform-set-string }}',
     );
+  });
+});
+
+describe('cloud-login/action.yml: the one OIDC login (issue 12)', () => {
+  const a = actionMeta('cloud-login')!;
+  const steps = a.steps;
+  const LOGINS: Record<string, RegExp> = {
+    aws: /^aws-actions\/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c$/,
+    gcp: /^google-github-actions\/auth@7c6bc770dae815cd3e89ee6cdf493a5fab2cc093$/,
+    gke: /^google-github-actions\/get-gke-credentials@3da1e46a907576cefaa90c484278bb5b259dd395$/,
+    azure: /^azure\/login@f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca$/,
+  };
+  const byUse = (re: RegExp) => steps.filter((s) => re.test(s.uses ?? ''));
+
+  it('is a composite action whose inputs are the OIDC settings, all optional', () => {
+    expect(a.using).toBe('composite');
+    expect(Object.keys(a.inputs)).toEqual(OIDC_INPUTS);
+    for (const [k, v] of Object.entries(a.inputs)) expect(v, k).toMatchObject({ required: false, default: '' });
+    expect(a.outputs['logged-in']!.value).toBe("${{ steps.credentials.outputs.kubeconfig != '' }}");
+    expect(a.outputs.kubeconfig!.value).toBe('${{ steps.credentials.outputs.kubeconfig }}');
+  });
+
+  it('the id-token jobs are exactly the ones that deploy, and each logs in through cloud-login', () => {
+    const withToken = files.flatMap((f) =>
+      Object.entries(f.doc.jobs)
+        .filter(([, j]) => j.steps && typeof j.permissions === 'object' && j.permissions['id-token'] === 'write')
+        .map(([id, j]) => ({ at: `${f.path}#${id}`, j })),
+    );
+    expect(withToken.map((x) => x.at).sort()).toEqual([
+      '.github/workflows/release.yml#control-plane',
+      '.github/workflows/tenant-rollout.yml#pilot',
+      '.github/workflows/tenant-rollout.yml#waves',
+    ]);
+    for (const { at, j } of withToken) expect(j.steps!.filter((s) => s.uses === CLOUD_LOGIN).length, at).toBe(1);
+    // No workflow logs in by itself: every OIDC login action is inside cloud-login.
+    for (const f of files) for (const { job, s } of allSteps(f)) expect(isOidcLogin(s.uses), `${f.path}#${job}: ${s.uses}`).toBe(false);
+  });
+
+  it('checks the settings first, then logs in to each configured cloud only, with the official actions pinned', () => {
+    expect(steps[0]!.id).toBe('clouds');
+    expect(steps.at(-1)!.id).toBe('credentials');
+    for (const [cloud, re] of Object.entries(LOGINS)) expect(byUse(re).length, cloud).toBeGreaterThan(0);
+    // Each login only when its cloud is configured (checked first by the clouds step).
+    for (const s of steps.slice(1)) expect(s.if, s.name).toMatch(/^steps\.clouds\.outputs\./);
+    expect(byUse(LOGINS.aws!)[0]!.with).toEqual({
+      'role-to-assume': '${{ inputs.aws-role-to-assume }}',
+      'aws-region': '${{ inputs.aws-region }}',
+    });
+    expect(byUse(LOGINS.gcp!)[0]!.with).toEqual({
+      workload_identity_provider: '${{ inputs.gcp-workload-identity-provider }}',
+      service_account: '${{ inputs.gcp-service-account }}',
+    });
+    expect(byUse(LOGINS.azure!)[0]!.with).toEqual({
+      'client-id': '${{ inputs.azure-client-id }}',
+      'tenant-id': '${{ inputs.azure-tenant-id }}',
+      'subscription-id': '${{ inputs.azure-subscription-id }}',
+    });
+    // One get-gke-credentials per GKE cluster, each named like its cluster, all merged into one kubeconfig.
+    const gke = byUse(LOGINS.gke!);
+    expect(gke.map((s) => s.id)).toEqual(['gke-1', 'gke-2', 'gke-3', 'gke-4']);
+    const creds = steps.at(-1)!;
+    for (const s of gke) {
+      expect(s.with?.context_name).toBe(s.with?.cluster_name);
+      expect(String(creds.env?.GKE_KUBECONFIGS)).toContain(`steps.${s.id}.outputs.kubeconfig_path`);
+    }
+    expect(creds.run).toContain('echo "KUBECONFIG=$dir/config" >> "$GITHUB_ENV"');
+    expect(creds.run).toContain('echo "kubeconfig=$dir/config" >> "$GITHUB_OUTPUT"');
+    // Every input reaches the check through env:, under the same variable as before.
+    expect(Object.values(steps[0]!.env ?? {}).sort()).toEqual(OIDC_INPUTS.map((n) => `\${{ inputs.${n} }}`).sort());
+  });
+});
+
+describe.each(compositeActionFolders().map((f) => [f] as const))('%s/action.yml (composite)', (folder) => {
+  const a = actionMeta(folder)!;
+  const text = readFileSync(join(repoRoot, folder, 'action.yml'), 'utf8');
+
+  it('pins every action it uses to a full commit SHA with a version comment', () => {
+    const uses = a.steps.map((s) => s.uses).filter((u): u is string => !!u);
+    expect(uses.length).toBeGreaterThan(0);
+    for (const u of uses) {
+      expect(u, 'owner/repo@<40 hex>').toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
+      for (const line of text.split('\n').filter((l) => l.includes(u)))
+        expect(line, 'a "# vX" comment names the version').toMatch(/#\s*v\d+(\.\d+)*\s*$/);
+    }
+  });
+
+  it('runs its scripts in bash, with values through env only, and reads only its own inputs and steps', () => {
+    for (const s of a.steps.filter((x) => x.run)) {
+      expect(s.shell, s.name).toBe('bash');
+      expect(s.run, s.name).not.toMatch(/\$\{\{/);
+    }
+    const ids = a.steps.map((s) => s.id).filter(Boolean);
+    for (const r of outputRefs({ steps: a.steps, outputs: a.outputs }, 'steps')) expect(ids, r.at).toContain(r.id);
+    for (const i of refs(a.steps, 'inputs')) expect(Object.keys(a.inputs), `inputs.${i}`).toContain(i);
+    for (const i of Object.keys(a.inputs)) expect([...refs(a.steps, 'inputs')], `input ${i} is used`).toContain(i);
+    for (const [k, v] of Object.entries({ ...a.inputs, ...a.outputs })) expect(v.description, k).toBeTruthy();
   });
 });
 

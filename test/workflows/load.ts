@@ -56,7 +56,10 @@ export interface WorkflowFile {
 
 export interface ActionMeta {
   inputs: Record<string, { description?: string; required?: boolean; default?: unknown }>;
-  outputs: Record<string, { description?: string }>;
+  outputs: Record<string, { description?: string; value?: string }>;
+  /** `runs.using` (node24, composite) and, for a composite action, its steps. */
+  using: string;
+  steps: (Step & { shell?: string })[];
 }
 
 export const WORKFLOW_DIRS = ['.github/workflows', 'workflows'] as const;
@@ -86,8 +89,8 @@ export function workflow(path: string): WorkflowFile {
 export function actionMeta(folder: string): ActionMeta | undefined {
   const file = join(repoRoot, folder, 'action.yml');
   if (!existsSync(file)) return undefined;
-  const a = parse(readFileSync(file, 'utf8')) as Partial<ActionMeta>;
-  return { inputs: a.inputs ?? {}, outputs: a.outputs ?? {} };
+  const a = parse(readFileSync(file, 'utf8')) as Partial<ActionMeta> & { runs?: { using?: string; steps?: ActionMeta['steps'] } };
+  return { inputs: a.inputs ?? {}, outputs: a.outputs ?? {}, using: a.runs?.using ?? '', steps: a.runs?.steps ?? [] };
 }
 
 /** The action folders of this repository (each holding an action.yml). */
@@ -97,6 +100,9 @@ export function actionFolders(): string[] {
     .map((d) => d.name)
     .sort();
 }
+
+/** The composite action folders of this repository (steps only, no code of ours: cloud-login). */
+export const compositeActionFolders = (): string[] => actionFolders().filter((f) => actionMeta(f)!.using === 'composite');
 
 export const needsOf = (j: Job): string[] => (j.needs === undefined ? [] : Array.isArray(j.needs) ? j.needs : [j.needs]);
 export const envName = (j: Job): string | undefined => (typeof j.environment === 'string' ? j.environment : j.environment?.name);

@@ -3,11 +3,13 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { imagesOutput } from '../../src/build/report.ts';
 import type { Release } from '../../src/build/release.ts';
 import type { TenantResult } from '../../src/rollout/execute.ts';
 import { buildReport } from '../../src/rollout/report.ts';
 import type { RolloutStop } from '../../src/rollout/outcome.ts';
+import { repoRoot } from '../support/tools.ts';
 import { workflow } from './load.ts';
 import type { Step } from './load.ts';
 
@@ -18,6 +20,14 @@ import type { Step } from './load.ts';
 function step(path: string, job: string, name: string): Step {
   const s = workflow(path).doc.jobs[job]?.steps?.find((x) => x.name === name || x.id === name);
   if (!s?.run) throw new Error(`${path}: ${job} has no run step ${name}`);
+  return s;
+}
+
+/** A run step of one of our composite actions (cloud-login/action.yml), run as its `shell: bash` runs it. */
+function actionStep(folder: string, name: string): Step {
+  const a = parse(readFileSync(join(repoRoot, folder, 'action.yml'), 'utf8')) as { runs: { steps: (Step & { shell?: string })[] } };
+  const s = a.runs.steps.find((x) => x.name === name || x.id === name);
+  if (!s?.run || s.shell !== 'bash') throw new Error(`${folder}/action.yml has no bash run step ${name}`);
   return s;
 }
 
@@ -317,9 +327,9 @@ describe('tenant-rollout.yml shard count', () => {
   });
 });
 
-describe('tenant-rollout.yml cloud credentials by OIDC (issue 12)', () => {
-  const check = step('.github/workflows/tenant-rollout.yml', 'pilot', 'clouds');
-  const creds = step('.github/workflows/tenant-rollout.yml', 'pilot', 'Cluster credentials');
+describe('cloud-login/action.yml: cloud credentials by OIDC (issue 12)', () => {
+  const check = actionStep('cloud-login', 'clouds');
+  const creds = actionStep('cloud-login', 'credentials');
   const none = {
     AWS_ROLE: '',
     AWS_REGION: '',
@@ -451,6 +461,7 @@ describe('tenant-rollout.yml cloud credentials by OIDC (issue 12)', () => {
     expect(calls[4]).toBe(`kubectl [config] [view] [--flatten] KUBECONFIG=${cfg}:${gke}`);
     expect(readFileSync(join(dir, 'deploy-actions-kube/config'), 'utf8')).toBe('merged\n');
     expect(readFileSync(join(dir, 'env'), 'utf8')).toBe(`KUBECONFIG=${join(dir, 'deploy-actions-kube/config')}\n`);
+    expect(r.outputs).toEqual({ kubeconfig: join(dir, 'deploy-actions-kube/config') });
   });
 });
 
