@@ -161,6 +161,32 @@ describe.each([3, 4] as const)('Helm layer with the real helm %i', (major) => {
     },
   );
 
+  it(
+    'eleven failed rollbacks never prune the revision they return to (helm marks it superseded on the first)',
+    { timeout: 120_000 },
+    async () => {
+      const first = await deployRelease(
+        { upgrade: upgrade('pruned', '1.0.0'), rollbackOnFailure: true, recoverPending: false, compareContent: false },
+        deps(),
+      );
+      expect(first).toMatchObject({ status: 'deployed', revision: 1 });
+      // Every rollback fails where helm updates the Deployment, after it wrote a pending-rollback
+      // revision: each attempt leaves one failed revision, and the first marks revision 1 superseded.
+      const rule = kube.inject({ path: `/apis/apps/v1/namespaces/${NS}/deployments/pruned` }, { status: 503 }, { times: Infinity });
+      const op = { namespace: NS, wait: 'none' as const, timeoutMs: 30_000 };
+      for (let i = 0; i < 11; i++) await expect(helm.rollback('pruned', 1, op)).rejects.toThrow();
+      expect(rule.injected).toBeGreaterThanOrEqual(11);
+      kube.clearFaults();
+      const h = await helm.history('pruned', { namespace: NS });
+      expect(
+        h.find((r) => r.revision === 1),
+        'revision 1 is still in the history',
+      ).toMatchObject({ status: 'superseded' });
+      await helm.rollback('pruned', 1, { ...op, wait: 'ready' });
+      expect(latest(await helm.history('pruned', { namespace: NS }))).toMatchObject({ status: 'deployed', revision: 13 });
+    },
+  );
+
   it('lists every release of the cluster with its versions (what the fleet runs now)', async () => {
     const all = await helm.listAll();
     expect(all.map((r) => `${r.namespace}/${r.name}`).sort()).toEqual(expect.arrayContaining([`${NS}/alpha`, `${NS}/beta`, `${NS}/gamma`]));
