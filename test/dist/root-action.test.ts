@@ -73,8 +73,10 @@ describe('root action through dist/root', () => {
       { fieldManager: 'kubectl' },
     );
     const bg = { namespace: 'todo-bg', strategy: 'blue-green', 'keep-old': '0s', 'old-color': 'keep', 'check-interval': '1s', 'ready-timeout': '10s' };
-    const blue = await release({ ...bg, set: 'image.tag=1.0.0', 'initial-color': 'blue' });
+    const blue = await release({ ...bg, set: 'image.tag=1.0.0', 'initial-color': 'blue', 'smoke-url': '' });
     expect(blue.code, blue.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    // No smoke URL: the switch rests on readiness alone, and the run says so.
+    expect(blue.stdout).toMatch(/::warning::blue-green with no smoke-url: color blue is checked for readiness only/);
     const green = await release({
       ...bg,
       set: 'image.tag=1.2.0',
@@ -83,6 +85,7 @@ describe('root action through dist/root', () => {
       metrics: `- name: orders\n  provider: http\n  url: ${base}\n  checks:\n    - name: orders\n      path: /api/orders\n      status: 200\n  failure-condition: result >= 0.5\n`,
     });
     expect(green.code).toBe(1);
+    expect(green.stdout).not.toContain('with no smoke-url');
     expect(green.outputs).toMatchObject({ verdict: 'failed', 'rolled-back': 'true', 'live-color': 'blue' });
     expect(green.stdout).toMatch(/::error::watch: .*switched the live Service back to blue \(rolled-back\)/);
     const svc = kube.get('Service', 'todo-bg', 'todo')!;

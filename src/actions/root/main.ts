@@ -20,6 +20,12 @@ function extension(ctx: ActionContext): DeployExtension {
   return {
     needsCluster: x.verifyWorkloads || x.watchMs > 0,
     async verify(t, { cluster, clock }) {
+      // Blue-green switches live traffic on this check: with no URL it is readiness only.
+      if (t.color && !x.smokeUrl)
+        ctx.logger.warning(
+          `blue-green with no smoke-url: color ${t.color} is checked for readiness only before the switch; ` +
+            'set smoke-url to its own address (e.g. http://{{ service }}.{{ namespace }}.svc) to smoke-test it first',
+        );
       const url = x.smokeUrl
         ? expandSmokeUrl(x.smokeUrl, { release: t.release, namespace: t.namespace, color: t.color, service: t.service ?? t.release })
         : '';
