@@ -129,6 +129,33 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
     expect(r.stdout).toMatch(/clusters: eu-1 \(eu-1\), eu-2 \(eu-2\), us-1 \(us-1\); home: eu-1/);
   });
 
+  it('a rollback over three clusters returns each tenant, in its own cluster, to its previous deployed revision', { timeout: 240_000 }, async () => {
+    const up = await rollout('1.0.2', { pilot: '0', 'batch-size': '100%', 'max-parallel': '6' });
+    expect(up.code, errors(up)).toBe(0);
+    for (const k of fakes.values()) k.upgrades.max = 0;
+    const r = await rollout('', { phase: 'rollback', 'batch-size': '100%', 'max-parallel': '6', 'max-parallel-per-cluster': '2' });
+    expect(r.code, errors(r)).toBe(0);
+    expect(r.report!.phase).toBe('rollback');
+    expect(r.report!.tenants.map((t) => [t.id, t.cluster, t.status, t.revisionBefore, t.revisionAfter]).sort()).toEqual(
+      [...clusterOf].map(([id, c]) => [id, c, 'succeeded', 2, 3]).sort(),
+    );
+    for (const c of CLUSTERS) {
+      const k = fakes.get(c.name)!;
+      // Each cluster saw its own tenants' rollbacks only, never more than two at once.
+      expect(k.upgrades.max, c.name).toBeGreaterThanOrEqual(1);
+      expect(k.upgrades.max, c.name).toBeLessThanOrEqual(2);
+      expect([...releasesIn(k)].sort()).toEqual([...c.tenants]);
+      for (const t of c.tenants) {
+        const latest = k
+          .list('secrets', `tenant-${t}`)
+          .filter((x) => x.metadata.labels?.owner === 'helm')
+          .map((x) => x.metadata.labels!)
+          .sort((a, b) => Number(b.version) - Number(a.version))[0]!;
+        expect([latest.version, latest.status], t).toEqual(['3', 'deployed']);
+      }
+    }
+  });
+
   it('status reads every tenant in its own cluster; pause and resume write the home cluster only', { timeout: 120_000 }, async () => {
     const st = await rollout('', { phase: 'status' });
     expect(st.code, errors(st)).toBe(0);

@@ -70,6 +70,20 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     expect(changingReport).not.toBe(/^report: (.+)$/m.exec(first.stderr)![1]);
   });
 
+  it('a dry-run rollback of the selected tenants: labelled, every tenant previewed, not one write (not even the fleet lock)', { timeout: 240_000 }, async () => {
+    const from = kube.requests.length;
+    const r = await run(['rollback', ...common, '--dry-run', 'server', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = reportOf(r);
+    expect(rep.dryRun).toBe(true);
+    expect(r.stderr).toMatch(/DRY RUN, nothing changed: rollback succeeded/);
+    // By selection, no report: each tenant's target is the revision deployed before its current one.
+    expect(rep.tenants.map((t) => [t.id, t.status, t.error])).toEqual(tenants.map((t) => [t, 'succeeded', 'dry run: would roll back to 1']));
+    const writes = kube.requests.slice(from).filter((q) => q.method !== 'GET');
+    expect(writes.map((q) => `${q.method} ${q.path}`)).toEqual([]);
+    expect(revisions()).toEqual([2, 2, 2, 2]);
+  });
+
   it('rollback from that report: every changed tenant back to its revisionBefore; again: nothing done', { timeout: 240_000 }, async () => {
     const r = await run(['rollback', ...common, '--rollback-report', changingReport, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -83,6 +97,11 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     const again = await run(['rollback', ...common, '--rollback-report', changingReport, '--json']);
     expect(again.code, again.stderr).toBe(0);
     expect(reportOf(again).tenants.map((t) => t.status)).toEqual(tenants.map(() => 'unchanged'));
+    expect(revisions()).toEqual([3, 3, 3, 3]);
+    // By selection too: a tenant whose live revision is a rollback is already back, never rolled forward.
+    const bySelection = await run(['rollback', ...common, '--json']);
+    expect(bySelection.code, bySelection.stderr).toBe(0);
+    expect(reportOf(bySelection).tenants.map((t) => [t.status, t.error])).toEqual(tenants.map(() => ['unchanged', 'already on revision 1']));
     expect(revisions()).toEqual([3, 3, 3, 3]);
   });
 

@@ -489,11 +489,15 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
     operation: 'rollback' as const,
     clock: p.clock,
   };
-  const result = await recordedLock(ctx, p.store, lockAt, () =>
+  const dry = inp.helm.dryRun !== 'none';
+  // A dry run changes nothing, so it takes no lock: it may preview a rollback while a rollout runs.
+  const locked = <T>(fn: () => Promise<T>): Promise<T> => (dry ? fn() : recordedLock(ctx, p.store, lockAt, fn));
+  const result = await locked(() =>
     executeRollout(
       {
         steps: steps.map((s) => ({ name: s.name, tenants: s.tenants })),
         maxParallel: inp.maxParallel,
+        maxParallelPerCluster: inp.maxParallelPerCluster || undefined,
         maxFailures: allowedFailures(inp.maxFailures, tenants.length),
         soakMs: 0,
         soakIntervalMs: inp.soakIntervalMs,
@@ -512,7 +516,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
             { helm: portsOf(p, t).helm, clock: p.clock, logger: ctx.logger, verify },
             {
               timeoutMs: inp.helm.timeoutMs,
-              dryRun: inp.helm.dryRun !== 'none',
+              dryRun: dry,
               signal: ctx.signal,
             },
           );
@@ -532,6 +536,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
     run: runId(ctx.env),
     startedAt: new Date(started).toISOString(),
     cancelled: ctx.signal.aborted,
+    dryRun: dry,
   });
   const json = JSON.stringify(rep, null, 2);
   const file = writeReportFile(inp.reportFile, ctx.tempDir, `${ctx.secrets.redact(json)}\n`, 'tenant-rollback');
@@ -542,7 +547,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
   await ctx.summary(renderReport(rep));
   const c = rep.counts;
   const line =
-    `rollback ${rep.outcome}: ${c.succeeded} rolled back, ${c.unchanged} already ` +
+    `${dry ? 'DRY RUN, nothing changed: ' : ''}rollback ${rep.outcome}: ${c.succeeded} rolled back, ${c.unchanged} already ` +
     `there, ${c.failed + c['failed-untouched']} failed, ${c.skipped} skipped`;
   if (rep.outcome !== 'succeeded') throw new Error(`${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
   ctx.logger.info(line);
