@@ -26,6 +26,14 @@ export function mergeReports(plan: Plan, phase: Phase, reports: readonly Rollout
         'merge the reports of one run',
       );
   }
+  // Shards of one run share its dry-run setting; a mix means reports of different runs.
+  const dry = reports.filter((r) => r.dryRun).length;
+  if (dry && dry !== reports.length)
+    throw new ConfigurationError(
+      'shard reports',
+      `${dry} of ${reports.length} reports are of a dry run`,
+      'merge the reports of one run (a dry run and a real one share a plan but not a result)',
+    );
   const byId = new Map<string, TenantResult>();
   for (const r of reports)
     for (const t of r.tenants) {
@@ -68,6 +76,7 @@ export function mergeReports(plan: Plan, phase: Phase, reports: readonly Rollout
     planFingerprint: plan.fingerprint,
     target: first.target,
     run: first.run,
+    ...(dry ? { dryRun: true } : {}),
     startedAt: first.startedAt,
     durationMs: end - Date.parse(first.startedAt),
     outcome,

@@ -16,9 +16,9 @@ export interface RolloutReport {
   outcome: RolloutOutcome;
   /** The process exit code of this outcome (src/rollout/outcome.ts). */
   exitCode: number;
-  /** Why no new tenant was started (halted, held, paused, cancelled). */
   /** Set on a dry run: nothing was changed, whatever the counts say. */
   dryRun?: boolean;
+  /** Why no new tenant was started (halted, held, paused, cancelled). */
   stoppedBecause?: string;
   /** What to do next, for a person reading the report. */
   next: string;
