@@ -148,6 +148,9 @@ describe('auto-rollback action', () => {
         '--wait-for-jobs',
         '--timeout',
         '90s',
+        // A rollback never prunes: its target revision must survive however often it fails.
+        '--history-max',
+        '0',
       ],
       history,
     ]);
