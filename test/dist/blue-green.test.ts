@@ -151,7 +151,11 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
         helm: helmBinaries[major],
       });
       expect(rolling.code, errors(rolling)).toBe(0);
-      const secrets = () => kube.list('Secret', ns).map((s) => s.metadata.name).sort();
+      const secrets = () =>
+        kube
+          .list('Secret', ns)
+          .map((s) => s.metadata.name)
+          .sort();
       const before = secrets();
 
       kube.clearRequests();
@@ -159,7 +163,9 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
       expect(run.code).toBe(1);
       const error = errors(run);
       expect(error).toContain(`release ${ns}/admin: runs today as one rolling release (revision 1`);
-      expect(error).toContain('a blue-green deploy would install admin-blue beside it, a second copy of the application. Nothing was deployed');
+      expect(error).toContain(
+        'a blue-green deploy would install admin-blue beside it, a second copy of the application. Nothing was deployed',
+      );
       expect(error).toContain(`kubectl -n ${ns} annotate service admin helm.sh/resource-policy=keep`);
       expect(error).toContain(`helm uninstall admin -n ${ns}`);
       // Reads only: no write request of any kind, no admin-blue release, the Service untouched.

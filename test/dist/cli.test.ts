@@ -37,10 +37,26 @@ describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['unknown flag', ['plan', '--tenants', 't01', '--frobnicate', 'x'], /^error: plan: unknown flag --frobnicate \(/],
     ['misspelt flag (piolt)', ['plan', '--tenants', 't01', '--piolt', '2'], /unknown flag --piolt; did you mean --pilot\?/],
-    ['misspelt flag that deployed before (dryrun)', ['rollout', '--tenants', 't01', '--pilot', '0', '--dryrun', 'server', '--yes'], /did you mean --dry-run\?/],
-    ['flag of another subcommand (status --pilot)', ['status', '--pilot', '2'], /--pilot is not a flag of "status" \(it is one of plan, rollout\)/],
-    ['flag of another subcommand (pause --chart)', ['pause', '--chart', exampleChart, '--yes'], /--chart is not a flag of "pause" \(it is one of rollout\)/],
-    ['flag of another subcommand (plan --rollback-report)', ['plan', '--rollback-report', 'r.json'], /is not a flag of "plan" \(it is one of rollback\)/],
+    [
+      'misspelt flag that deployed before (dryrun)',
+      ['rollout', '--tenants', 't01', '--pilot', '0', '--dryrun', 'server', '--yes'],
+      /did you mean --dry-run\?/,
+    ],
+    [
+      'flag of another subcommand (status --pilot)',
+      ['status', '--pilot', '2'],
+      /--pilot is not a flag of "status" \(it is one of plan, rollout\)/,
+    ],
+    [
+      'flag of another subcommand (pause --chart)',
+      ['pause', '--chart', exampleChart, '--yes'],
+      /--chart is not a flag of "pause" \(it is one of rollout\)/,
+    ],
+    [
+      'flag of another subcommand (plan --rollback-report)',
+      ['plan', '--rollback-report', 'r.json'],
+      /is not a flag of "plan" \(it is one of rollback\)/,
+    ],
     ['missing value at the end', ['plan', '--tenants', 't01', '--pilot'], /^error: plan: --pilot needs a value/],
     ['missing value before another flag', ['plan', '--pilot', '--batch-size', '2'], /--pilot needs a value/],
     ['a value for a switch', ['rollback', '--yes=no'], /--yes takes no value/],
@@ -48,11 +64,19 @@ describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
     ['unknown command', ['rolout', '--tenants', 't01'], /unknown command "rolout"; did you mean "rollout"\?/],
     ['a single-valued flag twice', ['plan', '--pilot', '1', '--pilot', '2'], /--pilot given 2 times/],
     ['--yes on a command that changes nothing', ['status', '--yes'], /unknown flag --yes/],
-    ['rollout without --yes, not a terminal', ['rollout', '--tenants', 't01', '--chart', exampleChart, '--helm', helmBinaries[4]], /rollout changes the cluster and stdin is not a terminal to ask: add --yes/],
+    [
+      'rollout without --yes, not a terminal',
+      ['rollout', '--tenants', 't01', '--chart', exampleChart, '--helm', helmBinaries[4]],
+      /rollout changes the cluster and stdin is not a terminal to ask: add --yes/,
+    ],
     ['rollback without --yes, not a terminal', ['rollback', '--tenants', 't01'], /rollback changes the cluster .* add --yes/],
     ['pause without --yes, not a terminal', ['pause', '--reason', 'x'], /pause changes the cluster .* add --yes/],
     ['resume without --yes, not a terminal', ['resume'], /resume changes the cluster .* add --yes/],
-    ['an action by name without --yes', ['helm-deploy', '--release', 'a', '--namespace', 'tenant-t01', '--chart', exampleChart], /helm-deploy changes the cluster .* add --yes/],
+    [
+      'an action by name without --yes',
+      ['helm-deploy', '--release', 'a', '--namespace', 'tenant-t01', '--chart', exampleChart],
+      /helm-deploy changes the cluster .* add --yes/,
+    ],
     ['rollout --phase that is not a rollout phase', ['rollout', '--phase', 'status', '--yes'], /--phase must be pilot, waves or all/],
   ];
 
@@ -79,7 +103,14 @@ describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
   });
 
   // Every command, -h and --help taking turns (each spawn loads the bundle); both on the fleet commands.
-  const helpCases = COMMANDS.flatMap((c, i) => (c.name !== c.action ? [[c.name, '-h'], [c.name, '--help']] : [[c.name, i % 2 ? '-h' : '--help']]));
+  const helpCases = COMMANDS.flatMap((c, i) =>
+    c.name !== c.action
+      ? [
+          [c.name, '-h'],
+          [c.name, '--help'],
+        ]
+      : [[c.name, i % 2 ? '-h' : '--help']],
+  );
   it.each(helpCases)('%s %s lists every flag with its description and default, exit 0, no API request', (name, flag) => {
     const before = kube.requests.length;
     const r = cli([name, flag]);

@@ -92,5 +92,4 @@ describe.each([4, 3] as const)('fault table through dist/ (real helm %i)', (majo
     expect([rep.outcome, r.code]).toEqual(['failed', 1]);
     expect(rep.api?.retries).toBeGreaterThan(0);
   });
-
 });

@@ -73,7 +73,13 @@ describe('tenant-rollout through dist/: a SIGKILLed main leaves the fleet lock, 
 
     // The next rollout of the same fleet is not refused by a lock that would hold for 10 minutes.
     const next = await rollout('1.0.0');
-    expect(next.code, next.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    expect(
+      next.code,
+      next.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('::error'))
+        .join('\n'),
+    ).toBe(0);
     expect(next.outputs.outcome).toBe('succeeded');
     expect(fleetDoc()?.lock).toBeUndefined();
   });

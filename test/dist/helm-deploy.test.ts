@@ -33,27 +33,37 @@ describe.each([3, 4] as const)('helm-deploy through dist/ with helm %i', (major)
     ...over,
   });
 
-  it('installs, then fails an upgrade and rolls back to the last deployed revision; secrets never printed', { timeout: 120_000 }, async () => {
-    const first = await runAction('helm-deploy', inputs());
-    expect(first.stderr).toBe('');
-    expect(first.code).toBe(0);
-    expect(first.outputs).toMatchObject({ status: 'deployed', revision: '1', 'previous-revision': '', 'chart-version': '1.3.0', changed: 'true' });
-    expect(first.summary).toContain('| revision after | 1 |');
-    // The kubeconfig and the password are masked, and the private kubeconfig is gone.
-    expect(first.stdout).toContain(`::add-mask::${kube.token}`);
-    // The kubeconfig is masked whole and per credential, not line by line (that would star out "kind: Config").
-    expect(first.stdout).not.toContain('::add-mask::kind: Config');
-    expect(first.stdout).toContain('::add-mask::hunter2-secret');
-    expect(leftovers(first.runnerTemp)).toEqual([]);
+  it(
+    'installs, then fails an upgrade and rolls back to the last deployed revision; secrets never printed',
+    { timeout: 120_000 },
+    async () => {
+      const first = await runAction('helm-deploy', inputs());
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.outputs).toMatchObject({
+        status: 'deployed',
+        revision: '1',
+        'previous-revision': '',
+        'chart-version': '1.3.0',
+        changed: 'true',
+      });
+      expect(first.summary).toContain('| revision after | 1 |');
+      // The kubeconfig and the password are masked, and the private kubeconfig is gone.
+      expect(first.stdout).toContain(`::add-mask::${kube.token}`);
+      // The kubeconfig is masked whole and per credential, not line by line (that would star out "kind: Config").
+      expect(first.stdout).not.toContain('::add-mask::kind: Config');
+      expect(first.stdout).toContain('::add-mask::hunter2-secret');
+      expect(leftovers(first.runnerTemp)).toEqual([]);
 
-    const bad = await runAction('helm-deploy', inputs({ set: 'image.tag=bad', timeout: '4s' }));
-    expect(bad.code).toBe(1);
-    expect(bad.outputs).toMatchObject({ status: 'rolled-back', revision: '3', 'previous-revision': '1' });
-    expect(bad.stdout).toMatch(/::error::platform\/admin: rolled-back, revision 1 -> 3/);
-    const printed = bad.stdout.replace(/::add-mask::.*\n/g, '');
-    expect(printed).not.toContain(kube.token);
-    expect(kube.get('deployments', 'platform', 'admin')?.spec.template.spec.containers[0].image).toMatch(/:1\.0\.0$/);
-  });
+      const bad = await runAction('helm-deploy', inputs({ set: 'image.tag=bad', timeout: '4s' }));
+      expect(bad.code).toBe(1);
+      expect(bad.outputs).toMatchObject({ status: 'rolled-back', revision: '3', 'previous-revision': '1' });
+      expect(bad.stdout).toMatch(/::error::platform\/admin: rolled-back, revision 1 -> 3/);
+      const printed = bad.stdout.replace(/::add-mask::.*\n/g, '');
+      expect(printed).not.toContain(kube.token);
+      expect(kube.get('deployments', 'platform', 'admin')?.spec.template.spec.containers[0].image).toMatch(/:1\.0\.0$/);
+    },
+  );
 
   it('bad input fails with one line before helm touches the cluster', async () => {
     kube.clearRequests();
@@ -68,7 +78,9 @@ describe.each([3, 4] as const)('helm-deploy through dist/ with helm %i', (major)
   it('an unreachable cluster is one clear line naming the inputs to check', async () => {
     const r = await runAction('helm-deploy', inputs({ kubeconfig: kube.kubeconfigYaml.replace(kube.url, 'http://127.0.0.1:9') }));
     expect(r.code).toBe(1);
-    expect(r.stdout.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([expect.stringMatching(/^::error::cluster: cannot reach the Kubernetes API: .* \(check the kubeconfig and kube-context inputs/)]);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([
+      expect.stringMatching(/^::error::cluster: cannot reach the Kubernetes API: .* \(check the kubeconfig and kube-context inputs/),
+    ]);
   });
 
   it('cancelled mid-upgrade: helm is interrupted and the release goes back, not left pending', { timeout: 120_000 }, async () => {
@@ -88,7 +100,10 @@ describe.each([3, 4] as const)('helm-deploy through dist/ with helm %i', (major)
     expect(sent).toBe(true);
     expect(r.stdout).toContain('received SIGINT');
     expect(r.outputs.status).toBe('rolled-back');
-    const top = kube.list('secrets', 'platform').filter((s) => s.metadata.labels?.name === 'cancel-me').map((s) => [s.metadata.labels!.version, s.metadata.labels!.status]);
+    const top = kube
+      .list('secrets', 'platform')
+      .filter((s) => s.metadata.labels?.name === 'cancel-me')
+      .map((s) => [s.metadata.labels!.version, s.metadata.labels!.status]);
     expect(top).toContainEqual(['3', 'deployed']);
     expect(top.some(([, status]) => String(status).startsWith('pending'))).toBe(false);
     // Nothing left for the post step to do: it finds no in-flight upgrade.

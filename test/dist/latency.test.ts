@@ -110,10 +110,18 @@ describe('latency trigger through dist/ with the real Prometheus', () => {
     await until('Prometheus ready', 45_000, async () => ((await fetch(`${promUrl}/-/ready`)).status === 200 ? true : undefined));
     // Every tenant installed once, so the pilot has a revision to go back to.
     const first = await rollout('1.0.0', { phase: 'all', soak: '0s' });
-    expect(first.code, first.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    expect(
+      first.code,
+      first.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('::error'))
+        .join('\n'),
+    ).toBe(0);
     // Enough history for the window before the pilot's upgrade (soak 8s): a p95 over 10s for every tenant.
     await until('10s of latency history', 60_000, async () => {
-      const v = await promQuery('histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="tenant-t01"}[10s] offset 2s)))');
+      const v = await promQuery(
+        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="tenant-t01"}[10s] offset 2s)))',
+      );
       return v !== undefined ? v : undefined;
     });
   }, 240_000);

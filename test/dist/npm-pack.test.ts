@@ -57,7 +57,10 @@ describe('npm pack: npx deploy-actions with only Node and helm', () => {
     expect(paths).toEqual(
       expect.arrayContaining(['dist/cli/index.js', 'dist/lib/index.js', 'dist/lib/package.json', 'dist/package.json', 'package.json']),
     );
-    for (const p of paths) expect(p, 'only the CLI, its bundle and the package files').toMatch(/^(dist\/(cli|lib)\/|dist\/package\.json$|package\.json$|README\.md$|dist\/lib\/licenses\.txt$)/);
+    for (const p of paths)
+      expect(p, 'only the CLI, its bundle and the package files').toMatch(
+        /^(dist\/(cli|lib)\/|dist\/package\.json$|package\.json$|README\.md$|dist\/lib\/licenses\.txt$)/,
+      );
     expect(paths.filter((p) => /^(src|test|node_modules|scripts|bench)\//.test(p))).toEqual([]);
     expect(pack.size, 'packed bytes').toBeLessThan(2 * 1024 * 1024);
     expect(pack.unpackedSize, 'unpacked bytes').toBeLessThan(10 * 1024 * 1024);

@@ -52,7 +52,10 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
   const h = (args: string[]) => exec(helm, args);
   const common = ['--tenants', tenants.join(','), '--helm', helm, '--yes'];
   const rollout = (tag: string, extra: string[] = ['--batch-size', '2'], onStderr?: (text: string) => void) =>
-    run(['rollout', ...common, '--chart', exampleChart, '--set', `image.tag=${tag}`, '--pilot', '0', '--timeout', '30s', '--json', ...extra], onStderr);
+    run(
+      ['rollout', ...common, '--chart', exampleChart, '--set', `image.tag=${tag}`, '--pilot', '0', '--timeout', '30s', '--json', ...extra],
+      onStderr,
+    );
   const releaseSecrets = (t: string) => kube.list('secrets', `tenant-${t}`).filter((s) => s.metadata.labels?.owner === 'helm');
   const revisions = () => tenants.map((t) => releaseSecrets(t).length);
   const reportOf = (r: { stdout: string }) => JSON.parse(r.stdout) as RolloutReport;
@@ -70,19 +73,25 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     expect(changingReport).not.toBe(/^report: (.+)$/m.exec(first.stderr)![1]);
   });
 
-  it('a dry-run rollback of the selected tenants: labelled, every tenant previewed, not one write (not even the fleet lock)', { timeout: 240_000 }, async () => {
-    const from = kube.requests.length;
-    const r = await run(['rollback', ...common, '--dry-run', 'server', '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const rep = reportOf(r);
-    expect(rep.dryRun).toBe(true);
-    expect(r.stderr).toMatch(/DRY RUN, nothing changed: rollback succeeded/);
-    // By selection, no report: each tenant's target is the revision deployed before its current one.
-    expect(rep.tenants.map((t) => [t.id, t.status, t.error])).toEqual(tenants.map((t) => [t, 'succeeded', 'dry run: would roll back to 1']));
-    const writes = kube.requests.slice(from).filter((q) => q.method !== 'GET');
-    expect(writes.map((q) => `${q.method} ${q.path}`)).toEqual([]);
-    expect(revisions()).toEqual([2, 2, 2, 2]);
-  });
+  it(
+    'a dry-run rollback of the selected tenants: labelled, every tenant previewed, not one write (not even the fleet lock)',
+    { timeout: 240_000 },
+    async () => {
+      const from = kube.requests.length;
+      const r = await run(['rollback', ...common, '--dry-run', 'server', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const rep = reportOf(r);
+      expect(rep.dryRun).toBe(true);
+      expect(r.stderr).toMatch(/DRY RUN, nothing changed: rollback succeeded/);
+      // By selection, no report: each tenant's target is the revision deployed before its current one.
+      expect(rep.tenants.map((t) => [t.id, t.status, t.error])).toEqual(
+        tenants.map((t) => [t, 'succeeded', 'dry run: would roll back to 1']),
+      );
+      const writes = kube.requests.slice(from).filter((q) => q.method !== 'GET');
+      expect(writes.map((q) => `${q.method} ${q.path}`)).toEqual([]);
+      expect(revisions()).toEqual([2, 2, 2, 2]);
+    },
+  );
 
   it('rollback from that report: every changed tenant back to its revisionBefore; again: nothing done', { timeout: 240_000 }, async () => {
     const r = await run(['rollback', ...common, '--rollback-report', changingReport, '--json']);
@@ -101,43 +110,49 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     // By selection too: a tenant whose live revision is a rollback is already back, never rolled forward.
     const bySelection = await run(['rollback', ...common, '--json']);
     expect(bySelection.code, bySelection.stderr).toBe(0);
-    expect(reportOf(bySelection).tenants.map((t) => [t.status, t.error])).toEqual(tenants.map(() => ['unchanged', 'already on revision 1']));
+    expect(reportOf(bySelection).tenants.map((t) => [t.status, t.error])).toEqual(
+      tenants.map(() => ['unchanged', 'already on revision 1']),
+    );
     expect(revisions()).toEqual([3, 3, 3, 3]);
   });
 
-  it('pause during a rollout: the tenant in flight finishes, no new one starts, the report says paused (exit 5)', { timeout: 240_000 }, async () => {
-    let paused: Promise<unknown> | undefined;
-    let soFar = '';
-    let atPause = -1;
-    const r = await rollout('1.2.0', ['--max-parallel', '1', '--batch-size', '4'], (err) => {
-      soFar = err;
-      // As soon as the first tenant is done, the operator pauses the fleet from another terminal.
-      if (!paused && /✓ t01 /.test(err))
-        paused = run(['pause', '--yes', '--reason', 'errors on 1.2.0']).then((p) => {
-          atPause = soFar.length;
-          return p;
-        });
-    });
-    // Whatever happens below, the next test must not inherit a paused fleet.
-    onTestFinished(async () => {
-      await run(['resume', '--yes']);
-    });
-    expect(((await paused) as { code: number }).code).toBe(0);
-    expect(r.code, r.stderr).toBe(5);
-    const rep = reportOf(r);
-    expect(rep.outcome).toBe('paused');
-    expect(rep.stoppedBecause).toMatch(/^fleet paused by oncall@\S+ at \S+: errors on 1\.2\.0$/);
-    // Once the pause is recorded, at most the one tenant in flight finishes; none starts after it.
-    expect(atPause).toBeGreaterThan(0);
-    expect(r.stderr.slice(atPause).match(/^── [✓✗] t0/gm)?.length ?? 0).toBeLessThanOrEqual(1);
-    expect(rep.tenants.filter((t) => t.status === 'succeeded').map((t) => t.id)).toContain('t01');
-    expect(rep.tenants.at(-1)!.status).toBe('skipped');
-    expect(rep.tenants.at(-1)!.error).toMatch(/fleet paused by oncall/);
+  it(
+    'pause during a rollout: the tenant in flight finishes, no new one starts, the report says paused (exit 5)',
+    { timeout: 240_000 },
+    async () => {
+      let paused: Promise<unknown> | undefined;
+      let soFar = '';
+      let atPause = -1;
+      const r = await rollout('1.2.0', ['--max-parallel', '1', '--batch-size', '4'], (err) => {
+        soFar = err;
+        // As soon as the first tenant is done, the operator pauses the fleet from another terminal.
+        if (!paused && /✓ t01 /.test(err))
+          paused = run(['pause', '--yes', '--reason', 'errors on 1.2.0']).then((p) => {
+            atPause = soFar.length;
+            return p;
+          });
+      });
+      // Whatever happens below, the next test must not inherit a paused fleet.
+      onTestFinished(async () => {
+        await run(['resume', '--yes']);
+      });
+      expect(((await paused) as { code: number }).code).toBe(0);
+      expect(r.code, r.stderr).toBe(5);
+      const rep = reportOf(r);
+      expect(rep.outcome).toBe('paused');
+      expect(rep.stoppedBecause).toMatch(/^fleet paused by oncall@\S+ at \S+: errors on 1\.2\.0$/);
+      // Once the pause is recorded, at most the one tenant in flight finishes; none starts after it.
+      expect(atPause).toBeGreaterThan(0);
+      expect(r.stderr.slice(atPause).match(/^── [✓✗] t0/gm)?.length ?? 0).toBeLessThanOrEqual(1);
+      expect(rep.tenants.filter((t) => t.status === 'succeeded').map((t) => t.id)).toContain('t01');
+      expect(rep.tenants.at(-1)!.status).toBe('skipped');
+      expect(rep.tenants.at(-1)!.error).toMatch(/fleet paused by oncall/);
 
-    const resumed = await run(['resume', '--yes']);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toMatch(/resumed fleet default \(it was fleet paused by oncall/);
-  });
+      const resumed = await run(['resume', '--yes']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/resumed fleet default \(it was fleet paused by oncall/);
+    },
+  );
 
   it('status: deployed, failed, pending, drifted and missing tenants, and the fleet in one line', { timeout: 240_000 }, async () => {
     // t02: a hand-run upgrade that fails and is left failed.
@@ -181,10 +196,33 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     const file = join(home, 'tenants.yaml');
     writeFileSync(
       file,
-      ['tenants:', '  - id: t01', '  - id: t02', '    hold: { reason: "customer audit", until: "2999-01-01T00:00:00Z" }', '  - id: t04', '    hold: { reason: "expired hold", until: "2000-01-01T00:00:00Z" }'].join('\n'),
+      [
+        'tenants:',
+        '  - id: t01',
+        '  - id: t02',
+        '    hold: { reason: "customer audit", until: "2999-01-01T00:00:00Z" }',
+        '  - id: t04',
+        '    hold: { reason: "expired hold", until: "2000-01-01T00:00:00Z" }',
+      ].join('\n'),
     );
     const before = [releaseSecrets('t02').length, releaseSecrets('t04').length];
-    const r = await run(['rollout', '--tenants-file', file, '--helm', helm, '--yes', '--chart', exampleChart, '--set', 'image.tag=1.4.0', '--pilot', '0', '--timeout', '30s', '--json']);
+    const r = await run([
+      'rollout',
+      '--tenants-file',
+      file,
+      '--helm',
+      helm,
+      '--yes',
+      '--chart',
+      exampleChart,
+      '--set',
+      'image.tag=1.4.0',
+      '--pilot',
+      '0',
+      '--timeout',
+      '30s',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const rep = reportOf(r);
     expect(rep.tenants.find((t) => t.id === 't02')).toMatchObject({ status: 'held', error: /customer audit until 2999-01-01/ });
@@ -193,36 +231,61 @@ describe.each([3, 4] as const)('operator commands through dist/ with helm %i', (
     expect(releaseSecrets('t02').length).toBe(before[0]);
     expect(releaseSecrets('t04').length).toBe(before[1]! + 1);
   });
-  it('a namespace hold on a listed tenant: never deployed, and not rolled back from a report that changed it', { timeout: 240_000 }, async () => {
-    const list = ['--tenants', 't01,t05', '--helm', helm, '--yes'];
-    const deploy = (tag: string) => run(['rollout', ...list, '--chart', exampleChart, '--set', `image.tag=${tag}`, '--pilot', '0', '--timeout', '30s', '--json']);
-    const first = await deploy('1.5.0');
-    expect(first.code, first.stderr).toBe(0);
-    expect(reportOf(first).tenants.map((t) => [t.id, t.status])).toEqual([['t01', 'succeeded'], ['t05', 'succeeded']]);
-    const firstReport = /^report: (.+)$/m.exec(first.stderr)![1]!;
-    // The tenant is held on its namespace (an inline list names it: no discovery involved).
-    const ns = kube.get('namespaces', undefined, 'tenant-t05')!;
-    kube.put({ ...ns, metadata: { ...ns.metadata, annotations: { ...ns.metadata.annotations, 'deploy-actions.dotmac.io/hold': 'noisy neighbour' } } });
-    const t05 = releaseSecrets('t05').length;
-    const before = kube.requests.length;
-    const held = await deploy('1.6.0');
-    expect(held.code, held.stderr).toBe(0);
-    expect(reportOf(held).tenants.find((t) => t.id === 't05')).toMatchObject({ status: 'held', error: /annotation on namespace tenant-t05\): noisy neighbour/ });
-    expect(releaseSecrets('t05').length).toBe(t05);
-    // The namespaces in one list request, not a GET per tenant.
-    expect(kube.requests.slice(before).filter((q) => q.method === 'GET' && /^\/api\/v1\/namespaces\/tenant-/.test(q.path) && !/\/(secrets|pods|configmaps|services|leases)/.test(q.path))).toEqual([]);
+  it(
+    'a namespace hold on a listed tenant: never deployed, and not rolled back from a report that changed it',
+    { timeout: 240_000 },
+    async () => {
+      const list = ['--tenants', 't01,t05', '--helm', helm, '--yes'];
+      const deploy = (tag: string) =>
+        run(['rollout', ...list, '--chart', exampleChart, '--set', `image.tag=${tag}`, '--pilot', '0', '--timeout', '30s', '--json']);
+      const first = await deploy('1.5.0');
+      expect(first.code, first.stderr).toBe(0);
+      expect(reportOf(first).tenants.map((t) => [t.id, t.status])).toEqual([
+        ['t01', 'succeeded'],
+        ['t05', 'succeeded'],
+      ]);
+      const firstReport = /^report: (.+)$/m.exec(first.stderr)![1]!;
+      // The tenant is held on its namespace (an inline list names it: no discovery involved).
+      const ns = kube.get('namespaces', undefined, 'tenant-t05')!;
+      kube.put({
+        ...ns,
+        metadata: { ...ns.metadata, annotations: { ...ns.metadata.annotations, 'deploy-actions.dotmac.io/hold': 'noisy neighbour' } },
+      });
+      const t05 = releaseSecrets('t05').length;
+      const before = kube.requests.length;
+      const held = await deploy('1.6.0');
+      expect(held.code, held.stderr).toBe(0);
+      expect(reportOf(held).tenants.find((t) => t.id === 't05')).toMatchObject({
+        status: 'held',
+        error: /annotation on namespace tenant-t05\): noisy neighbour/,
+      });
+      expect(releaseSecrets('t05').length).toBe(t05);
+      // The namespaces in one list request, not a GET per tenant.
+      expect(
+        kube.requests
+          .slice(before)
+          .filter(
+            (q) =>
+              q.method === 'GET' &&
+              /^\/api\/v1\/namespaces\/tenant-/.test(q.path) &&
+              !/\/(secrets|pods|configmaps|services|leases)/.test(q.path),
+          ),
+      ).toEqual([]);
 
-    // Rolling back the first run, from a directory of reports (a run's artifacts; other JSON there is
-    // not a report): t01 goes back, t05 (which that run installed) is held, not touched.
-    const dir = mkdtempSync(join(home, 'reports-'));
-    writeFileSync(join(dir, 'waves.json'), readFileSync(firstReport));
-    writeFileSync(join(dir, 'pilot-smoke.json'), '{"checks": []}');
-    const rb = await run(['rollback', ...list, '--rollback-report', dir, '--json']);
-    expect(rb.code, rb.stderr).toBe(0);
-    const rep = reportOf(rb);
-    expect(rep.tenants.find((t) => t.id === 't01')).toMatchObject({ status: 'succeeded', revisionBefore: reportOf(held).tenants[0]!.revisionAfter });
-    expect(rep.tenants.find((t) => t.id === 't05')).toMatchObject({ status: 'held', error: /noisy neighbour/ });
-    expect(releaseSecrets('t05').length).toBe(t05);
-  });
+      // Rolling back the first run, from a directory of reports (a run's artifacts; other JSON there is
+      // not a report): t01 goes back, t05 (which that run installed) is held, not touched.
+      const dir = mkdtempSync(join(home, 'reports-'));
+      writeFileSync(join(dir, 'waves.json'), readFileSync(firstReport));
+      writeFileSync(join(dir, 'pilot-smoke.json'), '{"checks": []}');
+      const rb = await run(['rollback', ...list, '--rollback-report', dir, '--json']);
+      expect(rb.code, rb.stderr).toBe(0);
+      const rep = reportOf(rb);
+      expect(rep.tenants.find((t) => t.id === 't01')).toMatchObject({
+        status: 'succeeded',
+        revisionBefore: reportOf(held).tenants[0]!.revisionAfter,
+      });
+      expect(rep.tenants.find((t) => t.id === 't05')).toMatchObject({ status: 'held', error: /noisy neighbour/ });
+      expect(releaseSecrets('t05').length).toBe(t05);
+    },
+  );
 });
-

@@ -31,12 +31,32 @@ describe('root action through dist/root', () => {
     server?.close();
   });
   const release = (over: Record<string, string>) =>
-    runAction('root', { release: 'todo', namespace: 'todo', chart: exampleChart, timeout: '30s', kubeconfig: kube.kubeconfigYaml, helm: helmBinaries[4], 'smoke-url': base, ...over });
+    runAction('root', {
+      release: 'todo',
+      namespace: 'todo',
+      chart: exampleChart,
+      timeout: '30s',
+      kubeconfig: kube.kubeconfigYaml,
+      helm: helmBinaries[4],
+      'smoke-url': base,
+      ...over,
+    });
   const image = () => kube.get('deployments', 'todo', 'todo')?.spec.template.spec.containers[0].image as string;
 
   it('deploys, passes the smoke checks, and a healthy watch keeps it', { timeout: 60_000 }, async () => {
-    const r = await release({ set: 'image.tag=1.0.0', watch: '2s', 'watch-interval': '1s', metrics: '- name: crash-loops\n  provider: kubernetes\n  query: crash-loops\n  failure-condition: result > 0\n' });
-    expect(r.code, r.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
+    const r = await release({
+      set: 'image.tag=1.0.0',
+      watch: '2s',
+      'watch-interval': '1s',
+      metrics: '- name: crash-loops\n  provider: kubernetes\n  query: crash-loops\n  failure-condition: result > 0\n',
+    });
+    expect(
+      r.code,
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('::error'))
+        .join('\n'),
+    ).toBe(0);
     expect(r.outputs).toMatchObject({ status: 'deployed', revision: '1', smoke: 'passed', verdict: 'healthy', 'rolled-back': 'false' });
   });
 
@@ -62,35 +82,55 @@ describe('root action through dist/root', () => {
     expect(r.stdout).toMatch(/::error::watch: .*rolled back to revision 3/);
     expect(image()).toMatch(/:1\.0\.0$/);
   });
-  it('blue-green: a watch breach switches the live Service back to the color this run switched away from', { timeout: 120_000 }, async () => {
-    await kube.apply(
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'todo', namespace: 'todo-bg' },
-        spec: { selector: { 'app.kubernetes.io/name': 'tenant-app' }, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
-      },
-      { fieldManager: 'kubectl' },
-    );
-    const bg = { namespace: 'todo-bg', strategy: 'blue-green', 'keep-old': '0s', 'old-color': 'keep', 'check-interval': '1s', 'ready-timeout': '10s' };
-    const blue = await release({ ...bg, set: 'image.tag=1.0.0', 'initial-color': 'blue', 'smoke-url': '' });
-    expect(blue.code, blue.stdout.split('\n').filter((l) => l.startsWith('::error')).join('\n')).toBe(0);
-    // No smoke URL: the switch rests on readiness alone, and the run says so.
-    expect(blue.stdout).toMatch(/::warning::blue-green with no smoke-url: color blue is checked for readiness only/);
-    const green = await release({
-      ...bg,
-      set: 'image.tag=1.2.0',
-      watch: '3s',
-      'watch-interval': '1s',
-      metrics: `- name: orders\n  provider: http\n  url: ${base}\n  checks:\n    - name: orders\n      path: /api/orders\n      status: 200\n  failure-condition: result >= 0.5\n`,
-    });
-    expect(green.code).toBe(1);
-    expect(green.stdout).not.toContain('with no smoke-url');
-    expect(green.outputs).toMatchObject({ verdict: 'failed', 'rolled-back': 'true', 'live-color': 'blue' });
-    expect(green.stdout).toMatch(/::error::watch: .*switched the live Service back to blue \(rolled-back\)/);
-    const svc = kube.get('Service', 'todo-bg', 'todo')!;
-    expect(svc.spec.selector.color).toBe('blue');
-    // The record is kept: a later blue-green-rollback finds blue live and does nothing.
-    expect(svc.metadata.annotations).toMatchObject({ 'deploy-actions/previous-color': 'blue' });
-  });
+  it(
+    'blue-green: a watch breach switches the live Service back to the color this run switched away from',
+    { timeout: 120_000 },
+    async () => {
+      await kube.apply(
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'todo', namespace: 'todo-bg' },
+          spec: {
+            selector: { 'app.kubernetes.io/name': 'tenant-app' },
+            ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+          },
+        },
+        { fieldManager: 'kubectl' },
+      );
+      const bg = {
+        namespace: 'todo-bg',
+        strategy: 'blue-green',
+        'keep-old': '0s',
+        'old-color': 'keep',
+        'check-interval': '1s',
+        'ready-timeout': '10s',
+      };
+      const blue = await release({ ...bg, set: 'image.tag=1.0.0', 'initial-color': 'blue', 'smoke-url': '' });
+      expect(
+        blue.code,
+        blue.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('::error'))
+          .join('\n'),
+      ).toBe(0);
+      // No smoke URL: the switch rests on readiness alone, and the run says so.
+      expect(blue.stdout).toMatch(/::warning::blue-green with no smoke-url: color blue is checked for readiness only/);
+      const green = await release({
+        ...bg,
+        set: 'image.tag=1.2.0',
+        watch: '3s',
+        'watch-interval': '1s',
+        metrics: `- name: orders\n  provider: http\n  url: ${base}\n  checks:\n    - name: orders\n      path: /api/orders\n      status: 200\n  failure-condition: result >= 0.5\n`,
+      });
+      expect(green.code).toBe(1);
+      expect(green.stdout).not.toContain('with no smoke-url');
+      expect(green.outputs).toMatchObject({ verdict: 'failed', 'rolled-back': 'true', 'live-color': 'blue' });
+      expect(green.stdout).toMatch(/::error::watch: .*switched the live Service back to blue \(rolled-back\)/);
+      const svc = kube.get('Service', 'todo-bg', 'todo')!;
+      expect(svc.spec.selector.color).toBe('blue');
+      // The record is kept: a later blue-green-rollback finds blue live and does nothing.
+      expect(svc.metadata.annotations).toMatchObject({ 'deploy-actions/previous-color': 'blue' });
+    },
+  );
 });

@@ -35,17 +35,31 @@ function parseFileCommands(text: string): Record<string, string> {
 export function runAction(
   action: string,
   inputs: Record<string, string>,
-  opts: { phase?: 'index' | 'post'; env?: NodeJS.ProcessEnv; state?: Record<string, string>; runnerTemp?: string; onStart?: (kill: (sig: NodeJS.Signals, tree?: boolean) => void) => void } = {},
+  opts: {
+    phase?: 'index' | 'post';
+    env?: NodeJS.ProcessEnv;
+    state?: Record<string, string>;
+    runnerTemp?: string;
+    onStart?: (kill: (sig: NodeJS.Signals, tree?: boolean) => void) => void;
+  } = {},
 ): Promise<ActionRun> {
   const runnerTemp = opts.runnerTemp ?? tempDir('runner-');
-  const files = { GITHUB_OUTPUT: join(runnerTemp, `out-${Date.now()}`), GITHUB_STATE: join(runnerTemp, `state-${Date.now()}`), GITHUB_STEP_SUMMARY: join(runnerTemp, `summary-${Date.now()}`) };
+  const files = {
+    GITHUB_OUTPUT: join(runnerTemp, `out-${Date.now()}`),
+    GITHUB_STATE: join(runnerTemp, `state-${Date.now()}`),
+    GITHUB_STEP_SUMMARY: join(runnerTemp, `summary-${Date.now()}`),
+  };
   for (const f of Object.values(files)) writeFileSync(f, '');
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: runnerTemp, RUNNER_TEMP: runnerTemp, ...files, ...opts.env };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   for (const [k, v] of Object.entries(opts.state ?? {})) env[`STATE_${k}`] = v;
   return new Promise((resolve) => {
     // Its own process group, so a test can kill the whole tree as the runner does at the end of a cancel.
-    const child = spawn(process.execPath, [join(repoRoot, 'dist', action, `${opts.phase ?? 'index'}.js`)], { cwd: repoRoot, env, detached: true });
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', action, `${opts.phase ?? 'index'}.js`)], {
+      cwd: repoRoot,
+      env,
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     opts.onStart?.((sig, tree = false) => (tree ? process.kill(-child.pid!, sig) : child.kill(sig)));

@@ -34,9 +34,21 @@ describe('tenant-rollout bad inputs through dist/: one clear line, nothing deplo
   });
 
   it.each<[string, Record<string, string> | (() => Record<string, string>), RegExp]>([
-    ['release-version: banana', { 'release-version': 'banana' }, /^::error::input "release-version": is not a semantic version, got "banana" \(.*e\.g\. v1\.4\.0/],
-    ['prometheus-url: not a url', { 'prometheus-url': 'not a url' }, /^::error::input "prometheus-url": is not an http\(s\) URL, got "not a url"/],
-    ['namespace-prefix: ../', { 'namespace-prefix': '../' }, /^::error::input "namespace-prefix": is not the start of a namespace name, got "\.\.\/" \(use lower-case/],
+    [
+      'release-version: banana',
+      { 'release-version': 'banana' },
+      /^::error::input "release-version": is not a semantic version, got "banana" \(.*e\.g\. v1\.4\.0/,
+    ],
+    [
+      'prometheus-url: not a url',
+      { 'prometheus-url': 'not a url' },
+      /^::error::input "prometheus-url": is not an http\(s\) URL, got "not a url"/,
+    ],
+    [
+      'namespace-prefix: ../',
+      { 'namespace-prefix': '../' },
+      /^::error::input "namespace-prefix": is not the start of a namespace name, got "\.\.\/" \(use lower-case/,
+    ],
     [
       "a chart name starting with '-' in repo-url mode",
       { chart: '--post-renderer=/bin/sh', 'repo-url': 'https://charts.example.com' },

@@ -32,7 +32,8 @@ const reason = (id: string) =>
 const MiB = 1024 * 1024;
 
 /** Bytes of the environment a step gets from its inputs (INPUT_* variables): the E2BIG budget. */
-const inputBytes = (inputs: Record<string, string>) => Object.entries(inputs).reduce((n, [k, v]) => n + k.length + 7 + Buffer.byteLength(v), 0);
+const inputBytes = (inputs: Record<string, string>) =>
+  Object.entries(inputs).reduce((n, [k, v]) => n + k.length + 7 + Buffer.byteLength(v), 0);
 
 describe('5,000 tenants through dist/: plan, waves (simulated helm), merge, all by file', () => {
   let dir = '';
@@ -59,7 +60,13 @@ describe('5,000 tenants through dist/: plan, waves (simulated helm), merge, all 
         const v = kube.list('secrets', ns).filter((s) => s.metadata.labels?.name === rel).length + 1;
         kube.put({ apiVersion: 'v1', kind: 'Secret', ...encode(ns, rel, v, 'deployed', body) } as never);
         res.writeHead(200).end(
-          JSON.stringify({ version: v, info: { status: 'deployed' }, chart: { metadata: { version: '1.0.0', appVersion: '1.0.0' } }, manifest: `m-${rel}`, config: {} }),
+          JSON.stringify({
+            version: v,
+            info: { status: 'deployed' },
+            chart: { metadata: { version: '1.0.0', appVersion: '1.0.0' } },
+            manifest: `m-${rel}`,
+            config: {},
+          }),
         );
       });
     });
@@ -115,22 +122,18 @@ describe('5,000 tenants through dist/: plan, waves (simulated helm), merge, all 
     return r;
   };
 
-  it(
-    'plan phase: the plan of 5,000 tenants as a file, its fingerprint in an output',
-    async () => {
-      plan = await step({ phase: 'plan' });
-      expect(plan.code, plan.stdout.slice(-2000)).toBe(0);
-      planFile = join(dir, 'plan.json');
-      // As the workflow's plan job does: the action's file, kept byte for byte as the artifact.
-      writeFileSync(planFile, readFileSync(plan.outputs['plan-file']!, 'utf8'));
-      const p = JSON.parse(readFileSync(planFile, 'utf8')) as { fingerprint?: string; summary: { tenants: number } };
-      expect(p.summary.tenants).toBe(N);
-      expect(plan.outputs['plan-fingerprint']).toMatch(/^[0-9a-f]{64}$/);
-      expect(statSync(planFile).size, 'a plan far past what an input can carry').toBeGreaterThan(128 * 1024);
-      console.log(`plan: ${statSync(planFile).size} bytes, summary ${Buffer.byteLength(plan.summary)} bytes`);
-    },
-    120_000,
-  );
+  it('plan phase: the plan of 5,000 tenants as a file, its fingerprint in an output', async () => {
+    plan = await step({ phase: 'plan' });
+    expect(plan.code, plan.stdout.slice(-2000)).toBe(0);
+    planFile = join(dir, 'plan.json');
+    // As the workflow's plan job does: the action's file, kept byte for byte as the artifact.
+    writeFileSync(planFile, readFileSync(plan.outputs['plan-file']!, 'utf8'));
+    const p = JSON.parse(readFileSync(planFile, 'utf8')) as { fingerprint?: string; summary: { tenants: number } };
+    expect(p.summary.tenants).toBe(N);
+    expect(plan.outputs['plan-fingerprint']).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(planFile).size, 'a plan far past what an input can carry').toBeGreaterThan(128 * 1024);
+    console.log(`plan: ${statSync(planFile).size} bytes, summary ${Buffer.byteLength(plan.summary)} bytes`);
+  }, 120_000);
 
   it(
     'waves with a simulated helm: every tenant once, one helm process each, every failure in full in the summary',
@@ -168,7 +171,9 @@ describe('5,000 tenants through dist/: plan, waves (simulated helm), merge, all 
       expect(waves.outputs['failed-count']).toBe(String(bad.size));
       for (const id of bad) {
         expect(waves.summary, id).toContain(id);
-        expect(waves.summary, `${id}: its reason in full`).toContain('last event "Back-off pulling image registry.example.com/isp-ops:1.4.0"');
+        expect(waves.summary, `${id}: its reason in full`).toContain(
+          'last event "Back-off pulling image registry.example.com/isp-ops:1.4.0"',
+        );
       }
       const api = kube.requests.length - before;
       console.log(
@@ -179,26 +184,22 @@ describe('5,000 tenants through dist/: plan, waves (simulated helm), merge, all 
     900_000,
   );
 
-  it(
-    'the report job: merge-reports (no chart, no checkout) gives one report and one summary with every failure',
-    async () => {
-      expect(waves, 'the waves test ran').toBeDefined();
-      const merged = join(dir, 'waves.json');
-      const r = await runAction('tenant-rollout', {
-        phase: 'waves',
-        'plan-file': planFile,
-        'merge-reports': join(dir, 'reports'),
-        'report-file': merged,
-      });
-      expect(r.stderr).not.toMatch(/E2BIG/);
-      expect(Buffer.byteLength(r.summary)).toBeLessThan(MiB);
-      const rep = JSON.parse(readFileSync(merged, 'utf8')) as RolloutReport;
-      expect(rep.tenants).toHaveLength(N);
-      expect(rep.counts.succeeded).toBe(N - bad.size);
-      expect(r.outputs.outcome).toBe(waves.outputs.outcome);
-      for (const id of bad) expect(r.summary, id).toContain(reason(id).slice(7, 60));
-      expect(r.code).not.toBe(0);
-    },
-    120_000,
-  );
+  it('the report job: merge-reports (no chart, no checkout) gives one report and one summary with every failure', async () => {
+    expect(waves, 'the waves test ran').toBeDefined();
+    const merged = join(dir, 'waves.json');
+    const r = await runAction('tenant-rollout', {
+      phase: 'waves',
+      'plan-file': planFile,
+      'merge-reports': join(dir, 'reports'),
+      'report-file': merged,
+    });
+    expect(r.stderr).not.toMatch(/E2BIG/);
+    expect(Buffer.byteLength(r.summary)).toBeLessThan(MiB);
+    const rep = JSON.parse(readFileSync(merged, 'utf8')) as RolloutReport;
+    expect(rep.tenants).toHaveLength(N);
+    expect(rep.counts.succeeded).toBe(N - bad.size);
+    expect(r.outputs.outcome).toBe(waves.outputs.outcome);
+    for (const id of bad) expect(r.summary, id).toContain(reason(id).slice(7, 60));
+    expect(r.code).not.toBe(0);
+  }, 120_000);
 });
