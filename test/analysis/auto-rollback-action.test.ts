@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createAutoRollback } from '../../src/actions/auto-rollback/main.ts';
 import type { AutoRollbackDeps } from '../../src/actions/auto-rollback/main.ts';
@@ -43,6 +43,9 @@ describe('auto-rollback action', () => {
     expect(rollbacker.calls).toEqual([{ namespace: 'tenant-alpha', release: 'alpha', revision: 4 }]);
     expect(ctx.outputs.verdict).toBe('rolled-back');
     expect(ctx.outputs['rolled-back']).toBe('tenant-alpha/alpha');
+    // The one report writer: a private directory of its own, the file readable by its owner only.
+    expect(ctx.outputs['report-file']).toMatch(/\/auto-rollback-report-[^/]+\/report\.json$/);
+    expect(statSync(ctx.outputs['report-file']!).mode & 0o777).toBe(0o600);
     const doc = JSON.parse(readFileSync(ctx.outputs['report-file']!, 'utf8')) as {
       analysis: {
         targets: { target: { slug: string }; verdict: string; metrics: { metric: string; measurements: { value: number }[] }[] }[];

@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSmokeTest } from '../../src/actions/smoke-test/main.ts';
 import { ConfigurationError } from '../../src/core/errors.ts';
@@ -34,7 +33,9 @@ describe('smoke-test action', () => {
       ['api-health', true],
       ['api-ready', true],
     ]);
-    expect(ctx.outputs['report-file']).toBe(join(ctx.tempDir, 'smoke-test-report.json'));
+    // The one report writer: a private directory of its own under the temp dir, the file 0600.
+    expect(ctx.outputs['report-file']).toMatch(new RegExp(`^${ctx.tempDir}/smoke-test-report-[^/]+/report\\.json$`));
+    expect(statSync(ctx.outputs['report-file']!).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(ctx.outputs['report-file']!, 'utf8'))).toEqual(r);
     expect(ctx.summaries[0]).toContain('### Smoke test: ✅ passed');
   });

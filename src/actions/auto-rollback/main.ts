@@ -13,7 +13,7 @@ import { openPrometheus } from '../common/analysis-inputs.ts';
 import { defaultCluster } from '../common/cluster.ts';
 import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
-import { writeReport } from '../common/files.ts';
+import { writeReportFile } from '../common/report-file.ts';
 import { openCredentials, openHelm, removePrivateDir } from '../common/helm-session.ts';
 import type { Credentials } from '../common/helm-session.ts';
 import { parseInputs } from './inputs.ts';
@@ -82,7 +82,7 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
         ctx.setOutput('rolled-back', '');
         const empty = JSON.stringify({ verdict: 'healthy', rolledBack: [], rollbacks: [], analysis: null });
         ctx.setOutput('report', empty);
-        ctx.setOutput('report-file', writeReport(ctx, inp.reportFile, 'auto-rollback-report.json', empty));
+        ctx.setOutput('report-file', writeReportFile(inp.reportFile, ctx.tempDir, `${empty}\n`, 'auto-rollback'));
         return;
       }
       const needCluster = inp.metrics.some((m) => m.provider === 'kubernetes' || m.provider === 'logs');
@@ -120,7 +120,7 @@ export function createAutoRollback(deps: AutoRollbackDeps = {}): ActionModule {
           ),
         );
         const doc = { verdict: result.verdict, rolledBack: result.rolledBack, rollbacks: result.rollbacks, analysis: result.analysis };
-        const file = writeReport(ctx, inp.reportFile, 'auto-rollback-report.json', ctx.secrets.redact(JSON.stringify(doc, null, 2)));
+        const file = writeReportFile(inp.reportFile, ctx.tempDir, `${ctx.secrets.redact(JSON.stringify(doc, null, 2))}\n`, 'auto-rollback');
         ctx.setOutput('verdict', result.verdict);
         ctx.setOutput('rolled-back', result.rolledBack.join(','));
         ctx.setOutput('report', ctx.secrets.redact(JSON.stringify(doc)));

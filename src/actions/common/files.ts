@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigurationError } from '../../core/errors.ts';
-import type { ActionContext } from './context.ts';
 
 /**
  * A value that is either inline text or the path of a file in the workspace. A single line
@@ -22,12 +21,4 @@ export function textOrFile(value: string, exts: RegExp): { text: string; file?: 
 export function reportText(value: string): { text: string; file?: string } {
   const v = value.trim();
   return v.startsWith('{') || v.startsWith('[') ? { text: value } : textOrFile(value, /./);
-}
-
-/** Writes a JSON report (already redacted) where asked, or into the runner's temp directory. */
-export function writeReport(ctx: ActionContext, file: string, fallbackName: string, json: string): string {
-  const path = file ? resolve(file) : join(ctx.tempDir, fallbackName);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${json}\n`);
-  return path;
 }

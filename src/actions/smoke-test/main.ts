@@ -12,7 +12,7 @@ import { smokeTargets } from '../../verify/targets.ts';
 import { defaultCluster } from '../common/cluster.ts';
 import type { ClusterFactory } from '../common/cluster.ts';
 import type { ActionContext, ActionModule } from '../common/context.ts';
-import { writeReport } from '../common/files.ts';
+import { writeReportFile } from '../common/report-file.ts';
 import { openCredentials, removePrivateDir } from '../common/helm-session.ts';
 import type { Credentials } from '../common/helm-session.ts';
 import { parseInputs } from './inputs.ts';
@@ -89,7 +89,7 @@ export function createSmokeTest(deps: SmokeTestDeps = {}): ActionModule {
           );
         }
         const json = ctx.secrets.redact(JSON.stringify(report));
-        const file = writeReport(ctx, inp.reportFile, 'smoke-test-report.json', ctx.secrets.redact(JSON.stringify(report, null, 2)));
+        const file = writeReportFile(inp.reportFile, ctx.tempDir, `${ctx.secrets.redact(JSON.stringify(report, null, 2))}\n`, 'smoke-test');
         ctx.setOutput('result', targets.length === 0 ? 'skipped' : report.passed ? 'passed' : 'failed');
         ctx.setOutput(
           'failed-targets',
