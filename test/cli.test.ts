@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- a terminal's escape codes are what these tests look for */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,16 +10,25 @@ import { closest } from '../src/core/closest.ts';
 import { startFakeKube } from './support/fake-kube/index.ts';
 import { helmBinaries } from './support/tools.ts';
 
-function terminal(opts: { tty?: boolean; answer?: string } = {}) {
+interface TermOpts {
+  /** stdin is a terminal (the CLI may ask). */
+  tty?: boolean;
+  /** stdout / stderr are terminals (colour, the live progress line). */
+  ttyOut?: boolean;
+  ttyErr?: boolean;
+  answer?: string;
+}
+
+function terminal(opts: TermOpts = {}) {
   const stdin = Object.assign(new PassThrough(), { isTTY: opts.tty ?? false });
-  const sink = () => {
+  const sink = (isTTY: boolean) => {
     const chunks: string[] = [];
-    const s = Object.assign(new PassThrough(), { isTTY: false, columns: 100 });
+    const s = Object.assign(new PassThrough(), { isTTY, columns: 100 });
     s.on('data', (c: Buffer) => chunks.push(c.toString()));
     return { s, text: () => chunks.join('') };
   };
-  const out = sink();
-  const err = sink();
+  const out = sink(opts.ttyOut ?? false);
+  const err = sink(opts.ttyErr ?? false);
   if (opts.answer !== undefined) {
     // Answer the question once it has been asked.
     err.s.on('data', (c: Buffer) => {
@@ -32,7 +42,7 @@ function terminal(opts: { tty?: boolean; answer?: string } = {}) {
   };
 }
 
-async function run(argv: string[], opts: { tty?: boolean; answer?: string; env?: Record<string, string> } = {}) {
+async function run(argv: string[], opts: TermOpts & { env?: Record<string, string> } = {}) {
   const t = terminal(opts);
   const code = await cli(argv, { PATH: process.env.PATH, ...opts.env }, t.term);
   return { code, out: t.out(), err: t.err() };
@@ -146,6 +156,68 @@ describe('deploy-actions CLI', () => {
       expect(r.err).toMatch(/Deploy v1\.3\.0 to 3 tenants in 3 waves\? \[y\/N\]/);
       expect(r.err).toMatch(/nothing done: the operator declined/);
       expect(kube.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    } finally {
+      await kube.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('colour on a terminal only: a pipe and NO_COLOR get plain text, aligned the same', async () => {
+    const argv = ['plan', '--tenants', 'a,b,c,d', '--pilot', 'a', '--batch-size', '2'];
+    const tty = await run(argv, { ttyOut: true });
+    const pipe = await run(argv);
+    const noColor = await run(argv, { ttyOut: true, env: { NO_COLOR: '1' } });
+    expect(tty.code).toBe(0);
+    // The header is bold on a terminal; nothing else differs once the escapes are gone.
+    expect(tty.out).toMatch(/^\x1b\[1mwave +tenants +ids\x1b\[0m$/m);
+    expect(pipe.out).not.toContain('\x1b');
+    expect(noColor.out).not.toContain('\x1b');
+    expect(tty.out.replace(/\x1b\[[0-9;]*m/g, '')).toBe(pipe.out);
+  });
+
+  it('a rollout on a terminal keeps one live progress line; in a pipe each progress is a plain line', { timeout: 120_000 }, async () => {
+    const kube = await startFakeKube();
+    kube.addTenantNamespaces(['tenant-a', 'tenant-b']);
+    const dir = mkdtempSync(join(tmpdir(), 'cli-progress-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, kube.kubeconfigYaml);
+    const argv = (tag: string) => [
+      'rollout',
+      '--tenants',
+      'a,b',
+      '--pilot',
+      '0',
+      '--batch-size',
+      '100%',
+      '--chart',
+      'examples/charts/tenant-app',
+      '--set',
+      `image.tag=${tag}`,
+      '--helm',
+      helmBinaries[4],
+      '--timeout',
+      '30s',
+      '--yes',
+    ];
+    try {
+      const tty = await run(argv('1.0.0'), { ttyErr: true, ttyOut: true, env: { KUBECONFIG: kubeconfig, HOME: dir } });
+      expect(tty.code, tty.err).toBe(0);
+      // Each progress replaces the last (carriage return, erase line); the final count is among them.
+      expect(tty.err).toMatch(/\r\x1b\[Kwave 1\/1 \(1\/1\): 2\/2 done · overall 2\/2, 0 failed/);
+      // Every live line is erased before the next line is written: without them, no progress is left.
+      const cleared = tty.err.replace(/\r\x1b\[K[^\r\n]*(?=\r)/g, '').replaceAll('\r\x1b[K', '');
+      expect(cleared).not.toMatch(/done · overall/);
+      expect(cleared).toMatch(/^── ✓ a \(tenant-a\/a\): succeeded/m);
+      expect(cleared).toMatch(/^report: \S+\/report\.json$/m);
+      // The result table is coloured: succeeded in green.
+      expect(tty.out).toContain('\x1b[32msucceeded\x1b[0m');
+
+      const pipe = await run(argv('1.0.1'), { env: { KUBECONFIG: kubeconfig, HOME: dir } });
+      expect(pipe.code, pipe.err).toBe(0);
+      expect(pipe.err).not.toContain('\r');
+      expect(pipe.err).not.toContain('\x1b');
+      expect(pipe.err).toMatch(/^wave 1\/1 \(1\/1\): 2\/2 done · overall 2\/2, 0 failed/m);
+      expect(pipe.out).not.toContain('\x1b');
     } finally {
       await kube.close();
       rmSync(dir, { recursive: true, force: true });

@@ -12,8 +12,16 @@ import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries, repoRoot } from '../support/tools.ts';
 
 const bin = join(repoRoot, 'dist/cli/index.js');
-// The machine's own Node (20 here): the supported one is 24.
-const oldNode = '/usr/bin/node';
+// An old Node: the machine's own when it has one below 24 (Debian's, 20 here), and always this
+// Node told it is 20.11.1 by a preload, so the check runs wherever the suite runs.
+const machineNode = ['/usr/bin/node', '/usr/local/bin/node'].find(
+  (p) => existsSync(p) && Number(/^v(\d+)/.exec(spawnSync(p, ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1]) < 24,
+);
+const pretend20 = `--import=data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.11.1"}})`;
+const oldNodes: Array<{ node: string; pre: string[]; version: RegExp }> = [
+  { node: process.execPath, pre: [pretend20], version: /20\.11\.1/ },
+  ...(machineNode ? [{ node: machineNode, pre: [], version: /20\.\d+\.\d+|1\d\.\d+\.\d+|2[0-3]\.\d+\.\d+/ }] : []),
+];
 
 describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
   let kube: FakeKube;
@@ -25,8 +33,8 @@ describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
   afterAll(async () => {
     await kube?.close();
   });
-  const cli = (args: string[], node = process.execPath) =>
-    spawnSync(node, [bin, ...args], {
+  const cli = (args: string[], node = process.execPath, pre: string[] = []) =>
+    spawnSync(node, [...pre, bin, ...args], {
       cwd: repoRoot,
       encoding: 'utf8',
       // stdin is a pipe, not a terminal: the CLI cannot ask.
@@ -92,14 +100,18 @@ describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
   });
 
   it('Node older than 24: one clear line, exit 2, the bundle never loaded (no minified code printed)', () => {
-    const v = spawnSync(oldNode, ['--version'], { encoding: 'utf8' });
-    expect(Number(/^v(\d+)/.exec(v.stdout)?.[1])).toBeLessThan(24);
-    for (const args of [['plan', '--tenants', 't01'], ['--help'], []]) {
-      const r = cli(args, oldNode);
-      expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(/^deploy-actions needs Node\.js 24 or later; this is Node 20\.\d+\.\d+ \(\/usr\/bin\/node\)\n$/);
-      expect(r.stdout).toBe('');
-    }
+    for (const old of oldNodes)
+      for (const args of [['plan', '--tenants', 't01'], ['--help'], []]) {
+        const before = kube.requests.length;
+        const r = cli(args, old.node, old.pre);
+        expect(r.status).toBe(2);
+        const esc = old.node.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+        expect(r.stderr).toMatch(
+          new RegExp(`^deploy-actions needs Node\\.js 24 or later; this is Node (${old.version.source}) \\(${esc}\\)\n$`),
+        );
+        expect(r.stdout).toBe('');
+        expect(kube.requests.length - before).toBe(0);
+      }
   });
 
   // Every command, -h and --help taking turns (each spawn loads the bundle); both on the fleet commands.
