@@ -2,7 +2,9 @@
  * The fleet lock a killed run leaves, through dist/ with the real helm 4 against the wire-level
  * API fake: tenant-rollout main is SIGKILLed mid-rollout (no `finally` runs, so the lock stays in
  * the fleet's ConfigMap), its post step (post.js, as the runner runs it) releases the lock, and
- * the next rollout of the same fleet proceeds instead of waiting for the lock to expire.
+ * the next rollout of the same fleet proceeds instead of waiting for the lock to expire. And a lock
+ * another run holds (renewed, not expired) refuses a rollout and a rollback of that fleet at once,
+ * naming the holder, before any tenant is touched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetState } from '../../src/fleet/state.ts';
@@ -83,4 +85,44 @@ describe('tenant-rollout through dist/: a SIGKILLed main leaves the fleet lock, 
     expect(next.outputs.outcome).toBe('succeeded');
     expect(fleetDoc()?.lock).toBeUndefined();
   });
+
+  it(
+    'a live lock of another run refuses a rollout and a rollback of the fleet at once, naming it; nothing changes',
+    { timeout: 240_000 },
+    async () => {
+      const live = 'lock-live';
+      const now = Date.now();
+      const lock = {
+        holder: 'run=acme/fleet/99/1',
+        members: ['runner-7 4242'],
+        operation: 'rollout',
+        at: new Date(now - 60_000).toISOString(),
+        expiresAt: new Date(now + 9 * 60_000).toISOString(),
+      };
+      kube.put({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: `deploy-actions-fleet-${live}`, namespace: 'default' },
+        data: { 'document.json': JSON.stringify({ lock }) },
+      } as never);
+      const helmWrites = () =>
+        tenants.flatMap((t) => kube.list('secrets', `tenant-${t}`).filter((x) => x.metadata.labels?.owner === 'helm')).length;
+      const before = helmWrites();
+      const common = { tenants: tenants.join(','), fleet: live, kubeconfig: kube.kubeconfigYaml, helm: helmBinaries[4], timeout: '30s' };
+      const refused =
+        /::error::.*fleet "lock-live" is locked by run=acme\/fleet\/99\/1 \(rollout since \S+, until \S+\): wait for it to finish, or pause the fleet to stop it/;
+      for (const inputs of [
+        { ...common, chart: exampleChart, set: 'image.tag=2.0.0', pilot: '0', 'batch-size': '100%' },
+        { ...common, phase: 'rollback', 'batch-size': '100%' },
+      ]) {
+        const r = await runAction('tenant-rollout', inputs);
+        expect(r.code, r.stdout).not.toBe(0);
+        expect(r.stdout).toMatch(refused);
+        expect(helmWrites()).toBe(before);
+      }
+      // The other run's lock is untouched: refused runs neither took nor released it.
+      const cm = kube.get('configmaps', 'default', `deploy-actions-fleet-${live}`)!;
+      expect((JSON.parse(cm.data!['document.json']!) as FleetState).lock).toEqual(lock);
+    },
+  );
 });
