@@ -18,16 +18,18 @@ export interface NoticeContext {
   runUrl?: string;
   /** Where the report is (the run's artifacts). */
   reportUrl?: string;
+  /** A dry run: every notice says so (title and payload), since nothing it counts was changed. */
+  dryRun?: boolean;
 }
 
 const FAILED: ReadonlySet<TenantStatus> = new Set(['failed', 'failed-rolled-back', 'failed-untouched', 'unknown']);
 const ROLLED_BACK: ReadonlySet<TenantStatus> = new Set(['failed-rolled-back', 'rolled-back']);
 
-function base(c: NoticeContext): Pick<Notice, 'fleet' | 'version' | 'phase'> {
-  return { fleet: c.fleet, version: c.version, phase: c.phase };
+function base(c: NoticeContext): Pick<Notice, 'fleet' | 'version' | 'phase' | 'dryRun'> {
+  return { fleet: c.fleet, version: c.version, phase: c.phase, ...(c.dryRun ? { dryRun: true } : {}) };
 }
 
-const of = (c: NoticeContext) => `${c.fleet ? `${c.fleet}: ` : ''}${c.version ? `${c.version} ` : ''}`;
+const of = (c: NoticeContext) => `${c.dryRun ? 'DRY RUN: ' : ''}${c.fleet ? `${c.fleet}: ` : ''}${c.version ? `${c.version} ` : ''}`;
 
 function links(c: NoticeContext, extra: { label: string; url?: string }[] = []): Notice['links'] {
   return [...extra, { label: 'Open the run', url: c.runUrl }].filter((l): l is { label: string; url: string } => !!l.url);

@@ -25,6 +25,8 @@ export interface Notice {
   fleet?: string;
   version?: string;
   phase?: string;
+  /** Set on a dry run: nothing was changed, whatever the counts say. */
+  dryRun?: boolean;
   /** succeeded, failed, halted, held, paused, cancelled (the rollout's outcome), when known. */
   outcome?: string;
   counts?: Record<string, number>;
@@ -47,6 +49,7 @@ function facts(n: Notice): [string, string][] {
   if (n.fleet) f.push(['Fleet', n.fleet]);
   if (n.version) f.push(['Version', n.version]);
   if (n.phase) f.push(['Phase', n.phase]);
+  if (n.dryRun) f.push(['Dry run', 'nothing was changed']);
   if (n.outcome) f.push(['Outcome', n.outcome]);
   if (n.counts) {
     const c = Object.entries(n.counts).filter(([, v]) => v);

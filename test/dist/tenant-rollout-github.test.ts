@@ -146,6 +146,32 @@ describe.each([4, 3] as const)('tenant-rollout GitHub side through dist/ (helm %
     },
   );
 
+  it('a dry run writes no deployment record, changes no release, and every notice says DRY RUN', { timeout: 180_000 }, async () => {
+    received.length = 0;
+    gh.deployments.length = 0;
+    const before = tenants.map(releaseCount);
+    const r = await rollout('1.0.9', { 'dry-run': 'server', 'deployment-records': 'wave' });
+    expect(
+      r.code,
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('::error'))
+        .join('\n'),
+    ).toBe(0);
+    expect(JSON.parse(r.outputs.report!)).toMatchObject({ dryRun: true, outcome: 'succeeded' });
+    expect(r.stdout).toContain('dry run: no deployment records (deployment-records: wave applies to real runs only)');
+    expect(gh.deployments).toEqual([]);
+    expect(tenants.map(releaseCount)).toEqual(before);
+    const json = received
+      .filter((x) => x.path === '/hooks/json-secret-path')
+      .map((x) => JSON.parse(x.body) as { title: string; dryRun?: boolean });
+    expect(json.length).toBeGreaterThan(0);
+    for (const n of json) expect([n.title.startsWith('DRY RUN: prod-eu: 1.0.9 '), n.dryRun]).toEqual([true, true]);
+    const slack = received.filter((x) => x.path.startsWith('/services/')).map((x) => JSON.parse(x.body) as { text: string });
+    expect(slack.length).toBe(json.length);
+    for (const m of slack) expect(m.text).toMatch(/^DRY RUN: /);
+  });
+
   it('phase pilot with an approval gate: approval-needed after the pilot, linking the run', { timeout: 180_000 }, async () => {
     received.length = 0;
     const plan = await rollout('1.1.0', { phase: 'plan', 'deployment-records': 'none' });

@@ -1,6 +1,7 @@
 /** The end-of-run notices from real reports: halted for every stop that is not a cancel, with the reason and failed tenants. */
 import { describe, expect, it } from 'vitest';
-import { endNotices } from '../../src/notify/notices.ts';
+import { endNotices, stepNotice } from '../../src/notify/notices.ts';
+import { slackMessage, wireMessage } from '../../src/notify/payloads.ts';
 import type { TenantResult } from '../../src/rollout/execute.ts';
 import type { RolloutStop } from '../../src/rollout/outcome.ts';
 import { buildReport } from '../../src/rollout/report.ts';
@@ -45,5 +46,21 @@ describe('end notices', () => {
     expect(events({ outcome: 'cancelled', reason: 'the job was cancelled' }, [t('a', 'skipped')], true).map((x) => x.event)).toEqual([
       'finished',
     ]);
+  });
+
+  it('a dry run is labelled in every notice: the title, the payload field, and the facts of slack and teams', () => {
+    const dry = { ...ctx, version: '1.4.0', dryRun: true };
+    const rep = buildReport({ tenants: [t('a', 'succeeded')], durationMs: 1000 }, { ...meta, dryRun: true });
+    const step = stepNotice(dry, { type: 'step-finished', step: 'wave 1/2', index: 0, steps: 2, results: [t('a', 'succeeded')] });
+    for (const n of [step, ...endNotices(dry, rep)]) {
+      expect(n.title).toMatch(/^DRY RUN: prod-eu: 1\.4\.0 /);
+      expect(n.dryRun).toBe(true);
+      expect(JSON.parse(wireMessage('json', n, { nowMs: 0 }).body)).toMatchObject({ dryRun: true });
+      expect(JSON.stringify(slackMessage(n))).toContain('*Dry run*\\nnothing was changed');
+    }
+    // A real run carries neither.
+    const real = endNotices({ ...ctx, version: '1.4.0' }, buildReport({ tenants: [t('a', 'succeeded')], durationMs: 1000 }, meta))[0]!;
+    expect(real.title).toBe('prod-eu: 1.4.0 rollout succeeded');
+    expect('dryRun' in real).toBe(false);
   });
 });

@@ -156,7 +156,7 @@ async function mergeShardReports(
       inp.observe,
       ctx.env,
       { ...ports, logger: ctx.logger, signal: ctx.signal },
-      { phase: inp.phase, version: inp.releaseVersion || inp.helm.version || '', role: 'merge' },
+      { phase: inp.phase, version: inp.releaseVersion || inp.helm.version || '', role: 'merge', dryRun: rep.dryRun },
     );
     try {
       observers.recorder?.prepare();
@@ -187,6 +187,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           version: inp.releaseVersion || inp.helm.version || '',
           environmentUrl: inp.smokeUrl ? (t) => renderForTenant(inp.smokeUrl, toTarget(t), 'input "smoke-url"') : undefined,
           role: (inp.shards?.count ?? 1) > 1 ? 'shard' : undefined,
+          // A plan changes nothing either way; a deploying phase in dry-run mode says so everywhere.
+          dryRun: inp.phase !== 'plan' && inp.helm.dryRun !== 'none',
         },
       );
       const creds = openCredentials(ctx, inp.kubeconfig, inp.kubeContext);

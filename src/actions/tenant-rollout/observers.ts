@@ -155,9 +155,18 @@ export function openObservers(
      * merged report, writes the wave records and sends the notices (see mergedEvents).
      */
     role?: 'shard' | 'merge';
+    /**
+     * A dry run deploys nothing, so it writes no deployment records (an environment would show a
+     * version it does not run); its notices are labelled DRY RUN.
+     */
+    dryRun?: boolean;
   },
 ): Observers {
   const where = runEnvironment(env);
+  if (run.dryRun && o.records !== 'none') {
+    ports.logger.info(`dry run: no deployment records (deployment-records: ${o.records} applies to real runs only)`);
+    o = { ...o, records: 'none' };
+  }
   const token = o.githubToken || env.GITHUB_TOKEN || '';
   const needApi = o.records !== 'none' || !!o.approvalEnvironment;
   if (needApi && (!where.owner || !where.repo))
@@ -222,6 +231,7 @@ export function openObservers(
     phase: run.phase,
     runUrl: where.runUrl,
     reportUrl: where.runUrl ? `${where.runUrl}#artifacts` : undefined,
+    ...(run.dryRun ? { dryRun: true } : {}),
   };
   const flushMs = run.flushMs ?? 30_000;
   const needsApproval = (gate?: string) => !!o.approvalEnvironment && (gate || o.gate || 'approval') !== 'none';
