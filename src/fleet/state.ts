@@ -106,20 +106,36 @@ export function describePause(p: PauseRecord): string {
 export async function acquireLock(
   store: FleetStore,
   fleet: string,
-  want: { holder: string; member?: string; operation: LockRecord['operation']; now: number; ttlMs: number },
-): Promise<{ ok: true } | { ok: false; heldBy: LockRecord }> {
+  want: {
+    holder: string;
+    member?: string;
+    operation: LockRecord['operation'];
+    now: number;
+    ttlMs: number;
+    /**
+     * A live lock of another holder that is provably left over all the same (this run's own
+     * earlier attempt, a process of this machine that is gone): taken over instead of refused.
+     */
+    supersedes?: (l: LockRecord) => boolean;
+  },
+): Promise<{ ok: true; tookOver?: LockRecord } | { ok: false; heldBy: LockRecord }> {
   const member = want.member ?? want.holder;
   let heldBy: LockRecord | undefined;
+  let tookOver: LockRecord | undefined;
   await store.update<FleetState>(fleetObjectName(fleet), (cur) => {
     heldBy = undefined;
+    tookOver = undefined;
     const l = cur?.lock;
     const live = l !== undefined && Date.parse(l.expiresAt) > want.now;
     if (l && live && l.holder !== want.holder) {
-      heldBy = l;
-      return undefined;
+      if (!want.supersedes?.(l)) {
+        heldBy = l;
+        return undefined;
+      }
+      tookOver = l;
     }
-    // An expired hold had nobody renewing it: its members are gone, whoever they were.
-    const ours = l && live ? l : undefined;
+    // An expired (or superseded) hold had nobody renewing it: its members are gone, whoever they were.
+    const ours = l && live && !tookOver ? l : undefined;
     const lock: LockRecord = {
       holder: want.holder,
       members: [...new Set([...(ours?.members ?? []), member])],
@@ -129,7 +145,7 @@ export async function acquireLock(
     };
     return { ...cur, lock };
   });
-  return heldBy ? { ok: false, heldBy } : { ok: true };
+  return heldBy ? { ok: false, heldBy } : { ok: true, ...(tookOver ? { tookOver } : {}) };
 }
 
 /**
@@ -162,12 +178,21 @@ export async function releaseLock(store: FleetStore, fleet: string, holder: stri
 export async function withFleetLock<T>(
   store: FleetStore,
   fleet: string,
-  o: { holder: string; member?: string; operation: LockRecord['operation']; clock: Clock; ttlMs?: number },
+  o: {
+    holder: string;
+    member?: string;
+    operation: LockRecord['operation'];
+    clock: Clock;
+    ttlMs?: number;
+    supersedes?: (l: LockRecord) => boolean;
+    onTakeOver?: (l: LockRecord) => void;
+  },
   fn: () => Promise<T>,
 ): Promise<T> {
   const ttlMs = o.ttlMs ?? 10 * 60_000;
   const got = await acquireLock(store, fleet, { ...o, now: o.clock.now(), ttlMs });
   if (!got.ok) throw new FleetLockedError(fleet, got.heldBy);
+  if (got.tookOver) o.onTakeOver?.(got.tookOver);
   const stop = new AbortController();
   const renew = (async () => {
     while (!stop.signal.aborted) {

@@ -82,7 +82,7 @@ export function mergeReports(plan: Plan, phase: Phase, reports: readonly Rollout
     outcome,
     exitCode: exitCodeOf(outcome),
     stoppedBecause: stop?.reason,
-    next: nextStep(outcome),
+    next: nextStep(outcome, stop?.reason),
     counts,
     appeared: [...new Set(reports.flatMap((r) => r.appeared))],
     vanished: [...new Set(reports.flatMap((r) => r.vanished))],

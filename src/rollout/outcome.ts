@@ -99,8 +99,20 @@ export function decideOutcome(statuses: Iterable<TenantStatus>, stop?: RolloutSt
   return stop || unknown ? 'held' : 'succeeded';
 }
 
-/** What to do after a run that ended this way: the report's `next`, the summary's last line. */
-export function nextStep(o: RolloutOutcome): string {
+/**
+ * A hold because the API server refused the credentials (401): it answered, so "wait until it
+ * answers" is the wrong advice. The usual cause is a cloud session that ran out mid-rollout.
+ */
+const CREDENTIALS_REFUSED = /\b401 Unauthorized\b|rejected the credentials/;
+
+/** What to do after a run that ended this way (and why it stopped): the report's `next`, the summary's last line. */
+export function nextStep(o: RolloutOutcome, stoppedBecause?: string): string {
+  if (o === 'held' && stoppedBecause && CREDENTIALS_REFUSED.test(stoppedBecause))
+    return (
+      'no verdict: the cluster refused the credentials (401), most often a cloud session that expired during the run. ' +
+      'Re-run the same job (its login step gets new credentials): it resumes where this one stopped (tenants already ' +
+      'on the target are skipped); `unknown` tenants carry the command to look'
+    );
   switch (o) {
     case 'succeeded':
       return 'nothing: every tenant is on the target (or was left out on purpose)';

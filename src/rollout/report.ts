@@ -75,7 +75,7 @@ export function buildReport(
     outcome,
     exitCode: exitCodeOf(outcome),
     stoppedBecause: stop?.reason,
-    next: nextStep(outcome),
+    next: nextStep(outcome, stop?.reason),
     counts,
     appeared: meta.appeared ?? [],
     vanished: meta.vanished ?? [],

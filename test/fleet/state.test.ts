@@ -156,4 +156,23 @@ describe('fleet pause and lock', () => {
     expect(await second).toMatchObject({ holder: 'run=r', members: ['shard-1'] });
     expect(store.doc('prod')!.lock).toBeUndefined();
   });
+
+  it('a live lock is taken over only when the caller proves it left over; the take-over starts a fresh hold', async () => {
+    const store = memoryStore();
+    const old = { holder: 'run=r/7/1', member: 'runner-1 pid 10', operation: 'rollout' as const, now: 0, ttlMs: 60_000 };
+    await acquireLock(store, 'prod', old);
+    const next = { holder: 'run=r/7/2', member: 'runner-9 pid 90', operation: 'rollout' as const, now: 1000, ttlMs: 60_000 };
+    // Without proof: refused, the lock untouched.
+    expect(await acquireLock(store, 'prod', { ...next, supersedes: () => false })).toMatchObject({
+      ok: false,
+      heldBy: { holder: 'run=r/7/1' },
+    });
+    expect(store.doc('prod')!.lock!.holder).toBe('run=r/7/1');
+    // With it: taken, none of the old members kept, the hold begins now.
+    const seen: string[] = [];
+    const got = await acquireLock(store, 'prod', { ...next, supersedes: (l) => (seen.push(l.holder), true) });
+    expect(got).toMatchObject({ ok: true, tookOver: { holder: 'run=r/7/1', members: ['runner-1 pid 10'] } });
+    expect(seen).toEqual(['run=r/7/1']);
+    expect(store.doc('prod')!.lock).toMatchObject({ holder: 'run=r/7/2', members: ['runner-9 pid 90'], at: new Date(1000).toISOString() });
+  });
 });

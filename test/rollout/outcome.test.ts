@@ -72,6 +72,15 @@ describe('the report carries the outcome', () => {
     expect(md.indexOf('| b |')).toBeLessThan(md.indexOf('| a |'));
   });
 
+  it('a hold on refused credentials (401) says to log in again, not to wait for the cluster', () => {
+    const held = (reason: string) =>
+      buildReport({ tenants: [tenant('a', 'unknown'), tenant('b', 'held')], durationMs: 5, stop: { outcome: 'held', reason } }, meta).next;
+    expect(held('no verdict for a: the Kubernetes API at https://k rejected the credentials (401 Unauthorized): check')).toMatch(
+      /^no verdict: the cluster refused the credentials \(401\), most often a cloud session that expired during the run\. Re-run the same job/,
+    );
+    expect(held('the cluster did not answer: 503')).toMatch(/^no verdict: the cluster did not answer\./);
+  });
+
   it('a cancel outranks the budget; a plain-text stop (older callers) is the budget', () => {
     const halted = buildReport({ tenants: [tenant('a', 'failed')], durationMs: 1, stoppedBecause: 'failure budget spent' }, meta);
     expect([halted.outcome, halted.exitCode]).toEqual(['halted', 3]);

@@ -8,7 +8,7 @@ import { ConfigurationError, errorMessage } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { CommandRunner } from '../../core/process.ts';
 import { describePause, pauseFleet, pauseGate, readPause, releaseLock, resumeFleet, withFleetLock } from '../../fleet/state.ts';
-import type { FleetStore } from '../../fleet/state.ts';
+import type { FleetStore, LockRecord } from '../../fleet/state.ts';
 import type { Helm } from '../../helm/helm.ts';
 import type { Revision } from '../../helm/history.ts';
 import { createCluster, loadConfig } from '../../kube/client.ts';
@@ -84,6 +84,37 @@ export function lockMember(): string {
   return `${hostname()} pid ${process.pid}`;
 }
 
+/**
+ * A live lock that is provably left over, so this run takes it over instead of waiting for it to
+ * expire (the usual case: credentials that expired mid-run, so neither main nor post could release
+ * it). Two cases only, both certain: (1) an earlier attempt of this same workflow run (GitHub starts
+ * a re-run only once every job of the previous attempt has ended), and (2) a local run whose every
+ * member is a process of this machine that no longer exists. Anything else waits or expires.
+ */
+export function supersedesLock(env: NodeJS.ProcessEnv, l: LockRecord, alive = processAlive): boolean {
+  const run = runId(env);
+  if (run !== 'run=local') {
+    const attempt = /^(run=.+\/\d+)\/(\d+)$/.exec(run);
+    const theirs = /^(run=.+\/\d+)\/(\d+)$/.exec(l.holder);
+    return !!attempt && !!theirs && attempt[1] === theirs[1] && Number(theirs[2]) < Number(attempt[2]);
+  }
+  if (!l.holder.startsWith('run=local ')) return false;
+  const here = `${hostname()} pid `;
+  const members = l.members?.length ? l.members : [];
+  return members.length > 0 && members.every((m) => m.startsWith(here) && !alive(Number(m.slice(here.length))));
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true; // not a pid we can check: assume it runs
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The fleet lock main holds, for the post step: a main killed while it holds the lock never releases it. */
 export const STATE_FLEET_LOCK = 'tenant-rollout-fleet-lock';
 
@@ -115,9 +146,19 @@ function recordedLock<T>(
     STATE_FLEET_LOCK,
     JSON.stringify({ target: o.target, namespace: o.namespace, fleet: o.fleet, holder, member } satisfies SavedFleetLock),
   );
-  return withFleetLock(store, o.fleet, { holder, member, operation: o.operation, clock: o.clock }, fn).finally(() =>
-    ctx.saveState(STATE_FLEET_LOCK, ''),
-  );
+  const lock = {
+    holder,
+    member,
+    operation: o.operation,
+    clock: o.clock,
+    supersedes: (l: LockRecord) => supersedesLock(ctx.env, l),
+    onTakeOver: (l: LockRecord) =>
+      ctx.logger.warning(
+        `took over the lock of fleet ${o.fleet} left by ${l.holder} (${l.operation} since ${l.at}): ` +
+          'an earlier attempt of this run, or a process of this machine that is gone, could not release it',
+      ),
+  };
+  return withFleetLock(store, o.fleet, lock, fn).finally(() => ctx.saveState(STATE_FLEET_LOCK, ''));
 }
 
 /**
