@@ -6,6 +6,8 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine, UsageError } from '../src/cli/args.ts';
 import { cli } from '../src/cli/main.ts';
+import { renderReportText } from '../src/cli/render.ts';
+import { buildReport } from '../src/rollout/report.ts';
 import { closest } from '../src/core/closest.ts';
 import { startFakeKube } from './support/fake-kube/index.ts';
 import { helmBinaries } from './support/tools.ts';
@@ -222,5 +224,15 @@ describe('deploy-actions CLI', () => {
       await kube.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a dry run's result line says so, in a pipe and on a terminal", () => {
+    const tenants = [{ id: 'a', namespace: 'tenant-a', release: 'a', step: 'wave 1/1', status: 'succeeded' as const, durationMs: 1000 }];
+    const meta = { phase: 'all', planFingerprint: 'f', target: 't', startedAt: '2026-12-07T10:00:00Z' };
+    const dry = buildReport({ tenants, durationMs: 1000 }, { ...meta, dryRun: true });
+    const last = (text: string) => text.split('\n').at(-1);
+    expect(last(renderReportText(dry, { color: false }))).toBe('DRY RUN, nothing changed: succeeded: 1 succeeded in 1s');
+    expect(last(renderReportText(dry, { color: true }))).toMatch(/^\x1b\[1mDRY RUN, nothing changed: \x1b\[0m/);
+    expect(last(renderReportText(buildReport({ tenants, durationMs: 1000 }, meta), { color: false }))).toBe('succeeded: 1 succeeded in 1s');
   });
 });

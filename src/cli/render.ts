@@ -87,7 +87,7 @@ export function renderReportText(rep: RolloutReport, style: Style): string {
   return [
     table(['tenant', 'step', 'status', 'revision', 'duration', 'reason'], rows, style),
     '',
-    `${statusWord(rep.outcome, style)}: ${counts || 'no tenants'} in ${humanDuration(rep.durationMs)}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}`,
+    `${rep.dryRun ? paint('DRY RUN, nothing changed: ', 'bold', style) : ''}${statusWord(rep.outcome, style)}: ${counts || 'no tenants'} in ${humanDuration(rep.durationMs)}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}`,
   ].join('\n');
 }
 

@@ -147,6 +147,28 @@ describe('tenant-rollout.yml report job', () => {
     expect(prod.summary).toContain('run the rollback workflow with run-id `42` and fleet `prod-eu`');
   });
 
+  it('a dry run: labelled first in the heading, no rollback hint, output dry-run=true', () => {
+    const dry = (phase: string, tenants: TenantResult[]) => ({ ...report(phase, tenants), dryRun: true });
+    const reports = writeReports({
+      'pilot.json': dry('pilot', [t('alpha', 'succeeded', 3, 3)]),
+      'waves.json': dry('waves', [t('beta', 'succeeded', 7, 7)]),
+    });
+    const r = run(s, { ...base, REPORTS: reports, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'success' });
+    expect(r.stderr).toBe('');
+    expect(r.outputs).toMatchObject({ outcome: 'succeeded', 'dry-run': 'true' });
+    expect(r.summary).toContain('## Tenant rollout to 1.3.0: DRY RUN, nothing changed: ✅ succeeded');
+    expect(r.summary).toContain('nothing was deployed, so there is nothing to roll back');
+    expect(r.summary).not.toContain('run the rollback workflow');
+    // A real run is not labelled.
+    const real = writeReports({
+      'pilot.json': report('pilot', [t('alpha', 'succeeded', 3, 4)]),
+      'waves.json': report('waves', [t('beta', 'succeeded', 7, 8)]),
+    });
+    const r2 = run(s, { ...base, REPORTS: real, PLAN_RESULT: 'success', PILOT_RESULT: 'success', WAVES_RESULT: 'success' });
+    expect(r2.outputs['dry-run']).toBe('false');
+    expect(r2.summary).not.toContain('DRY RUN');
+  });
+
   it('outputs a caller can act on: counts over both phases, failed tenants (first 50) and their count (issue 14)', () => {
     const bad = Array.from({ length: 60 }, (_, i) => t(`bad${String(i).padStart(2, '0')}`, i % 2 ? 'failed-rolled-back' : 'failed', 1, 2));
     const reports = writeReports({
