@@ -18,6 +18,8 @@ import { executeRollout } from '../../rollout/execute.ts';
 import type { TenantRolloutInputs } from './inputs.ts';
 import { allowedFailures } from '../../rollout/plan-spec.ts';
 import { planRollout, stepsForPhase } from '../../rollout/plan.ts';
+import { renderPlanTable } from '../../rollout/plan-render.ts';
+import { RolloutEndedError } from '../../rollout/outcome.ts';
 import { buildReport, renderReport } from '../../rollout/report.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
 import { previousDeployed, rollbackTenant, targetsFromReports } from '../../rollout/rollback.ts';
@@ -504,6 +506,14 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
     createdAt: new Date(p.clock.now()).toISOString(),
   });
   const steps = stepsForPhase({ pilot: [], waves: plan.waves.map((w) => w.map((r) => byId.get(r.id)!.tenant)) }, 'all');
+  const dry = inp.helm.dryRun !== 'none';
+  // Before anything runs, as a rollout does: the waves, and each tenant's target and why.
+  const label = dry ? ' (DRY RUN: nothing will be changed)' : '';
+  const table = renderPlanTable(plan);
+  ctx.logger.info(`rollback plan ${plan.fingerprint.slice(0, 12)} (${source})${label}:\n${table}`);
+  for (const x of targets)
+    ctx.logger.info(`  ${x.tenant.id}: ${x.revision === undefined ? 'nothing to roll back to' : `to revision ${x.revision}`} (${x.why})`);
+  await ctx.summary(`### tenant-rollout rollback plan${label}\n\n${source}\n\n${table}\n`);
   if (ctx.confirm) {
     const n = targets.filter((x) => x.revision !== undefined).length;
     ctx.setOutput('plan', JSON.stringify(plan));
@@ -530,7 +540,6 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
     operation: 'rollback' as const,
     clock: p.clock,
   };
-  const dry = inp.helm.dryRun !== 'none';
   // A dry run changes nothing, so it takes no lock: it may preview a rollback while a rollout runs.
   const locked = <T>(fn: () => Promise<T>): Promise<T> => (dry ? fn() : recordedLock(ctx, p.store, lockAt, fn));
   const result = await locked(() =>
@@ -590,7 +599,9 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
   const line =
     `${dry ? 'DRY RUN, nothing changed: ' : ''}rollback ${rep.outcome}: ${c.succeeded} rolled back, ${c.unchanged} already ` +
     `there, ${c.failed + c['failed-untouched']} failed, ${c.skipped} skipped`;
-  if (rep.outcome !== 'succeeded') throw new Error(`${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
+  // The outcome's exit code, as a rollout's (3 halted, 4 held, ...): a script tells them apart.
+  if (rep.outcome !== 'succeeded')
+    throw new RolloutEndedError(rep.outcome, `${line}${rep.stoppedBecause ? ` (${rep.stoppedBecause})` : ''}; report: ${file}`);
   ctx.logger.info(line);
 }
 
