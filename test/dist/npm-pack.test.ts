@@ -2,14 +2,16 @@
  * The CLI as a package: `npm pack` gives a small tarball (the built CLI and bundle, no sources,
  * tests or node_modules) that installs into an empty directory with no network and no dependency
  * at all (the bundle is self-contained), after which `npx deploy-actions` runs on a machine with
- * only Node (24) and helm on the PATH.
+ * only Node (24), npm, helm and sh on the PATH (no system directory): --help, a plan, a misuse,
+ * and a rollout against the API fake that deploys with that helm.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { helmBinaries, repoRoot } from '../support/tools.ts';
+import { startFakeKube } from '../support/fake-kube/index.ts';
+import { exampleChart, helmBinaries, repoRoot } from '../support/tools.ts';
 
 interface PackResult {
   filename: string;
@@ -26,16 +28,21 @@ describe('npm pack: npx deploy-actions with only Node and helm', () => {
   beforeAll(() => {
     expect(existsSync(join(repoRoot, 'dist/cli/index.js')), 'run npm run build first').toBe(true);
     root = mkdtempSync(join(tmpdir(), 'npm-pack-'));
-    const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
-    // The machine: Node 24 and helm, nothing else of this repository (npm comes with Node).
+    // npm's own scripts (npm-cli.js, npx-cli.js), run by whichever node is first on the PATH.
+    const npmCli = realpathSync(spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim());
+    // The machine: Node 24, npm/npx (they come with Node), helm and a shell (npx runs the bin
+    // through sh), and nothing else: no system directory on the PATH.
     const bin = join(root, 'bin');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync(npmCli, join(bin, 'npm'));
+    symlinkSync(join(dirname(npmCli), 'npx-cli.js'), join(bin, 'npx'));
     symlinkSync(helmBinaries[4], join(bin, 'helm'));
+    symlinkSync(realpathSync('/bin/sh'), join(bin, 'sh'));
     machine = join(root, 'machine');
     mkdirSync(machine);
     env = {
-      PATH: [bin, dirname(npm), '/bin'].join(':'),
+      PATH: bin,
       HOME: machine,
       TMPDIR: machine,
       npm_config_cache: join(root, 'npm-cache'), // empty: nothing can come from this machine's cache
@@ -92,5 +99,51 @@ describe('npm pack: npx deploy-actions with only Node and helm', () => {
     const bad = npx(['plan', '--piolt', '1']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/did you mean --pilot\?/);
+  });
+
+  it('a rollout from the installed package deploys with the helm on the PATH (no --helm)', { timeout: 120_000 }, async () => {
+    const kube = await startFakeKube();
+    try {
+      kube.addTenantNamespaces(['tenant-alpha']);
+      writeFileSync(join(machine, 'kubeconfig'), kube.kubeconfigYaml, { mode: 0o600 });
+      // Never spawnSync here: the API fake answers from this process.
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        const child = spawn(
+          'npx',
+          [
+            '--no',
+            '--',
+            'deploy-actions',
+            'rollout',
+            '--tenants',
+            'alpha',
+            '--pilot',
+            '0',
+            '--chart',
+            exampleChart,
+            '--set',
+            'image.tag=1.0.0',
+            '--timeout',
+            '30s',
+            '--yes',
+          ],
+          { cwd: machine, env: { ...env, KUBECONFIG: join(machine, 'kubeconfig') }, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (code) => resolve({ code: code ?? 1, stderr }));
+      });
+      expect(r.code, r.stderr).toBe(0);
+      // `helm` from the PATH, which holds nothing but the machine above: helm 4 there.
+      expect(r.stderr).toMatch(/^helm v4\.\S+ \(helm\)$/m);
+      expect(
+        kube
+          .list('secrets', 'tenant-alpha')
+          .filter((x) => x.metadata.labels?.owner === 'helm')
+          .map((x) => x.metadata.labels!.status),
+      ).toEqual(['deployed']);
+    } finally {
+      await kube.close();
+    }
   });
 });
