@@ -68,6 +68,7 @@ const CLOUD_LOGIN = 'dotmac/deploy-actions/cloud-login@v1';
 /** Its inputs: the OIDC settings, each passed through under the workflow input of the same name. */
 const OIDC_INPUTS = [
   'aws-role-to-assume',
+  'aws-role-duration-seconds',
   'aws-region',
   'eks-clusters',
   'gcp-workload-identity-provider',
@@ -396,6 +397,11 @@ describe('tenant-rollout.yml: plan -> pilot -> waves (the one gate) -> report', 
       }
       expect(login(jobs.waves!)).toEqual(login(jobs.pilot!));
     });
+
+    it('declares each cloud-login input as an optional string of the same name, as cloud-login does', () => {
+      const action = Object.keys(actionMeta('cloud-login')!.inputs);
+      for (const n of action) expect(call.inputs![n], n).toMatchObject({ type: 'string', default: '', description: expect.any(String) });
+    });
   });
 
   describe('sharded waves (issue 13)', () => {
@@ -580,7 +586,8 @@ describe('release.yml: build -> control plane (platform) -> tenant rollout with 
     const own = trigger<CallDecl>(w.doc, 'workflow_call')!.inputs!;
     const callee = trigger<CallDecl>(byPath('.github/workflows/tenant-rollout.yml').doc, 'workflow_call')!.inputs!;
     const names = Object.keys(callee).filter((k) => k === 'shards' || /^(aws|gcp|azure|eks|gke|aks)-/.test(k));
-    expect(names).toHaveLength(12);
+    expect(names).toHaveLength(13);
+    expect(names).toContain('aws-role-duration-seconds');
     for (const n of names) {
       expect(own[n], n).toEqual(
         callee[n]!.type === 'number' ? expect.objectContaining({ type: 'number' }) : expect.objectContaining({ default: '' }),
@@ -660,6 +667,8 @@ describe('cloud-login/action.yml: the one OIDC login (issue 12)', () => {
     for (const s of steps.slice(1)) expect(s.if, s.name).toMatch(/^steps\.clouds\.outputs\./);
     expect(byUse(LOGINS.aws!)[0]!.with).toEqual({
       'role-to-assume': '${{ inputs.aws-role-to-assume }}',
+      // As given: the clouds step lets only '' (the action's 3600 s: parseInt('') || 3600) or 900-43200 through.
+      'role-duration-seconds': '${{ inputs.aws-role-duration-seconds }}',
       'aws-region': '${{ inputs.aws-region }}',
     });
     expect(byUse(LOGINS.gcp!)[0]!.with).toEqual({

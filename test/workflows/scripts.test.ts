@@ -23,10 +23,12 @@ function step(path: string, job: string, name: string): Step {
   return s;
 }
 
+const actionSteps = (folder: string) =>
+  (parse(readFileSync(join(repoRoot, folder, 'action.yml'), 'utf8')) as { runs: { steps: (Step & { shell?: string })[] } }).runs.steps;
+
 /** A run step of one of our composite actions (cloud-login/action.yml), run as its `shell: bash` runs it. */
 function actionStep(folder: string, name: string): Step {
-  const a = parse(readFileSync(join(repoRoot, folder, 'action.yml'), 'utf8')) as { runs: { steps: (Step & { shell?: string })[] } };
-  const s = a.runs.steps.find((x) => x.name === name || x.id === name);
+  const s = actionSteps(folder).find((x) => x.name === name || x.id === name);
   if (!s?.run || s.shell !== 'bash') throw new Error(`${folder}/action.yml has no bash run step ${name}`);
   return s;
 }
@@ -354,6 +356,7 @@ describe('cloud-login/action.yml: cloud credentials by OIDC (issue 12)', () => {
   const creds = actionStep('cloud-login', 'credentials');
   const none = {
     AWS_ROLE: '',
+    AWS_DURATION: '',
     AWS_REGION: '',
     EKS: '',
     GCP_PROVIDER: '',
@@ -405,6 +408,47 @@ describe('cloud-login/action.yml: cloud credentials by OIDC (issue 12)', () => {
       aks: 'aks-us rg-other/aks-asia',
       any: 'true',
     });
+  });
+
+  // aws-role-duration-seconds: a session longer than the AWS action's default hour, for a waves
+  // job over thousands of tenants. The login step takes the input as given, so only '' (the
+  // action's own 3600) or a whole number of seconds AWS accepts may pass the check.
+  const EKS_SET = { AWS_ROLE: ROLE, AWS_REGION: 'eu-west-1', EKS: 'prod-eu-1' };
+
+  it.each(['900', '14400', '43200'])('aws-role-duration-seconds %s: the AWS login runs, with it', (seconds) => {
+    const r = run(check, { ...none, ...EKS_SET, AWS_DURATION: seconds });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).not.toContain('::error::');
+    expect(r.outputs).toEqual({ aws: 'true', eks: 'prod-eu-1', aks: '', any: 'true' });
+    // The AWS login step is given what the check saw: the same input expression as its env var.
+    const login = actionSteps('cloud-login').find((x) => x.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+    expect(login?.with?.['role-duration-seconds']).toBe(check.env!.AWS_DURATION);
+    expect(check.env!.AWS_DURATION).toBe('${{ inputs.aws-role-duration-seconds }}');
+  });
+
+  it.each([
+    ['90m', 'input "aws-role-duration-seconds" is "90m": give seconds, 900 to 43200'],
+    ['3600.5', 'input "aws-role-duration-seconds" is "3600.5": give seconds, 900 to 43200'],
+    ['0900', 'input "aws-role-duration-seconds" is "0900": give seconds, 900 to 43200'],
+    ['899', 'input "aws-role-duration-seconds" is "899": give seconds, 900 to 43200'],
+    ['43201', 'input "aws-role-duration-seconds" is "43201": give seconds, 900 to 43200'],
+    ['999999', 'input "aws-role-duration-seconds" is "999999": give seconds, 900 to 43200'],
+  ])('aws-role-duration-seconds %j: refused with one error naming the input, before any login', (seconds, message) => {
+    const r = run(check, { ...none, ...EKS_SET, AWS_DURATION: seconds });
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([`::error::${message} (at most the role's MaxSessionDuration)`]);
+    expect(r.outputs.any).toBeUndefined();
+  });
+
+  it('aws-role-duration-seconds without aws-role-to-assume: refused, naming both', () => {
+    const r = run(check, { ...none, AWS_DURATION: '7200' });
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      '::error::input "aws-role-duration-seconds" is "7200" but aws-role-to-assume is empty: set aws-role-to-assume ' +
+        '(the role whose session it sets), or leave aws-role-duration-seconds empty',
+    ]);
+    expect(r.outputs.aws).toBeUndefined();
+    expect(r.outputs.any).toBeUndefined();
   });
 
   it.each([
