@@ -78,11 +78,12 @@ export type LeaseFinding =
   | { previous: 'none' } // no lease: nobody has held it (or it was released)
   | { previous: 'ours' } // this run already held it
   | { previous: 'expired'; holder: string; expiredMsAgo: number } // its holder stopped renewing: gone
+  | { previous: 'superseded'; holder: string } // still live, but its holder is provably gone (an earlier attempt of this run)
   | { previous: 'unavailable'; why: string }; // leases cannot be used here (e.g. no RBAC): no evidence either way
 
 /** A release lease as deployRelease needs it; the adapter renews it while held. */
 export interface ReleaseGuard {
-  /** Takes it for this run; throws a ConfigurationError naming the holder when another run holds it live. */
+  /** Takes it for this run; throws ReleaseBusyError naming the holder when another run holds it live. */
   take(): Promise<LeaseFinding>;
   /** Stops renewing and gives it up; never throws (an unreleased lease expires). */
   release(): Promise<void>;
@@ -129,6 +130,26 @@ export interface DeployDeps {
  * The release was not even readable, so this run changed nothing (helm-deploy turns the cause
  * into its "check kubeconfig/kube-context" line; tenant-rollout reports `failed-untouched`).
  */
+/**
+ * Another run holds the release's lease and keeps renewing it: someone is working on it. Nothing
+ * was changed, and it is no verdict on the release: the tenant is held (never a failure that
+ * spends the budget), and a re-run once that run ends (or its lease expires) deploys it.
+ */
+export class ReleaseBusyError extends Error {
+  override readonly name = 'ReleaseBusyError';
+  constructor(
+    readonly target: string,
+    readonly holder: string,
+    readonly expiresInMs: number,
+    detail: string,
+  ) {
+    super(
+      `another run is working on ${target} (nothing was changed): ${detail}; re-run once it ends, or once its lease ` +
+        'has expired (the release is then recovered by itself)',
+    );
+  }
+}
+
 export class ReleaseUnreadableError extends Error {
   override readonly name = 'ReleaseUnreadableError';
   constructor(
@@ -177,6 +198,7 @@ export function ownerGone(
   if (!finding) return undefined;
   if (finding.previous === 'expired')
     return `its lease holder "${finding.holder}" stopped renewing ${humanDuration(finding.expiredMsAgo)} ago`;
+  if (finding.previous === 'superseded') return `its lease holder "${finding.holder}" is an earlier attempt of this run`;
   if (finding.previous === 'ours') return 'this run holds its lease';
   if (finding.previous === 'none' && staleAfterMs !== undefined) {
     const at = Date.parse(stuck.updated);

@@ -10,8 +10,7 @@
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../core/clock.ts';
-import { ConfigurationError } from '../core/errors.ts';
-import type { LeaseFinding, ReleaseGuard } from '../helm/deploy.ts';
+import { ReleaseBusyError, type LeaseFinding, type ReleaseGuard } from '../helm/deploy.ts';
 import { KubeApiError, isNotFound } from './errors.ts';
 import { requester, type RequestStats } from './request.ts';
 
@@ -28,7 +27,11 @@ export interface LeaseState {
 export const isLive = (l: LeaseState, now: number): boolean => !!l.holder && l.renewedAt + l.durationMs > now;
 
 /** What taking the lease found: nobody, an expired holder (the owner is gone), or it was ours. */
-export type LeaseTaken = { previous: 'none' } | { previous: 'expired'; holder: string; expiredMsAgo: number } | { previous: 'ours' };
+export type LeaseTaken =
+  | { previous: 'none' }
+  | { previous: 'expired'; holder: string; expiredMsAgo: number }
+  | { previous: 'superseded'; holder: string }
+  | { previous: 'ours' };
 
 /** Thrown when another run holds the lease and keeps it alive. */
 export class LeaseHeldError extends Error {
@@ -49,8 +52,18 @@ export class LeaseHeldError extends Error {
 export interface ReleaseLeases {
   readonly stats: RequestStats;
   read(namespace: string, release: string, signal?: AbortSignal): Promise<LeaseState | undefined>;
-  /** Takes the lease for `holder`, or throws LeaseHeldError naming the live holder. */
-  take(namespace: string, release: string, holder: string, durationMs: number, signal?: AbortSignal): Promise<LeaseTaken>;
+  /**
+   * Takes the lease for `holder`, or throws LeaseHeldError naming the live holder. A live holder
+   * that `supersedes` says is provably gone (an earlier attempt of this run) is taken over.
+   */
+  take(
+    namespace: string,
+    release: string,
+    holder: string,
+    durationMs: number,
+    signal?: AbortSignal,
+    supersedes?: (holder: string) => boolean,
+  ): Promise<LeaseTaken>;
   /** Renews it; false when it is no longer ours (someone took it over after it expired). */
   renew(namespace: string, release: string, holder: string, signal?: AbortSignal): Promise<boolean>;
   /** Gives it up (deletes it when ours); never throws: an unreleased lease simply expires. */
@@ -107,14 +120,15 @@ export function createReleaseLeases(o: ReleaseLeasesOptions): ReleaseLeases {
     stats: req.stats,
     read,
 
-    async take(namespace, release, holder, durationMs, signal) {
+    async take(namespace, release, holder, durationMs, signal, supersedes) {
       // A create that failed transiently may have happened (its answer lost): if the lease is ours
       // on the next look, this run created it now, which is no evidence about a previous holder.
       let createFailed = false;
       for (let attempt = 1; ; attempt++) {
         const cur = await read(namespace, release, signal);
         const now = clock.now();
-        if (cur && cur.holder !== holder && isLive(cur, now))
+        const superseded = !!cur && cur.holder !== holder && isLive(cur, now) && !!supersedes?.(cur.holder);
+        if (cur && cur.holder !== holder && isLive(cur, now) && !superseded)
           throw new LeaseHeldError(namespace, release, cur.holder, cur.renewedAt + cur.durationMs - now);
         try {
           if (!cur) {
@@ -132,6 +146,7 @@ export function createReleaseLeases(o: ReleaseLeasesOptions): ReleaseLeases {
             signal,
           );
           if (cur.holder === holder) return { previous: createFailed ? 'none' : 'ours' };
+          if (superseded) return { previous: 'superseded', holder: cur.holder };
           return cur.holder
             ? { previous: 'expired', holder: cur.holder, expiredMsAgo: now - (cur.renewedAt + cur.durationMs) }
             : { previous: 'none' };
@@ -183,6 +198,8 @@ export interface GuardOptions {
   holder: string;
   /** How long the lease lives without renewal; renewed every third of it while held. */
   durationMs: number;
+  /** A live holder that is provably gone all the same (an earlier attempt of this run): taken over. */
+  supersedes?: (holder: string) => boolean;
   logger?: { warning(message: string): void };
 }
 
@@ -199,14 +216,9 @@ export function leaseGuard(leases: ReleaseLeases, o: GuardOptions): ReleaseGuard
     async take(): Promise<LeaseFinding> {
       let found: LeaseFinding;
       try {
-        found = await leases.take(o.namespace, o.release, o.holder, o.durationMs);
+        found = await leases.take(o.namespace, o.release, o.holder, o.durationMs, undefined, o.supersedes);
       } catch (e) {
-        if (e instanceof LeaseHeldError)
-          throw new ConfigurationError(
-            `release ${where}`,
-            `another run is working on it: ${e.message}`,
-            `let that run finish; if it is gone, its lease expires and the next run recovers the release by itself`,
-          );
+        if (e instanceof LeaseHeldError) throw new ReleaseBusyError(where, e.holder, e.expiresInMs, e.message);
         if (e instanceof KubeApiError && (e.code === 403 || e.code === 404)) {
           o.logger?.warning(`${where}: no release lease (${e.message}); a stuck release will need recover-pending`);
           return { previous: 'unavailable', why: e.message };

@@ -3,7 +3,7 @@ import { humanDuration } from '../core/duration.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpgradeOptions } from '../helm/argv.ts';
-import { ReleaseUnreadableError, deployRelease, historyCommand, noVerdict, statusCommand } from '../helm/deploy.ts';
+import { ReleaseBusyError, ReleaseUnreadableError, deployRelease, historyCommand, noVerdict, statusCommand } from '../helm/deploy.ts';
 import { isGood, returnToGood } from '../helm/recover.ts';
 import type { ReturnOutcome } from '../helm/recover.ts';
 import type { DeployOutcome, ReleaseGuard, VerifyResult } from '../helm/deploy.ts';
@@ -384,7 +384,9 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       // Errors outside an upgrade. A release whose history could not even be read was not
       // touched (failed-untouched); one stuck pending without recover-pending, or a failed
       // recovery, may need a person, so it counts as failed.
-      const untouched = err instanceof ReleaseUnreadableError;
+      const untouched = err instanceof ReleaseUnreadableError || err instanceof ReleaseBusyError;
+      // Another run working on it, or an API that kept failing: no verdict on the release (held).
+      const noVerdictOnIt = err instanceof ReleaseBusyError || (err instanceof ReleaseUnreadableError && err.transient);
       if (err instanceof NoVerdictError) {
         outcome = {
           status: 'unknown',
@@ -405,7 +407,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
           namespace: t.namespace,
           revision: 0,
           attemptedRevision: untouched ? undefined : 0,
-          ...(untouched && err.transient ? { transient: true } : {}),
+          ...(noVerdictOnIt ? { transient: true } : {}),
           chartVersion: '',
           appVersion: '',
           changed: false,
@@ -624,7 +626,12 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
             // No verdict for a tenant: start no new one (held, before the budget could call it halted).
             else if (r.status === 'unknown') stopWith('held', `no verdict for ${r.id}: ${r.error ?? 'its state could not be read'}`);
             else if (r.status === 'held')
-              stopWith('held', `no verdict for ${r.id}: the cluster kept failing helm's requests (${r.error}); it is untouched`);
+              stopWith(
+                'held',
+                /^another run is working on/.test(r.error ?? '')
+                  ? `no verdict for ${r.id}: ${r.error}`
+                  : `no verdict for ${r.id}: the cluster kept failing helm's requests (${r.error}); it is untouched`,
+              );
             done++;
             doneInStep++;
             ran++;

@@ -131,7 +131,9 @@ describe.each([3, 4] as const)('release leases with the real helm %i', (major) =
       await killedMidUpgrade('beta');
       putLease('beta', 'run=B host-1 pid 42', 0, 60);
 
-      await expect(deploy('beta', '1.1.0', 'run=C')).rejects.toThrow(/another run is working on it: .*held by "run=B host-1 pid 42"/);
+      await expect(deploy('beta', '1.1.0', 'run=C')).rejects.toThrow(
+        /^another run is working on tenant-\S+\/beta \(nothing was changed\): .*held by "run=B host-1 pid 42".*re-run once it ends/,
+      );
       expect(latest(await helm.history('beta', { namespace: NS }))?.status).toBe('pending-upgrade');
 
       // run B is gone: it stopped renewing 2 minutes ago, its lease lasted 60 s.

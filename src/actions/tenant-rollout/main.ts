@@ -38,7 +38,7 @@ import { fetchHttp } from '../../core/http.ts';
 import type { Http } from '../../core/http.ts';
 import { unreachable as isUnreachable } from '../../rollout/execute.ts';
 import { ConfigurationError, errorMessage } from '../../core/errors.ts';
-import { fleetGuards, releaseSavedLock, runOperation } from './operations.ts';
+import { earlierAttempt, fleetGuards, releaseSavedLock, runOperation } from './operations.ts';
 import type { OperationDeps } from './operations.ts';
 import type { VerifyResult } from '../../helm/deploy.ts';
 import { parseInputs } from './inputs.ts';
@@ -268,6 +268,8 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
                   release: t.release,
                   holder,
                   durationMs: LEASE_DURATION_MS,
+                  // An earlier attempt of this workflow run is over (GitHub re-runs only ended runs).
+                  supersedes: (h) => earlierAttempt(ctx.env, h),
                   logger: ctx.logger,
                 })
             : undefined,

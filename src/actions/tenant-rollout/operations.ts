@@ -94,16 +94,22 @@ export function lockMember(): string {
  * member is a process of this machine that no longer exists. Anything else waits or expires.
  */
 export function supersedesLock(env: NodeJS.ProcessEnv, l: LockRecord, alive = processAlive): boolean {
-  const run = runId(env);
-  if (run !== 'run=local') {
-    const attempt = /^(run=.+\/\d+)\/(\d+)$/.exec(run);
-    const theirs = /^(run=.+\/\d+)\/(\d+)$/.exec(l.holder);
-    return !!attempt && !!theirs && attempt[1] === theirs[1] && Number(theirs[2]) < Number(attempt[2]);
-  }
+  if (runId(env) !== 'run=local') return earlierAttempt(env, l.holder);
   if (!l.holder.startsWith('run=local ')) return false;
   const here = `${hostname()} pid `;
   const members = l.members?.length ? l.members : [];
   return members.length > 0 && members.every((m) => m.startsWith(here) && !alive(Number(m.slice(here.length))));
+}
+
+/**
+ * Whether `holder` (a lock or lease holder: `run=<repo>/<run id>/<attempt>`, then anything) is an
+ * earlier attempt of this workflow run: GitHub starts a re-run only once every job of the previous
+ * attempt has ended, so such a holder is gone however recently it renewed.
+ */
+export function earlierAttempt(env: NodeJS.ProcessEnv, holder: string): boolean {
+  const ours = /^(run=\S+\/\d+)\/(\d+)$/.exec(runId(env));
+  const theirs = /^(run=\S+\/\d+)\/(\d+)(?:\s|$)/.exec(holder);
+  return !!ours && !!theirs && ours[1] === theirs[1] && Number(theirs[2]) < Number(ours[2]);
 }
 
 function processAlive(pid: number): boolean {
