@@ -534,27 +534,34 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
     // Each release in the cluster main saved for it (multi-cluster fleets), else main's one target.
     const byCluster = new Map<string, InflightRelease[]>();
     for (const r of releases) byCluster.set(r.cluster ?? '', [...(byCluster.get(r.cluster ?? '') ?? []), r]);
-    const left: InflightRelease[] = [];
-    for (const [c, rs] of byCluster) {
-      const helm = await openPostHelm(ctx, s.helm, (c && s.targets?.[c]) || s.target, deps.run);
-      left.push(
-        ...(await recoverAllAfterCancel(
+    // The clusters at once, each 8 releases at a time: the runner's cancel window is for all of them.
+    const recoverCluster = async (c: string, rs: InflightRelease[]): Promise<InflightRelease[]> => {
+      const t = (c && s.targets?.[c]) || s.target;
+      let left: InflightRelease[];
+      try {
+        const helm = await openPostHelm(ctx, s.helm, t, deps.run);
+        left = await recoverAllAfterCancel(
           helm,
           rs.map((r) => ({ ...r, helm: s.helm, timeoutMs: s.timeoutMs })),
           ctx.logger,
           { clock, parallel: 8 },
-        )),
-      );
+        );
+      } catch (err) {
+        // One cluster that cannot be worked on leaves its releases listed, never the others'.
+        ctx.logger.warning(`post: cluster ${c || t.context || 'default'}: ${errorMessage(err)}`);
+        return rs;
+      }
       // main's leases on these releases (a killed main never gave them up): this run is done with them.
       // Best effort: a lease that cannot be given up expires by itself.
       try {
-        const t = (c && s.targets?.[c]) || s.target;
         const leases = createReleaseLeases({ kubeConfig: loadConfig({ kubeconfigPath: t.kubeconfigPath, context: t.context }) });
         await Promise.all(rs.map((x) => leases.release(x.namespace, x.release, leaseHolder(ctx.env))));
       } catch (err) {
         ctx.logger.debug(`post: could not give up the release leases: ${errorMessage(err)}`);
       }
-    }
+      return left;
+    };
+    const left = (await Promise.all([...byCluster].map(([c, rs]) => recoverCluster(c, rs)))).flat();
     if (left.length)
       throw new Error(`post: ${left.length} releases could not be recovered: ${left.map((r) => `${r.namespace}/${r.release}`).join(', ')}`);
   }
