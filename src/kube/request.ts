@@ -46,6 +46,29 @@ export interface Requester {
   call<T>(fn: () => Promise<T>, signal?: AbortSignal, idempotent?: boolean): Promise<T>;
 }
 
+/**
+ * Every requester's stats, in the order they were made: a run has several clients (each cluster's,
+ * the release-history readers, the leases, the fleet documents), and its report counts them all.
+ * Module state on purpose: the clients are made deep in adapters the report never sees.
+ */
+const made: RequestStats[] = [];
+
+/** A point in time to count from (`requestStatsSince`): the start of one action's run. */
+export const requestStatsMark = (): number => made.length;
+
+/** The requests and retries of every client made since `mark`, added up. */
+export function requestStatsSince(mark: number): RequestStats {
+  const sum: RequestStats = { requests: 0, retry: newRetryStats() };
+  for (const st of made.slice(mark)) {
+    sum.requests += st.requests;
+    sum.retry.retried += st.retry.retried;
+    sum.retry.retries += st.retry.retries;
+    sum.retry.exhausted += st.retry.exhausted;
+    for (const [k, v] of Object.entries(st.retry.byReason)) sum.retry.byReason[k] = (sum.retry.byReason[k] ?? 0) + v;
+  }
+  return sum;
+}
+
 export function requester(kc: KubeConfig, opt: number | RequesterOptions = {}): Requester {
   const ro: RequesterOptions = typeof opt === 'number' ? { timeoutMs: opt } : opt;
   const timeoutMs = ro.timeoutMs ?? 30_000;
@@ -53,6 +76,7 @@ export function requester(kc: KubeConfig, opt: number | RequesterOptions = {}): 
   const user = kc.getCurrentUser();
   const secrets = [user?.token, user?.password].filter((s): s is string => !!s);
   const stats: RequestStats = { requests: 0, retry: newRetryStats() };
+  made.push(stats);
   return {
     server,
     stats,

@@ -109,9 +109,15 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
     'every release lands in its own cluster only; per-cluster parallelism holds; fleet objects in the home cluster',
     { timeout: 240_000 },
     async () => {
+      for (const k of fakes.values()) k.clearRequests();
+      // One 503 on a lease read in us-1 (not the home cluster): retried, and counted in the report.
+      fakes.get('us-1')!.inject({ method: 'GET', path: /\/leases\// }, { status: 503 }, { times: 1 });
       const r = await rollout('1.0.0', { pilot: '0', 'batch-size': '100%', 'max-parallel': '6', 'max-parallel-per-cluster': '2' });
       expect(r.code, errors(r)).toBe(0);
       expect(r.report!.counts.succeeded).toBe(10);
+      // The report counts every request the action sent, in every cluster (helm's own are helm's).
+      const sent = [...fakes.values()].flatMap((k) => k.requests.filter((q) => !/helm/i.test(q.userAgent ?? '')));
+      expect(r.report!.api).toMatchObject({ requests: sent.length, retries: 1, byReason: { '503': 1 } });
       for (const t of r.report!.tenants) expect(t.cluster).toBe(clusterOf.get(t.id));
       expect(r.summary).toContain('| tenant | cluster | step |');
       for (const c of CLUSTERS) {

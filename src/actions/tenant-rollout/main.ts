@@ -14,7 +14,7 @@ import type { CommandRunner } from '../../core/process.ts';
 import { RolloutEndedError } from '../../rollout/outcome.ts';
 import { buildReport, renderReport, reportLine } from '../../rollout/report.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
-import type { KubeCluster } from '../../kube/client.ts';
+import { requestStatsMark, requestStatsSince } from '../../kube/request.ts';
 import type { Cluster, NamespaceInfo } from '../../kube/ports.ts';
 import { transientReason } from '../../kube/retry.ts';
 import { onApiPressure } from '../../kube/pressure.ts';
@@ -112,10 +112,15 @@ async function publish(ctx: ActionContext, reportFile: string, rep: RolloutRepor
   return file;
 }
 
-/** The API requests and the retries of transient failures (client-node adapter only), for the report. */
-function withApiStats(rep: RolloutReport, cluster: Cluster | undefined): RolloutReport {
-  const stats = (cluster as Partial<KubeCluster> | undefined)?.stats;
-  if (stats) rep.api = { requests: stats.requests, ...stats.retry };
+/**
+ * The run's Kubernetes API requests and retries of transient failures, for the report: every
+ * client it made since `mark` (each cluster's, release histories, leases, fleet documents).
+ */
+function withApiStats(rep: RolloutReport, mark: number): RolloutReport {
+  if (requestStatsMark() > mark) {
+    const stats = requestStatsSince(mark);
+    rep.api = { requests: stats.requests, ...stats.retry };
+  }
   return rep;
 }
 
@@ -176,6 +181,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
   const http = deps.http ?? fetchHttp;
   return {
     async main(ctx: ActionContext) {
+      const statsFrom = requestStatsMark();
       const inp = parseInputs(ctx.inputs);
       if (inp.mergeReports) return mergeShardReports(ctx, inp, { clock, http });
       const observers = openObservers(
@@ -456,7 +462,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             // got as far as a plan (a bad input, an unreadable cluster, a bug).
             if (inp.phase !== 'plan') {
               const rep = reportOfError(err, { phase: inp.phase, startedAt, durationMs: clock.now() - Date.parse(startedAt) });
-              withApiStats(rep, cluster);
+              withApiStats(rep, statsFrom);
               const file = await publish(ctx, inp.reportFile, rep);
               if (rep.outcome === 'held' && !(err instanceof ConfigurationError))
                 throw new RolloutEndedError('held', `tenant-rollout held: ${errorMessage(err)}; next: ${rep.next}; report: ${file}`);
@@ -488,7 +494,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
           );
           return;
         }
-        const rep = withApiStats(out.report, cluster);
+        const rep = withApiStats(out.report, statsFrom);
         // For a caller to act on (post, page): capped, the count says how many there are.
         const failedIds = rep.tenants.filter((t) => FAILED_OUTPUT.has(t.status)).map((t) => t.id);
         ctx.setOutput('failed-tenants', failedIds.slice(0, 50).join(','));
