@@ -59,7 +59,7 @@ function runShards(
   run: string,
   shards: number,
   which: number[],
-  over: { bad?: string[]; maxFailures?: number; durationMs?: number } = {},
+  over: { bad?: string[]; maxFailures?: number; durationMs?: number; interrupt?: number } = {},
 ): Promise<Run> {
   return Promise.all(
     which.map(
@@ -90,7 +90,15 @@ function runShards(
             { cwd: repoRoot },
           );
           let text = '';
-          child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+          let interrupted = false;
+          child.stdout.on('data', (c: Buffer) => {
+            text += c.toString();
+            // The job of shard `interrupt` is cancelled once it has finished its first tenant.
+            if (over.interrupt === shard && !interrupted && /\] ✓ /.test(text)) {
+              interrupted = true;
+              child.kill('SIGINT');
+            }
+          });
           child.stderr.on('data', (c: Buffer) => (text += c.toString()));
           child.on('close', (code) => {
             if (code !== 0) return reject(new Error(`shard ${shard} exited ${code}:\n${text}`));
@@ -219,6 +227,39 @@ describe('sharded waves (separate processes, one API fake)', () => {
       expect(r.outputs.join('\n')).toMatch(/\(nobody had claimed it\)/);
       const doc = (await docs.read<ShardState>(name))!.value;
       expect(Object.values(doc.claims).every((c) => c.done && ['shard-0', 'shard-1', 'shard-2'].includes(c.by))).toBe(true);
+    },
+  );
+
+  it(
+    'a cancelled shard stops every shard within one tenant: the run ends cancelled, nothing upgraded twice or left pending',
+    { timeout: 300_000 },
+    async () => {
+      const run = 'run-d';
+      const from = kube.requests.length;
+      const r = await runShards(run, 3, [0, 1, 2], { interrupt: 1, durationMs: 200 });
+      const merged = mergeReports(plan, 'all', r.reports);
+      expect(merged.outcome).toBe('cancelled');
+      expect(merged.stoppedBecause).toBe('shard-1 was cancelled');
+      const docs = createFleetDocuments({ kubeConfig: loadConfig({ kubeconfigYaml: kube.kubeconfigYaml }), namespace: 'deploy-actions' });
+      const doc = (await docs.read<ShardState>(shardDocumentName(plan.fingerprint, run)))!.value;
+      expect(doc.stop).toMatchObject({ outcome: 'cancelled', by: 'shard-1' });
+      // The others saw the stop: far from the whole plan ran, and nothing twice.
+      const writes = upgradesSince(from);
+      expect(writes.size).toBeLessThan(N);
+      expect(merged.counts.skipped).toBeGreaterThan(0);
+      expect([...writes.values()].every((w) => w.upgrades <= 1)).toBe(true);
+      expectWaveBarrier(writes);
+      // Every tenant ended clean: on the new revision, back where it was, or untouched.
+      expect(merged.tenants.filter((t) => !['succeeded', 'skipped', 'rolled-back', 'failed-rolled-back'].includes(t.status))).toEqual([]);
+      for (const t of tenants) {
+        const top = kube
+          .list('secrets', t.namespace)
+          .filter((x) => x.metadata.labels?.owner === 'helm')
+          .map((x) => x.metadata.labels!)
+          .sort((a, b) => Number(a.version) - Number(b.version))
+          .at(-1);
+        expect(String(top?.status ?? 'none'), t.id).not.toMatch(/^pending-/);
+      }
     },
   );
 });
