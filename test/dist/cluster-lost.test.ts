@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { clustersTenantsFile, multiKubeconfig } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -31,34 +32,13 @@ describe.each([4, 3] as const)('a cluster lost mid-wave, through dist/ (helm %i)
     }
     dir = mkdtempSync(join(tmpdir(), 'cluster-lost-'));
     file = join(dir, 'tenants.yaml');
-    writeFileSync(
-      file,
-      [
-        'clusters:',
-        ...CLUSTERS.map((c) => `  - { name: ${c.name}${c.name === 'eu-1' ? ', home: true' : ''} }`),
-        'tenants:',
-        ...CLUSTERS.flatMap((c) => c.tenants.map((t) => `  - { id: ${t}, cluster: ${c.name} }`)),
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, clustersTenantsFile(CLUSTERS));
   });
   afterAll(async () => {
     for (const k of fakes.values()) await k.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const kubeconfig = [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    ...CLUSTERS.flatMap((c) => [`- name: ${c.name}`, '  cluster:', `    server: SERVER-${c.name}`, '    insecure-skip-tls-verify: true']),
-    'users:',
-    ...CLUSTERS.flatMap((c) => [`- name: ${c.name}`, '  user:', `    token: TOKEN-${c.name}`]),
-    'contexts:',
-    ...CLUSTERS.flatMap((c) => [`- name: ${c.name}`, '  context:', `    cluster: ${c.name}`, `    user: ${c.name}`]),
-    'current-context: eu-1',
-    '',
-  ].join('\n');
-  const config = () => [...fakes].reduce((y, [n, k]) => y.replace(`SERVER-${n}`, k.url).replace(`TOKEN-${n}`, k.token), kubeconfig);
+  const config = () => multiKubeconfig(fakes, 'eu-1');
   const pending = (k: FakeKube, t: string) =>
     k.list('secrets', `tenant-${t}`).some((s) => String(s.metadata.labels?.status).startsWith('pending-'));
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -33,12 +34,7 @@ describe.each([4, 3] as const)('credentials that expire mid-rollout, through dis
       kubeconfig: kube.kubeconfigYaml,
       helm: helmBinaries[major],
     });
-  const revisions = (t: string) =>
-    kube
-      .list('secrets', `tenant-${t}`)
-      .filter((s) => s.metadata.labels?.owner === 'helm')
-      .map((s) => `${s.metadata.labels!.version}:${s.metadata.labels!.status}`)
-      .sort();
+  const revisions = (t: string) => helmRevisions(kube, `tenant-${t}`).map((r) => `${r.version}:${r.status}`);
 
   it(
     'from the first 401 on: the run holds, changes nothing more, says to log in again; the re-run resumes',

@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -28,12 +29,7 @@ describe.each([4, 3] as const)('a release whose lease another run holds, through
     await kube?.close();
     for (const d of temps) rmSync(d, { recursive: true, force: true });
   });
-  const top = (t: string) =>
-    kube
-      .list('secrets', `tenant-${t}`)
-      .filter((s) => s.metadata.labels?.owner === 'helm')
-      .sort((a, b) => Number(a.metadata.labels!.version) - Number(b.metadata.labels!.version))
-      .at(-1)?.metadata.labels;
+  const top = (t: string) => helmRevisions(kube, `tenant-${t}`).at(-1);
   const roll = async (
     tag: string,
     tenants: string,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import type { Plan } from '../../src/rollout/plan.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { clustersTenantsFile, multiKubeconfig } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -24,29 +25,11 @@ const CLUSTERS = [
 const clusterOf = new Map<string, string>(CLUSTERS.flatMap((c) => c.tenants.map((t) => [t, c.name] as const)));
 const regionOf = new Map<string, string>(CLUSTERS.map((c) => [c.name, c.region]));
 
-/** One kubeconfig, a context per fake (its own server and token). */
-const kubeconfigOf = (fakes: Map<string, FakeKube>) =>
-  [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    ...[...fakes].flatMap(([n, k]) => [`- name: ${n}`, '  cluster:', `    server: ${k.url}`, '    insecure-skip-tls-verify: true']),
-    'users:',
-    ...[...fakes].flatMap(([n, k]) => [`- name: ${n}`, '  user:', `    token: ${k.token}`]),
-    'contexts:',
-    ...[...fakes].flatMap(([n]) => [`- name: ${n}`, '  context:', `    cluster: ${n}`, `    user: ${n}`]),
-    // The current context is NOT the home cluster: fleet objects must go to the home one all the same.
-    `current-context: ${[...fakes.keys()].at(-1)}`,
-    '',
-  ].join('\n');
+// The current context is NOT the home cluster (multiKubeconfig makes the last one current):
+// fleet objects must go to the home one all the same.
+const kubeconfigOf = (fakes: Map<string, FakeKube>) => multiKubeconfig(fakes);
 
-const TENANTS_FILE = [
-  'clusters:',
-  ...CLUSTERS.map((c) => `  - { name: ${c.name}, labels: { region: ${c.region} }${c.name === 'eu-1' ? ', home: true' : ''} }`),
-  'tenants:',
-  ...CLUSTERS.flatMap((c) => c.tenants.map((t) => `  - { id: ${t}, cluster: ${c.name} }`)),
-  '',
-].join('\n');
+const TENANTS_FILE = clustersTenantsFile(CLUSTERS);
 
 describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real helm %i, three API fakes)', (major) => {
   const fakes = new Map<string, FakeKube>();

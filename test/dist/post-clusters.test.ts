@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { clustersTenantsFile, helmRevisions, multiKubeconfig } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -28,37 +29,16 @@ describe('post after a killed multi-cluster rollout, through dist/ (helm 4)', ()
     }
     dir = mkdtempSync(join(tmpdir(), 'post-clusters-'));
     file = join(dir, 'tenants.yaml');
-    writeFileSync(
-      file,
-      [
-        'clusters:',
-        ...CLUSTERS.map((c) => `  - { name: ${c.name}${c.name === 'eu-1' ? ', home: true' : ''} }`),
-        'tenants:',
-        ...CLUSTERS.flatMap((c) => c.tenants.map((t) => `  - { id: ${t}, cluster: ${c.name} }`)),
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(file, clustersTenantsFile(CLUSTERS));
   });
   afterAll(async () => {
     for (const k of fakes.values()) await k.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const kubeconfig = () =>
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      ...[...fakes].flatMap(([n, k]) => [`- name: ${n}`, '  cluster:', `    server: ${k.url}`, '    insecure-skip-tls-verify: true']),
-      'users:',
-      ...[...fakes].flatMap(([n, k]) => [`- name: ${n}`, '  user:', `    token: ${k.token}`]),
-      'contexts:',
-      ...[...fakes].flatMap(([n]) => [`- name: ${n}`, '  context:', `    cluster: ${n}`, `    user: ${n}`]),
-      'current-context: eu-1',
-      '',
-    ].join('\n');
+  const kubeconfig = () => multiKubeconfig(fakes, 'eu-1');
   const pendingIn = (k: FakeKube, t: string) =>
     k.list('secrets', `tenant-${t}`).some((s) => String(s.metadata.labels?.status).startsWith('pending-'));
-  const helmReleases = (k: FakeKube, t: string) => k.list('secrets', `tenant-${t}`).filter((s) => s.metadata.labels?.owner === 'helm');
+  const helmReleases = (k: FakeKube, t: string) => helmRevisions(k, `tenant-${t}`);
 
   it('recovers every reachable cluster; an unreachable one leaves only its releases, named', { timeout: 240_000 }, async () => {
     const eu = fakes.get('eu-1')!;

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -21,12 +22,7 @@ describe.each([4, 3] as const)('post under API faults, through dist/ (helm %i)',
   afterAll(async () => {
     await kube?.close();
   });
-  const rows = (t: string) =>
-    kube
-      .list('secrets', `tenant-${t}`)
-      .filter((s) => s.metadata.labels?.owner === 'helm')
-      .map((s) => ({ version: Number(s.metadata.labels!.version), status: String(s.metadata.labels!.status) }))
-      .sort((a, b) => a.version - b.version);
+  const rows = (t: string) => helmRevisions(kube, `tenant-${t}`);
   const image = (t: string): string => kube.get('deployments', `tenant-${t}`, t)?.spec.template.spec.containers[0].image ?? '';
   const rollout = (
     tag: string,

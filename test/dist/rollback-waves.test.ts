@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -34,12 +35,7 @@ describe.each([4, 3] as const)('rollback in waves with a failure budget, through
       .split('\n')
       .filter((l) => l.startsWith('::error'))
       .join('\n');
-  const revisions = (t: string) =>
-    kube
-      .list('secrets', `tenant-${t}`)
-      .filter((s) => s.metadata.labels?.owner === 'helm')
-      .map((s) => `${s.metadata.labels!.version}:${s.metadata.labels!.status}`)
-      .sort();
+  const revisions = (t: string) => helmRevisions(kube, `tenant-${t}`).map((r) => `${r.version}:${r.status}`);
 
   it(
     'one wave at a time; the budget spent in wave 2 leaves waves 3 and 4 untouched; the plan came first',
