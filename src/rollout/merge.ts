@@ -9,7 +9,8 @@ import type { TenantResult } from './execute.ts';
 import { decideOutcome, exitCodeOf, nextStep, TENANT_STATUSES } from './outcome.ts';
 import type { RolloutStop, TenantStatus } from './outcome.ts';
 import { stepsForPhase, type Phase, type Plan } from './plan.ts';
-import type { RolloutReport } from './report.ts';
+import { upgradeRetriesOf, type RolloutReport } from './report.ts';
+import type { ParallelismFigures } from './adaptive.ts';
 
 /** Which of two results for one tenant to keep (a slice taken over was run twice): the one that did something. */
 const weight = (s: TenantStatus) => (s === 'skipped' || s === 'held' ? 0 : s === 'unchanged' ? 1 : 2);
@@ -87,5 +88,44 @@ export function mergeReports(plan: Plan, phase: Phase, reports: readonly Rollout
     appeared: [...new Set(reports.flatMap((r) => r.appeared))],
     vanished: [...new Set(reports.flatMap((r) => r.vanished))],
     tenants,
+    ...upgradeRetriesOf(tenants),
+    ...sumApi(reports),
+    ...combineParallelism(reports),
   };
+}
+
+/** Every shard's API requests and retries, added up. */
+function sumApi(reports: readonly RolloutReport[]): Pick<RolloutReport, 'api'> {
+  const counted = reports.filter((r) => r.api);
+  if (!counted.length) return {};
+  const api: NonNullable<RolloutReport['api']> = { requests: 0, retried: 0, retries: 0, exhausted: 0, byReason: {} };
+  for (const { api: a } of counted) {
+    api.requests += a!.requests;
+    api.retried += a!.retried;
+    api.retries += a!.retries;
+    api.exhausted += a!.exhausted;
+    for (const [k, v] of Object.entries(a!.byReason)) api.byReason[k] = (api.byReason[k] ?? 0) + v;
+  }
+  return { api };
+}
+
+/**
+ * Each shard adapts its own limit: the merged figures are the lowest and highest any shard
+ * reached, the lowest final one, and the signals and moves of all of them added up.
+ */
+function combineParallelism(reports: readonly RolloutReport[]): Pick<RolloutReport, 'parallelism'> {
+  const ps = reports.flatMap((r) => (r.parallelism ? [r.parallelism] : []));
+  if (!ps.length) return {};
+  const sum = (k: 'decreases' | 'increases' | 'throttled' | 'slow') => ps.reduce((n, p) => n + p[k], 0);
+  const parallelism: ParallelismFigures = {
+    ceiling: Math.max(...ps.map((p) => p.ceiling)),
+    min: Math.min(...ps.map((p) => p.min)),
+    max: Math.max(...ps.map((p) => p.max)),
+    final: Math.min(...ps.map((p) => p.final)),
+    decreases: sum('decreases'),
+    increases: sum('increases'),
+    throttled: sum('throttled'),
+    slow: sum('slow'),
+  };
+  return { parallelism };
 }

@@ -62,7 +62,6 @@ export function buildReport(
     r.tenants.map((t) => t.status),
     stop,
   );
-  const retriedUpgrades = r.tenants.filter((t) => (t.attempts ?? 1) > 1);
   return {
     version: 1,
     phase: meta.phase,
@@ -81,10 +80,14 @@ export function buildReport(
     vanished: meta.vanished ?? [],
     tenants: r.tenants,
     ...(r.parallelism ? { parallelism: r.parallelism } : {}),
-    ...(retriedUpgrades.length
-      ? { upgradeRetries: { tenants: retriedUpgrades.length, retries: retriedUpgrades.reduce((n, t) => n + t.attempts! - 1, 0) } }
-      : {}),
+    ...upgradeRetriesOf(r.tenants),
   };
+}
+
+/** The report's `upgradeRetries` (absent when no upgrade was retried), from each tenant's `attempts`. */
+export function upgradeRetriesOf(tenants: readonly TenantResult[]): Pick<RolloutReport, 'upgradeRetries'> {
+  const retried = tenants.filter((t) => (t.attempts ?? 1) > 1);
+  return retried.length ? { upgradeRetries: { tenants: retried.length, retries: retried.reduce((n, t) => n + t.attempts! - 1, 0) } } : {};
 }
 
 const ICON = STATUS_ICON;

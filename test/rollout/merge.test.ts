@@ -64,4 +64,25 @@ describe('mergeReports', () => {
       ]),
     ).toThrow(/1 of 2 reports are of a dry run/);
   });
+
+  it("adds up the shards' API figures, upgrade retries and parallelism moves; keeps the extremes of their limits", () => {
+    const a = {
+      ...shard(['t1', 't2'], { startedAt: '2026-12-07T10:00:00.000Z' }),
+      api: { requests: 40, retried: 2, retries: 3, exhausted: 0, byReason: { '429': 2, '503': 1 } },
+      parallelism: { ceiling: 10, min: 4, max: 10, final: 8, decreases: 2, increases: 1, throttled: 5, slow: 0 },
+    };
+    a.tenants[0] = { ...a.tenants[0]!, attempts: 3 };
+    const b = {
+      ...shard(['t3', 't4'], { startedAt: '2026-12-07T10:00:01.000Z' }),
+      api: { requests: 35, retried: 1, retries: 1, exhausted: 1, byReason: { '503': 1, reset: 1 } },
+      parallelism: { ceiling: 10, min: 6, max: 10, final: 10, decreases: 1, increases: 1, throttled: 2, slow: 1 },
+    };
+    const merged = mergeReports(plan, 'all', [a, b]);
+    expect(merged.api).toEqual({ requests: 75, retried: 3, retries: 4, exhausted: 1, byReason: { '429': 2, '503': 2, reset: 1 } });
+    expect(merged.parallelism).toEqual({ ceiling: 10, min: 4, max: 10, final: 8, decreases: 3, increases: 2, throttled: 7, slow: 1 });
+    expect(merged.upgradeRetries).toEqual({ tenants: 1, retries: 2 });
+    // Shards without figures give none (no zeros invented).
+    const plain = mergeReports(plan, 'all', [shard(['t1', 't2', 't3', 't4'], { startedAt: '2026-12-07T10:00:00.000Z' })]);
+    expect([plain.api, plain.parallelism, plain.upgradeRetries]).toEqual([undefined, undefined, undefined]);
+  });
 });
