@@ -59,3 +59,49 @@ function oneLine(s: string): string {
     .replace(/`/g, "'")
     .replace(/\|/g, '\\|');
 }
+
+/**
+ * The plan as plain text for a log (the runner's and a terminal's): nothing there renders
+ * Markdown. The same facts and bounds as the summary's table, in aligned columns.
+ */
+export function renderPlanText(plan: Plan, opts: PlanTableOptions = {}): string {
+  const maxIds = opts.maxIds ?? 8;
+  const maxRows = opts.maxRows ?? 50;
+  const ids = (refs: readonly TenantRef[]): string => {
+    const shown = refs
+      .slice(0, maxIds)
+      .map((r) => r.id)
+      .join(', ');
+    return refs.length > maxIds ? `${shown}, … +${refs.length - maxIds} more` : shown || '–';
+  };
+  const s = plan.summary;
+  const rows: string[][] = [];
+  if (plan.pilot.length) rows.push(['pilot', String(plan.pilot.length), ids(plan.pilot)]);
+  plan.waves.forEach((w, i) => rows.push([String(i + 1), String(w.length), ids(w)]));
+  const shown = rows.slice(0, maxRows);
+  if (rows.length > maxRows) {
+    const hidden = rows.slice(maxRows);
+    shown.push([
+      `${hidden[0]![0]}-${hidden.at(-1)![0]}`,
+      String(hidden.reduce((n, r) => n + Number(r[1]), 0)),
+      `… ${hidden.length} more waves`,
+    ]);
+  }
+  const table = [['wave', 'tenants', 'ids'], ...shown];
+  const w0 = Math.max(...table.map((r) => r[0]!.length));
+  const w1 = Math.max(...table.map((r) => r[1]!.length));
+  return [
+    `${s.tenants} tenant${s.tenants === 1 ? '' : 's'}, pilot ${plan.pilot.length}, ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}`,
+    [
+      s.source && `source: ${s.source}`,
+      s.include && `include: ${s.include.replace(/\s*\n\s*/g, '; ')}`,
+      s.exclude && `exclude: ${s.exclude.replace(/\s*\n\s*/g, '; ')}`,
+      `pilot: ${s.pilot}`,
+      `batch size: ${s.batchSize}`,
+      `order: ${s.order}`,
+    ]
+      .filter(Boolean)
+      .join(' · '),
+    ...table.map((r) => `  ${r[0]!.padEnd(w0)}  ${r[1]!.padStart(w1)}  ${r[2]}`),
+  ].join('\n');
+}

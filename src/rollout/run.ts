@@ -24,7 +24,7 @@ import { previousDurations } from './order.ts';
 import { executeRollout, ledgerDescription } from './execute.ts';
 import type { RolloutOptions, RolloutPorts, RolloutResult, TenantResult } from './execute.ts';
 import { checkPlanDeploys, parsePlan, planRollout, reconcilePlan, serializePlan, stepsForPhase, type PlanDeploys } from './plan.ts';
-import { renderPlanTable } from './plan-render.ts';
+import { renderPlanTable, renderPlanText } from './plan-render.ts';
 import type { Plan } from './plan.ts';
 import { buildReport } from './report.ts';
 import type { RolloutReport } from './report.ts';
@@ -113,6 +113,8 @@ export interface RunOutcome {
   /** With release-version: how the release compares with what the fleet runs now. */
   promotion?: Promotion;
   planTable: string;
+  /** The same plan as plain text, for a log (nothing there renders Markdown). */
+  planText: string;
   planJson: string;
   appeared: string[];
   vanished: string[];
@@ -425,7 +427,16 @@ async function executePhase(
   { plan, pilot, waves, appeared, vanished, held, clusters, sharded, unreachable }: Awaited<ReturnType<typeof planPhase>>,
 ): Promise<RunOutcome> {
   const heldLine = held.length ? `\n**Held (not deployed):** ${held.map((h) => `\`${h.id}\` ${h.error}`).join('; ')}\n` : '';
-  const out: RunOutcome = { plan, planTable: renderPlanTable(plan) + heldLine, planJson: serializePlan(plan), appeared, vanished, held };
+  const heldText = held.length ? `\nheld (not deployed): ${held.map((h) => `${h.id} ${h.error}`).join('; ')}` : '';
+  const out: RunOutcome = {
+    plan,
+    planTable: renderPlanTable(plan) + heldLine,
+    planText: renderPlanText(plan) + heldText,
+    planJson: serializePlan(plan),
+    appeared,
+    vanished,
+    held,
+  };
   if (inp.releaseVersion) {
     if (!ports.helm) throw new Error('classifying the promotion needs helm');
     // What each planned tenant runs now: its live revision's ledger (the chart appVersion as a labelled fallback).

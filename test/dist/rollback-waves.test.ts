@@ -71,6 +71,9 @@ describe.each([4, 3] as const)('rollback in waves with a failure budget, through
       const firstRollback = r.stdout.search(/::debug::\S+helm rollback /);
       expect(planAt).toBeGreaterThan(-1);
       expect(firstRollback).toBeGreaterThan(planAt);
+      // The log's plan is plain text (a log renders no Markdown); the summary's is the table.
+      expect(r.stdout).toMatch(/^ {2}1 +1 {2}t1$/m);
+      expect(r.stdout).not.toContain('| wave |');
       expect(r.stdout).toMatch(/^ {2}t3: to revision 1 \(revision 1, before run run=local/m);
       expect(r.summary).toMatch(/### tenant-rollout rollback plan\n\nreport \S+report\.json \(run run=local\)\n/);
     },

@@ -14,7 +14,7 @@ import {
   waveSize,
   type Plan,
 } from '../../src/rollout/plan.ts';
-import { renderPlanTable } from '../../src/rollout/plan-render.ts';
+import { renderPlanTable, renderPlanText } from '../../src/rollout/plan-render.ts';
 import { loadTenantsFile } from '../../src/tenants/sources.ts';
 import { tenant } from './helpers.ts';
 
@@ -269,6 +269,24 @@ describe('renderPlanTable', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('as plain text for a log: the same facts, aligned, no Markdown; bounded the same way', () => {
+    const p = plan(fleet(5), '1', '2', { source: 'tenants file t.yaml' });
+    expect(renderPlanText(p)).toBe(
+      [
+        '5 tenants, pilot 1, 2 waves',
+        'source: tenants file t.yaml · pilot: 1 · batch size: 2 · order: ring: pilot, canary, then the rest; by id within each',
+        '  wave   tenants  ids',
+        '  pilot        1  t000',
+        '  1            2  t001, t002',
+        '  2            2  t003, t004',
+      ].join('\n'),
+    );
+    const big = renderPlanText(plan(fleet(1000), '0', '10'), { maxIds: 3, maxRows: 5 });
+    expect(big).toContain('  1           10  t000, t001, t002, … +7 more');
+    expect(big).toContain('  6-100      950  … 95 more waves');
+    expect(big).not.toMatch(/[|`*]/);
   });
 
   it('truncates ids and rows for a large fleet', () => {

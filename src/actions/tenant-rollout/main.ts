@@ -443,7 +443,7 @@ export function createTenantRollout(deps: TenantRolloutDeps = {}): ActionModule 
             ctx.logger.info(`promotion: ${p.kind}, gate ${p.gate}: ${p.reason}`);
             ctx.logger.info(`who runs what:\n${renderFleetVersions(p)}`);
           }
-          ctx.logger.info(`plan ${out.plan.fingerprint.slice(0, 12)} for phase ${inp.phase}${label}:\n${out.planTable}`);
+          ctx.logger.info(`plan ${out.plan.fingerprint.slice(0, 12)} for phase ${inp.phase}${label}: ${out.planText}`);
           const promo = out.promotion
             ? `**Promotion:** ${out.promotion.kind} (gate: ${out.promotion.gate}). ` +
               `${out.promotion.reason}\n\n**Who runs what:**\n\n${renderFleetVersions(out.promotion)}\n`

@@ -18,7 +18,7 @@ import { executeRollout } from '../../rollout/execute.ts';
 import type { TenantRolloutInputs } from './inputs.ts';
 import { allowedFailures } from '../../rollout/plan-spec.ts';
 import { planRollout, stepsForPhase } from '../../rollout/plan.ts';
-import { renderPlanTable } from '../../rollout/plan-render.ts';
+import { renderPlanTable, renderPlanText } from '../../rollout/plan-render.ts';
 import { RolloutEndedError } from '../../rollout/outcome.ts';
 import { buildReport, renderReport } from '../../rollout/report.ts';
 import type { RolloutReport } from '../../rollout/report.ts';
@@ -516,7 +516,7 @@ async function rollback(ctx: ActionContext, inp: TenantRolloutInputs, p: OpPorts
   // Before anything runs, as a rollout does: the waves, and each tenant's target and why.
   const label = dry ? ' (DRY RUN: nothing will be changed)' : '';
   const table = renderPlanTable(plan);
-  ctx.logger.info(`rollback plan ${plan.fingerprint.slice(0, 12)} (${source})${label}:\n${table}`);
+  ctx.logger.info(`rollback plan ${plan.fingerprint.slice(0, 12)} (${source})${label}: ${renderPlanText(plan)}`);
   for (const x of targets)
     ctx.logger.info(`  ${x.tenant.id}: ${x.revision === undefined ? 'nothing to roll back to' : `to revision ${x.revision}`} (${x.why})`);
   await ctx.summary(`### tenant-rollout rollback plan${label}\n\n${source}\n\n${table}\n`);
