@@ -65,6 +65,17 @@ export function loadConfig(opts: ClusterOptions): KubeConfig {
       'pass a valid kubeconfig file',
     );
   }
+  // With nothing to load (no KUBECONFIG, no ~/.kube/config, not in a pod), client-node makes up
+  // http://localhost:8080, whose requests then fail with a riddle about skipTLSVerify: say so here.
+  if (opts.kubeconfigYaml === undefined && !opts.kubeconfigPath && kc.getCurrentContext() === 'loaded-context') {
+    const c = kc.getCurrentCluster();
+    if (c?.name === 'cluster' && c.server === 'http://localhost:8080')
+      throw new ConfigurationError(
+        source,
+        'was not found: KUBECONFIG is not set, there is no ~/.kube/config and this is not a pod',
+        'set KUBECONFIG or pass --kubeconfig; on a runner, the kubeconfig input',
+      );
+  }
   if (opts.context) {
     if (!kc.getContexts().some((c) => c.name === opts.context)) {
       throw new ConfigurationError(

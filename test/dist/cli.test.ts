@@ -4,7 +4,8 @@
  * (the fake's kubeconfig is the one in use, so any request would be recorded).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.ts';
@@ -97,6 +98,34 @@ describe('deploy-actions CLI misuse through dist/ (zero API requests)', () => {
     expect(r.stdout).toBe('');
     expect(r.status).toBe(2);
     expect(kube.requests.length - before).toBe(0);
+  });
+
+  it('no kubeconfig anywhere: one line saying so, not a riddle about localhost:8080', () => {
+    const home = mkdtempSync(join(tmpdir(), 'cli-nokube-'));
+    try {
+      const bare = (args: string[]) =>
+        spawnSync(process.execPath, [bin, ...args], {
+          cwd: repoRoot,
+          encoding: 'utf8',
+          input: '',
+          env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' },
+        });
+      const status = bare(['status', '--tenants', 't01']);
+      expect(status.status).toBe(2);
+      expect(status.stderr).toBe(
+        'error: the default kubeconfig: was not found: KUBECONFIG is not set, there is no ~/.kube/config and this is not a pod ' +
+          '(set KUBECONFIG or pass --kubeconfig; on a runner, the kubeconfig input)\n',
+      );
+      // A plan needs no cluster: it says what it could not read, and plans.
+      const plan = bare(['plan', '--tenants', 't01,t02', '--pilot', '1']);
+      expect(plan.status, plan.stderr).toBe(0);
+      expect(plan.stderr).toMatch(
+        /^warning: namespace hold annotations not read \(the default kubeconfig: was not found: KUBECONFIG is not set/m,
+      );
+      expect(plan.stderr).not.toMatch(/localhost:8080|skipTLSVerify/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('Node older than 24: one clear line, exit 2, the bundle never loaded (no minified code printed)', () => {
