@@ -13,15 +13,8 @@ export interface PlanTableOptions {
  * Bounded in size whatever the fleet (the job summary is capped at 1 MiB).
  */
 export function renderPlanTable(plan: Plan, opts: PlanTableOptions = {}): string {
-  const maxIds = opts.maxIds ?? 8;
   const maxRows = opts.maxRows ?? 50;
-  const ids = (refs: readonly TenantRef[]): string => {
-    const shown = refs
-      .slice(0, maxIds)
-      .map((r) => `\`${r.id}\``)
-      .join(', ');
-    return refs.length > maxIds ? `${shown}, … +${refs.length - maxIds} more` : shown || '–';
-  };
+  const ids = idList(opts, (id) => `\`${id}\``);
   const s = plan.summary;
   const lines = [
     `**Rollout plan** \`${plan.fingerprint.slice(0, 12)}\`: ${s.tenants} tenant${s.tenants === 1 ? '' : 's'}, ` +
@@ -65,15 +58,8 @@ function oneLine(s: string): string {
  * Markdown. The same facts and bounds as the summary's table, in aligned columns.
  */
 export function renderPlanText(plan: Plan, opts: PlanTableOptions = {}): string {
-  const maxIds = opts.maxIds ?? 8;
   const maxRows = opts.maxRows ?? 50;
-  const ids = (refs: readonly TenantRef[]): string => {
-    const shown = refs
-      .slice(0, maxIds)
-      .map((r) => r.id)
-      .join(', ');
-    return refs.length > maxIds ? `${shown}, … +${refs.length - maxIds} more` : shown || '–';
-  };
+  const ids = idList(opts, (id) => id);
   const s = plan.summary;
   const rows: string[][] = [];
   if (plan.pilot.length) rows.push(['pilot', String(plan.pilot.length), ids(plan.pilot)]);
@@ -104,4 +90,16 @@ export function renderPlanText(plan: Plan, opts: PlanTableOptions = {}): string 
       .join(' · '),
     ...table.map((r) => `  ${r[0]!.padEnd(w0)}  ${r[1]!.padStart(w1)}  ${r[2]}`),
   ].join('\n');
+}
+
+/** A wave's ids, the first `maxIds` of them (`… +N more` for the rest), each as `show` writes it. */
+function idList(opts: PlanTableOptions, show: (id: string) => string): (refs: readonly TenantRef[]) => string {
+  const maxIds = opts.maxIds ?? 8;
+  return (refs) => {
+    const shown = refs
+      .slice(0, maxIds)
+      .map((r) => show(r.id))
+      .join(', ');
+    return refs.length > maxIds ? `${shown}, … +${refs.length - maxIds} more` : shown || '–';
+  };
 }
