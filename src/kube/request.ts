@@ -12,7 +12,7 @@ import {
   type RequestContext,
 } from '@kubernetes/client-node';
 import { KubeApiError, toKubeError } from './errors.ts';
-import { newRetryStats, transientReason, withRetries, type RetryPolicy, type RetryStats } from './retry.ts';
+import { addRetryStats, newRetryStats, transientReason, withRetries, type RetryPolicy, type RetryStats } from './retry.ts';
 import { THROTTLE_REASONS, reportApiPressure } from './pressure.ts';
 
 export interface RequestStats {
@@ -61,10 +61,7 @@ export function requestStatsSince(mark: number): RequestStats {
   const sum: RequestStats = { requests: 0, retry: newRetryStats() };
   for (const st of made.slice(mark)) {
     sum.requests += st.requests;
-    sum.retry.retried += st.retry.retried;
-    sum.retry.retries += st.retry.retries;
-    sum.retry.exhausted += st.retry.exhausted;
-    for (const [k, v] of Object.entries(st.retry.byReason)) sum.retry.byReason[k] = (sum.retry.byReason[k] ?? 0) + v;
+    addRetryStats(sum.retry, st.retry);
   }
   return sum;
 }

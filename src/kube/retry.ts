@@ -36,6 +36,15 @@ export interface RetryStats {
 
 export const newRetryStats = (): RetryStats => ({ retried: 0, retries: 0, exhausted: 0, byReason: {} });
 
+/** Adds `from` into `into` (several clients of one run, the shards of one run). */
+export function addRetryStats(into: RetryStats, from: RetryStats): RetryStats {
+  into.retried += from.retried;
+  into.retries += from.retries;
+  into.exhausted += from.exhausted;
+  for (const [k, v] of Object.entries(from.byReason)) into.byReason[k] = (into.byReason[k] ?? 0) + v;
+  return into;
+}
+
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_CLOSED']);
 const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',

@@ -11,6 +11,7 @@ import type { RolloutStop, TenantStatus } from './outcome.ts';
 import { stepsForPhase, type Phase, type Plan } from './plan.ts';
 import { upgradeRetriesOf, type RolloutReport } from './report.ts';
 import type { ParallelismFigures } from './adaptive.ts';
+import { addRetryStats, newRetryStats } from '../kube/retry.ts';
 
 /** Which of two results for one tenant to keep (a slice taken over was run twice): the one that did something. */
 const weight = (s: TenantStatus) => (s === 'skipped' || s === 'held' ? 0 : s === 'unchanged' ? 1 : 2);
@@ -98,13 +99,10 @@ export function mergeReports(plan: Plan, phase: Phase, reports: readonly Rollout
 function sumApi(reports: readonly RolloutReport[]): Pick<RolloutReport, 'api'> {
   const counted = reports.filter((r) => r.api);
   if (!counted.length) return {};
-  const api: NonNullable<RolloutReport['api']> = { requests: 0, retried: 0, retries: 0, exhausted: 0, byReason: {} };
+  const api: NonNullable<RolloutReport['api']> = { requests: 0, ...newRetryStats() };
   for (const { api: a } of counted) {
     api.requests += a!.requests;
-    api.retried += a!.retried;
-    api.retries += a!.retries;
-    api.exhausted += a!.exhausted;
-    for (const [k, v] of Object.entries(a!.byReason)) api.byReason[k] = (api.byReason[k] ?? 0) + v;
+    addRetryStats(api, a!);
   }
   return { api };
 }
