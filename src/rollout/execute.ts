@@ -236,6 +236,8 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
   /** The first stop wins: a later one (a second failure, a cancel during the wave rollback) does not rename it. */
   const stopWith = (outcome: RolloutStop['outcome'], reason: string) => void (stop ??= { outcome, reason });
   const inflight = new Set<string>();
+  // Tenants left alone because another run holds their release's lease (their stop says so).
+  const busy = new Set<string>();
   /** Tenants whose turn started (a result, or `unknown` if the run stopped before it had one). */
   const begun = new Set<string>();
   const upgradeStartedAt = new Map<string, number>();
@@ -387,6 +389,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
       const untouched = err instanceof ReleaseUnreadableError || err instanceof ReleaseBusyError;
       // Another run working on it, or an API that kept failing: no verdict on the release (held).
       const noVerdictOnIt = err instanceof ReleaseBusyError || (err instanceof ReleaseUnreadableError && err.transient);
+      if (err instanceof ReleaseBusyError) busy.add(t.id);
       if (err instanceof NoVerdictError) {
         outcome = {
           status: 'unknown',
@@ -628,7 +631,7 @@ export async function executeRollout(o: RolloutOptions, p: RolloutPorts): Promis
             else if (r.status === 'held')
               stopWith(
                 'held',
-                /^another run is working on/.test(r.error ?? '')
+                busy.has(r.id)
                   ? `no verdict for ${r.id}: ${r.error}`
                   : `no verdict for ${r.id}: the cluster kept failing helm's requests (${r.error}); it is untouched`,
               );
