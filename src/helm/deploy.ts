@@ -127,10 +127,6 @@ export interface DeployDeps {
 }
 
 /**
- * The release was not even readable, so this run changed nothing (helm-deploy turns the cause
- * into its "check kubeconfig/kube-context" line; tenant-rollout reports `failed-untouched`).
- */
-/**
  * Another run holds the release's lease and keeps renewing it: someone is working on it. Nothing
  * was changed, and it is no verdict on the release: the tenant is held (never a failure that
  * spends the budget), and a re-run once that run ends (or its lease expires) deploys it.
@@ -150,6 +146,10 @@ export class ReleaseBusyError extends Error {
   }
 }
 
+/**
+ * The release was not even readable, so this run changed nothing (helm-deploy turns the cause
+ * into its "check kubeconfig/kube-context" line; tenant-rollout reports `failed-untouched`).
+ */
 export class ReleaseUnreadableError extends Error {
   override readonly name = 'ReleaseUnreadableError';
   constructor(

@@ -127,8 +127,9 @@ export function createReleaseLeases(o: ReleaseLeasesOptions): ReleaseLeases {
       for (let attempt = 1; ; attempt++) {
         const cur = await read(namespace, release, signal);
         const now = clock.now();
-        const superseded = !!cur && cur.holder !== holder && isLive(cur, now) && !!supersedes?.(cur.holder);
-        if (cur && cur.holder !== holder && isLive(cur, now) && !superseded)
+        const othersLive = !!cur && cur.holder !== holder && isLive(cur, now);
+        const superseded = othersLive && !!supersedes?.(cur.holder);
+        if (cur && othersLive && !superseded)
           throw new LeaseHeldError(namespace, release, cur.holder, cur.renewedAt + cur.durationMs - now);
         try {
           if (!cur) {

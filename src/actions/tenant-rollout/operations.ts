@@ -97,7 +97,7 @@ export function supersedesLock(env: NodeJS.ProcessEnv, l: LockRecord, alive = pr
   if (runId(env) !== 'run=local') return earlierAttempt(env, l.holder);
   if (!l.holder.startsWith('run=local ')) return false;
   const here = `${hostname()} pid `;
-  const members = l.members?.length ? l.members : [];
+  const members = l.members ?? [];
   return members.length > 0 && members.every((m) => m.startsWith(here) && !alive(Number(m.slice(here.length))));
 }
 
