@@ -7,13 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries, repoRoot } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
-const errors = (r: { stdout: string }) =>
-  r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('::error'))
-    .join('\n');
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (helm %i)', (major) => {
@@ -63,7 +58,7 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
     { timeout: 240_000 },
     async () => {
       const blue = await deploy({ set: 'image.tag=1.0.0', 'initial-color': 'blue' });
-      expect(blue.code, errors(blue)).toBe(0);
+      expect(blue.code, annotations(blue.stdout)).toBe(0);
       expect(blue.outputs).toMatchObject({ status: 'switched', 'live-color': 'blue', 'previous-color': '', 'blue-revision': '1' });
       expect(selector().color).toBe('blue');
 
@@ -87,7 +82,7 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
 
       kube.clearRequests();
       const back = await rollback();
-      expect(back.code, errors(back)).toBe(0);
+      expect(back.code, annotations(back.stdout)).toBe(0);
       expect(back.outputs).toMatchObject({ status: 'rolled-back', 'live-color': 'blue', 'previous-color': 'green', changed: 'true' });
       expect(selector().color).toBe('blue');
       expect(kube.requests.filter((r) => WRITES.has(r.method)).map((r) => `${r.method} ${r.path}`)).toEqual([
@@ -97,7 +92,7 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
       // The same rollback again: blue is already the destination, nothing is switched.
       kube.clearRequests();
       const again = await rollback();
-      expect(again.code, errors(again)).toBe(0);
+      expect(again.code, annotations(again.stdout)).toBe(0);
       expect(again.outputs).toMatchObject({ status: 'unchanged', 'live-color': 'blue', changed: 'false' });
       expect(selector().color).toBe('blue');
       expect(kube.requests.filter((r) => WRITES.has(r.method))).toEqual([]);
@@ -150,7 +145,7 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
         kubeconfig: kube.kubeconfigYaml,
         helm: helmBinaries[major],
       });
-      expect(rolling.code, errors(rolling)).toBe(0);
+      expect(rolling.code, annotations(rolling.stdout)).toBe(0);
       const secrets = () =>
         kube
           .list('Secret', ns)
@@ -161,7 +156,7 @@ describe.each([3, 4] as const)('helm-deploy strategy: blue-green through dist/ (
       kube.clearRequests();
       const run = await runAction('helm-deploy', { ...base(ns), chart: exampleChart, set: 'image.tag=1.1.0', 'initial-color': 'blue' });
       expect(run.code).toBe(1);
-      const error = errors(run);
+      const error = annotations(run.stdout);
       expect(error).toContain(`release ${ns}/admin: runs today as one rolling release (revision 1`);
       expect(error).toContain(
         'a blue-green deploy would install admin-blue beside it, a second copy of the application. Nothing was deployed',

@@ -8,7 +8,7 @@ import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const tenants = ['t01', 't02', 't03', 't04'];
 
@@ -62,13 +62,7 @@ describe.each([4, 3] as const)('credentials that expire mid-rollout, through dis
 
       // New credentials (the fake accepts again): the same job resumes and finishes.
       const again = await rollout();
-      expect(
-        again.code,
-        again.stdout
-          .split('\n')
-          .filter((l) => l.startsWith('::error'))
-          .join('\n'),
-      ).toBe(0);
+      expect(again.code, annotations(again.stdout)).toBe(0);
       const rep2 = JSON.parse(again.outputs.report!) as RolloutReport;
       expect(rep2.tenants.map((t) => [t.id, t.status])).toEqual([['t01', 'unchanged'], ...tenants.slice(1).map((t) => [t, 'succeeded'])]);
       expect(tenants.map(revisions)).toEqual(tenants.map(() => ['1:deployed']));

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetState } from '../../src/fleet/state.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const tenants = ['t01', 't02', 't03'];
 const fleet = 'lock-kill';
@@ -75,13 +75,7 @@ describe('tenant-rollout through dist/: a SIGKILLed main leaves the fleet lock, 
 
     // The next rollout of the same fleet is not refused by a lock that would hold for 10 minutes.
     const next = await rollout('1.0.0');
-    expect(
-      next.code,
-      next.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('::error'))
-        .join('\n'),
-    ).toBe(0);
+    expect(next.code, annotations(next.stdout)).toBe(0);
     expect(next.outputs.outcome).toBe('succeeded');
     expect(fleetDoc()?.lock).toBeUndefined();
   });

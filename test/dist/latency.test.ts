@@ -18,7 +18,7 @@ import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { freePort } from '../verify/http-server.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus';
 const tenants = ['t01', 't02', 't03', 't04'];
@@ -110,13 +110,7 @@ describe('latency trigger through dist/ with the real Prometheus', () => {
     await until('Prometheus ready', 45_000, async () => ((await fetch(`${promUrl}/-/ready`)).status === 200 ? true : undefined));
     // Every tenant installed once, so the pilot has a revision to go back to.
     const first = await rollout('1.0.0', { phase: 'all', soak: '0s' });
-    expect(
-      first.code,
-      first.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('::error'))
-        .join('\n'),
-    ).toBe(0);
+    expect(first.code, annotations(first.stdout)).toBe(0);
     // Enough history for the window before the pilot's upgrade (soak 8s): a p95 over 10s for every tenant.
     await until('10s of latency history', 60_000, async () => {
       const v = await promQuery(

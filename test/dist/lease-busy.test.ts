@@ -10,7 +10,7 @@ import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const runEnv = (id: string, attempt: number) => ({
   GITHUB_RUN_ID: id,
@@ -79,13 +79,7 @@ describe.each([4, 3] as const)('a release whose lease another run holds, through
       // Run 222, of another fleet that names t1 too (a mistake the fleet lock cannot see): t1's
       // lease says someone else is working on it.
       const other = await roll('1.0.3', 't1,t2', runEnv('222', 1), { fleet: 'overlap' });
-      expect(
-        other.code,
-        other.stdout
-          .split('\n')
-          .filter((l) => /^::(error|warning)/.test(l))
-          .join('\n'),
-      ).toBe(4);
+      expect(other.code, annotations(other.stdout, /^::(error|warning)/)).toBe(4);
       expect(other.report!.outcome).toBe('held');
       expect(other.report!.counts).toMatchObject({ failed: 0, 'failed-untouched': 0, held: 2 });
       const t1 = other.report!.tenants.find((t) => t.id === 't1')!;
@@ -99,13 +93,7 @@ describe.each([4, 3] as const)('a release whose lease another run holds, through
 
       // Run 111, attempt 2: its earlier attempt is over, so its live fleet lock and lease are taken over at once.
       const rerun = await roll('1.0.3', 't1,t2', runEnv('111', 2));
-      expect(
-        rerun.code,
-        rerun.stdout
-          .split('\n')
-          .filter((l) => l.startsWith('::error'))
-          .join('\n'),
-      ).toBe(0);
+      expect(rerun.code, annotations(rerun.stdout)).toBe(0);
       expect(rerun.report!.tenants.map((t) => [t.id, t.status])).toEqual([
         ['t1', 'succeeded'],
         ['t2', 'succeeded'],

@@ -15,7 +15,7 @@ import type { Plan } from '../../src/rollout/plan.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { clustersTenantsFile, multiKubeconfig } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const CLUSTERS = [
   { name: 'eu-1', region: 'eu', tenants: ['a1', 'a2', 'a3', 'a4'] },
@@ -63,11 +63,6 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
     });
     return { ...r, report: r.outputs.report ? (JSON.parse(r.outputs.report) as RolloutReport) : undefined };
   };
-  const errors = (r: { stdout: string }) =>
-    r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('::error'))
-      .join('\n');
   /** Releases helm stored in a fake, by tenant. */
   const releasesIn = (k: FakeKube) =>
     new Set(
@@ -79,7 +74,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
 
   it('the plan: a pilot per cluster, every wave spans both regions', async () => {
     const r = await rollout('1.0.0', { phase: 'plan', pilot: 'per-cluster', 'batch-size': '3' });
-    expect(r.code, errors(r)).toBe(0);
+    expect(r.code, annotations(r.stdout)).toBe(0);
     const plan = JSON.parse(r.outputs.plan!) as Plan;
     expect(plan.pilot.map((t) => t.cluster).sort()).toEqual(['eu-1', 'eu-2', 'us-1']);
     expect(plan.waves.map((w) => w.length)).toEqual([3, 3, 1]);
@@ -96,7 +91,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
       // One 503 on a lease read in us-1 (not the home cluster): retried, and counted in the report.
       fakes.get('us-1')!.inject({ method: 'GET', path: /\/leases\// }, { status: 503 }, { times: 1 });
       const r = await rollout('1.0.0', { pilot: '0', 'batch-size': '100%', 'max-parallel': '6', 'max-parallel-per-cluster': '2' });
-      expect(r.code, errors(r)).toBe(0);
+      expect(r.code, annotations(r.stdout)).toBe(0);
       expect(r.report!.counts.succeeded).toBe(10);
       // The report counts every request the action sent, in every cluster (helm's own are helm's).
       const sent = [...fakes.values()].flatMap((k) => k.requests.filter((q) => !/helm/i.test(q.userAgent ?? '')));
@@ -134,10 +129,10 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
     { timeout: 240_000 },
     async () => {
       const up = await rollout('1.0.2', { pilot: '0', 'batch-size': '100%', 'max-parallel': '6' });
-      expect(up.code, errors(up)).toBe(0);
+      expect(up.code, annotations(up.stdout)).toBe(0);
       for (const k of fakes.values()) k.upgrades.max = 0;
       const r = await rollout('', { phase: 'rollback', 'batch-size': '100%', 'max-parallel': '6', 'max-parallel-per-cluster': '2' });
-      expect(r.code, errors(r)).toBe(0);
+      expect(r.code, annotations(r.stdout)).toBe(0);
       expect(r.report!.phase).toBe('rollback');
       expect(r.report!.tenants.map((t) => [t.id, t.cluster, t.status, t.revisionBefore, t.revisionAfter]).sort()).toEqual(
         [...clusterOf].map(([id, c]) => [id, c, 'succeeded', 2, 3]).sort(),
@@ -162,7 +157,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
 
   it('status reads every tenant in its own cluster; pause and resume write the home cluster only', { timeout: 120_000 }, async () => {
     const st = await rollout('', { phase: 'status' });
-    expect(st.code, errors(st)).toBe(0);
+    expect(st.code, annotations(st.stdout)).toBe(0);
     const doc = JSON.parse(st.outputs.status!) as { tenants: { id: string; cluster?: string; status: string; health: string }[] };
     expect(doc.tenants.map((t) => [t.id, t.cluster, t.status]).sort()).toEqual([...clusterOf].map(([id, c]) => [id, c, 'deployed']).sort());
     expect(doc.tenants.every((t) => t.health === 'healthy')).toBe(true);
@@ -172,7 +167,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
       k.requests.filter((q) => q.path.startsWith('/api/v1/namespaces/default/configmaps')).length,
     ]);
     const p = await rollout('', { phase: 'pause', reason: 'audit' });
-    expect(p.code, errors(p)).toBe(0);
+    expect(p.code, annotations(p.stdout)).toBe(0);
     const after = [...fakes].map(([n, k]) => [
       n,
       k.requests.filter((q) => q.path.startsWith('/api/v1/namespaces/default/configmaps')).length,
@@ -187,7 +182,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
     { timeout: 240_000 },
     async () => {
       const pilot = await rollout('1.0.1', { phase: 'pilot', pilot: 'per-cluster', 'batch-size': '3', 'max-parallel': '4' });
-      expect(pilot.code, errors(pilot)).toBe(0);
+      expect(pilot.code, annotations(pilot.stdout)).toBe(0);
       expect(pilot.report!.counts.succeeded).toBe(3);
       const planFile = join(dir, 'plan.json');
       writeFileSync(planFile, pilot.outputs.plan!);
@@ -205,7 +200,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
       const waves = plan.waves.flat();
       const usWave = waves.filter((t) => t.cluster === 'us-1').map((t) => t.id);
       const others = waves.filter((t) => t.cluster !== 'us-1').map((t) => t.id);
-      expect(r.code, errors(r)).toBe(4);
+      expect(r.code, annotations(r.stdout)).toBe(4);
       expect(r.report!.outcome).toBe('held');
       expect(r.report!.counts).toMatchObject({
         succeeded: others.length,

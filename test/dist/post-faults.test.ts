@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const tenants = ['t1', 't2', 't3'];
 const ns = (t: string) => `/api/v1/namespaces/tenant-${t}`;
@@ -69,13 +69,7 @@ describe.each([4, 3] as const)('post under API faults, through dist/ (helm %i)',
     const post = await runAction('tenant-rollout', {}, { phase: 'post', state: main.state, runnerTemp: main.runnerTemp });
     kube.clearFaults();
     expect(rules.map((r) => r.injected)).toEqual([2, 1, 1]);
-    expect(
-      post.code,
-      post.stdout
-        .split('\n')
-        .filter((l) => /^::(error|warning)/.test(l))
-        .join('\n'),
-    ).toBe(0);
+    expect(post.code, annotations(post.stdout, /^::(error|warning)/)).toBe(0);
     for (const t of tenants) {
       const h = rows(t);
       // Revision 1 (1.0.0), 2 the killed upgrade (helm leaves its row as it was), 3 the rollback to 1:

@@ -11,7 +11,7 @@ import type { RolloutReport } from '../../src/rollout/report.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { helmRevisions } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const tenants = ['t1', 't2', 't3', 't4'];
 
@@ -30,11 +30,6 @@ describe.each([4, 3] as const)('rollback in waves with a failure budget, through
   const common = { tenants: tenants.join(','), timeout: '30s', 'max-parallel': '1' };
   const run = (over: Record<string, string>) =>
     runAction('tenant-rollout', { ...common, kubeconfig: kube.kubeconfigYaml, helm: helmBinaries[major], ...over });
-  const errors = (r: { stdout: string }) =>
-    r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('::error'))
-      .join('\n');
   const revisions = (t: string) => helmRevisions(kube, `tenant-${t}`).map((r) => `${r.version}:${r.status}`);
 
   it(
@@ -44,7 +39,7 @@ describe.each([4, 3] as const)('rollback in waves with a failure budget, through
       let report = '';
       for (const tag of ['1.0.0', '1.1.0']) {
         const r = await run({ chart: exampleChart, set: `image.tag=${tag}`, pilot: '0', 'batch-size': '100%' });
-        expect(r.code, errors(r)).toBe(0);
+        expect(r.code, annotations(r.stdout)).toBe(0);
         report = r.outputs.report!;
       }
       const file = join(dir, 'report.json');
@@ -52,7 +47,7 @@ describe.each([4, 3] as const)('rollback in waves with a failure budget, through
       // t2's revision 1 was pruned (history-max) since that run: its target is gone, a failure that changes nothing.
       kube.remove('secrets', 'tenant-t2', 'sh.helm.release.v1.t2.v1');
       const r = await run({ phase: 'rollback', 'rollback-report': file, 'batch-size': '1', 'max-failures': '0' });
-      expect(r.code, errors(r)).toBe(3);
+      expect(r.code, annotations(r.stdout)).toBe(3);
       const rep = JSON.parse(r.outputs.report!) as RolloutReport;
       expect(rep.outcome).toBe('halted');
       expect(rep.tenants.map((t) => [t.id, t.step, t.status])).toEqual([

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 describe('root action through dist/root', () => {
   let kube: FakeKube;
@@ -50,13 +50,7 @@ describe('root action through dist/root', () => {
       'watch-interval': '1s',
       metrics: '- name: crash-loops\n  provider: kubernetes\n  query: crash-loops\n  failure-condition: result > 0\n',
     });
-    expect(
-      r.code,
-      r.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('::error'))
-        .join('\n'),
-    ).toBe(0);
+    expect(r.code, annotations(r.stdout)).toBe(0);
     expect(r.outputs).toMatchObject({ status: 'deployed', revision: '1', smoke: 'passed', verdict: 'healthy', 'rolled-back': 'false' });
   });
 
@@ -107,13 +101,7 @@ describe('root action through dist/root', () => {
         'ready-timeout': '10s',
       };
       const blue = await release({ ...bg, set: 'image.tag=1.0.0', 'initial-color': 'blue', 'smoke-url': '' });
-      expect(
-        blue.code,
-        blue.stdout
-          .split('\n')
-          .filter((l) => l.startsWith('::error'))
-          .join('\n'),
-      ).toBe(0);
+      expect(blue.code, annotations(blue.stdout)).toBe(0);
       // No smoke URL: the switch rests on readiness alone, and the run says so.
       expect(blue.stdout).toMatch(/::warning::blue-green with no smoke-url: color blue is checked for readiness only/);
       const green = await release({

@@ -81,3 +81,10 @@ export function runAction(
 
 /** Files and directories this project left in RUNNER_TEMP (the private kubeconfig directory must be gone). */
 export const leftovers = (runnerTemp: string) => readdirSync(runnerTemp).filter((f) => f.startsWith('deploy-actions-'));
+
+/** The workflow-command lines of a run's stdout (`::error` by default), for an assertion's message. */
+export const annotations = (stdout: string, kinds: RegExp = /^::error/): string =>
+  stdout
+    .split('\n')
+    .filter((l) => kinds.test(l))
+    .join('\n');

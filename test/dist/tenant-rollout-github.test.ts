@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github/index.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
-import { runAction } from './run-action.ts';
+import { runAction, annotations } from './run-action.ts';
 
 const tenants = ['t1', 't2', 't3', 't4', 't5'];
 const KEY = 'dist-signing-key-0123';
@@ -109,13 +109,7 @@ describe.each([4, 3] as const)('tenant-rollout GitHub side through dist/ (helm %
       received.length = 0;
       gh.deployments.length = 0;
       const r = await rollout('1.0.1');
-      expect(
-        r.code,
-        r.stdout
-          .split('\n')
-          .filter((l) => l.startsWith('::error') || l.startsWith('::warning'))
-          .join('\n'),
-      ).toBe(0);
+      expect(r.code, annotations(r.stdout, /^::(error|warning)/)).toBe(0);
       expect(r.outputs).toMatchObject({ outcome: 'succeeded', succeeded: '5', 'failed-count': '0', 'failed-tenants': '' });
       expect(gh.timeline()).toEqual(
         ['pilot', 't1', 't2', 't3', 't4', 't5', 'wave-1', 'wave-2'].map((e) => `tenants/${e}: in_progress -> success`),
@@ -151,13 +145,7 @@ describe.each([4, 3] as const)('tenant-rollout GitHub side through dist/ (helm %
     gh.deployments.length = 0;
     const before = tenants.map(releaseCount);
     const r = await rollout('1.0.9', { 'dry-run': 'server', 'deployment-records': 'wave' });
-    expect(
-      r.code,
-      r.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('::error'))
-        .join('\n'),
-    ).toBe(0);
+    expect(r.code, annotations(r.stdout)).toBe(0);
     expect(JSON.parse(r.outputs.report!)).toMatchObject({ dryRun: true, outcome: 'succeeded' });
     expect(r.stdout).toContain('dry run: no deployment records (deployment-records: wave applies to real runs only)');
     expect(gh.deployments).toEqual([]);
@@ -190,13 +178,7 @@ describe.each([4, 3] as const)('tenant-rollout GitHub side through dist/ (helm %
     expect(next.code).toBe(0);
     received.length = 0;
     const ungated = await rollout('1.1.1', { phase: 'pilot', plan: next.outputs.plan!, gate: 'none', 'deployment-records': 'none' });
-    expect(
-      ungated.code,
-      ungated.stdout
-        .split('\n')
-        .filter((l) => /^::(error|warning)/.test(l))
-        .join('\n'),
-    ).toBe(0);
+    expect(ungated.code, annotations(ungated.stdout, /^::(error|warning)/)).toBe(0);
     expect(received.map((x) => x.headers['x-deploy-actions-event'])).not.toContain('approval-needed');
   });
 
