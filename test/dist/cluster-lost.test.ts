@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
-import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
-import { clustersTenantsFile, multiKubeconfig } from '../support/clusters.ts';
+import type { FakeKube } from '../support/fake-kube/index.ts';
+import { clustersTenantsFile, multiKubeconfig, startClusterFakes } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -24,12 +24,8 @@ describe.each([4, 3] as const)('a cluster lost mid-wave, through dist/ (helm %i)
   let dir = '';
   let file = '';
   beforeAll(async () => {
-    for (const c of CLUSTERS) {
-      // Pods take a second to become Ready: an upgrade is still in flight when its cluster goes.
-      const k = await startFakeKube({ requireToken: 'when-sent', podReadyDelayMs: 1000 });
-      k.addTenantNamespaces(c.tenants.map((t) => `tenant-${t}`));
-      fakes.set(c.name, k);
-    }
+    // Pods take 3 s to become Ready: an upgrade is still in flight when its cluster goes, even on a loaded machine.
+    await startClusterFakes(fakes, CLUSTERS, { podReadyDelayMs: 3000 });
     dir = mkdtempSync(join(tmpdir(), 'cluster-lost-'));
     file = join(dir, 'tenants.yaml');
     writeFileSync(file, clustersTenantsFile(CLUSTERS));

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../src/rollout/report.ts';
 import type { Plan } from '../../src/rollout/plan.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
-import { clustersTenantsFile, multiKubeconfig } from '../support/clusters.ts';
+import { clustersTenantsFile, multiKubeconfig, startClusterFakes } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction, annotations } from './run-action.ts';
 
@@ -36,12 +36,7 @@ describe.each([4, 3] as const)('a fleet over three clusters through dist/ (real 
   let dir = '';
   let file = '';
   beforeAll(async () => {
-    for (const c of CLUSTERS) {
-      // A request carrying another cluster's token is refused (helm sends none over plain http).
-      const k = await startFakeKube({ requireToken: 'when-sent' });
-      k.addTenantNamespaces(c.tenants.map((t) => `tenant-${t}`));
-      fakes.set(c.name, k);
-    }
+    await startClusterFakes(fakes, CLUSTERS);
     dir = mkdtempSync(join(tmpdir(), 'multi-cluster-'));
     file = join(dir, 'tenants.yaml');
     writeFileSync(file, TENANTS_FILE);

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
-import { clustersTenantsFile, helmRevisions, multiKubeconfig } from '../support/clusters.ts';
+import type { FakeKube } from '../support/fake-kube/index.ts';
+import { clustersTenantsFile, helmRevisions, multiKubeconfig, startClusterFakes } from '../support/clusters.ts';
 import { exampleChart, helmBinaries } from '../support/tools.ts';
 import { runAction } from './run-action.ts';
 
@@ -22,11 +22,7 @@ describe('post after a killed multi-cluster rollout, through dist/ (helm 4)', ()
   let dir = '';
   let file = '';
   beforeAll(async () => {
-    for (const c of CLUSTERS) {
-      const k = await startFakeKube({ requireToken: 'when-sent' });
-      k.addTenantNamespaces(c.tenants.map((t) => `tenant-${t}`));
-      fakes.set(c.name, k);
-    }
+    await startClusterFakes(fakes, CLUSTERS);
     dir = mkdtempSync(join(tmpdir(), 'post-clusters-'));
     file = join(dir, 'tenants.yaml');
     writeFileSync(file, clustersTenantsFile(CLUSTERS));

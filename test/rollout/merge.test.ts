@@ -4,16 +4,9 @@ import { mergeReports } from '../../src/rollout/merge.ts';
 import { parseBatchSize, parsePilot, planRollout, stepsForPhase } from '../../src/rollout/plan.ts';
 import { buildReport, renderReport } from '../../src/rollout/report.ts';
 import type { Tenant } from '../../src/tenants/model.ts';
+import { tenant } from '../support/rollout-fleet.ts';
 
-const tenants: Tenant[] = ['t1', 't2', 't3', 't4'].map((id) => ({
-  id,
-  slug: id,
-  namespace: `tenant-${id}`,
-  release: id,
-  labels: {},
-  values: {},
-  valuesFiles: [],
-}));
+const tenants: Tenant[] = ['t1', 't2', 't3', 't4'].map(tenant);
 const plan = planRollout(tenants, { pilot: parsePilot('0'), batchSize: parseBatchSize('100%') });
 const step = stepsForPhase(plan, 'all')[0]!;
 

@@ -2,7 +2,7 @@
  * A fleet over several clusters for the dist/ tests: one API fake per cluster (each with its own
  * token), one kubeconfig with a context per fake, and a tenants file with a `clusters:` section.
  */
-import type { FakeKube } from './fake-kube/index.ts';
+import { startFakeKube, type FakeKube, type FakeKubeOptions } from './fake-kube/index.ts';
 
 export interface ClusterSpec {
   name: string;
@@ -47,4 +47,21 @@ export function helmRevisions(kube: FakeKube, namespace: string): { version: num
     .filter((s) => s.metadata.labels?.owner === 'helm')
     .map((s) => ({ version: Number(s.metadata.labels!.version), status: String(s.metadata.labels!.status) }))
     .sort((a, b) => a.version - b.version);
+}
+
+/**
+ * One API fake per cluster, each holding its tenants' namespaces, into `fakes` (kept by the
+ * caller, which closes them). A request with another cluster's token is refused (helm sends
+ * none over plain http, so only the action's requests are held to it).
+ */
+export async function startClusterFakes(
+  fakes: Map<string, FakeKube>,
+  clusters: readonly ClusterSpec[],
+  options: FakeKubeOptions = {},
+): Promise<void> {
+  for (const c of clusters) {
+    const k = await startFakeKube({ requireToken: 'when-sent', ...options });
+    k.addTenantNamespaces(c.tenants.map((t) => `tenant-${t}`));
+    fakes.set(c.name, k);
+  }
 }
